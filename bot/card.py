@@ -1,0 +1,120 @@
+"""The triage card schema: what every engine must produce and what every result carries."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Category = Literal["infra", "app", "data", "security", "unknown"]
+Severity = Literal["P0", "P1", "P2", "P3"]
+Engine = Literal["model", "heuristic"]
+
+CATEGORIES: tuple[str, ...] = ("infra", "app", "data", "security", "unknown")
+SEVERITIES: tuple[str, ...] = ("P0", "P1", "P2", "P3")
+
+SUMMARY_MAX_LINES = 3
+SUMMARY_LINE_MAX = 200
+SUMMARY_MAX = 500
+STEP_MAX = 200
+STEP_MIN = 3
+
+
+class TriageCard(BaseModel):
+    """The four judgements and the advice: the part an engine produces."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: Category
+    severity: Severity
+    summary: str = Field(min_length=1, max_length=SUMMARY_MAX)
+    steps: list[str] = Field(min_length=3, max_length=3)
+    confidence: float = Field(ge=0.0, le=1.0)
+
+    @field_validator("summary")
+    @classmethod
+    def _summary_lines(cls, value: str) -> str:
+        lines = [line.strip() for line in value.strip().splitlines() if line.strip()]
+        if not lines:
+            raise ValueError("summary is empty")
+        if len(lines) > SUMMARY_MAX_LINES:
+            raise ValueError(f"summary has {len(lines)} lines, at most {SUMMARY_MAX_LINES} allowed")
+        if any(len(line) > SUMMARY_LINE_MAX for line in lines):
+            raise ValueError(f"a summary line is longer than {SUMMARY_LINE_MAX} characters")
+        return "\n".join(lines)
+
+    @field_validator("steps")
+    @classmethod
+    def _steps_actionable(cls, value: list[str]) -> list[str]:
+        steps = [" ".join(step.split()) for step in value]
+        for step in steps:
+            if len(step) < STEP_MIN:
+                raise ValueError("a step is empty")
+            if len(step) > STEP_MAX:
+                raise ValueError(f"a step is longer than {STEP_MAX} characters")
+        if len({step.casefold() for step in steps}) != len(steps):
+            raise ValueError("steps repeat each other")
+        return steps
+
+
+def card_json_schema() -> dict[str, Any]:
+    """JSON schema sent to the model for structured output (strict mode needs every key required)."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["category", "severity", "summary", "steps", "confidence"],
+        "properties": {
+            "category": {"type": "string", "enum": list(CATEGORIES)},
+            "severity": {"type": "string", "enum": list(SEVERITIES)},
+            "summary": {"type": "string", "maxLength": SUMMARY_MAX},
+            "steps": {
+                "type": "array",
+                "minItems": 3,
+                "maxItems": 3,
+                "items": {"type": "string", "maxLength": STEP_MAX},
+            },
+            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+        },
+    }
+
+
+class TriageMeta(BaseModel):
+    """How a card was produced: engine, versions, cost, and whether anything went wrong."""
+
+    triage_id: str
+    engine: Engine
+    model: str | None = None
+    prompt_version: str
+    cached: bool = False
+    degraded: bool = False
+    degraded_reason: str | None = None
+    needs_review: bool = False
+    latency_ms: float = 0.0
+    cost_usd: float = 0.0
+    fingerprint: str
+    input_hash: str = ""
+    source: str = "api"
+    truncated: bool = False
+    redactions: list[str] = Field(default_factory=list)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    retries: int = 0
+    created_at: float = 0.0
+
+
+class TriageResult(TriageCard):
+    """A card with its metadata: what the API returns, the store records and Slack shows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    meta: TriageMeta
+
+    @property
+    def card(self) -> TriageCard:
+        return TriageCard(
+            category=self.category,
+            severity=self.severity,
+            summary=self.summary,
+            steps=list(self.steps),
+            confidence=self.confidence,
+        )

@@ -1,0 +1,127 @@
+"""One typed Settings object, read once from the environment (tests pass their own)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+# USD per one million tokens: (input, output). Overridable with TRIAGE_PRICES (JSON).
+DEFAULT_PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "gpt-4.1": (2.00, 8.00),
+    "gpt-5-mini": (0.25, 2.00),
+    "gpt-5": (1.25, 10.00),
+}
+
+# env name -> (field name, parser)
+_ENV: dict[str, str] = {
+    "TRIAGE_DB": "db_path",
+    "OPENAI_API_KEY": "openai_api_key",
+    "OPENAI_BASE_URL": "openai_base_url",
+    "TRIAGE_MODEL_FAST": "model_fast",
+    "TRIAGE_MODEL_STRONG": "model_strong",
+    "TRIAGE_MODEL_TIMEOUT": "model_timeout",
+    "TRIAGE_DEADLINE": "deadline",
+    "TRIAGE_MODEL_ATTEMPTS": "model_attempts",
+    "TRIAGE_DAILY_BUDGET_USD": "daily_budget_usd",
+    "TRIAGE_PRICES": "prices",
+    "TRIAGE_API_TOKEN": "api_token",
+    "TRIAGE_CACHE_TTL": "cache_ttl",
+    "TRIAGE_MAX_INPUT_CHARS": "max_input_chars",
+    "TRIAGE_STRONG_INPUT_CHARS": "strong_input_chars",
+    "TRIAGE_MIN_CONFIDENCE": "min_confidence",
+    "TRIAGE_REVIEW_CONFIDENCE": "review_confidence",
+    "TRIAGE_CIRCUIT_FAILURES": "circuit_failures",
+    "TRIAGE_CIRCUIT_COOLDOWN": "circuit_cooldown",
+    "TRIAGE_LOG_LEVEL": "log_level",
+    "SLACK_BOT_TOKEN": "slack_bot_token",
+    "SLACK_SIGNING_SECRET": "slack_signing_secret",
+    "SLACK_APP_TOKEN": "slack_app_token",
+    "SLACK_API_URL": "slack_api_url",
+    "TRIAGE_ALERT_CHANNELS": "alert_channels",
+    "TRIAGE_REVIEWER_GROUP": "reviewer_group",
+    "TRIAGE_COALESCE_WINDOW": "coalesce_window",
+    "TRIAGE_COUNTER_INTERVAL": "counter_interval",
+    "TRIAGE_ALERTMANAGER_TOKEN": "alertmanager_token",
+    "TRIAGE_ALERTMANAGER_CHANNEL": "alertmanager_channel",
+    "TRIAGE_RETRY_INTERVAL": "retry_interval",
+}
+
+
+class Settings(BaseModel):
+    """Everything the gateway can be told; defaults run locally with no keys at all."""
+
+    db_path: str = "./triage.db"
+
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    model_fast: str = "gpt-4o-mini"
+    model_strong: str = "gpt-4o"
+    model_timeout: float = Field(default=20.0, gt=0)
+    deadline: float = Field(default=45.0, gt=0)
+    model_attempts: int = Field(default=3, ge=1, le=10)
+    daily_budget_usd: float | None = Field(default=None, ge=0)
+    # Share of the daily budget after which only the fast model is used.
+    budget_fast_only_ratio: float = 0.8
+    prices: dict[str, tuple[float, float]] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
+
+    api_token: str | None = None
+    cache_ttl: float = Field(default=24 * 3600, ge=0)
+    max_input_chars: int = Field(default=16_000, ge=200)
+    strong_input_chars: int = Field(default=6_000, ge=1)
+    min_confidence: float = Field(default=0.6, ge=0, le=1)
+    review_confidence: float = Field(default=0.5, ge=0, le=1)
+    circuit_failures: int = Field(default=5, ge=1)
+    circuit_cooldown: float = Field(default=30.0, gt=0)
+    log_level: str = "info"
+
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    alert_channels: list[str] = Field(default_factory=list)
+    reviewer_group: str | None = None
+
+    coalesce_window: float = Field(default=3600.0, ge=0)
+    counter_interval: float = Field(default=10.0, ge=0)
+    alertmanager_token: str | None = None
+    alertmanager_channel: str | None = None
+    retry_interval: float = Field(default=30.0, gt=0)
+
+    @property
+    def model_enabled(self) -> bool:
+        return bool(self.openai_api_key)
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token and self.slack_signing_secret)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
+        values: dict[str, Any] = {}
+        for env_name, field in _ENV.items():
+            raw = environ.get(env_name)
+            if raw is None or raw.strip() == "":
+                continue
+            values[field] = _parse(field, raw.strip())
+        values.update(overrides)
+        return cls(**values)
+
+
+def _parse(field: str, raw: str) -> Any:
+    if field == "alert_channels":
+        return [part.strip() for part in raw.split(",") if part.strip()]
+    if field == "prices":
+        table = json.loads(raw)
+        merged = dict(DEFAULT_PRICES)
+        merged.update({name: (float(p[0]), float(p[1])) for name, p in table.items()})
+        return merged
+    if field == "slack_api_url":
+        return raw if raw.endswith("/") else raw + "/"
+    return raw
