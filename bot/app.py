@@ -1,0 +1,105 @@
+"""create_app: the HTTP face of the gateway (/v1/triage, /healthz, /metrics, and Slack when enabled)."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
+
+from bot.settings import Settings
+from bot.triage.errors import InputError
+from bot.triage.normalize import HARD_LIMIT_CHARS
+from bot.triage.service import TriageService
+
+# Bodies beyond this are refused before parsing (the text itself is capped lower and truncated).
+MAX_BODY_BYTES = 4 * HARD_LIMIT_CHARS
+
+
+class TriageRequest(BaseModel):
+    text: str = Field(description="The alert, ticket, log excerpt or stack trace to triage")
+    source: str | None = Field(default=None, max_length=64)
+    engine: str | None = Field(default=None, pattern="^(auto|model|heuristic)$")
+
+
+def bearer_ok(header: str | None, token: str) -> bool:
+    """Constant-time check of an `Authorization: Bearer <token>` header."""
+    if not header or not header.lower().startswith("bearer "):
+        return False
+    return hmac.compare_digest(header[7:].strip().encode(), token.encode())
+
+
+def create_app(
+    settings: Settings,
+    service: TriageService,
+    *,
+    slack_handler: Callable[[Request], Awaitable[Response]] | None = None,
+    extra_routes: Callable[[FastAPI], None] | None = None,
+) -> FastAPI:
+    app = FastAPI(title="Triage Gateway", version="0.1.0", docs_url=None, redoc_url=None)
+    app.state.service = service
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if request.url.path.startswith("/v1/"):
+            length = request.headers.get("content-length")
+            if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+                return _error(413, f"request body over {MAX_BODY_BYTES} bytes")
+            if settings.api_token and not bearer_ok(request.headers.get("authorization"), settings.api_token):
+                return JSONResponse(
+                    {"error": "missing or invalid bearer token"},
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+        return await call_next(request)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}" for e in exc.errors()
+        )
+        return _error(422, problems or "invalid request")
+
+    @app.exception_handler(InputError)
+    async def bad_input(_: Request, exc: InputError) -> JSONResponse:
+        return _error(exc.status_code, str(exc))
+
+    @app.post("/v1/triage")
+    async def triage(body: TriageRequest) -> dict[str, Any]:
+        engine = None if body.engine in (None, "auto") else body.engine
+        result = await service.triage(body.text, source=body.source or "api", engine=engine)
+        return result.model_dump(mode="json")
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "engine": "model" if service.model else "heuristic",
+            "circuit": service.breaker.state,
+            "prompt_version": service.prompt_version,
+            "slack": slack_handler is not None,
+        }
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    if slack_handler is not None:
+        handler = slack_handler
+
+        @app.post("/slack/events")
+        async def slack_events(request: Request) -> Response:
+            return await handler(request)
+
+    if extra_routes is not None:
+        extra_routes(app)
+    return app
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)

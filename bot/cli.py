@@ -1,0 +1,195 @@
+"""The triage-bot command: serve · socket · triage · eval · report."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+import structlog
+
+from bot.card import TriageResult
+from bot.observability import configure_logging
+from bot.settings import Settings
+from bot.triage.errors import InputError
+from bot.wiring import Gateway, build_gateway
+
+log = structlog.get_logger("bot.cli")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="triage-bot", description="Triage Gateway: alert text in, triage card out.")
+    sub = root.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP gateway (and the Slack app when configured)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--insecure", action="store_true", help="allow a non-loopback address without TRIAGE_API_TOKEN")
+
+    sub.add_parser("socket", help="run the Slack app over Socket Mode (needs SLACK_APP_TOKEN)")
+
+    triage = sub.add_parser("triage", help="triage TEXT (or stdin) and print the card")
+    triage.add_argument("text", nargs="?", help="the text to triage; read from stdin when omitted")
+    fmt = triage.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print the same JSON as POST /v1/triage")
+    fmt.add_argument("--jsonl", action="store_true", help='read {"id", "text"} lines from stdin, write one line each')
+    triage.add_argument("--engine", choices=["auto", "model", "heuristic"], default="auto")
+
+    ev = sub.add_parser("eval", help="score the engines on labelled cases")
+    ev.add_argument("files", nargs="*", help="JSONL case files")
+    ev.add_argument("--engine", choices=["auto", "model", "heuristic"], default="heuristic")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.add_argument("--out", help="directory for run.json and report.html")
+    ev.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), help="severity drift between two runs")
+
+    report = sub.add_parser("report", help="agreement of humans with the cards, per model and prompt version")
+    report.add_argument("--json", action="store_true")
+    report.add_argument("--since", type=float, default=None, metavar="DAYS")
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings = Settings.from_env(os.environ)
+    configure_logging(settings.log_level)
+    if args.command == "serve":
+        return serve(settings, args.host, args.port, args.insecure)
+    if args.command == "triage":
+        return asyncio.run(triage_command(settings, args, sys.stdin, sys.stdout))
+    if args.command == "eval":
+        return eval_command(settings, args)
+    if args.command == "report":
+        return report_command(settings, args)
+    if args.command == "socket":
+        return socket_command(settings)
+    return 2
+
+
+def announce(settings: Settings) -> None:
+    """Say on start-up which engine and integrations are live, so nobody wonders."""
+    if settings.model_enabled:
+        where = settings.openai_base_url or "the default OpenAI endpoint"
+        print(f"model engine: {settings.model_fast} (strong: {settings.model_strong}) at {where}", file=sys.stderr)
+    else:
+        print("model engine: off (no OPENAI_API_KEY) - using the heuristic engine", file=sys.stderr)
+    if settings.slack_enabled:
+        print("slack: enabled at POST /slack/events", file=sys.stderr)
+    else:
+        print("slack: disabled (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to enable)", file=sys.stderr)
+    print(f"database: {settings.db_path}", file=sys.stderr)
+
+
+def serve(settings: Settings, host: str, port: int, insecure: bool) -> int:
+    if not is_loopback(host) and not settings.api_token and not insecure:
+        print(
+            f"refusing to listen on {host} without TRIAGE_API_TOKEN; set a token or pass --insecure",
+            file=sys.stderr,
+        )
+        return 2
+    import uvicorn
+
+    from bot.server import build_app
+
+    gateway = build_gateway(settings)
+    announce(settings)
+    app = build_app(gateway)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
+    uvicorn.Server(config).run()
+    return 0
+
+
+async def triage_command(settings: Settings, args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
+    gateway = build_gateway(settings)
+    engine = None if args.engine == "auto" else args.engine
+    try:
+        if args.jsonl:
+            return await _triage_lines(gateway, engine, stdin, stdout)
+        text = args.text if args.text is not None else stdin.read()
+        try:
+            result = await gateway.service.triage(text, source="cli", engine=engine)
+        except InputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        if args.json:
+            stdout.write(result.model_dump_json() + "\n")
+        else:
+            stdout.write(render_text(result) + "\n")
+        return 0
+    finally:
+        await gateway.aclose()
+
+
+async def _triage_lines(gateway: Gateway, engine: str | None, stdin: TextIO, stdout: TextIO) -> int:
+    failures = 0
+    for number, line in enumerate(stdin, start=1):
+        if not line.strip():
+            continue
+        item_id: Any = None
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+                raise InputError('each line must be a JSON object with a string "text"')
+            item_id = item.get("id")
+            result = await gateway.service.triage(item["text"], source="cli", engine=engine)
+            out: dict[str, Any] = {"id": item_id, **result.model_dump(mode="json")}
+        except (json.JSONDecodeError, InputError) as exc:
+            failures += 1
+            out = {"id": item_id, "line": number, "error": str(exc)}
+        stdout.write(json.dumps(out) + "\n")
+        stdout.flush()
+    return 1 if failures else 0
+
+
+def render_text(result: TriageResult) -> str:
+    meta = result.meta
+    lines = [f"{result.severity} · {result.category} · confidence {result.confidence:.2f}", ""]
+    lines += result.summary.splitlines()
+    lines.append("")
+    lines += [f"{n}. {step}" for n, step in enumerate(result.steps, start=1)]
+    lines.append("")
+    engine = f"{meta.engine} {meta.model}" if meta.model else meta.engine
+    lines.append(
+        f"engine: {engine} · prompt: {meta.prompt_version} · {meta.latency_ms:.0f} ms · ${meta.cost_usd:.5f}"
+        + (" · cached" if meta.cached else "")
+    )
+    if meta.degraded:
+        lines.append(f"degraded: {meta.degraded_reason}")
+    if meta.needs_review:
+        lines.append("needs human review")
+    if meta.redactions:
+        lines.append("redacted: " + ", ".join(meta.redactions))
+    lines.append(f"triage id: {meta.triage_id}")
+    return "\n".join(lines)
+
+
+def eval_command(settings: Settings, args: argparse.Namespace) -> int:
+    print("eval: not available yet", file=sys.stderr)
+    return 2
+
+
+def report_command(settings: Settings, args: argparse.Namespace) -> int:
+    print("report: not available yet", file=sys.stderr)
+    return 2
+
+
+def socket_command(settings: Settings) -> int:
+    print("socket: not available yet", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,64 @@
+"""Logs (structlog, JSON lines) and Prometheus metrics on a registry of the caller's."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TextIO
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+CIRCUIT_VALUES = {"closed": 0, "half_open": 1, "open": 2}
+
+
+def configure_logging(level: str = "info", stream: TextIO | None = None) -> None:
+    """One JSON object per line on stderr (or `stream`)."""
+    numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+class Metrics:
+    """Every metric the gateway exposes, registered on one registry (a fresh one per test)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "triage_requests", "Triages by engine and outcome", ["engine", "outcome"], registry=r
+        )
+        self.model_latency = Histogram(
+            "triage_model_latency_seconds",
+            "Latency of model answers",
+            ["model"],
+            buckets=(0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60),
+            registry=r,
+        )
+        self.model_calls = Counter("triage_model_calls", "Model calls by outcome", ["model", "outcome"], registry=r)
+        self.retries = Counter("triage_model_retries", "Model call retries", ["model", "kind"], registry=r)
+        self.errors = Counter("triage_errors", "Errors by kind", ["kind"], registry=r)
+        self.cache_hits = Counter("triage_cache_hits", "Results served from the idempotency cache", registry=r)
+        self.circuit = Gauge("triage_circuit_state", "Model circuit: 0 closed, 1 half-open, 2 open", registry=r)
+        self.cost = Counter("triage_cost_usd", "Estimated model spend in USD", ["model"], registry=r)
+        self.tokens = Counter("triage_tokens", "Tokens used", ["model", "direction"], registry=r)
+        self.latency = Histogram(
+            "triage_latency_seconds",
+            "End-to-end triage latency",
+            ["engine"],
+            buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+            registry=r,
+        )
+
+    def set_circuit(self, state: str) -> None:
+        self.circuit.set(CIRCUIT_VALUES.get(state, 0))

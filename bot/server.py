@@ -1,0 +1,23 @@
+"""The served application: the gateway's deps, the HTTP app and its start-up/shutdown."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from bot.app import create_app
+from bot.wiring import Gateway
+
+
+def build_app(gateway: Gateway) -> FastAPI:
+    app = create_app(gateway.settings, gateway.service)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await gateway.aclose()
+
+    app.router.lifespan_context = lifespan
+    return app

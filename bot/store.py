@@ -1,0 +1,247 @@
+"""SQLite storage through sqlite-utils: triages, cache, feedback, Slack events and posts.
+
+One narrow interface: callers never write SQL. Methods are synchronous and thread-safe; async code
+runs them on the store's single worker thread with `await store.run(fn, ...)`, so writes never block
+the event loop and never race each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ParamSpec, TypeVar
+
+import sqlite_utils
+
+from bot.card import TriageResult
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def connect(path: str) -> sqlite_utils.Database:
+    """A database in WAL mode with a busy timeout, usable from the worker thread and the caller."""
+    conn = sqlite3.connect(path, check_same_thread=False, timeout=10.0, isolation_level=None)
+    db = sqlite_utils.Database(conn)
+    if path != ":memory:":
+        db.enable_wal()
+    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    return db
+
+
+class Store:
+    def __init__(self, db: sqlite_utils.Database, clock: Callable[[], float] = time.time) -> None:
+        self.db = db
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        self.ensure_schema()
+
+    @classmethod
+    def open(cls, path: str, clock: Callable[[], float] = time.time) -> Store:
+        return cls(connect(path), clock)
+
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        self.db.conn.close()
+
+    def ensure_schema(self) -> None:
+        with self._lock:
+            tables = set(self.db.table_names())
+            if "triages" not in tables:
+                self.db.table("triages").create(
+                    {
+                        "id": str, "created_at": float, "source": str, "input_hash": str,
+                        "fingerprint": str, "text": str, "category": str, "severity": str,
+                        "confidence": float, "engine": str, "model": str, "prompt_version": str,
+                        "cached": int, "degraded": int, "degraded_reason": str, "needs_review": int,
+                        "latency_ms": float, "cost_usd": float, "outcome": str, "error": str,
+                        "result": str,
+                    },
+                    pk="id",
+                )
+                self.db.table("triages").create_index(["created_at"])
+                self.db.table("triages").create_index(["fingerprint"])
+            if "cache" not in tables:
+                self.db.table("cache").create({"key": str, "result": str, "expires_at": float}, pk="key")
+            if "feedback" not in tables:
+                self.db.table("feedback").create(
+                    {
+                        "id": int, "triage_id": str, "user": str, "action": str, "old_value": str,
+                        "new_value": str, "created_at": float, "model": str, "prompt_version": str,
+                        "engine": str,
+                    },
+                    pk="id",
+                )
+                self.db.table("feedback").create_index(["triage_id"])
+            if "slack_events" not in tables:
+                self.db.table("slack_events").create({"event_id": str, "received_at": float}, pk="event_id")
+            if "posts" not in tables:
+                self.db.table("posts").create(
+                    {
+                        "triage_id": str, "channel": str, "ts": str, "thread_ts": str,
+                        "created_at": float,
+                    },
+                    pk="triage_id",
+                )
+
+    # --- triages -------------------------------------------------------------------------------
+
+    def record_triage(
+        self, result: TriageResult, text: str, *, outcome: str = "ok", error: str | None = None
+    ) -> None:
+        meta = result.meta
+        row = {
+            "id": meta.triage_id,
+            "created_at": meta.created_at or self._clock(),
+            "source": meta.source,
+            "input_hash": meta.input_hash,
+            "fingerprint": meta.fingerprint,
+            "text": text,
+            "category": result.category,
+            "severity": result.severity,
+            "confidence": result.confidence,
+            "engine": meta.engine,
+            "model": meta.model,
+            "prompt_version": meta.prompt_version,
+            "cached": int(meta.cached),
+            "degraded": int(meta.degraded),
+            "degraded_reason": meta.degraded_reason,
+            "needs_review": int(meta.needs_review),
+            "latency_ms": meta.latency_ms,
+            "cost_usd": meta.cost_usd,
+            "outcome": outcome,
+            "error": error,
+            "result": result.model_dump_json(),
+        }
+        with self._lock:
+            self.db.table("triages").insert(row, replace=True)
+
+    def get_triage(self, triage_id: str) -> TriageResult | None:
+        with self._lock:
+            rows = list(self.db.query("select result from triages where id = ?", [triage_id]))
+        if not rows:
+            return None
+        return TriageResult.model_validate_json(rows[0]["result"])
+
+    def count_triages(self) -> int:
+        with self._lock:
+            return self.db.table("triages").count
+
+    def triage_rows(self, since: float = 0.0) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(
+                self.db.query("select * from triages where created_at >= ? order by created_at", [since])
+            )
+
+    def spent_since(self, since: float) -> float:
+        with self._lock:
+            rows = list(
+                self.db.query(
+                    "select coalesce(sum(cost_usd), 0) as total from triages where created_at >= ?", [since]
+                )
+            )
+        return float(rows[0]["total"])
+
+    # --- idempotency cache ---------------------------------------------------------------------
+
+    def get_cached(self, key: str) -> TriageResult | None:
+        with self._lock:
+            rows = list(
+                self.db.query(
+                    "select result from cache where key = ? and expires_at > ?", [key, self._clock()]
+                )
+            )
+        return TriageResult.model_validate_json(rows[0]["result"]) if rows else None
+
+    def put_cached(self, key: str, result: TriageResult, ttl: float) -> None:
+        if ttl <= 0:
+            return
+        row = {"key": key, "result": result.model_dump_json(), "expires_at": self._clock() + ttl}
+        with self._lock:
+            self.db.table("cache").insert(row, replace=True)
+
+    def purge_expired(self) -> int:
+        with self._lock:
+            cursor = self.db.execute("delete from cache where expires_at <= ?", [self._clock()])
+            return cursor.rowcount
+
+    # --- feedback ------------------------------------------------------------------------------
+
+    def record_feedback(
+        self, triage_id: str, user: str, action: str, old_value: str | None, new_value: str | None
+    ) -> bool:
+        """Store one click; False when the same user already made the same choice (idempotent)."""
+        with self._lock:
+            same = list(
+                self.db.query(
+                    "select id from feedback where triage_id = ? and user = ? and action = ? "
+                    "and coalesce(new_value, '') = coalesce(?, '')",
+                    [triage_id, user, action, new_value],
+                )
+            )
+            if same:
+                return False
+            judged = self.get_triage(triage_id)
+            self.db.table("feedback").insert(
+                {
+                    "triage_id": triage_id,
+                    "user": user,
+                    "action": action,
+                    "old_value": old_value,
+                    "new_value": new_value,
+                    "created_at": self._clock(),
+                    "model": judged.meta.model if judged else None,
+                    "prompt_version": judged.meta.prompt_version if judged else None,
+                    "engine": judged.meta.engine if judged else None,
+                }
+            )
+            return True
+
+    def feedback_for(self, triage_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(
+                self.db.query("select * from feedback where triage_id = ? order by id", [triage_id])
+            )
+
+    def feedback_rows(self, since: float = 0.0) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.db.query("select * from feedback where created_at >= ? order by id", [since]))
+
+    # --- Slack ---------------------------------------------------------------------------------
+
+    def claim_event(self, event_id: str) -> bool:
+        """True the first time an event id is seen: re-deliveries are dropped by the caller."""
+        with self._lock:
+            cursor = self.db.execute(
+                "insert or ignore into slack_events (event_id, received_at) values (?, ?)",
+                [event_id, self._clock()],
+            )
+            return cursor.rowcount == 1
+
+    def save_post(self, triage_id: str, channel: str, ts: str, thread_ts: str | None = None) -> None:
+        row = {
+            "triage_id": triage_id, "channel": channel, "ts": ts, "thread_ts": thread_ts,
+            "created_at": self._clock(),
+        }
+        with self._lock:
+            self.db.table("posts").insert(row, replace=True)
+
+    def get_post(self, triage_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            rows = list(self.db.query("select * from posts where triage_id = ?", [triage_id]))
+        return rows[0] if rows else None
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)

@@ -1,0 +1,259 @@
+"""The model call: Chat Completions with structured output, bounded retries, one repair attempt."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import openai
+from pydantic import ValidationError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
+
+from bot.card import TriageCard, card_json_schema
+from bot.triage.errors import ModelError
+from bot.triage.prompt import Prompt
+from bot.triage.resilience import backoff, error_kind, is_retryable, retry_after
+
+MODES = ("json_schema", "json_object", "plain")
+MAX_OUTPUT_TOKENS = 800
+# Below this much time left, another attempt cannot finish; give up instead.
+MIN_ATTEMPT_SECONDS = 0.2
+
+_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.I)
+_UNSUPPORTED_FORMAT = re.compile(r"response_format|json_schema|json_object|input should be 'text'", re.I)
+
+
+class InvalidAnswer(ValueError):
+    """The model's text is not a valid card."""
+
+
+@dataclass
+class ModelAnswer:
+    card: TriageCard
+    model: str
+    tokens_in: int
+    tokens_out: int
+    retries: int
+    repaired: bool
+    mode: str
+
+
+@dataclass
+class _Completion:
+    content: str
+    tokens_in: int
+    tokens_out: int
+
+
+def parse_card(content: str | None) -> TriageCard:
+    """Turn the model's text into a card: strip fences, find the object, tidy case, clamp confidence."""
+    if not content or not content.strip():
+        raise InvalidAnswer("the answer is empty")
+    text = _FENCE.sub("", content.strip())
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
+        raise InvalidAnswer("the answer holds no JSON object")
+    try:
+        data = json.loads(text[start : end + 1])
+    except json.JSONDecodeError as exc:
+        raise InvalidAnswer(f"the answer is not valid JSON: {exc.msg}") from exc
+    if not isinstance(data, dict):
+        raise InvalidAnswer("the answer is not a JSON object")
+    data = _tidy(data)
+    try:
+        return TriageCard.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise InvalidAnswer(f"the answer does not match the schema: {problems}") from exc
+
+
+def _tidy(data: dict[str, Any]) -> dict[str, Any]:
+    out = dict(data)
+    if isinstance(out.get("category"), str):
+        out["category"] = out["category"].strip().lower()
+    if isinstance(out.get("severity"), str):
+        out["severity"] = out["severity"].strip().upper()
+    if isinstance(out.get("summary"), list):
+        out["summary"] = "\n".join(str(line) for line in out["summary"])
+    confidence = out.get("confidence")
+    if isinstance(confidence, (int, float)) and not isinstance(confidence, bool):
+        # Grammar-constrained servers do not enforce ranges: 85 means 85 %, negatives mean nothing.
+        value = float(confidence)
+        if 1 < value <= 100:
+            value /= 100
+        out["confidence"] = min(max(value, 0.0), 1.0)
+    return out
+
+
+def unsupported_format(exc: BaseException) -> bool:
+    """Does this error say the server cannot do the requested response_format?"""
+    if not isinstance(exc, openai.APIStatusError) or exc.status_code not in (400, 422, 500, 501):
+        return False
+    return bool(_UNSUPPORTED_FORMAT.search(f"{exc.message} {exc.body}"))
+
+
+def _response_format(mode: str) -> dict[str, Any] | None:
+    if mode == "json_schema":
+        schema = {"name": "triage_card", "strict": True, "schema": card_json_schema()}
+        return {"type": "json_schema", "json_schema": schema}
+    if mode == "json_object":
+        return {"type": "json_object", "schema": card_json_schema()}
+    return None
+
+
+class ModelClient:
+    """Asks one OpenAI-compatible server for cards; the client is passed in with max_retries=0."""
+
+    def __init__(
+        self,
+        client: openai.AsyncOpenAI,
+        prompt: Prompt,
+        *,
+        timeout: float,
+        attempts: int,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        on_retry: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self._client = client
+        self._prompt = prompt
+        self._timeout = timeout
+        self._attempts = attempts
+        self._sleep = sleep
+        self._clock = clock
+        self._on_retry = on_retry
+        self._mode: dict[str, int] = {}
+
+    @property
+    def prompt(self) -> Prompt:
+        return self._prompt
+
+    def mode_for(self, model: str) -> str:
+        return MODES[self._mode.get(model, 0)]
+
+    async def triage(self, model: str, alert: str, deadline: float) -> ModelAnswer:
+        """One card from `model` before `deadline` (a monotonic time), repairing invalid output once."""
+        messages: list[dict[str, str]] = self._prompt.messages(alert)
+        tokens_in = tokens_out = retries = 0
+        repaired = False
+        for attempt in range(2):
+            try:
+                completion, used_retries = await self._complete(model, messages, deadline)
+            except ModelError as exc:
+                exc.retries += retries
+                exc.tokens_in, exc.tokens_out = tokens_in, tokens_out
+                raise
+            retries += used_retries
+            tokens_in += completion.tokens_in
+            tokens_out += completion.tokens_out
+            try:
+                card = parse_card(completion.content)
+            except InvalidAnswer as exc:
+                if attempt == 1:
+                    error = ModelError("invalid_output", model, str(exc), retries)
+                    error.tokens_in, error.tokens_out = tokens_in, tokens_out
+                    raise error from exc
+                repaired = True
+                messages = [
+                    *messages,
+                    {"role": "assistant", "content": completion.content[:4000]},
+                    {
+                        "role": "user",
+                        "content": f"That answer was invalid ({exc}). Reply again with only the corrected "
+                        "JSON object with keys category, severity, summary, steps (exactly 3), confidence.",
+                    },
+                ]
+                continue
+            return ModelAnswer(card, model, tokens_in, tokens_out, retries, repaired, self.mode_for(model))
+        raise AssertionError("unreachable")
+
+    async def _complete(
+        self, model: str, messages: list[dict[str, str]], deadline: float
+    ) -> tuple[_Completion, int]:
+        """One completion, stepping down response formats the server rejects (remembered per model)."""
+        while True:
+            index = self._mode.get(model, 0)
+            try:
+                return await self._with_retries(model, messages, MODES[index], deadline)
+            except openai.APIStatusError as exc:
+                if unsupported_format(exc) and index + 1 < len(MODES):
+                    self._mode[model] = index + 1
+                    continue
+                raise ModelError(error_kind(exc), model, exc.message) from exc
+
+    async def _with_retries(
+        self, model: str, messages: list[dict[str, str]], mode: str, deadline: float
+    ) -> tuple[_Completion, int]:
+        attempts = 0
+
+        def should_retry(exc: BaseException) -> bool:
+            return is_retryable(exc) and not unsupported_format(exc)
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            asked = retry_after(exc) if exc else None
+            delay = asked if asked is not None else backoff(state.attempt_number)
+            return max(min(delay, deadline - self._clock() - MIN_ATTEMPT_SECONDS), 0.0)
+
+        def stop(state: RetryCallState) -> bool:
+            if state.attempt_number >= self._attempts:
+                return True
+            exc = state.outcome.exception() if state.outcome else None
+            asked = (retry_after(exc) if exc else None) or 0.0
+            return deadline - self._clock() - asked < MIN_ATTEMPT_SECONDS
+
+        def before_sleep(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            if self._on_retry is not None and exc is not None:
+                self._on_retry(model, error_kind(exc))
+
+        retrying = AsyncRetrying(
+            stop=stop,
+            wait=wait,
+            retry=retry_if_exception(should_retry),
+            before_sleep=before_sleep,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempts += 1
+                    completion = await self._call(model, messages, mode, deadline)
+                    return completion, attempts - 1
+        except (openai.APITimeoutError, openai.APIConnectionError, TimeoutError) as exc:
+            raise ModelError(error_kind(exc), model, str(exc), attempts - 1) from exc
+        except openai.APIStatusError as exc:
+            if unsupported_format(exc):
+                raise
+            raise ModelError(error_kind(exc), model, exc.message, attempts - 1) from exc
+        raise AssertionError("unreachable")
+
+    async def _call(self, model: str, messages: list[dict[str, str]], mode: str, deadline: float) -> _Completion:
+        remaining = deadline - self._clock()
+        if remaining < MIN_ATTEMPT_SECONDS:
+            raise TimeoutError("deadline reached before the model call")
+        kwargs: dict[str, Any] = {}
+        response_format = _response_format(mode)
+        if response_format is not None:
+            kwargs["response_format"] = response_format
+        response = await self._client.chat.completions.create(
+            model=model,
+            messages=messages,  # type: ignore[arg-type]
+            temperature=0,
+            max_tokens=MAX_OUTPUT_TOKENS,
+            timeout=min(self._timeout, remaining),
+            **kwargs,
+        )
+        content = response.choices[0].message.content if response.choices else None
+        usage = response.usage
+        return _Completion(
+            content=content or "",
+            tokens_in=usage.prompt_tokens if usage else 0,
+            tokens_out=usage.completion_tokens if usage else 0,
+        )

@@ -1,0 +1,133 @@
+"""Failure policy for the model: which errors to retry, how long to wait, and the circuit breaker."""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Literal
+
+import openai
+
+RETRYABLE_STATUS = frozenset({408, 409, 429})
+MAX_RETRY_AFTER = 60.0
+
+CircuitState = Literal["closed", "open", "half_open"]
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Timeouts, connection errors, 408/409/429 and 5xx are worth another try; 4xx are not."""
+    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError, TimeoutError)):
+        return True
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in RETRYABLE_STATUS or exc.status_code >= 500
+    return False
+
+
+def error_kind(exc: BaseException) -> str:
+    """A short stable label for metrics, logs and the degraded reason."""
+    if isinstance(exc, (openai.APITimeoutError, TimeoutError)):
+        return "timeout"
+    if isinstance(exc, openai.APIConnectionError):
+        return "connection_error"
+    if isinstance(exc, openai.APIStatusError):
+        if exc.status_code == 429:
+            return "rate_limited"
+        if exc.status_code in (401, 403):
+            return "auth_error"
+        if exc.status_code >= 500:
+            return "server_error"
+        return f"http_{exc.status_code}"
+    return type(exc).__name__
+
+
+def retry_after(exc: BaseException, now: float | None = None) -> float | None:
+    """Seconds the server asked us to wait (Retry-After / retry-after-ms), if it said."""
+    if not isinstance(exc, openai.APIStatusError):
+        return None
+    headers = exc.response.headers
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return min(max(float(millis) / 1000, 0.0), MAX_RETRY_AFTER)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return min(max(float(value), 0.0), MAX_RETRY_AFTER)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        if parsed is None:
+            return None
+        current = time.time() if now is None else now
+        return min(max(parsed.timestamp() - current, 0.0), MAX_RETRY_AFTER)
+
+
+def backoff(attempt: int, base: float = 0.25, cap: float = 8.0, rng: Callable[[], float] = random.random) -> float:
+    """Exponential backoff with full jitter for attempt 1, 2, 3..."""
+    return rng() * min(cap, base * 2 ** (attempt - 1)) + base / 2
+
+
+class CircuitBreaker:
+    """Opens after `failures` consecutive model failures; lets one probe through after `cooldown`."""
+
+    def __init__(self, failures: int, cooldown: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._threshold = failures
+        self._cooldown = cooldown
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._consecutive = 0
+        self._opened_at: float | None = None
+        self._probing = False
+        self.on_change: Callable[[CircuitState], None] | None = None
+
+    @property
+    def state(self) -> CircuitState:
+        with self._lock:
+            return self._state()
+
+    def _state(self) -> CircuitState:
+        if self._opened_at is None:
+            return "closed"
+        if self._clock() - self._opened_at >= self._cooldown:
+            return "half_open"
+        return "open"
+
+    def allow(self) -> bool:
+        """May a call go to the model now? In half-open only one probe at a time."""
+        with self._lock:
+            state = self._state()
+            if state == "closed":
+                return True
+            if state == "half_open" and not self._probing:
+                self._probing = True
+                return True
+            return False
+
+    def record_success(self) -> None:
+        with self._lock:
+            changed = self._opened_at is not None
+            self._consecutive = 0
+            self._opened_at = None
+            self._probing = False
+        if changed:
+            self._notify()
+
+    def record_failure(self) -> None:
+        with self._lock:
+            self._consecutive += 1
+            was_open = self._opened_at is not None
+            reopen = self._probing or self._consecutive >= self._threshold
+            self._probing = False
+            if reopen:
+                self._opened_at = self._clock()
+        if reopen and not was_open:
+            self._notify()
+
+    def _notify(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self.state)

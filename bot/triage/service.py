@@ -1,0 +1,315 @@
+"""TriageService: the one path every triage takes, from raw text to a recorded TriageResult."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import structlog
+
+from bot.card import TriageCard, TriageMeta, TriageResult
+from bot.observability import Metrics
+from bot.settings import Settings
+from bot.store import Store
+from bot.triage.cost import estimate_cost
+from bot.triage.errors import ModelError
+from bot.triage.fingerprint import fingerprint
+from bot.triage.heuristics import heuristic_card
+from bot.triage.model import ModelAnswer, ModelClient
+from bot.triage.normalize import normalize
+from bot.triage.redact import redact
+from bot.triage.resilience import CircuitBreaker
+from bot.triage.routing import BudgetState, RoutePolicy, Tier, budget_state, escalate, first_tier
+
+EngineChoice = Literal["auto", "model", "heuristic"]
+HEURISTIC_PROMPT = "heuristic"
+# Transport failures count against the circuit; a bad answer means the server is up.
+_CIRCUIT_KINDS = frozenset(
+    {"timeout", "connection_error", "rate_limited", "server_error", "auth_error", "http_408", "http_409"}
+)
+
+log = structlog.get_logger("bot.triage")
+
+
+@dataclass
+class Prepared:
+    """What the pure stages make of an input before any engine runs."""
+
+    text: str
+    input_hash: str
+    fingerprint: str
+    truncated: bool
+    redactions: list[str]
+    prescreen: TriageCard
+
+
+@dataclass
+class Outcome:
+    """An engine's answer plus what it cost; becomes a TriageResult once it gets its metadata."""
+
+    card: TriageCard
+    engine: Literal["model", "heuristic"]
+    model: str | None = None
+    degraded_reason: str | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    retries: int = 0
+    cached: bool = False
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def cache_key(text: str, prompt_version: str, model: str) -> str:
+    return hashlib.sha256(f"{prompt_version}\x00{model}\x00{text}".encode()).hexdigest()
+
+
+def prepare(raw: str | bytes, max_chars: int) -> Prepared:
+    """The pure front of the pipeline: normalise, redact, fingerprint, pre-screen."""
+    norm = normalize(raw, max_chars)
+    text, kinds = redact(norm.text)
+    return Prepared(
+        text=text,
+        input_hash=norm.digest,
+        fingerprint=fingerprint(text),
+        truncated=norm.truncated,
+        redactions=kinds,
+        prescreen=heuristic_card(text),
+    )
+
+
+class TriageService:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        metrics: Metrics,
+        *,
+        model: ModelClient | None = None,
+        breaker: CircuitBreaker | None = None,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.metrics = metrics
+        self.model = model
+        self.breaker = breaker or CircuitBreaker(settings.circuit_failures, settings.circuit_cooldown, monotonic)
+        self.breaker.on_change = metrics.set_circuit
+        self._clock = clock
+        self._monotonic = monotonic
+        self._policy = RoutePolicy(settings.strong_input_chars, settings.min_confidence)
+        self._inflight: dict[str, asyncio.Task[Outcome]] = {}
+        self._spent: float | None = None
+        self._spent_day = -1
+
+    @property
+    def prompt_version(self) -> str:
+        return self.model.prompt.version if self.model else HEURISTIC_PROMPT
+
+    async def triage(
+        self, raw: str | bytes, *, source: str = "api", engine: str | None = None
+    ) -> TriageResult:
+        """Triage one input. Raises InputError for unusable input; every other failure degrades."""
+        started = self._monotonic()
+        prepared = prepare(raw, self.settings.max_input_chars)
+        try:
+            outcome = await self._decide(prepared, engine or "auto", started)
+        except Exception as exc:  # the gateway's own bug must still give a card and a record
+            log.exception("triage_internal_error", fingerprint=prepared.fingerprint)
+            self.metrics.errors.labels("internal").inc()
+            outcome = self._heuristic(prepared, "internal_error")
+            outcome.error = repr(exc)
+        result = self._result(prepared, outcome, source, started)
+        await self._finish(result, prepared, outcome)
+        return result
+
+    # --- decisions -----------------------------------------------------------------------------
+
+    async def _decide(self, prepared: Prepared, engine: str, started: float) -> Outcome:
+        if engine == "heuristic":
+            return self._heuristic(prepared, None)
+        if self.model is None:
+            return self._heuristic(prepared, "no_api_key" if engine == "model" else None)
+        budget = await self._budget()
+        tier = first_tier(prepared.prescreen, len(prepared.text), self._policy, budget)
+        if tier is None:
+            return self._heuristic(prepared, "budget_exhausted")
+        model = self._model_name(tier)
+        key = cache_key(prepared.text, self.prompt_version, model)
+        cached = await self.store.run(self.store.get_cached, key)
+        if cached is not None:
+            self.metrics.cache_hits.inc()
+            return Outcome(cached.card, cached.meta.engine, cached.meta.model, cached=True)
+        task = self._inflight.get(key)
+        if task is not None:
+            self.metrics.cache_hits.inc()
+            shared = await asyncio.shield(task)
+            return Outcome(shared.card, shared.engine, shared.model, shared.degraded_reason, cached=True)
+        task = asyncio.create_task(self._ask_model(prepared, tier, budget, key, started))
+        self._inflight[key] = task
+        task.add_done_callback(lambda _: self._inflight.pop(key, None))
+        return await asyncio.shield(task)
+
+    async def _ask_model(
+        self, prepared: Prepared, tier: Tier, budget: BudgetState, key: str, started: float
+    ) -> Outcome:
+        if not self.breaker.allow():
+            self.metrics.errors.labels("circuit_open").inc()
+            return self._heuristic(prepared, "circuit_open")
+        deadline = started + self.settings.deadline
+        spent = Outcome(prepared.prescreen, "heuristic")
+        answer: ModelAnswer | None = None
+        failure: ModelError | None = None
+        try:
+            async with asyncio.timeout(max(deadline - self._monotonic(), 0.0)):
+                answer, failure = await self._call(tier, prepared.text, deadline, spent)
+                unusable = failure is not None and failure.kind == "invalid_output"
+                if (answer is not None or unusable) and escalate(
+                    tier, answer.card if answer else None, self._policy, budget
+                ):
+                    stronger, strong_failure = await self._call("strong", prepared.text, deadline, spent)
+                    if stronger is not None and (answer is None or stronger.card.confidence >= answer.card.confidence):
+                        answer = stronger
+                    elif answer is None:
+                        failure = strong_failure or failure
+        except TimeoutError:
+            failure = ModelError("deadline", self._model_name(tier), f"no answer within {self.settings.deadline}s")
+            self.metrics.errors.labels("deadline").inc()
+            self.breaker.record_failure()
+        if answer is None:
+            outcome = self._heuristic(prepared, failure.kind if failure else "model_error")
+            outcome.error = str(failure) if failure else None
+        else:
+            outcome = Outcome(answer.card, "model", answer.model)
+            await self.store.run(self.store.put_cached, key, self._cacheable(prepared, answer), self.settings.cache_ttl)
+        outcome.tokens_in, outcome.tokens_out = spent.tokens_in, spent.tokens_out
+        outcome.cost_usd, outcome.retries = spent.cost_usd, spent.retries
+        return outcome
+
+    async def _call(
+        self, tier: Tier, text: str, deadline: float, spent: Outcome
+    ) -> tuple[ModelAnswer | None, ModelError | None]:
+        """One model answer (or the error), adding its tokens and cost to `spent`."""
+        assert self.model is not None
+        model = self._model_name(tier)
+        began = self._monotonic()
+        try:
+            answer = await self.model.triage(model, text, deadline)
+        except ModelError as exc:
+            self._account(spent, model, exc.tokens_in, exc.tokens_out, exc.retries)
+            self.metrics.model_calls.labels(model, exc.kind).inc()
+            self.metrics.errors.labels(exc.kind).inc()
+            if exc.kind in _CIRCUIT_KINDS:
+                self.breaker.record_failure()
+            else:
+                self.breaker.record_success()
+            return None, exc
+        self.metrics.model_latency.labels(model).observe(self._monotonic() - began)
+        self.metrics.model_calls.labels(model, "repaired" if answer.repaired else "ok").inc()
+        self._account(spent, model, answer.tokens_in, answer.tokens_out, answer.retries)
+        self.breaker.record_success()
+        return answer, None
+
+    def _account(self, spent: Outcome, model: str, tokens_in: int, tokens_out: int, retries: int) -> None:
+        cost = estimate_cost(model, tokens_in, tokens_out, self.settings.prices)
+        spent.tokens_in += tokens_in
+        spent.tokens_out += tokens_out
+        spent.cost_usd += cost
+        spent.retries += retries
+        self._spent = (self._spent or 0.0) + cost
+        self.metrics.cost.labels(model).inc(cost)
+        self.metrics.tokens.labels(model, "in").inc(tokens_in)
+        self.metrics.tokens.labels(model, "out").inc(tokens_out)
+
+    def _heuristic(self, prepared: Prepared, reason: str | None) -> Outcome:
+        return Outcome(prepared.prescreen, "heuristic", None, degraded_reason=reason)
+
+    def _model_name(self, tier: Tier) -> str:
+        return self.settings.model_strong if tier == "strong" else self.settings.model_fast
+
+    async def _budget(self) -> BudgetState:
+        if self.settings.daily_budget_usd is None:
+            return "ok"
+        now = self._clock()
+        day = int(now // 86400)
+        if self._spent is None or day != self._spent_day:
+            self._spent_day = day
+            self._spent = await self.store.run(self.store.spent_since, day * 86400.0)
+        return budget_state(self._spent, self.settings.daily_budget_usd, self.settings.budget_fast_only_ratio)
+
+    # --- results -------------------------------------------------------------------------------
+
+    def _cacheable(self, prepared: Prepared, answer: ModelAnswer) -> TriageResult:
+        meta = TriageMeta(
+            triage_id="cache",
+            engine="model",
+            model=answer.model,
+            prompt_version=self.prompt_version,
+            fingerprint=prepared.fingerprint,
+        )
+        return TriageResult(**answer.card.model_dump(), meta=meta)
+
+    def _result(self, prepared: Prepared, outcome: Outcome, source: str, started: float) -> TriageResult:
+        card = outcome.card
+        meta = TriageMeta(
+            triage_id=uuid.uuid4().hex,
+            engine=outcome.engine,
+            model=outcome.model,
+            prompt_version=self.prompt_version if outcome.engine == "model" else HEURISTIC_PROMPT,
+            cached=outcome.cached,
+            degraded=outcome.degraded_reason is not None,
+            degraded_reason=outcome.degraded_reason,
+            needs_review=card.confidence < self.settings.review_confidence,
+            latency_ms=round((self._monotonic() - started) * 1000, 3),
+            cost_usd=round(outcome.cost_usd, 8),
+            fingerprint=prepared.fingerprint,
+            input_hash=prepared.input_hash,
+            source=source,
+            truncated=prepared.truncated,
+            redactions=prepared.redactions,
+            tokens_in=outcome.tokens_in,
+            tokens_out=outcome.tokens_out,
+            retries=outcome.retries,
+            created_at=self._clock(),
+        )
+        return TriageResult(**card.model_dump(), meta=meta)
+
+    async def _finish(self, result: TriageResult, prepared: Prepared, outcome: Outcome) -> None:
+        meta = result.meta
+        label = "cached" if meta.cached else "degraded" if meta.degraded else "ok"
+        self.metrics.requests.labels(meta.engine, label).inc()
+        self.metrics.latency.labels(meta.engine).observe(meta.latency_ms / 1000)
+        log.info(
+            "triage",
+            triage_id=meta.triage_id,
+            fingerprint=meta.fingerprint,
+            source=meta.source,
+            engine=meta.engine,
+            model=meta.model,
+            prompt_version=meta.prompt_version,
+            category=result.category,
+            severity=result.severity,
+            confidence=result.confidence,
+            latency_ms=meta.latency_ms,
+            tokens_in=meta.tokens_in,
+            tokens_out=meta.tokens_out,
+            cost_usd=meta.cost_usd,
+            retries=meta.retries,
+            cached=meta.cached,
+            outcome=label,
+            degraded_reason=meta.degraded_reason,
+            redactions=meta.redactions,
+        )
+        try:
+            await self.store.run(
+                self.store.record_triage, result, prepared.text, outcome=label, error=outcome.error
+            )
+        except Exception:  # a full disk must not turn a good card into an error for the caller
+            self.metrics.errors.labels("store").inc()
+            log.exception("triage_not_recorded", triage_id=meta.triage_id)
