@@ -1,0 +1,278 @@
+"""Block Kit for triage cards and bot replies: pure functions from a TriageResult to a Slack message."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from bot.card import CATEGORIES, SEVERITIES, TriageResult
+
+ACTION_CONFIRM = "triage_confirm"
+ACTION_SEVERITY = "triage_severity"
+ACTION_CATEGORY = "triage_category"
+ACTIONS_BLOCK_PREFIX = "triage_actions:"
+VALUE_SEPARATOR = "|"
+
+SEVERITY_EMOJI = {
+    "P0": ":rotating_light:",
+    "P1": ":red_circle:",
+    "P2": ":large_orange_circle:",
+    "P3": ":large_blue_circle:",
+}
+SEVERITY_LABEL = {"P0": "P0 · outage", "P1": "P1 · major", "P2": "P2 · partial", "P3": "P3 · low"}
+CATEGORY_LABEL = {
+    "infra": "Infrastructure",
+    "app": "Application",
+    "data": "Data",
+    "security": "Security",
+    "unknown": "Unknown",
+}
+
+USAGE = (
+    "*Usage:* `/triage <alert text>` — paste an alert, log line or ticket and get a triage card "
+    "(severity P0–P3, category, summary, three next steps).\n"
+    "Examples:\n"
+    "• `/triage KubePodCrashLooping: pod api-7f9c in prod restarted 12 times`\n"
+    "• `/triage disk /var on db-2 at 93% and rising`\n"
+    "Alerts posted in the configured alert channels are triaged automatically, in a thread.\n"
+    "Use *Confirm* or the selects on a card to record whether it was right."
+)
+
+FeedbackKind = Literal["confirm", "severity", "category"]
+Message = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FeedbackNote:
+    """One human judgement shown on the card."""
+
+    user: str
+    action: FeedbackKind
+    old: str | None = None
+    new: str | None = None
+
+
+@dataclass(frozen=True)
+class CardState:
+    """What happened to a card after it was posted: feedback, repeats, resolution, re-triage."""
+
+    feedback: Sequence[FeedbackNote] = field(default_factory=tuple)
+    seen_count: int = 1
+    last_seen: float | None = None
+    resolved: bool = False
+    resolved_at: float | None = None
+    updated_by_model: bool = False
+
+
+def escape(text: str) -> str:
+    """Escape mrkdwn control characters so alert text can never mention @channel or forge links."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def action_value(triage_id: str, value: str | None = None) -> str:
+    """The value an interactive element carries: the triage id, plus the chosen option if any."""
+    return triage_id if value is None else f"{triage_id}{VALUE_SEPARATOR}{value}"
+
+
+def effective_labels(result: TriageResult, state: CardState) -> tuple[str, str]:
+    """Severity and category after human overrides (the latest override of each wins)."""
+    severity: str = result.severity
+    category: str = result.category
+    for note in state.feedback:
+        if note.action == "severity" and note.new:
+            severity = note.new
+        elif note.action == "category" and note.new:
+            category = note.new
+    return severity, category
+
+
+def card_message(result: TriageResult, state: CardState | None = None) -> Message:
+    """The full card: `text` fallback plus blocks, ready for chat.postMessage / chat.update."""
+    state = state or CardState()
+    severity, category = effective_labels(result, state)
+    blocks: list[dict[str, Any]] = [_header(severity, category, state)]
+    blocks.extend(_markers(result, state))
+    blocks.append(_mrkdwn_section(escape(result.summary)))
+    steps = "\n".join(f"{n}. {escape(step)}" for n, step in enumerate(result.steps, start=1))
+    blocks.append(_mrkdwn_section(f"*Next steps*\n{steps}"))
+    blocks.append(_context([context_line(result)]))
+    blocks.append(_actions(result.meta.triage_id, severity, category))
+    notes = [feedback_line(note) for note in state.feedback]
+    if notes:
+        blocks.append(_context(_fold(notes, limit=10)))
+    return {"text": fallback_text(result, state), "blocks": blocks}
+
+
+def fallback_text(result: TriageResult, state: CardState | None = None) -> str:
+    """Plain text for notifications and screen readers: what the card says, in one line or two."""
+    state = state or CardState()
+    severity, category = effective_labels(result, state)
+    first_line = escape(result.summary.splitlines()[0])
+    flags = _flag_words(result, state)
+    prefix = f"[{', '.join(flags)}] " if flags else ""
+    text = f"{prefix}{severity} {CATEGORY_LABEL.get(category, category)} alert: {first_line}"
+    notes = [_plain_feedback(note) for note in state.feedback]
+    return text + (" — " + "; ".join(notes) if notes else "")
+
+
+def context_line(result: TriageResult) -> str:
+    """Confidence, engine, model, prompt version, cost and latency: how this card was made."""
+    meta = result.meta
+    parts = [f"confidence {round(result.confidence * 100)}%", f"engine: {meta.engine}"]
+    if meta.model:
+        parts.append(f"model: `{escape(meta.model)}`")
+    parts.append(f"prompt: `{escape(meta.prompt_version)}`")
+    parts.append(f"cost ≈ ${meta.cost_usd:.4f}" if meta.cost_usd < 1 else f"cost ≈ ${meta.cost_usd:.2f}")
+    parts.append(_latency(meta.latency_ms))
+    if meta.cached:
+        parts.append("cached")
+    return " · ".join(parts)
+
+
+def feedback_line(note: FeedbackNote) -> str:
+    """One feedback note as mrkdwn, naming the user with a mention."""
+    who = f"<@{note.user}>"
+    if note.action == "confirm":
+        return f":white_check_mark: Confirmed by {who}"
+    what = "Severity" if note.action == "severity" else "Category"
+    return f":pencil2: {what} changed {note.old or '?'} → {note.new or '?'} by {who}"
+
+
+def usage_message() -> Message:
+    return {"text": USAGE, "blocks": [_mrkdwn_section(USAGE)]}
+
+
+def notice_message(text: str) -> Message:
+    """A short reply (ephemeral or response_url) whose text and block say the same thing."""
+    return {"text": text, "blocks": [_mrkdwn_section(escape(text))]}
+
+
+def stale_action_message() -> Message:
+    return notice_message(
+        "Sorry, that card is no longer known to the triage bot (it may be older than its database). "
+        "Run /triage again to get a fresh card."
+    )
+
+
+def error_message(reason: str) -> Message:
+    return notice_message(f"Could not triage that: {reason}")
+
+
+# -- block helpers -----------------------------------------------------------------------------
+
+
+def _header(severity: str, category: str, state: CardState) -> dict[str, Any]:
+    emoji = SEVERITY_EMOJI.get(severity, ":grey_question:")
+    resolved = " · resolved" if state.resolved else ""
+    text = f"{emoji} {SEVERITY_LABEL.get(severity, severity)} · {CATEGORY_LABEL.get(category, category)}"
+    return {"type": "header", "text": {"type": "plain_text", "text": (text + resolved)[:150], "emoji": True}}
+
+
+def _markers(result: TriageResult, state: CardState) -> list[dict[str, Any]]:
+    meta, lines = result.meta, []
+    if state.resolved:
+        lines.append(":white_check_mark: *Resolved*" + _when(state.resolved_at))
+    if meta.degraded:
+        reason = escape(meta.degraded_reason or "model unavailable")
+        lines.append(f":warning: *Degraded: {reason}* — produced by the fallback rules, check it yourself")
+    if meta.needs_review:
+        lines.append(":eyes: *Needs human review* — low confidence or conflicting evidence")
+    if state.updated_by_model:
+        lines.append(":robot_face: *Updated by model* — replaces the earlier fallback card")
+    if state.seen_count > 1:
+        lines.append(f":repeat: Seen {state.seen_count} times" + _when(state.last_seen, "last"))
+    return [_mrkdwn_section("\n".join(lines))] if lines else []
+
+
+def _actions(triage_id: str, severity: str, category: str) -> dict[str, Any]:
+    return {
+        "type": "actions",
+        "block_id": f"{ACTIONS_BLOCK_PREFIX}{triage_id}"[:255],
+        "elements": [
+            {
+                "type": "button",
+                "action_id": ACTION_CONFIRM,
+                "text": {"type": "plain_text", "text": "Confirm", "emoji": True},
+                "style": "primary",
+                "value": action_value(triage_id),
+            },
+            _select(ACTION_SEVERITY, "Severity", triage_id, SEVERITIES, severity, SEVERITY_LABEL),
+            _select(ACTION_CATEGORY, "Category", triage_id, CATEGORIES, category, CATEGORY_LABEL),
+        ],
+    }
+
+
+def _select(
+    action_id: str,
+    placeholder: str,
+    triage_id: str,
+    values: Sequence[str],
+    current: str,
+    labels: dict[str, str],
+) -> dict[str, Any]:
+    options = [_option(labels.get(value, value), action_value(triage_id, value)) for value in values]
+    element: dict[str, Any] = {
+        "type": "static_select",
+        "action_id": action_id,
+        "placeholder": {"type": "plain_text", "text": placeholder},
+        "options": options,
+    }
+    if current in values:
+        element["initial_option"] = options[list(values).index(current)]
+    return element
+
+
+def _option(label: str, value: str) -> dict[str, Any]:
+    return {"text": {"type": "plain_text", "text": label[:75], "emoji": True}, "value": value[:150]}
+
+
+def _mrkdwn_section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+
+
+def _context(lines: Sequence[str]) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": line[:3000]} for line in lines]}
+
+
+def _fold(lines: list[str], *, limit: int) -> list[str]:
+    """A context block holds at most 10 elements: keep the latest, summarise the rest."""
+    if len(lines) <= limit:
+        return lines
+    hidden = len(lines) - (limit - 1)
+    return [f"…and {hidden} earlier", *lines[-(limit - 1) :]]
+
+
+def _flag_words(result: TriageResult, state: CardState) -> list[str]:
+    flags = []
+    if state.resolved:
+        flags.append("resolved")
+    if result.meta.degraded:
+        flags.append(f"degraded: {escape(result.meta.degraded_reason or 'model unavailable')}")
+    if result.meta.needs_review:
+        flags.append("needs human review")
+    if state.seen_count > 1:
+        flags.append(f"seen {state.seen_count} times")
+    return flags
+
+
+def _plain_feedback(note: FeedbackNote) -> str:
+    if note.action == "confirm":
+        return f"confirmed by <@{note.user}>"
+    return f"{note.action} changed {note.old or '?'}→{note.new or '?'} by <@{note.user}>"
+
+
+def _latency(ms: float) -> str:
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
+
+
+def _when(ts: float | None, word: str = "at") -> str:
+    """A Slack date token: each reader sees the time in their own time zone."""
+    if ts is None:
+        return ""
+    return f", {word} <!date^{int(ts)}^{{time}}|{_utc_hhmm(ts)} UTC>"
+
+
+def _utc_hhmm(ts: float) -> str:
+    seconds = int(ts) % 86400
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"

@@ -1,0 +1,391 @@
+"""A fake Slack Web API over real HTTP on 127.0.0.1:0 that records every call and can be scripted."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+T = TypeVar("T")
+
+
+@dataclass
+class Call:
+    """One request the fake received on /api/<method>."""
+
+    method: str
+    args: dict[str, Any]
+    headers: dict[str, str]
+    at: float
+    status: int = 200
+    response: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ResponsePost:
+    """One POST to a response_url the fake serves."""
+
+    response_id: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+    at: float
+
+
+@dataclass
+class _Scripted:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+class FakeSlack:
+    """Slack's Web API on loopback: start(), point a WebClient at base_url, assert on calls."""
+
+    def __init__(
+        self,
+        *,
+        bot_user_id: str = "UBOT",
+        bot_id: str = "BBOT",
+        team_id: str = "T0001",
+        app_id: str = "A0001",
+    ) -> None:
+        self.bot_user_id = bot_user_id
+        self.bot_id = bot_id
+        self.team_id = team_id
+        self.app_id = app_id
+        self.calls: list[Call] = []
+        self.responses: list[ResponsePost] = []
+        self.messages: dict[tuple[str, str], dict[str, Any]] = {}
+        self.usergroups: dict[str, list[str]] = {}
+        self.channel_errors: dict[str, str] = {}
+        self._scripts: dict[str, deque[_Scripted]] = defaultdict(deque)
+        self._delays: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._last_ts = 0.0
+        self._port = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> FakeSlack:
+        ready = threading.Event()
+        errors: list[BaseException] = []
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self._start_site())
+            except BaseException as exc:  # reported to the starting thread
+                errors.append(exc)
+                ready.set()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.close()
+
+        self._thread = threading.Thread(target=serve, name="fake-slack", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        if errors:
+            raise errors[0]
+        return self
+
+    async def _start_site(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._handle_api)
+        app.router.add_post("/response/{response_id}", self._handle_response_url)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self._port = self._runner.addresses[0][1]
+
+    def stop(self) -> None:
+        loop, runner = self._loop, self._runner
+        if loop is None or runner is None:
+            return
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+        self._loop = self._runner = None
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._port}/"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}api/"
+
+    def response_url(self, response_id: str = "r1") -> str:
+        return f"{self.url}response/{response_id}"
+
+    # -- scripting -----------------------------------------------------------------------------
+
+    def script(
+        self,
+        method: str,
+        body: dict[str, Any],
+        *,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+    ) -> None:
+        """Answer the next `times` calls of `method` with this body instead of the normal answer."""
+        with self._lock:
+            for _ in range(times):
+                self._scripts[method].append(_Scripted(status, dict(body), dict(headers or {})))
+
+    def rate_limit(self, method: str, *, times: int = 1, retry_after: int = 1) -> None:
+        """Answer the next `times` calls with 429 + Retry-After, as Slack does."""
+        self.script(
+            method,
+            {"ok": False, "error": "ratelimited"},
+            status=429,
+            headers={"Retry-After": str(retry_after)},
+            times=times,
+        )
+
+    def fail(self, method: str, error: str = "not_in_channel", *, times: int = 1) -> None:
+        """Answer the next `times` calls with {"ok": false, "error": error} (HTTP 200)."""
+        self.script(method, {"ok": False, "error": error}, times=times)
+
+    def delay(self, method: str, seconds: float) -> None:
+        """Make every call of `method` take at least this long (0 removes the delay)."""
+        with self._lock:
+            self._delays[method] = seconds
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self.responses.clear()
+            self.messages.clear()
+            self._scripts.clear()
+            self._delays.clear()
+            self.channel_errors.clear()
+
+    # -- inspection ----------------------------------------------------------------------------
+
+    def calls_to(self, method: str, *, ok_only: bool = False) -> list[Call]:
+        with self._lock:
+            found = [c for c in self.calls if c.method == method]
+        if ok_only:
+            found = [c for c in found if c.status == 200 and c.response.get("ok")]
+        return found
+
+    def posts(self) -> list[Call]:
+        """Successful chat.postMessage calls, in order."""
+        return self.calls_to("chat.postMessage", ok_only=True)
+
+    def responses_to(self, response_id: str) -> list[ResponsePost]:
+        with self._lock:
+            return [r for r in self.responses if r.response_id == response_id]
+
+    def message(self, channel: str, ts: str) -> dict[str, Any] | None:
+        """The current state of a posted (and maybe updated) message."""
+        with self._lock:
+            found = self.messages.get((channel, ts))
+            return dict(found) if found is not None else None
+
+    def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.01) -> T:
+        """Poll `predicate` until it returns something truthy; fail with AssertionError at the deadline."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"condition not met within {timeout}s; calls: {self.summary()}")
+            time.sleep(interval)
+
+    async def wait_for_async(
+        self, predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.01
+    ) -> T:
+        """wait_for for code whose work runs on the test's own event loop."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"condition not met within {timeout}s; calls: {self.summary()}")
+            await asyncio.sleep(interval)
+
+    def summary(self) -> list[str]:
+        with self._lock:
+            return [f"{c.method}:{c.status}" for c in self.calls] + [
+                f"response/{r.response_id}" for r in self.responses
+            ]
+
+    # -- HTTP handlers -------------------------------------------------------------------------
+
+    async def _handle_api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args = dict(request.query)
+        raw = await request.read()
+        if raw:
+            args.update(_parse_body(raw, request.content_type))
+        headers = dict(request.headers)
+        call = Call(method=method, args=args, headers=headers, at=time.time())
+        with self._lock:
+            self.calls.append(call)
+            delay = self._delays.get(method, 0.0)
+            scripted = self._scripts[method].popleft() if self._scripts.get(method) else None
+        if delay:
+            await asyncio.sleep(delay)
+        if scripted is not None:
+            status, body, extra = scripted.status, scripted.body, scripted.headers
+        else:
+            status, extra = 200, {}
+            body = self._answer(method, args, headers)
+        call.status, call.response = status, body
+        return web.json_response(body, status=status, headers=extra)
+
+    async def _handle_response_url(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        body = _parse_body(raw, request.content_type) if raw else {}
+        post = ResponsePost(request.match_info["response_id"], body, dict(request.headers), time.time())
+        with self._lock:
+            self.responses.append(post)
+        return web.Response(text="ok")
+
+    # -- default answers -----------------------------------------------------------------------
+
+    def _answer(self, method: str, args: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        token = headers.get("Authorization", "").removeprefix("Bearer ").strip() or args.get("token")
+        if not token:
+            return {"ok": False, "error": "not_authed"}
+        handler = _ANSWERS.get(method)
+        if handler is None:
+            return {"ok": False, "error": "unknown_method"}
+        return handler(self, args)
+
+    def _next_ts(self) -> str:
+        with self._lock:
+            now = max(time.time(), self._last_ts + 0.000001)
+            self._last_ts = now
+        return f"{now:.6f}"
+
+    def _channel_error(self, args: dict[str, Any]) -> dict[str, Any] | None:
+        channel = str(args.get("channel", ""))
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        error = self.channel_errors.get(channel)
+        return {"ok": False, "error": error} if error else None
+
+    def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": "https://fake.slack.com/",
+            "team": "Fake Team",
+            "user": "triage-bot",
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "app_id": self.app_id,
+            "is_enterprise_install": False,
+        }
+
+    def _post_message(self, args: dict[str, Any]) -> dict[str, Any]:
+        error = self._channel_error(args)
+        if error:
+            return error
+        channel, ts = str(args["channel"]), self._next_ts()
+        message = {
+            "type": "message",
+            "user": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "ts": ts,
+            "text": args.get("text", ""),
+            "blocks": _as_list(args.get("blocks")),
+        }
+        if args.get("thread_ts"):
+            message["thread_ts"] = str(args["thread_ts"])
+        with self._lock:
+            self.messages[(channel, ts)] = message
+        return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _update(self, args: dict[str, Any]) -> dict[str, Any]:
+        error = self._channel_error(args)
+        if error:
+            return error
+        key = (str(args["channel"]), str(args.get("ts", "")))
+        with self._lock:
+            message = self.messages.get(key)
+            if message is None:
+                return {"ok": False, "error": "message_not_found"}
+            message.update(text=args.get("text", message["text"]), blocks=_as_list(args.get("blocks")))
+            message["edited"] = {"user": self.bot_user_id, "ts": f"{time.time():.6f}"}
+            copy = dict(message)
+        return {"ok": True, "channel": key[0], "ts": key[1], "text": copy["text"], "message": copy}
+
+    def _post_ephemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        error = self._channel_error(args)
+        if error:
+            return error
+        if not args.get("user"):
+            return {"ok": False, "error": "user_not_in_channel"}
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _delete(self, args: dict[str, Any]) -> dict[str, Any]:
+        key = (str(args.get("channel", "")), str(args.get("ts", "")))
+        with self._lock:
+            if self.messages.pop(key, None) is None:
+                return {"ok": False, "error": "message_not_found"}
+        return {"ok": True, "channel": key[0], "ts": key[1]}
+
+    def _usergroup_users(self, args: dict[str, Any]) -> dict[str, Any]:
+        group = str(args.get("usergroup", ""))
+        if group not in self.usergroups:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(self.usergroups[group])}
+
+    def _ok(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True}
+
+
+_ANSWERS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
+    "auth.test": FakeSlack._auth_test,
+    "chat.postMessage": FakeSlack._post_message,
+    "chat.update": FakeSlack._update,
+    "chat.postEphemeral": FakeSlack._post_ephemeral,
+    "chat.delete": FakeSlack._delete,
+    "usergroups.users.list": FakeSlack._usergroup_users,
+    "reactions.add": FakeSlack._ok,
+    "api.test": FakeSlack._ok,
+}
+
+
+def _parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
+    text = raw.decode("utf-8", errors="replace")
+    if content_type == "application/json":
+        parsed = json.loads(text)
+        return parsed if isinstance(parsed, dict) else {"_body": parsed}
+    return dict(parse_qsl(text, keep_blank_values=True))
+
+
+def _as_list(blocks: Any) -> list[Any]:
+    """Blocks arrive as a list in JSON bodies and as a JSON string in form bodies."""
+    if isinstance(blocks, str):
+        parsed = json.loads(blocks) if blocks else []
+        return parsed if isinstance(parsed, list) else []
+    return list(blocks) if isinstance(blocks, list) else []
