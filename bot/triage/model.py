@@ -17,7 +17,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 from bot.card import TriageCard, card_json_schema
 from bot.triage.errors import ModelError
 from bot.triage.prompt import Prompt
-from bot.triage.resilience import backoff, error_kind, is_retryable, retry_after
+from bot.triage.resilience import BadResponse, backoff, error_kind, is_retryable, retry_after
 
 MODES = ("json_schema", "json_object", "plain")
 MAX_OUTPUT_TOKENS = 800
@@ -226,7 +226,7 @@ class ModelClient:
                     attempts += 1
                     completion = await self._call(model, messages, mode, deadline)
                     return completion, attempts - 1
-        except (openai.APITimeoutError, openai.APIConnectionError, TimeoutError) as exc:
+        except (openai.APITimeoutError, openai.APIConnectionError, TimeoutError, BadResponse) as exc:
             raise ModelError(error_kind(exc), model, str(exc), attempts - 1) from exc
         except openai.APIStatusError as exc:
             if unsupported_format(exc):
@@ -242,15 +242,20 @@ class ModelClient:
         response_format = _response_format(mode)
         if response_format is not None:
             kwargs["response_format"] = response_format
-        response = await self._client.chat.completions.create(
-            model=model,
-            messages=messages,  # type: ignore[arg-type]
-            temperature=0,
-            max_tokens=MAX_OUTPUT_TOKENS,
-            timeout=min(self._timeout, remaining),
-            **kwargs,
-        )
-        content = response.choices[0].message.content if response.choices else None
+        try:
+            response = await self._client.chat.completions.create(
+                model=model,
+                messages=messages,  # type: ignore[arg-type]
+                temperature=0,
+                max_tokens=MAX_OUTPUT_TOKENS,
+                timeout=min(self._timeout, remaining),
+                **kwargs,
+            )
+        except (ValueError, openai.APIResponseValidationError) as exc:
+            raise BadResponse(f"unreadable response body: {exc}") from exc
+        if not getattr(response, "choices", None):
+            raise BadResponse("response has no choices")
+        content = response.choices[0].message.content
         usage = response.usage
         return _Completion(
             content=content or "",

@@ -17,9 +17,13 @@ MAX_RETRY_AFTER = 60.0
 CircuitState = Literal["closed", "open", "half_open"]
 
 
+class BadResponse(Exception):
+    """The server answered 2xx with a body that is not a chat completion (often a proxy's error page)."""
+
+
 def is_retryable(exc: BaseException) -> bool:
     """Timeouts, connection errors, 408/409/429 and 5xx are worth another try; 4xx are not."""
-    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError, TimeoutError)):
+    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError, TimeoutError, BadResponse)):
         return True
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code in RETRYABLE_STATUS or exc.status_code >= 500
@@ -32,6 +36,8 @@ def error_kind(exc: BaseException) -> str:
         return "timeout"
     if isinstance(exc, openai.APIConnectionError):
         return "connection_error"
+    if isinstance(exc, BadResponse):
+        return "bad_response"
     if isinstance(exc, openai.APIStatusError):
         if exc.status_code == 429:
             return "rate_limited"

@@ -1,0 +1,87 @@
+"""The triage-bot command as a user runs it: a real process, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.cli import is_loopback, parser
+from tests.fakes.openai_server import FakeOpenAI
+
+
+def run(args: list[str], tmp_path: Path, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SLACK_", "TRIAGE_"))}
+    environ.update({"TRIAGE_DB": str(tmp_path / "cli.db"), **env})
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args], input=stdin, capture_output=True, text=True, env=environ,
+        timeout=60, check=False,
+    )
+
+
+def test_triage_prints_a_readable_card(tmp_path: Path) -> None:
+    done = run(["triage", "FATAL: the database system is shutting down"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "1. " in done.stdout and "engine: heuristic" in done.stdout and "triage id:" in done.stdout
+
+
+def test_triage_json_reads_stdin_and_matches_the_api_shape(tmp_path: Path) -> None:
+    done = run(["triage", "--json"], tmp_path, stdin="OOMKilled: container api exceeded its memory limit\n")
+    body = json.loads(done.stdout)
+    assert set(body) == {"category", "severity", "summary", "steps", "confidence", "meta"}
+    assert body["meta"]["source"] == "cli"
+
+
+def test_triage_uses_the_model_when_configured(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    done = run(["triage", "--json", "disk full"], tmp_path, OPENAI_API_KEY="k", OPENAI_BASE_URL=fake_openai.base_url)
+    assert json.loads(done.stdout)["meta"]["engine"] == "model" and fake_openai.calls == 1
+
+
+def test_empty_input_is_a_clear_error(tmp_path: Path) -> None:
+    done = run(["triage"], tmp_path, stdin="  \n")
+    assert done.returncode == 2 and "empty" in done.stderr
+
+
+def test_jsonl_keeps_order_and_turns_bad_lines_into_error_lines(tmp_path: Path) -> None:
+    lines = [
+        json.dumps({"id": "a", "text": "Redis down on cache-1"}),
+        "{broken",
+        json.dumps({"id": "c", "text": ""}),
+        json.dumps({"id": 4, "text": "SSL certificate expires in 3 days"}),
+    ]
+    done = run(["triage", "--jsonl"], tmp_path, stdin="\n".join(lines) + "\n")
+    out = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [o.get("id") for o in out] == ["a", None, "c", 4]
+    assert "error" in out[1] and out[1]["line"] == 2 and "empty" in out[2]["error"]
+    assert out[0]["meta"]["engine"] == "heuristic" and "severity" in out[3]
+    assert done.returncode == 1
+
+
+def test_serve_refuses_a_public_address_without_a_token(tmp_path: Path) -> None:
+    done = run(["serve", "--host", "0.0.0.0", "--port", "0"], tmp_path)
+    assert done.returncode == 2 and "TRIAGE_API_TOKEN" in done.stderr
+
+
+def test_loopback_detection() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
+    assert not is_loopback("0.0.0.0") and not is_loopback("10.1.2.3")
+
+
+def test_every_subcommand_is_documented_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    commands = parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    for name in commands:
+        assert f"triage-bot {name}" in readme, name
+
+
+def test_every_env_variable_is_documented() -> None:
+    from bot.settings import _ENV
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    example = (root / ".env.example").read_text()
+    for name in _ENV:
+        assert name in readme, name
+        assert name in example, name
