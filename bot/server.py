@@ -12,7 +12,8 @@ from bot.wiring import Gateway
 
 
 def build_app(gateway: Gateway) -> FastAPI:
-    app = create_app(gateway.settings, gateway.service)
+    slack_handler = gateway.slack.handle if gateway.slack is not None else None
+    app = create_app(gateway.settings, gateway.service, slack_handler=slack_handler)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import openai
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.observability import Metrics
 from bot.settings import Settings
+from bot.slack.listeners import SlackBot, build_slack_client
 from bot.store import Store
 from bot.triage.model import ModelClient
 from bot.triage.prompt import load_prompt
@@ -21,8 +23,11 @@ class Gateway:
     metrics: Metrics
     service: TriageService
     openai_client: openai.AsyncOpenAI | None
+    slack: SlackBot | None = None
 
     async def aclose(self) -> None:
+        if self.slack is not None:
+            await self.slack.aclose()
         if self.openai_client is not None:
             await self.openai_client.close()
         self.store.close()
@@ -38,7 +43,12 @@ def build_openai_client(settings: Settings) -> openai.AsyncOpenAI:
     )
 
 
-def build_gateway(settings: Settings, *, openai_client: openai.AsyncOpenAI | None = None) -> Gateway:
+def build_gateway(
+    settings: Settings,
+    *,
+    openai_client: openai.AsyncOpenAI | None = None,
+    slack_client: AsyncWebClient | None = None,
+) -> Gateway:
     store = Store.open(settings.db_path)
     metrics = Metrics()
     client = openai_client
@@ -54,7 +64,10 @@ def build_gateway(settings: Settings, *, openai_client: openai.AsyncOpenAI | Non
             on_retry=lambda name, kind: metrics.retries.labels(name, kind).inc(),
         )
     service = TriageService(settings, store, metrics, model=model)
-    return Gateway(settings, store, metrics, service, client)
+    slack = None
+    if settings.slack_enabled:
+        slack = SlackBot(settings, service, store, slack_client or build_slack_client(settings))
+    return Gateway(settings, store, metrics, service, client, slack)
 
 
 def build_service(settings: Settings) -> TriageService:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.slack.blocks import card_message
+from bot.slack.blocks import CardState, card_message
 from bot.slack.payloads import (
     BotIdentity,
     CardAction,
@@ -14,6 +14,7 @@ from bot.slack.payloads import (
     alert_text,
     parse_card_action,
     parse_command,
+    requested_by,
     skip_reason,
     unformat,
 )
@@ -253,3 +254,10 @@ def test_no_actions_is_none() -> None:
 )
 def test_parse_command(text: str | None, expected: SlashCommand) -> None:
     assert parse_command(text) == expected
+
+
+def test_requested_by_round_trips_through_the_card() -> None:
+    posted = card_message(make_result(), CardState(requested_by="U42"))
+    assert requested_by({"blocks": posted["blocks"]}) == "U42"
+    assert requested_by({"blocks": card_message(make_result())["blocks"]}) is None
+    assert requested_by(None) is None

@@ -12,6 +12,7 @@ ACTION_CONFIRM = "triage_confirm"
 ACTION_SEVERITY = "triage_severity"
 ACTION_CATEGORY = "triage_category"
 ACTIONS_BLOCK_PREFIX = "triage_actions:"
+ORIGIN_BLOCK_PREFIX = "triage_origin:"
 VALUE_SEPARATOR = "|"
 
 SEVERITY_EMOJI = {
@@ -63,6 +64,7 @@ class CardState:
     resolved: bool = False
     resolved_at: float | None = None
     updated_by_model: bool = False
+    requested_by: str | None = None
 
 
 def escape(text: str) -> str:
@@ -97,6 +99,8 @@ def card_message(result: TriageResult, state: CardState | None = None) -> Messag
     steps = "\n".join(f"{n}. {escape(step)}" for n, step in enumerate(result.steps, start=1))
     blocks.append(_mrkdwn_section(f"*Next steps*\n{steps}"))
     blocks.append(_context([context_line(result)]))
+    if state.requested_by:
+        blocks.append(_origin(state.requested_by))
     blocks.append(_actions(result.meta.triage_id, severity, category))
     notes = [feedback_line(note) for note in state.feedback]
     if notes:
@@ -167,6 +171,13 @@ def _header(severity: str, category: str, state: CardState) -> dict[str, Any]:
     resolved = " · resolved" if state.resolved else ""
     text = f"{emoji} {SEVERITY_LABEL.get(severity, severity)} · {CATEGORY_LABEL.get(category, category)}"
     return {"type": "header", "text": {"type": "plain_text", "text": (text + resolved)[:150], "emoji": True}}
+
+
+def _origin(user: str) -> dict[str, Any]:
+    # The block id carries the user so a redraw after a click can keep the line without a lookup.
+    block = _context([f"Requested by <@{user}> with /triage"])
+    block["block_id"] = f"{ORIGIN_BLOCK_PREFIX}{user}"[:255]
+    return block
 
 
 def _markers(result: TriageResult, state: CardState) -> list[dict[str, Any]]:

@@ -9,7 +9,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bot.card import CATEGORIES, SEVERITIES
-from bot.slack.blocks import ACTION_CATEGORY, ACTION_CONFIRM, ACTION_SEVERITY, VALUE_SEPARATOR
+from bot.slack.blocks import (
+    ACTION_CATEGORY,
+    ACTION_CONFIRM,
+    ACTION_SEVERITY,
+    ORIGIN_BLOCK_PREFIX,
+    VALUE_SEPARATOR,
+)
 
 # Subtypes that are a new message with content; everything else (edits, joins, topics) is not an alert.
 TRIAGED_SUBTYPES = frozenset({"bot_message", "file_share"})
@@ -145,6 +151,15 @@ def parse_card_action(body: Mapping[str, Any], action: Mapping[str, Any] | None 
         message_ts=message_ts,
         response_url=body.get("response_url"),
     )
+
+
+def requested_by(message: Mapping[str, Any] | None) -> str | None:
+    """The user who ran /triage for a card, read back from the card's own blocks."""
+    for block in _dicts((message or {}).get("blocks")):
+        block_id = block.get("block_id")
+        if isinstance(block_id, str) and block_id.startswith(ORIGIN_BLOCK_PREFIX):
+            return block_id[len(ORIGIN_BLOCK_PREFIX) :] or None
+    return None
 
 
 def parse_command(text: str | None) -> SlashCommand:

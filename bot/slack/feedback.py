@@ -1,0 +1,49 @@
+"""Pure feedback decisions: what a click changes on a card, and the card's notes from stored rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bot.card import TriageResult
+from bot.slack.blocks import CardState, FeedbackNote, effective_labels
+from bot.slack.payloads import CardAction
+
+OVERRIDES = frozenset({"severity", "category"})
+
+
+@dataclass(frozen=True)
+class FeedbackChange:
+    """One feedback row to store: the value shown before the click and the value chosen."""
+
+    action: str
+    old_value: str | None
+    new_value: str | None
+
+
+def notes_from_rows(rows: Iterable[Mapping[str, Any]]) -> tuple[FeedbackNote, ...]:
+    """Stored feedback rows (oldest first) as the notes a card shows."""
+    notes = []
+    for row in rows:
+        action = row.get("action")
+        if action in ("confirm", "severity", "category"):
+            notes.append(FeedbackNote(str(row["user"]), action, row.get("old_value"), row.get("new_value")))
+    return tuple(notes)
+
+
+def feedback_change(result: TriageResult, state: CardState, action: CardAction) -> FeedbackChange | None:
+    """The row a click adds, or None when it changes nothing (choosing the value already shown)."""
+    severity, category = effective_labels(result, state)
+    if action.action == "confirm":
+        # What was confirmed: the card as shown, including earlier corrections.
+        return FeedbackChange("confirm", None, f"{severity}/{category}")
+    shown = severity if action.action == "severity" else category
+    if action.value is None or action.value == shown:
+        return None
+    return FeedbackChange(action.action, shown, action.value)
+
+
+def needs_reviewer(action: CardAction, reviewer_group: str | None) -> bool:
+    """Overrides are restricted when a reviewer group is configured; Confirm never is."""
+    return bool(reviewer_group) and action.action in OVERRIDES

@@ -1,0 +1,265 @@
+"""The Bolt app: /triage, alert-channel messages and card clicks, each acked before any slow work."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import zlib
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any
+
+import structlog
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bot.card import TriageResult
+from bot.settings import Settings
+from bot.slack import blocks, payloads
+from bot.slack.feedback import feedback_change, needs_reviewer, notes_from_rows
+from bot.slack.poster import CANNOT_POST, CardPoster, slack_error
+from bot.store import Store
+from bot.triage.errors import InputError
+from bot.triage.service import TriageService
+
+COMMAND = "/triage"
+ACTION_PATTERN = re.compile(
+    f"^({blocks.ACTION_CONFIRM}|{blocks.ACTION_SEVERITY}|{blocks.ACTION_CATEGORY})$"
+)
+REVIEWERS_TTL = 300.0
+_LOCK_STRIPES = 64
+
+Respond = Callable[..., Awaitable[Any]]
+log = structlog.get_logger("bot.slack")
+
+
+def build_slack_client(settings: Settings, *, rate_limit_retries: int = 8) -> AsyncWebClient:
+    """The Web API client: Slack's own retry handlers wait out 429s and reconnect on network errors."""
+    return AsyncWebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=rate_limit_retries),
+        ],
+    )
+
+
+class Background:
+    """Work started after an ack, tracked so that shutdown and tests can wait for it to finish."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("slack_work_failed", task=task.get_name(), exc_info=task.exception())
+
+    @property
+    def pending(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self, timeout: float | None = None) -> bool:
+        """Wait for running work; True when all of it finished within the timeout."""
+        if not self._tasks:
+            return True
+        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        return not pending
+
+
+class SlackBot:
+    """Translates Slack requests into TriageService calls and cards; the listeners stay thin."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        service: TriageService,
+        store: Store,
+        client: AsyncWebClient,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.settings = settings
+        self.service = service
+        self.store = store
+        self.client = client
+        self.poster = CardPoster(client, store)
+        self.background = Background()
+        self._clock = clock
+        self._locks = [asyncio.Lock() for _ in range(_LOCK_STRIPES)]
+        self._reviewers: tuple[float, frozenset[str]] | None = None
+        self.app = AsyncApp(
+            client=client,
+            signing_secret=settings.slack_signing_secret or "",
+            process_before_response=False,
+            logger=logger,
+        )
+        self.app.command(COMMAND)(self.on_command)
+        self.app.event("message")(self.on_message)
+        self.app.action(ACTION_PATTERN)(self.on_action)
+        self._http = AsyncSlackRequestHandler(self.app)
+
+    async def handle(self, request: Request) -> Response:
+        """The POST /slack/events endpoint: Bolt verifies the signature, acks, and returns at once."""
+        return await self._http.handle(request)
+
+    async def aclose(self, timeout: float = 30.0) -> None:
+        """Let work already acked finish (cards still get posted) before the process exits."""
+        if not await self.background.drain(timeout):
+            log.warning("slack_work_abandoned", pending=self.background.pending)
+
+    # -- listeners: ack, then hand the work to the background ------------------------------------
+
+    async def on_command(self, ack: Any, command: dict[str, Any], respond: Respond) -> None:
+        parsed = payloads.parse_command(command.get("text"))
+        if parsed.kind != "triage":
+            await ack(response_type="ephemeral", **blocks.usage_message())
+            return
+        await ack()
+        self.background.spawn(self.command_card(command, parsed.text, respond), "slack-command")
+
+    async def on_message(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
+        # Events are acked by Bolt before this runs.
+        identity = payloads.BotIdentity(context.get("bot_user_id"), context.get("bot_id"))
+        reason = payloads.skip_reason(event, channels=self.settings.alert_channels, identity=identity)
+        if reason is not None:
+            log.debug("slack_message_skipped", reason=reason, channel=event.get("channel"))
+            return
+        channel, ts = str(event["channel"]), str(event["ts"])
+        if not await self.claim(body.get("event_id"), channel, ts):
+            log.info("slack_redelivery_dropped", event_id=body.get("event_id"), channel=channel, ts=ts)
+            return
+        self.background.spawn(self.thread_card(channel, ts, payloads.alert_text(event)), "slack-alert")
+
+    async def on_action(self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        await ack()
+        self.background.spawn(self.apply_click(body, action, respond), "slack-click")
+
+    # -- the work --------------------------------------------------------------------------------
+
+    async def claim(self, event_id: str | None, channel: str, ts: str) -> bool:
+        """Claim an alert message once: by event id (re-deliveries) and by channel+ts (anything else)."""
+        if event_id and not await self.store.run(self.store.claim_event, event_id):
+            return False
+        return await self.store.run(self.store.claim_event, f"message:{channel}:{ts}")
+
+    async def command_card(self, command: Mapping[str, Any], text: str, respond: Respond) -> None:
+        try:
+            result = await self.service.triage(text, source="slack:command")
+        except InputError as exc:
+            await respond(response_type="ephemeral", **blocks.error_message(str(exc)))
+            return
+        user = command.get("user_id")
+        state = blocks.CardState(requested_by=str(user) if user else None)
+        try:
+            await self.poster.post(str(command["channel_id"]), result, state=state)
+        except SlackApiError as exc:
+            if slack_error(exc) not in CANNOT_POST:
+                raise
+            # Private channel or DM the bot is not in: the response_url can still answer there.
+            log.info("slack_card_via_response_url", error=slack_error(exc), triage_id=result.meta.triage_id)
+            await respond(response_type="in_channel", **blocks.card_message(result, state))
+
+    async def thread_card(self, channel: str, ts: str, text: str) -> None:
+        try:
+            result = await self.service.triage(text, source="slack:channel")
+        except InputError as exc:
+            log.info("slack_alert_not_triaged", channel=channel, ts=ts, reason=str(exc))
+            return
+        try:
+            await self.poster.post(channel, result, thread_ts=ts)
+        except SlackApiError as exc:
+            log.error("slack_card_not_posted", channel=channel, ts=ts, error=slack_error(exc))
+
+    async def apply_click(self, body: Mapping[str, Any], action: Mapping[str, Any], respond: Respond) -> None:
+        click = payloads.parse_card_action(body, action)
+        result = await self.store.run(self.store.get_triage, click.triage_id) if click else None
+        if click is None or result is None:
+            await respond(response_type="ephemeral", replace_original=False, **blocks.stale_action_message())
+            return
+        if needs_reviewer(click, self.settings.reviewer_group) and not await self.is_reviewer(click.user_id):
+            text = "Only members of the triage reviewer group can change severity or category. Confirm is open to all."
+            await respond(response_type="ephemeral", replace_original=False, **blocks.notice_message(text))
+            return
+        origin = payloads.requested_by(body.get("message"))
+        async with self._lock_for(click.triage_id):
+            state = await self.card_state(result, origin)
+            change = feedback_change(result, state, click)
+            if change is None:
+                return
+            stored = await self.store.run(
+                self.store.record_feedback,
+                click.triage_id,
+                click.user_id,
+                change.action,
+                change.old_value,
+                change.new_value,
+            )
+            if not stored:
+                return
+            log.info("slack_feedback", triage_id=click.triage_id, user=click.user_id, action=change.action,
+                     old=change.old_value, new=change.new_value)
+            await self.redraw(click, result, await self.card_state(result, origin), respond)
+
+    async def card_state(self, result: TriageResult, requested_by: str | None = None) -> blocks.CardState:
+        """Everything a redraw shows besides the result itself (feedback so far, who asked)."""
+        rows = await self.store.run(self.store.feedback_for, result.meta.triage_id)
+        return blocks.CardState(feedback=notes_from_rows(rows), requested_by=requested_by)
+
+    async def redraw(
+        self, click: payloads.CardAction, result: TriageResult, state: blocks.CardState, respond: Respond
+    ) -> None:
+        where = (click.channel_id, click.message_ts) if click.channel_id and click.message_ts else None
+        where = where or await self.poster.where(click.triage_id)
+        if where and await self.poster.update(where[0], where[1], result, state):
+            return
+        # Cards answered through a response_url (bot not in channel) can only be replaced through one.
+        await respond(replace_original=True, **blocks.card_message(result, state))
+
+    async def is_reviewer(self, user_id: str) -> bool:
+        group = self.settings.reviewer_group
+        if not group:
+            return True
+        now = self._clock()
+        if self._reviewers is None or now - self._reviewers[0] > REVIEWERS_TTL:
+            try:
+                answer = await self.client.usergroups_users_list(usergroup=group)
+            except SlackApiError as exc:
+                log.warning("slack_reviewers_unavailable", group=group, error=slack_error(exc))
+                return False
+            self._reviewers = (now, frozenset(answer.get("users") or ()))
+        return user_id in self._reviewers[1]
+
+    def _lock_for(self, triage_id: str) -> asyncio.Lock:
+        # Striped locks: clicks on one card are serialised without a lock per card kept forever.
+        return self._locks[zlib.crc32(triage_id.encode()) % _LOCK_STRIPES]
+
+
+def build_slack_bot(
+    settings: Settings, service: TriageService, store: Store, client: AsyncWebClient, **kwargs: Any
+) -> SlackBot:
+    return SlackBot(settings, service, store, client, **kwargs)
+
+
+def build_slack_app(
+    settings: Settings, service: TriageService, store: Store, client: AsyncWebClient, **kwargs: Any
+) -> AsyncApp:
+    """The Bolt AsyncApp alone, for callers that do not need to drain background work."""
+    return SlackBot(settings, service, store, client, **kwargs).app

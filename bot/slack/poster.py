@@ -1,0 +1,78 @@
+"""Posting and updating triage cards through the Web API, remembering where each card lives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.card import TriageResult
+from bot.slack.blocks import CardState, card_message
+from bot.store import Store
+
+# Errors meaning "the bot cannot post here": answer through the command's response_url instead.
+CANNOT_POST = frozenset(
+    {"not_in_channel", "channel_not_found", "is_archived", "restricted_action", "access_denied"}
+)
+
+log = structlog.get_logger("bot.slack")
+
+
+def slack_error(exc: SlackApiError) -> str:
+    """The Web API's error code of a failed call ('ratelimited', 'not_in_channel', ...)."""
+    response: Any = exc.response
+    try:
+        return str(response.get("error") or "unknown_error")
+    except AttributeError:
+        return "unknown_error"
+
+
+class CardPoster:
+    """Posts cards with the injected client (whose retry handlers absorb 429s) and records them."""
+
+    def __init__(self, client: AsyncWebClient, store: Store) -> None:
+        self.client = client
+        self.store = store
+
+    async def post(
+        self,
+        channel: str,
+        result: TriageResult,
+        *,
+        thread_ts: str | None = None,
+        state: CardState | None = None,
+    ) -> str:
+        """Post a card (as a thread reply when thread_ts is given); return its ts. Raises SlackApiError."""
+        message = card_message(result, state)
+        answer = await self.client.chat_postMessage(
+            channel=channel,
+            thread_ts=thread_ts,
+            text=message["text"],
+            blocks=message["blocks"],
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        ts = str(answer["ts"])
+        posted_in = str(answer.get("channel") or channel)
+        await self.store.run(self.store.save_post, result.meta.triage_id, posted_in, ts, thread_ts)
+        log.info("slack_card_posted", triage_id=result.meta.triage_id, channel=posted_in, ts=ts)
+        return ts
+
+    async def update(self, channel: str, ts: str, result: TriageResult, state: CardState) -> bool:
+        """Redraw a posted card in place; False (logged) when Slack refuses."""
+        message = card_message(result, state)
+        try:
+            await self.client.chat_update(channel=channel, ts=ts, text=message["text"], blocks=message["blocks"])
+        except SlackApiError as exc:
+            log.warning("slack_update_failed", triage_id=result.meta.triage_id, error=slack_error(exc))
+            return False
+        return True
+
+    async def where(self, triage_id: str) -> tuple[str, str] | None:
+        """The channel and ts of a card this bot posted, if it posted one."""
+        post = await self.store.run(self.store.get_post, triage_id)
+        if not post or not post.get("channel") or not post.get("ts"):
+            return None
+        return str(post["channel"]), str(post["ts"])
