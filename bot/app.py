@@ -11,6 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.settings import Settings
 from bot.triage.errors import InputError
@@ -25,6 +27,30 @@ class TriageRequest(BaseModel):
     text: str = Field(description="The alert, ticket, log excerpt or stack trace to triage")
     source: str | None = Field(default=None, max_length=64)
     engine: str | None = Field(default=None, pattern="^(auto|model|heuristic)$")
+
+
+class GuardV1:
+    """ASGI middleware for /v1/*: the bearer token when one is configured, then a body size limit."""
+
+    def __init__(self, app: ASGIApp, token: str | None, max_bytes: int) -> None:
+        self.app = app
+        self.token = token
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
+            headers = Headers(scope=scope)
+            refusal: JSONResponse | None = None
+            if self.token and not bearer_ok(headers.get("authorization"), self.token):
+                refusal = JSONResponse(
+                    {"error": "missing or invalid bearer token"}, 401, {"WWW-Authenticate": "Bearer"}
+                )
+            elif (length := headers.get("content-length", "")).isdigit() and int(length) > self.max_bytes:
+                refusal = _error(413, f"request body over {self.max_bytes} bytes")
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def bearer_ok(header: str | None, token: str) -> bool:
@@ -44,19 +70,7 @@ def create_app(
     app = FastAPI(title="Triage Gateway", version="0.1.0", docs_url=None, redoc_url=None)
     app.state.service = service
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if request.url.path.startswith("/v1/"):
-            length = request.headers.get("content-length")
-            if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-                return _error(413, f"request body over {MAX_BODY_BYTES} bytes")
-            if settings.api_token and not bearer_ok(request.headers.get("authorization"), settings.api_token):
-                return JSONResponse(
-                    {"error": "missing or invalid bearer token"},
-                    status_code=401,
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-        return await call_next(request)
+    app.add_middleware(GuardV1, token=settings.api_token, max_bytes=MAX_BODY_BYTES)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -70,10 +84,11 @@ def create_app(
         return _error(exc.status_code, str(exc))
 
     @app.post("/v1/triage")
-    async def triage(body: TriageRequest) -> dict[str, Any]:
+    async def triage(body: TriageRequest) -> Response:
         engine = None if body.engine in (None, "auto") else body.engine
         result = await service.triage(body.text, source=body.source or "api", engine=engine)
-        return result.model_dump(mode="json")
+        # Serialised once by pydantic; FastAPI's generic encoder would walk the model again.
+        return Response(result.model_dump_json(), media_type="application/json")
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

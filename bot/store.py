@@ -98,8 +98,15 @@ class Store:
     # --- triages -------------------------------------------------------------------------------
 
     def record_triage(
-        self, result: TriageResult, text: str, *, outcome: str = "ok", error: str | None = None
+        self,
+        result: TriageResult,
+        text: str,
+        *,
+        outcome: str = "ok",
+        error: str | None = None,
+        cache: tuple[str, TriageResult, float] | None = None,
     ) -> None:
+        """Record one triage; with `cache`, also keep its card for identical input (one trip to the store)."""
         meta = result.meta
         row = {
             "id": meta.triage_id,
@@ -126,6 +133,8 @@ class Store:
         }
         with self._lock:
             self.db.table("triages").insert(row, replace=True)
+            if cache is not None:
+                self.put_cached(*cache)
 
     def get_triage(self, triage_id: str) -> TriageResult | None:
         with self._lock:
@@ -241,6 +250,12 @@ class Store:
         with self._lock:
             rows = list(self.db.query("select * from posts where triage_id = ?", [triage_id]))
         return rows[0] if rows else None
+
+    def posted_ids(self, since: float = 0.0) -> set[str]:
+        """Triage ids that became a Slack card (posted by the bot) since a time."""
+        with self._lock:
+            rows = self.db.query("select triage_id from posts where created_at >= ?", [since])
+            return {str(row["triage_id"]) for row in rows}
 
 
 def dumps(value: Any) -> str:

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -28,6 +29,7 @@ from bot.triage.routing import BudgetState, RoutePolicy, Tier, budget_state, esc
 
 EngineChoice = Literal["auto", "model", "heuristic"]
 HEURISTIC_PROMPT = "heuristic"
+MEMO_SIZE = 4096
 # Transport failures count against the circuit; a bad answer means the server is up.
 _CIRCUIT_KINDS = frozenset(
     {"timeout", "connection_error", "rate_limited", "server_error", "auth_error", "http_408", "http_409"}
@@ -62,6 +64,8 @@ class Outcome:
     retries: int = 0
     cached: bool = False
     error: str | None = None
+    # (key, card to reuse) when this outcome should be written to the idempotency cache
+    cache_entry: tuple[str, TriageResult] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -105,6 +109,8 @@ class TriageService:
         self._monotonic = monotonic
         self._policy = RoutePolicy(settings.strong_input_chars, settings.min_confidence)
         self._inflight: dict[str, asyncio.Task[Outcome]] = {}
+        # Hot copy of recent cache entries: a hit costs no thread hop; SQLite keeps them across restarts.
+        self._memo: OrderedDict[str, tuple[float, TriageResult]] = OrderedDict()
         self._spent: float | None = None
         self._spent_day = -1
 
@@ -142,7 +148,9 @@ class TriageService:
             return self._heuristic(prepared, "budget_exhausted")
         model = self._model_name(tier)
         key = cache_key(prepared.text, self.prompt_version, model)
-        cached = await self.store.run(self.store.get_cached, key)
+        cached = self._memo_get(key)
+        if cached is None:
+            cached = await self.store.run(self.store.get_cached, key)
         if cached is not None:
             self.metrics.cache_hits.inc()
             return Outcome(cached.card, cached.meta.engine, cached.meta.model, cached=True)
@@ -187,7 +195,9 @@ class TriageService:
             outcome.error = str(failure) if failure else None
         else:
             outcome = Outcome(answer.card, "model", answer.model)
-            await self.store.run(self.store.put_cached, key, self._cacheable(prepared, answer), self.settings.cache_ttl)
+            entry = self._cacheable(prepared, answer)
+            self._memo_put(key, entry)
+            outcome.cache_entry = (key, entry)
         outcome.tokens_in, outcome.tokens_out = spent.tokens_in, spent.tokens_out
         outcome.cost_usd, outcome.retries = spent.cost_usd, spent.retries
         return outcome
@@ -242,6 +252,24 @@ class TriageService:
             self._spent_day = day
             self._spent = await self.store.run(self.store.spent_since, day * 86400.0)
         return budget_state(self._spent, self.settings.daily_budget_usd, self.settings.budget_fast_only_ratio)
+
+    def _memo_get(self, key: str) -> TriageResult | None:
+        hit = self._memo.get(key)
+        if hit is None:
+            return None
+        if hit[0] <= self._clock():
+            del self._memo[key]
+            return None
+        self._memo.move_to_end(key)
+        return hit[1]
+
+    def _memo_put(self, key: str, result: TriageResult) -> None:
+        if self.settings.cache_ttl <= 0:
+            return
+        self._memo[key] = (self._clock() + self.settings.cache_ttl, result)
+        self._memo.move_to_end(key)
+        while len(self._memo) > MEMO_SIZE:
+            self._memo.popitem(last=False)
 
     # --- results -------------------------------------------------------------------------------
 
@@ -307,8 +335,11 @@ class TriageService:
             redactions=meta.redactions,
         )
         try:
+            cache = None
+            if outcome.cache_entry is not None:
+                cache = (*outcome.cache_entry, self.settings.cache_ttl)
             await self.store.run(
-                self.store.record_triage, result, prepared.text, outcome=label, error=outcome.error
+                self.store.record_triage, result, prepared.text, outcome=label, error=outcome.error, cache=cache
             )
         except Exception:  # a full disk must not turn a good card into an error for the caller
             self.metrics.errors.labels("store").inc()

@@ -170,3 +170,21 @@ class FakeOpenAI:
                 "total_tokens": prompt_tokens + completion_tokens,
             },
         }
+
+
+def main() -> None:
+    """Run the fake on its own (benchmarks): prints its base URL, serves valid cards until killed."""
+    import argparse
+    import signal
+
+    args = argparse.ArgumentParser(description="fake OpenAI-compatible server")
+    args.add_argument("--latency", type=float, default=0.0)
+    opts = args.parse_args()
+    fake = FakeOpenAI(latency=opts.latency).start()
+    print(fake.base_url, flush=True)
+    signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    fake.stop()
+
+
+if __name__ == "__main__":
+    main()
