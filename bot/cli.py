@@ -182,13 +182,23 @@ def eval_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def report_command(settings: Settings, args: argparse.Namespace) -> int:
-    print("report: not available yet", file=sys.stderr)
-    return 2
+    from bot.report import run_report
+
+    return run_report(settings, days=args.since, as_json=args.json, out=sys.stdout)
 
 
 def socket_command(settings: Settings) -> int:
-    print("socket: not available yet", file=sys.stderr)
-    return 2
+    from bot.slack.socket import socket_main
+
+    async def run() -> int:
+        gateway = build_gateway(settings)
+        announce(settings)
+        try:
+            return await socket_main(settings, gateway.service, gateway.store)
+        finally:
+            await gateway.aclose()
+
+    return asyncio.run(run())
 
 
 if __name__ == "__main__":

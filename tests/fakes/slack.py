@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import threading
 import time
@@ -68,6 +69,9 @@ class FakeSlack:
         self.channel_errors: dict[str, str] = {}
         self._scripts: dict[str, deque[_Scripted]] = defaultdict(deque)
         self._delays: dict[str, float] = {}
+        self.socket_acks: list[dict[str, Any]] = []
+        self._sockets: list[web.WebSocketResponse] = []
+        self._envelopes = itertools.count(1)
         self._lock = threading.Lock()
         self._last_ts = 0.0
         self._port = 0
@@ -106,7 +110,8 @@ class FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{response_id}", self._handle_response_url)
-        self._runner = web.AppRunner(app, access_log=None)
+        app.router.add_get("/socket", self._handle_socket)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -116,11 +121,18 @@ class FakeSlack:
         loop, runner = self._loop, self._runner
         if loop is None or runner is None:
             return
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        asyncio.run_coroutine_threadsafe(self._close(runner), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         if self._thread is not None:
             self._thread.join(10)
         self._loop = self._runner = None
+
+    async def _close(self, runner: web.AppRunner) -> None:
+        with self._lock:
+            sockets = list(self._sockets)
+        for ws in sockets:
+            await ws.close()
+        await runner.cleanup()
 
     def __enter__(self) -> FakeSlack:
         return self.start()
@@ -268,6 +280,48 @@ class FakeSlack:
             self.responses.append(post)
         return web.Response(text="ok")
 
+    async def _handle_socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        with self._lock:
+            self._sockets.append(ws)
+        await ws.send_json({"type": "hello", "num_connections": 1, "connection_info": {"app_id": self.app_id}})
+        async for frame in ws:
+            if frame.type.name == "TEXT":
+                with self._lock:
+                    self.socket_acks.append(json.loads(frame.data))
+        with self._lock:
+            self._sockets.remove(ws)
+        return ws
+
+    # -- Socket Mode ---------------------------------------------------------------------------
+
+    @property
+    def socket_connections(self) -> int:
+        with self._lock:
+            return len(self._sockets)
+
+    def socket_send(self, kind: str, payload: dict[str, Any], *, retry_attempt: int = 0) -> str:
+        """Push one envelope (events_api, slash_commands, interactive) to the connected app."""
+        envelope_id = f"env-{next(self._envelopes)}"
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "accepts_response_payload": kind != "events_api",
+            "retry_attempt": retry_attempt,
+            "retry_reason": "timeout" if retry_attempt else "",
+            "payload": payload,
+        }
+        with self._lock:
+            ws = self._sockets[-1]
+        assert self._loop is not None
+        asyncio.run_coroutine_threadsafe(ws.send_json(envelope), self._loop).result(5)
+        return envelope_id
+
+    def socket_ack(self, envelope_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            return next((ack for ack in self.socket_acks if ack.get("envelope_id") == envelope_id), None)
+
     # -- default answers -----------------------------------------------------------------------
 
     def _answer(self, method: str, args: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
@@ -359,6 +413,9 @@ class FakeSlack:
             return {"ok": False, "error": "no_such_subteam"}
         return {"ok": True, "users": list(self.usergroups[group])}
 
+    def _connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": f"ws://127.0.0.1:{self._port}/socket"}
+
     def _ok(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True}
 
@@ -371,6 +428,7 @@ _ANSWERS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "chat.delete": FakeSlack._delete,
     "usergroups.users.list": FakeSlack._usergroup_users,
     "reactions.add": FakeSlack._ok,
+    "apps.connections.open": FakeSlack._connections_open,
     "api.test": FakeSlack._ok,
 }
 

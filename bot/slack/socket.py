@@ -1,0 +1,64 @@
+"""Socket Mode: the same Slack app over a WebSocket that Slack opens, for hosts without a public URL."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Any
+
+import structlog
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.settings import Settings
+from bot.slack.listeners import SlackBot, build_slack_client
+from bot.store import Store
+from bot.triage.service import TriageService
+
+log = structlog.get_logger("bot.slack")
+
+
+class SocketModeUnavailable(RuntimeError):
+    """Socket Mode needs an app-level token (xapp-...) and a bot token."""
+
+
+async def run_socket_mode(
+    settings: Settings,
+    service: TriageService,
+    store: Store,
+    client: AsyncWebClient,
+    *,
+    stop: asyncio.Event | None = None,
+    ready: asyncio.Event | None = None,
+    **bot_options: Any,
+) -> None:
+    """Connect to Slack over Socket Mode and serve until `stop` is set; then drain acked work."""
+    if not settings.slack_app_token or not settings.slack_bot_token:
+        raise SocketModeUnavailable("set SLACK_APP_TOKEN (xapp-..., connections:write) and SLACK_BOT_TOKEN")
+    bot = SlackBot(settings, service, store, client, **bot_options)
+    handler = AsyncSocketModeHandler(bot.app, settings.slack_app_token, web_client=client)
+    stop = stop or asyncio.Event()
+    await handler.connect_async()
+    log.info("slack_socket_mode_connected", alert_channels=settings.alert_channels)
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+    finally:
+        await handler.close_async()
+        await bot.aclose()
+        log.info("slack_socket_mode_closed")
+
+
+async def socket_main(settings: Settings, service: TriageService, store: Store) -> int:
+    """`triage-bot socket`: run until SIGINT/SIGTERM, with the Web API client built from settings."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await run_socket_mode(settings, service, store, build_slack_client(settings), stop=stop)
+    except SocketModeUnavailable as exc:
+        log.error("slack_socket_mode_unavailable", reason=str(exc))
+        return 2
+    return 0

@@ -1,0 +1,67 @@
+"""Socket Mode end to end: the fake Slack opens a WebSocket and pushes envelopes; cards still arrive."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from urllib.parse import parse_qsl
+
+import pytest
+
+from bot.slack.blocks import ACTION_CONFIRM
+from bot.slack.listeners import build_slack_client
+from bot.slack.socket import SocketModeUnavailable, run_socket_mode
+from bot.wiring import Gateway
+from tests.fakes import slack_requests as sr
+from tests.fakes.slack import FakeSlack
+from tests.gateway import GatewayFactory
+
+
+@pytest.fixture
+async def socket_gateway(gateways: GatewayFactory, fake_slack: FakeSlack) -> AsyncIterator[Gateway]:
+    gateway = gateways.build(
+        slack_bot_token="xoxb-test",
+        slack_app_token="xapp-test",
+        slack_api_url=fake_slack.base_url,
+        alert_channels=["CALERT"],
+    )
+    stop, ready = asyncio.Event(), asyncio.Event()
+    client = build_slack_client(gateway.settings)
+    task = asyncio.create_task(
+        run_socket_mode(gateway.settings, gateway.service, gateway.store, client, stop=stop, ready=ready)
+    )
+    await asyncio.wait_for(ready.wait(), 10)
+    await fake_slack.wait_for_async(lambda: fake_slack.socket_connections)
+    yield gateway
+    stop.set()
+    await asyncio.wait_for(task, 10)
+
+
+async def test_command_event_and_click_over_socket_mode(socket_gateway: Gateway, fake_slack: FakeSlack) -> None:
+    command = dict(parse_qsl(sr.slash_command("")))
+    envelope = fake_slack.socket_send("slash_commands", command)
+    ack = await fake_slack.wait_for_async(lambda: fake_slack.socket_ack(envelope))
+    assert "/triage <alert text>" in ack["payload"]["text"]
+
+    body, _ = sr.message_event(user="U1", text="KafkaConsumerLag: orders group 2M messages behind", ts="17.5")
+    envelope = fake_slack.socket_send("events_api", json.loads(body))
+    await fake_slack.wait_for_async(lambda: fake_slack.socket_ack(envelope))
+    posts = await fake_slack.wait_for_async(fake_slack.posts)
+    assert posts[0].args["thread_ts"] == "17.5"
+
+    card = fake_slack.message("CALERT", posts[0].response["ts"]) or {}
+    action = sr.click(card["blocks"], ACTION_CONFIRM)
+    form = dict(parse_qsl(sr.block_actions(action, message={"ts": card["ts"], "blocks": card["blocks"]})))
+    payload = json.loads(form["payload"])
+    envelope = fake_slack.socket_send("interactive", payload)
+    await fake_slack.wait_for_async(lambda: fake_slack.socket_ack(envelope))
+    await fake_slack.wait_for_async(lambda: fake_slack.calls_to("chat.update"))
+    assert [row["action"] for row in socket_gateway.store.feedback_rows()] == ["confirm"]
+
+
+async def test_socket_mode_needs_an_app_token(gateways: GatewayFactory, fake_slack: FakeSlack) -> None:
+    gateway = gateways.build(slack_bot_token="xoxb-test", slack_api_url=fake_slack.base_url)
+    client = build_slack_client(gateway.settings)
+    with pytest.raises(SocketModeUnavailable):
+        await run_socket_mode(gateway.settings, gateway.service, gateway.store, client)
