@@ -29,8 +29,8 @@ import openai
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.triage.model import _response_format as response_format  # noqa: E402
-from bot.triage.prompt import load_prompt  # noqa: E402
+from bot.triage.model import _response_format as response_format
+from bot.triage.prompt import load_prompt
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -5,18 +5,55 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
-from bot.app import create_app
+from bot.alertmanager import PayloadError, parse_payload
+from bot.app import bearer_ok, create_app
 from bot.wiring import Gateway
+
+
+def add_alertmanager_route(app: FastAPI, gateway: Gateway) -> None:
+    """POST /v1/alerts/alertmanager: Alertmanager's webhook, through the same coalescing path as Slack."""
+    settings = gateway.settings
+
+    @app.post("/v1/alerts/alertmanager")
+    async def alertmanager(request: Request) -> JSONResponse:
+        token = settings.alertmanager_token
+        if not token:
+            return JSONResponse({"error": "Alertmanager intake is off: set TRIAGE_ALERTMANAGER_TOKEN"}, 404)
+        supplied = request.headers.get("authorization") or ""
+        if not bearer_ok(supplied, token):
+            return JSONResponse({"error": "missing or invalid bearer token"}, 401, {"WWW-Authenticate": "Bearer"})
+        if gateway.intake is None or not settings.alertmanager_channel:
+            message = "Alertmanager intake needs Slack (SLACK_BOT_TOKEN) and TRIAGE_ALERTMANAGER_CHANNEL"
+            return JSONResponse({"error": message}, 503)
+        try:
+            texts = parse_payload(await request.json())
+        except (ValueError, PayloadError) as exc:
+            return JSONResponse({"error": str(exc)}, 422)
+        ids = []
+        for text in texts:
+            alert_id = await gateway.intake.accept(
+                source="alertmanager", channel=settings.alertmanager_channel, ts=None, text=text
+            )
+            if alert_id is not None:
+                ids.append(alert_id)
+        return JSONResponse({"accepted": len(ids), "alert_ids": ids})
 
 
 def build_app(gateway: Gateway) -> FastAPI:
     slack_handler = gateway.slack.handle if gateway.slack is not None else None
-    app = create_app(gateway.settings, gateway.service, slack_handler=slack_handler)
+    app = create_app(
+        gateway.settings,
+        gateway.service,
+        slack_handler=slack_handler,
+        extra_routes=lambda app: add_alertmanager_route(app, gateway),
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await gateway.start()
         yield
         await gateway.aclose()
 

@@ -51,6 +51,7 @@ _ENV: dict[str, str] = {
     "TRIAGE_ALERTMANAGER_TOKEN": "alertmanager_token",
     "TRIAGE_ALERTMANAGER_CHANNEL": "alertmanager_channel",
     "TRIAGE_RETRY_INTERVAL": "retry_interval",
+    "TRIAGE_SLACK_POST_INTERVAL": "slack_post_interval",
 }
 
 
@@ -93,6 +94,8 @@ class Settings(BaseModel):
     alertmanager_token: str | None = None
     alertmanager_channel: str | None = None
     retry_interval: float = Field(default=30.0, gt=0)
+    # Slack allows about one message per second per channel; cards and counter updates are paced to it.
+    slack_post_interval: float = Field(default=1.0, ge=0)
 
     @property
     def model_enabled(self) -> bool:

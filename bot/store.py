@@ -19,6 +19,7 @@ from typing import Any, ParamSpec, TypeVar
 import sqlite_utils
 
 from bot.card import TriageResult
+from bot.store_storm import StormStore
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -35,7 +36,7 @@ def connect(path: str) -> sqlite_utils.Database:
     return db
 
 
-class Store:
+class Store(StormStore):
     def __init__(self, db: sqlite_utils.Database, clock: Callable[[], float] = time.time) -> None:
         self.db = db
         self._clock = clock
@@ -47,6 +48,10 @@ class Store:
     def open(cls, path: str, clock: Callable[[], float] = time.time) -> Store:
         return cls(connect(path), clock)
 
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self.db.conn
+
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
@@ -56,6 +61,7 @@ class Store:
         self.db.conn.close()
 
     def ensure_schema(self) -> None:
+        self.ensure_storm_schema()
         with self._lock:
             tables = set(self.db.table_names())
             if "triages" not in tables:
@@ -142,6 +148,12 @@ class Store:
         if not rows:
             return None
         return TriageResult.model_validate_json(rows[0]["result"])
+
+    def triage_text(self, triage_id: str) -> str | None:
+        """The redacted input of a triage, for asking again."""
+        with self._lock:
+            rows = list(self.db.query("select text from triages where id = ?", [triage_id]))
+        return str(rows[0]["text"]) if rows else None
 
     def count_triages(self) -> int:
         with self._lock:

@@ -5,15 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import openai
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.intake import AlertIntake
+from bot.jobs import RetryLater, build_scheduler
 from bot.observability import Metrics
+from bot.pump import CardPump
 from bot.settings import Settings
 from bot.slack.listeners import SlackBot, build_slack_client
+from bot.slack.poster import CardPoster
 from bot.store import Store
 from bot.triage.model import ModelClient
 from bot.triage.prompt import load_prompt
 from bot.triage.service import TriageService
+
+log = structlog.get_logger("bot.wiring")
 
 
 @dataclass
@@ -24,10 +32,31 @@ class Gateway:
     service: TriageService
     openai_client: openai.AsyncOpenAI | None
     slack: SlackBot | None = None
+    intake: AlertIntake | None = None
+    pump: CardPump | None = None
+    retry: RetryLater | None = None
+    scheduler: AsyncIOScheduler | None = None
 
-    async def aclose(self) -> None:
+    async def start(self) -> None:
+        """Background work of a serving process: the card pump, recovery of pending alerts, the jobs."""
+        if self.pump is not None:
+            self.pump.start()
+        if self.intake is not None:
+            await self.intake.recover()
+        if self.retry is not None:
+            self.scheduler = build_scheduler(self.retry, self.store, self.settings.retry_interval)
+            self.scheduler.start()
+
+    async def aclose(self, drain_timeout: float = 20.0) -> None:
+        """Graceful shutdown: finish acked work and post due cards (bounded), then close clients."""
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         if self.slack is not None:
-            await self.slack.aclose()
+            await self.slack.aclose(drain_timeout)
+        if self.intake is not None and not await self.intake.drain(drain_timeout):
+            log.warning("shutdown_with_alerts_in_progress", count=self.intake.busy)
+        if self.pump is not None:
+            await self.pump.stop(drain_timeout)
         if self.openai_client is not None:
             await self.openai_client.close()
         self.store.close()
@@ -64,10 +93,15 @@ def build_gateway(
             on_retry=lambda name, kind: metrics.retries.labels(name, kind).inc(),
         )
     service = TriageService(settings, store, metrics, model=model)
-    slack = None
+    gateway = Gateway(settings, store, metrics, service, client)
     if settings.slack_enabled:
-        slack = SlackBot(settings, service, store, slack_client or build_slack_client(settings))
-    return Gateway(settings, store, metrics, service, client, slack)
+        slack_client = slack_client or build_slack_client(settings)
+        poster = CardPoster(slack_client, store)
+        gateway.pump = CardPump(settings, store, poster, pace=settings.slack_post_interval)
+        gateway.intake = AlertIntake(settings, service, store, on_queued=gateway.pump.wake)
+        gateway.slack = SlackBot(settings, service, store, slack_client, intake=gateway.intake)
+        gateway.retry = RetryLater(service, store, poster, base_delay=settings.retry_interval)
+    return gateway
 
 
 def build_service(settings: Settings) -> TriageService:

@@ -22,6 +22,7 @@ class GatewayFactory:
             "db_path": os.path.join(self.directory, f"triage-{len(self.built)}.db"),
             "model_timeout": 2.0,
             "deadline": 6.0,
+            "slack_post_interval": 0.05,
         }
         if fake is not None:
             values.update(openai_api_key="test-key", openai_base_url=fake.base_url)

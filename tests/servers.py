@@ -14,7 +14,7 @@ import uvicorn
 @contextmanager
 def serve(app: Any, *, timeout: float = 10.0) -> Iterator[str]:
     """Yield the base URL of `app` served over real HTTP; stop the server afterwards."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="off")
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
     thread.start()

@@ -10,6 +10,7 @@ import zlib
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
+import aiohttp
 import structlog
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
@@ -23,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bot.card import TriageResult
+from bot.intake import AlertIntake
 from bot.settings import Settings
 from bot.slack import blocks, payloads
 from bot.slack.feedback import feedback_change, needs_reviewer, notes_from_rows
@@ -95,8 +97,11 @@ class SlackBot:
         *,
         clock: Callable[[], float] = time.monotonic,
         logger: logging.Logger | None = None,
+        intake: AlertIntake | None = None,
     ) -> None:
         self.settings = settings
+        # Alert-channel messages go through the intake (recorded, coalesced, paced) when there is one.
+        self.intake = intake
         self.service = service
         self.store = store
         self.client = client
@@ -105,6 +110,7 @@ class SlackBot:
         self._clock = clock
         self._locks = [asyncio.Lock() for _ in range(_LOCK_STRIPES)]
         self._reviewers: tuple[float, frozenset[str]] | None = None
+        self._session: aiohttp.ClientSession | None = None
         self.app = AsyncApp(
             client=client,
             signing_secret=settings.slack_signing_secret or "",
@@ -118,12 +124,25 @@ class SlackBot:
 
     async def handle(self, request: Request) -> Response:
         """The POST /slack/events endpoint: Bolt verifies the signature, acks, and returns at once."""
+        self.open_session()
         return await self._http.handle(request)
+
+    def open_session(self) -> None:
+        """Give the Web API client one pooled connection set instead of a new session per call.
+
+        aiohttp sessions belong to a running loop, so the pool is opened on first use, not at wiring.
+        """
+        if self.client.session is None or self.client.session.closed:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.client.timeout))
+            self.client.session = self._session
 
     async def aclose(self, timeout: float = 30.0) -> None:
         """Let work already acked finish (cards still get posted) before the process exits."""
         if not await self.background.drain(timeout):
             log.warning("slack_work_abandoned", pending=self.background.pending)
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     # -- listeners: ack, then hand the work to the background ------------------------------------
 
@@ -145,6 +164,9 @@ class SlackBot:
         channel, ts = str(event["channel"]), str(event["ts"])
         if not await self.claim(body.get("event_id"), channel, ts):
             log.info("slack_redelivery_dropped", event_id=body.get("event_id"), channel=channel, ts=ts)
+            return
+        if self.intake is not None:
+            await self.intake.accept(source="slack:channel", channel=channel, ts=ts, text=payloads.alert_text(event))
             return
         self.background.spawn(self.thread_card(channel, ts, payloads.alert_text(event)), "slack-alert")
 

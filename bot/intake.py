@@ -1,0 +1,103 @@
+"""Alert intake: record every alert first, coalesce repeats into one incident, triage each incident once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import structlog
+
+from bot.incidents import is_resolved
+from bot.settings import Settings
+from bot.store import Store
+from bot.triage.errors import InputError
+from bot.triage.normalize import normalize
+from bot.triage.redact import redact
+from bot.triage.service import TriageService, prepare
+
+log = structlog.get_logger("bot.intake")
+
+
+class AlertIntake:
+    """Accepts alerts for a channel; the card pump posts and updates the cards it queues."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        service: TriageService,
+        store: Store,
+        *,
+        clock: Callable[[], float] = time.time,
+        on_queued: Callable[[], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.service = service
+        self.store = store
+        self._clock = clock
+        self._on_queued = on_queued
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def accept(self, *, source: str, channel: str, ts: str | None, text: str) -> int | None:
+        """Record the alert (redacted) and start its processing; None when there is nothing to triage."""
+        try:
+            clean = normalize(text, self.settings.max_input_chars).text
+        except InputError as exc:
+            log.info("alert_ignored", source=source, channel=channel, reason=str(exc))
+            return None
+        clean, _ = redact(clean)
+        alert_id = await self.store.run(self.store.accept_alert, source, channel, ts, clean, self._clock())
+        self._spawn(self.process(alert_id, source, channel, ts, clean))
+        return alert_id
+
+    async def recover(self) -> int:
+        """After a restart: finish every alert that was accepted but not yet turned into a card."""
+        pending = await self.store.run(self.store.pending_alerts)
+        for row in pending:
+            self._spawn(self.process(row["id"], row["source"], row["channel"], row["ts"], row["text"]))
+        if pending:
+            log.info("alerts_recovered", count=len(pending))
+        return len(pending)
+
+    async def process(self, alert_id: int, source: str, channel: str, ts: str | None, text: str) -> None:
+        prepared = prepare(text, self.settings.max_input_chars)
+        incident, owner = await self.store.run(
+            self.store.coalesce,
+            alert_id,
+            prepared.fingerprint,
+            channel,
+            ts,
+            is_resolved(text),
+            self._clock(),
+            self.settings.coalesce_window,
+        )
+        if incident is not None and owner:
+            result = await self.service.triage(text, source=source)
+            await self.store.run(self.store.set_incident_card, incident.id, result.meta.triage_id, alert_id)
+            log.info("incident_opened", incident=incident.id, fingerprint=prepared.fingerprint,
+                     triage_id=result.meta.triage_id, channel=channel)
+        if self._on_queued is not None:
+            self._on_queued()
+
+    async def drain(self, timeout: float | None = None) -> bool:
+        """Wait for alerts being processed (graceful shutdown); True when all finished."""
+        if not self._tasks:
+            return True
+        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        return not pending
+
+    @property
+    def busy(self) -> int:
+        return len(self._tasks)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # The alert stays 'accepted' in the store and is retried on the next start.
+            log.error("alert_processing_failed", exc_info=task.exception())

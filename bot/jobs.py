@@ -1,0 +1,114 @@
+"""Scheduled work (APScheduler): re-triage degraded cards once the model is back, expire the cache."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.card import TriageResult
+from bot.incidents import MAX_RETRY_ATTEMPTS, retry_delay
+from bot.slack.blocks import CardState
+from bot.slack.feedback import notes_from_rows
+from bot.slack.poster import CardPoster
+from bot.store import Store
+from bot.triage.service import TriageService
+
+log = structlog.get_logger("bot.jobs")
+
+
+def differs(old: TriageResult, new: TriageResult) -> bool:
+    """Is the model's card worth redrawing over the degraded one?"""
+    return (old.category, old.severity, old.summary, tuple(old.steps)) != (
+        new.category,
+        new.severity,
+        new.summary,
+        tuple(new.steps),
+    )
+
+
+class RetryLater:
+    """Asks the model again for cards that were answered in degraded mode, and redraws them in place."""
+
+    def __init__(
+        self,
+        service: TriageService,
+        store: Store,
+        poster: CardPoster | None,
+        *,
+        base_delay: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.service = service
+        self.store = store
+        self.poster = poster
+        self.base_delay = base_delay
+        self._clock = clock
+
+    async def run_once(self) -> int:
+        """One pass over due re-triages; returns how many cards were redrawn by the model."""
+        if self.service.model is None or self.service.breaker.state == "open":
+            return 0
+        updated = 0
+        for row in await self.store.run(self.store.due_retries, self._clock()):
+            if self.service.breaker.state == "open":
+                break
+            updated += await self._retry(row)
+        return updated
+
+    async def _retry(self, row: dict[str, Any]) -> int:
+        old_id = row["triage_id"]
+        old = await self.store.run(self.store.get_triage, old_id)
+        if old is None:
+            await self.store.run(self.store.finish_retry, old_id, "missing")
+            return 0
+        if await self.store.run(self.store.feedback_for, old_id):
+            # A person already judged this card: their word stands.
+            await self.store.run(self.store.finish_retry, old_id, "human")
+            return 0
+        text = await self.store.run(self.store.triage_text, old_id)
+        result = await self.service.triage(text or "", source="retry", engine="model")
+        if result.meta.engine != "model":
+            if row["attempts"] + 1 >= MAX_RETRY_ATTEMPTS:
+                await self.store.run(self.store.finish_retry, old_id, "gave_up")
+            else:
+                next_at = self._clock() + retry_delay(row["attempts"] + 1, self.base_delay)
+                await self.store.run(self.store.retry_later, old_id, next_at)
+            return 0
+        if not differs(old, result) or self.poster is None:
+            await self.store.run(self.store.finish_retry, old_id, "same")
+            return 0
+        # Feedback may have arrived while the model was thinking; check again before redrawing.
+        if await self.store.run(self.store.feedback_for, old_id):
+            await self.store.run(self.store.finish_retry, old_id, "human")
+            return 0
+        await self.store.run(self.store.save_post, result.meta.triage_id, row["channel"], row["ts"])
+        await self.store.run(self.store.replace_incident_triage, old_id, result.meta.triage_id)
+        incident = await self.store.run(self.store.incident_for_triage, result.meta.triage_id)
+        rows = await self.store.run(self.store.feedback_for, result.meta.triage_id)
+        state = CardState(feedback=notes_from_rows(rows), updated_by_model=True)
+        if incident is not None:
+            state = CardState(
+                feedback=state.feedback, seen_count=incident.count, last_seen=incident.last_seen,
+                resolved=incident.resolved, resolved_at=incident.last_seen if incident.resolved else None,
+                updated_by_model=True,
+            )
+        await self.poster.update(row["channel"], row["ts"], result, state)
+        await self.store.run(self.store.finish_retry, old_id, "updated")
+        log.info("card_updated_by_model", old=old_id, new=result.meta.triage_id, channel=row["channel"])
+        return 1
+
+
+def build_scheduler(retry: RetryLater, store: Store, interval: float) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    scheduler.add_job(retry.run_once, "interval", seconds=interval, id="retry-later", coalesce=True,
+                      max_instances=1, misfire_grace_time=None)
+
+    async def purge() -> None:
+        await store.run(store.purge_expired)
+
+    scheduler.add_job(purge, "interval", hours=1, id="cache-purge", coalesce=True, max_instances=1)
+    return scheduler

@@ -1,0 +1,156 @@
+"""The card pump: posts queued incident cards and redraws their counters, paced per Slack channel."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+
+import structlog
+from slack_sdk.errors import SlackApiError
+
+from bot.incidents import Incident, retry_delay, should_retry
+from bot.settings import Settings
+from bot.slack.blocks import CardState, FeedbackNote
+from bot.slack.feedback import notes_from_rows
+from bot.slack.poster import CardPoster, slack_error
+from bot.store import Store
+
+log = structlog.get_logger("bot.pump")
+IDLE_WAIT = 0.5
+
+
+class CardPump:
+    """One loop for every channel: at most one Slack write per channel per `pace` seconds."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        poster: CardPoster,
+        *,
+        pace: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.poster = poster
+        self.pace = pace
+        self._clock = clock
+        self._next_free: dict[str, float] = {}
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="card-pump")
+
+    async def stop(self, drain_timeout: float = 10.0) -> None:
+        """Post what is due (bounded by `drain_timeout`), then stop; the rest waits in the store."""
+        deadline = time.monotonic() + drain_timeout
+        while time.monotonic() < deadline:
+            waiting = await self.store.run(self.store.due_posts, self._clock() + 3600, 1)
+            if not waiting:
+                break
+            await asyncio.sleep(0.05)
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                wait = await self.step()
+            except Exception:  # one bad card must not stop every other card from being posted
+                log.exception("pump_step_failed")
+                wait = IDLE_WAIT
+            if wait > 0:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=wait)
+
+    async def step(self) -> float:
+        """Do one Slack write on each channel that is free; return how long to wait before the next step."""
+        now = self._clock()
+        posts = await self.store.run(self.store.due_posts, now)
+        updates = await self.store.run(self.store.due_updates, now, self.settings.counter_interval)
+        work: dict[str, tuple[str, Incident]] = {}
+        for incident in posts:
+            work.setdefault(incident.channel, ("post", incident))
+        for incident in updates:
+            work.setdefault(incident.channel, ("update", incident))
+        soonest = IDLE_WAIT
+        ready = []
+        for channel, item in work.items():
+            free_at = self._next_free.get(channel, 0.0)
+            if free_at <= now:
+                ready.append(item)
+                self._next_free[channel] = now + self.pace
+            else:
+                soonest = min(soonest, free_at - now)
+        if ready:
+            await asyncio.gather(*(self._do(kind, incident) for kind, incident in ready))
+            return 0.0 if len(work) > len(ready) or len(posts) + len(updates) > len(ready) else min(soonest, 0.05)
+        return soonest
+
+    async def _do(self, kind: str, incident: Incident) -> None:
+        if kind == "post":
+            await self.post(incident)
+        else:
+            await self.redraw(incident)
+
+    async def post(self, incident: Incident) -> None:
+        assert incident.triage_id is not None
+        result = await self.store.run(self.store.get_triage, incident.triage_id)
+        if result is None:
+            log.error("incident_without_triage", incident=incident.id)
+            return
+        await self.store.run(self.store.mark_sending, incident.id)
+        try:
+            ts = await self.poster.post(
+                incident.channel, result, thread_ts=incident.thread_ts, state=self.state(incident)
+            )
+        except SlackApiError as exc:
+            # Rate limits were already waited out by the client's retry handler; try again later.
+            attempts = 1 + await self.store.run(self._attempts, incident.id)
+            delay = min(300.0, 2.0**attempts)
+            log.warning("card_post_postponed", incident=incident.id, error=slack_error(exc), retry_in=delay)
+            await self.store.run(self.store.postpone_post, incident.id, self._clock() + delay)
+            return
+        now = self._clock()
+        await self.store.run(self.store.mark_posted, incident.id, ts, now)
+        if result.meta.degraded and should_retry(result.meta.degraded_reason, 0):
+            next_at = now + retry_delay(0, self.settings.retry_interval)
+            await self.store.run(self.store.queue_retry, result.meta.triage_id, incident.channel, ts, next_at)
+
+    def _attempts(self, incident_id: str) -> int:
+        row = self.store.conn.execute("select post_attempts from incidents where id = ?", (incident_id,)).fetchone()
+        return int(row[0]) if row else 0
+
+    async def redraw(self, incident: Incident) -> None:
+        assert incident.triage_id is not None and incident.card_ts is not None
+        result = await self.store.run(self.store.get_triage, incident.triage_id)
+        if result is None:
+            return
+        rows = await self.store.run(self.store.feedback_for, incident.triage_id)
+        state = self.state(incident, notes_from_rows(rows), updated_by_model=result.meta.source == "retry")
+        await self.poster.update(incident.channel, incident.card_ts, result, state)
+        await self.store.run(self.store.mark_shown, incident.id, incident.count, incident.resolved, self._clock())
+
+    @staticmethod
+    def state(
+        incident: Incident, feedback: Sequence[FeedbackNote] = (), updated_by_model: bool = False
+    ) -> CardState:
+        return CardState(
+            feedback=feedback,
+            seen_count=incident.count,
+            last_seen=incident.last_seen,
+            resolved=incident.resolved,
+            resolved_at=incident.last_seen if incident.resolved else None,
+            updated_by_model=updated_by_model,
+        )
