@@ -46,6 +46,7 @@ class Incident:
     resolved: bool
     dirty: bool
     shown_at: float
+    post_state: str = "triaging"
 
 
 def is_resolved(text: str) -> bool:

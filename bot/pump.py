@@ -99,10 +99,14 @@ class CardPump:
         return soonest
 
     async def _do(self, kind: str, incident: Incident) -> None:
-        if kind == "post":
-            await self.post(incident)
-        else:
-            await self.redraw(incident)
+        try:
+            if kind == "post":
+                await self.post(incident)
+            else:
+                await self.redraw(incident)
+        finally:
+            # Spacing counts from when the write finished: a slow call never lets the next one crowd it.
+            self._next_free[incident.channel] = self._clock() + self.pace
 
     async def post(self, incident: Incident) -> None:
         assert incident.triage_id is not None
@@ -110,10 +114,19 @@ class CardPump:
         if result is None:
             log.error("incident_without_triage", incident=incident.id)
             return
+        if incident.post_state == "sending":
+            # A previous run may have died right after Slack took the card: look before posting again.
+            found = await self.poster.find(incident.channel, incident.thread_ts, incident.id, incident.first_seen - 1)
+            if found is not None:
+                await self.store.run(self.store.save_post, result.meta.triage_id, incident.channel, found,
+                                     incident.thread_ts)
+                await self.store.run(self.store.mark_posted, incident.id, found, self._clock())
+                log.info("card_post_recovered", incident=incident.id, ts=found)
+                return
         await self.store.run(self.store.mark_sending, incident.id)
         try:
             ts = await self.poster.post(
-                incident.channel, result, thread_ts=incident.thread_ts, state=self.state(incident)
+                incident.channel, result, thread_ts=incident.thread_ts, state=self.state(incident), key=incident.id
             )
         except SlackApiError as exc:
             # Rate limits were already waited out by the client's retry handler; try again later.

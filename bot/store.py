@@ -258,6 +258,17 @@ class Store(StormStore):
         with self._lock:
             self.db.table("posts").insert(row, replace=True)
 
+    def triage_at(self, channel: str, ts: str) -> str | None:
+        """The triage id a posted card shows now (re-triage moves it to the newer result)."""
+        with self._lock:
+            rows = list(
+                self.db.query(
+                    "select triage_id from posts where channel = ? and ts = ? order by created_at desc limit 1",
+                    [channel, ts],
+                )
+            )
+        return str(rows[0]["triage_id"]) if rows else None
+
     def get_post(self, triage_id: str) -> dict[str, Any] | None:
         with self._lock:
             rows = list(self.db.query("select * from posts where triage_id = ?", [triage_id]))

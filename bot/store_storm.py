@@ -58,17 +58,18 @@ create table if not exists retries (
 """
 
 _INCIDENT_COLUMNS = (
-    "id, fingerprint, channel, thread_ts, count, first_seen, last_seen, triage_id, card_ts, resolved, dirty, shown_at"
+    "id, fingerprint, channel, thread_ts, count, first_seen, last_seen, triage_id, card_ts, resolved, dirty, shown_at,"
+    " post_state"
 )
 
 
 def _incident(row: sqlite3.Row | tuple[Any, ...]) -> Incident:
     (id_, fingerprint, channel, thread_ts, count, first_seen, last_seen, triage_id, card_ts, resolved, dirty,
-     shown_at) = tuple(row)
+     shown_at, post_state) = tuple(row)
     return Incident(
         id=id_, fingerprint=fingerprint, channel=channel, thread_ts=thread_ts, count=count,
         first_seen=first_seen, last_seen=last_seen, triage_id=triage_id, card_ts=card_ts,
-        resolved=bool(resolved), dirty=bool(dirty), shown_at=shown_at,
+        resolved=bool(resolved), dirty=bool(dirty), shown_at=shown_at, post_state=post_state,
     )
 
 

@@ -18,6 +18,7 @@ CANNOT_POST = frozenset(
 )
 
 log = structlog.get_logger("bot.slack")
+METADATA_EVENT = "triage_card"
 
 
 def slack_error(exc: SlackApiError) -> str:
@@ -43,9 +44,16 @@ class CardPoster:
         *,
         thread_ts: str | None = None,
         state: CardState | None = None,
+        key: str | None = None,
     ) -> str:
-        """Post a card (as a thread reply when thread_ts is given); return its ts. Raises SlackApiError."""
+        """Post a card (as a thread reply when thread_ts is given); return its ts. Raises SlackApiError.
+
+        `key` is attached as message metadata so that `find` can tell, after a crash, whether it was posted.
+        """
         message = card_message(result, state)
+        extra: dict[str, Any] = {}
+        if key is not None:
+            extra["metadata"] = {"event_type": METADATA_EVENT, "event_payload": {"key": key}}
         answer = await self.client.chat_postMessage(
             channel=channel,
             thread_ts=thread_ts,
@@ -53,6 +61,7 @@ class CardPoster:
             blocks=message["blocks"],
             unfurl_links=False,
             unfurl_media=False,
+            **extra,
         )
         ts = str(answer["ts"])
         posted_in = str(answer.get("channel") or channel)
@@ -69,6 +78,26 @@ class CardPoster:
             log.warning("slack_update_failed", triage_id=result.meta.triage_id, error=slack_error(exc))
             return False
         return True
+
+    async def find(self, channel: str, thread_ts: str | None, key: str, oldest: float) -> str | None:
+        """The ts of a card posted with `key` since `oldest`, if Slack has one (crash recovery)."""
+        try:
+            if thread_ts:
+                answer = await self.client.conversations_replies(
+                    channel=channel, ts=thread_ts, oldest=f"{oldest:.6f}", include_all_metadata=True, limit=200
+                )
+            else:
+                answer = await self.client.conversations_history(
+                    channel=channel, oldest=f"{oldest:.6f}", include_all_metadata=True, limit=200
+                )
+        except SlackApiError as exc:
+            log.warning("slack_history_unavailable", channel=channel, error=slack_error(exc))
+            return None
+        for message in answer.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            if metadata.get("event_type") == METADATA_EVENT and (metadata.get("event_payload") or {}).get("key") == key:
+                return str(message["ts"])
+        return None
 
     async def where(self, triage_id: str) -> tuple[str, str] | None:
         """The channel and ts of a card this bot posted, if it posted one."""

@@ -374,9 +374,31 @@ class FakeSlack:
         }
         if args.get("thread_ts"):
             message["thread_ts"] = str(args["thread_ts"])
+        metadata = args.get("metadata")
+        if metadata:
+            message["metadata"] = json.loads(metadata) if isinstance(metadata, str) else metadata
         with self._lock:
             self.messages[(channel, ts)] = message
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """conversations.history / conversations.replies: the channel's (or thread's) messages, newest first."""
+        error = self._channel_error(args)
+        if error:
+            return error
+        channel, thread = str(args["channel"]), args.get("ts")
+        oldest = float(args.get("oldest") or 0)
+        with self._lock:
+            found = [
+                dict(m) for (c, ts), m in self.messages.items()
+                if c == channel and float(ts) >= oldest
+                and (m.get("thread_ts") == thread or ts == thread if thread else "thread_ts" not in m)
+            ]
+        if not args.get("include_all_metadata"):
+            for message in found:
+                message.pop("metadata", None)
+        found.sort(key=lambda m: float(m["ts"]), reverse=True)
+        return {"ok": True, "messages": found, "has_more": False}
 
     def _update(self, args: dict[str, Any]) -> dict[str, Any]:
         error = self._channel_error(args)
@@ -424,6 +446,8 @@ _ANSWERS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "auth.test": FakeSlack._auth_test,
     "chat.postMessage": FakeSlack._post_message,
     "chat.update": FakeSlack._update,
+    "conversations.history": FakeSlack._history,
+    "conversations.replies": FakeSlack._history,
     "chat.postEphemeral": FakeSlack._post_ephemeral,
     "chat.delete": FakeSlack._delete,
     "usergroups.users.list": FakeSlack._usergroup_users,
@@ -447,3 +471,18 @@ def _as_list(blocks: Any) -> list[Any]:
         parsed = json.loads(blocks) if blocks else []
         return parsed if isinstance(parsed, list) else []
     return list(blocks) if isinstance(blocks, list) else []
+
+
+def main() -> None:
+    """Run the fake on its own (benchmarks, manual runs): prints its base URL, serves until killed."""
+    import signal
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    fake = FakeSlack().start()
+    print(fake.base_url, flush=True)
+    signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    fake.stop()
+
+
+if __name__ == "__main__":
+    main()
