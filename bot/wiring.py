@@ -60,6 +60,7 @@ class Gateway:
         if self.openai_client is not None:
             await self.openai_client.close()
         self.store.close()
+        log.info("shutdown_complete")
 
 
 def build_openai_client(settings: Settings) -> openai.AsyncOpenAI:
