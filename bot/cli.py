@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ipaddress
 import json
 import os
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, TextIO
 
 import structlog
@@ -17,6 +19,7 @@ from bot.card import TriageResult
 from bot.observability import configure_logging
 from bot.settings import Settings
 from bot.triage.errors import InputError
+from bot.triage.service import TriageService
 from bot.wiring import Gateway, build_gateway
 
 log = structlog.get_logger("bot.cli")
@@ -177,8 +180,22 @@ def render_text(result: TriageResult) -> str:
 
 
 def eval_command(settings: Settings, args: argparse.Namespace) -> int:
-    print("eval: not available yet", file=sys.stderr)
-    return 2
+    from bot.evals import run_eval_command
+
+    # One log line per case would bury the report; warnings and errors still show.
+    configure_logging("warning" if settings.log_level in ("info", "debug") else settings.log_level)
+
+    @contextlib.asynccontextmanager
+    async def service() -> AsyncIterator[TriageService]:
+        # A scratch database: evaluation never mixes with production triages, feedback or the daily spend.
+        with tempfile.TemporaryDirectory(prefix="triage-eval-") as scratch:
+            gateway = build_gateway(settings.model_copy(update={"db_path": f"{scratch}/eval.db"}))
+            try:
+                yield gateway.service
+            finally:
+                await gateway.aclose()
+
+    return run_eval_command(args, service)
 
 
 def report_command(settings: Settings, args: argparse.Namespace) -> int:
