@@ -7,7 +7,7 @@ import logging
 import re
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -27,6 +27,7 @@ from bot.card import TriageResult
 from bot.intake import AlertIntake
 from bot.settings import Settings
 from bot.slack import blocks, payloads
+from bot.slack.background import Background
 from bot.slack.feedback import feedback_change, needs_reviewer, notes_from_rows
 from bot.slack.poster import CANNOT_POST, CardPoster, slack_error
 from bot.store import Store
@@ -56,35 +57,6 @@ def build_slack_client(settings: Settings, *, rate_limit_retries: int = 8) -> As
     )
 
 
-class Background:
-    """Work started after an ack, tracked so that shutdown and tests can wait for it to finish."""
-
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(work, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-        return task
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("slack_work_failed", task=task.get_name(), exc_info=task.exception())
-
-    @property
-    def pending(self) -> int:
-        return len(self._tasks)
-
-    async def drain(self, timeout: float | None = None) -> bool:
-        """Wait for running work; True when all of it finished within the timeout."""
-        if not self._tasks:
-            return True
-        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
-        return not pending
-
-
 class SlackBot:
     """Translates Slack requests into TriageService calls and cards; the listeners stay thin."""
 
@@ -98,6 +70,7 @@ class SlackBot:
         clock: Callable[[], float] = time.monotonic,
         logger: logging.Logger | None = None,
         intake: AlertIntake | None = None,
+        yield_limit: float = 1.0,
     ) -> None:
         self.settings = settings
         # Alert-channel messages go through the intake (recorded, coalesced, paced) when there is one.
@@ -106,7 +79,7 @@ class SlackBot:
         self.store = store
         self.client = client
         self.poster = CardPoster(client, store)
-        self.background = Background()
+        self.background = Background(yield_limit=yield_limit)
         self._clock = clock
         self._locks = [asyncio.Lock() for _ in range(_LOCK_STRIPES)]
         self._reviewers: tuple[float, frozenset[str]] | None = None
@@ -125,7 +98,8 @@ class SlackBot:
     async def handle(self, request: Request) -> Response:
         """The POST /slack/events endpoint: Bolt verifies the signature, acks, and returns at once."""
         self.open_session()
-        return await self._http.handle(request)
+        with self.background.request():
+            return await self._http.handle(request)
 
     def open_session(self) -> None:
         """Give the Web API client one pooled connection set instead of a new session per call.
@@ -183,6 +157,7 @@ class SlackBot:
         return await self.store.run(self.store.claim_event, f"message:{channel}:{ts}")
 
     async def command_card(self, command: Mapping[str, Any], text: str, respond: Respond) -> None:
+        await self.background.yield_to_requests()
         try:
             result = await self.service.triage(text, source="slack:command")
         except InputError as exc:
@@ -200,6 +175,7 @@ class SlackBot:
             await respond(response_type="in_channel", **blocks.card_message(result, state))
 
     async def thread_card(self, channel: str, ts: str, text: str) -> None:
+        await self.background.yield_to_requests()
         try:
             result = await self.service.triage(text, source="slack:channel")
         except InputError as exc:

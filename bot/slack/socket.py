@@ -38,6 +38,7 @@ async def run_socket_mode(
     bot = SlackBot(settings, service, store, client, **bot_options)
     handler = AsyncSocketModeHandler(bot.app, settings.slack_app_token, web_client=client)
     stop = stop or asyncio.Event()
+    bot.open_session()
     await handler.connect_async()
     log.info("slack_socket_mode_connected", alert_channels=settings.alert_channels)
     if ready is not None:
