@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,13 +28,9 @@ import openai
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import free_port, percentile, wait_ready
 from bot.triage.model import _response_format as response_format
 from bot.triage.prompt import load_prompt
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
 def alert(n: int) -> str:
@@ -70,23 +65,6 @@ def through_gateway(url: str, texts: list[str]) -> list[float]:
     return out
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_ready(url: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise SystemExit("gateway did not start")
-
-
 def main() -> None:
     args = argparse.ArgumentParser(description=__doc__)
     args.add_argument("--requests", type=int, default=300)
@@ -113,8 +91,8 @@ def main() -> None:
             env={**env, "OPENAI_BASE_URL": base_url}, cwd=root)
         bare_url = f"http://127.0.0.1:{bare_port}"
         try:
-            wait_ready(url)
-            wait_ready(bare_url)
+            wait_ready(f"{url}/healthz")
+            wait_ready(f"{bare_url}/healthz")
             through_gateway(bare_url, [f"warm-up {n}" for n in range(10)])
             # Warm both paths (connections, first-call costs) before measuring.
             asyncio.run(direct(base_url, 10))

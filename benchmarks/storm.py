@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -31,6 +30,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import free_port, percentile, wait_ready  # noqa: E402
 from tests.fakes import slack_requests as sr  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAI  # noqa: E402
 from tests.fakes.slack import FakeSlack  # noqa: E402
@@ -39,34 +39,12 @@ CHANNEL = "CSTORM"
 ACK_LIMIT_MS = 300.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))] if ordered else 0.0
-
-
 def alert(step: int, incident: int, repeat: int) -> str:
     return (
         f"[FIRING:{repeat % 5 + 1}] Step{step}Service{incident}Errors (api-{incident}:8080 api) | 5xx rate "
         f"{10 + repeat % 40}.{repeat % 10}% at 2024-09-22T21:{repeat % 60:02d}:03Z pod api-{incident}-"
         f"7a2acd{repeat % 9}96-pdb{repeat % 10}4"
     )
-
-
-def wait_ready(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise SystemExit(f"{url} did not start")
 
 
 def peak_rss_mb(pid: int) -> float:
