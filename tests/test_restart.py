@@ -83,11 +83,13 @@ def test_sigkill_mid_storm_loses_nothing_and_doubles_nothing(
     try:
         fake_slack.wait_for(lambda: len(fake_slack.posts()) >= 6, timeout=30)
         conn = sqlite3.connect(db)
-        fake_slack.wait_for(
-            lambda: conn.execute("select count(*) from incidents where post_state = 'posted' and dirty = 0 "
-                                 "and count = 20").fetchone()[0] == 6,
-            timeout=30,
-        )
+        settled = "select count(*) from incidents where post_state = 'posted' and dirty = 0 and count = 20"
+        try:
+            fake_slack.wait_for(lambda: conn.execute(settled).fetchone()[0] == 6, timeout=30)
+        except AssertionError:
+            state = conn.execute("select count, post_state, dirty from incidents").fetchall()
+            alerts = conn.execute("select status, count(*) from alerts group by status").fetchall()
+            raise AssertionError(f"incidents {state}, alerts {alerts}") from None
         alerts = dict(conn.execute("select status, count(*) from alerts group by status").fetchall())
         conn.close()
     finally:

@@ -87,7 +87,9 @@ class SlackBot:
         self.app = AsyncApp(
             client=client,
             signing_secret=settings.slack_signing_secret or "",
-            process_before_response=False,
+            # Listeners only record and spawn; running them before the response means an acked alert is
+            # already in the store, so a crash right after the ack cannot lose it.
+            process_before_response=True,
             logger=logger,
         )
         self.app.command(COMMAND)(self.on_command)
@@ -129,7 +131,7 @@ class SlackBot:
         self.background.spawn(self.command_card(command, parsed.text, respond), "slack-command")
 
     async def on_message(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
-        # Events are acked by Bolt before this runs.
+        # Bolt answers Slack when this returns: keep it to the skip checks and one write to the store.
         identity = payloads.BotIdentity(context.get("bot_user_id"), context.get("bot_id"))
         reason = payloads.skip_reason(event, channels=self.settings.alert_channels, identity=identity)
         if reason is not None:
