@@ -82,14 +82,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
-def announce(settings: Settings) -> None:
+def announce(settings: Settings, socket_mode: bool = False) -> None:
     """Say on start-up which engine and integrations are live, so nobody wonders."""
     if settings.model_enabled:
         where = settings.openai_base_url or "the default OpenAI endpoint"
         print(f"model engine: {settings.model_fast} (strong: {settings.model_strong}) at {where}", file=sys.stderr)
     else:
         print("model engine: off (no OPENAI_API_KEY) - using the heuristic engine", file=sys.stderr)
-    if settings.slack_enabled:
+    if socket_mode:
+        print("slack: Socket Mode (SLACK_APP_TOKEN, SLACK_BOT_TOKEN)", file=sys.stderr)
+    elif settings.slack_enabled:
         print("slack: enabled at POST /slack/events", file=sys.stderr)
     else:
         print("slack: disabled (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to enable)", file=sys.stderr)
@@ -208,10 +210,13 @@ def socket_command(settings: Settings) -> int:
     from bot.slack.socket import socket_main
 
     async def run() -> int:
-        gateway = build_gateway(settings)
-        announce(settings)
+        gateway = build_gateway(settings, socket_mode=True)
+        announce(settings, socket_mode=True)
+        await gateway.start()
         try:
-            return await socket_main(settings, gateway.service, gateway.store)
+            return await socket_main(
+                settings, gateway.service, gateway.store, client=gateway.slack_client, intake=gateway.intake
+            )
         finally:
             await gateway.aclose()
 

@@ -32,6 +32,7 @@ class Gateway:
     service: TriageService
     openai_client: openai.AsyncOpenAI | None
     slack: SlackBot | None = None
+    slack_client: AsyncWebClient | None = None
     intake: AlertIntake | None = None
     pump: CardPump | None = None
     retry: RetryLater | None = None
@@ -78,6 +79,7 @@ def build_gateway(
     *,
     openai_client: openai.AsyncOpenAI | None = None,
     slack_client: AsyncWebClient | None = None,
+    socket_mode: bool = False,
 ) -> Gateway:
     store = Store.open(settings.db_path)
     metrics = Metrics()
@@ -95,13 +97,15 @@ def build_gateway(
         )
     service = TriageService(settings, store, metrics, model=model)
     gateway = Gateway(settings, store, metrics, service, client)
-    if settings.slack_enabled:
-        slack_client = slack_client or build_slack_client(settings)
-        poster = CardPoster(slack_client, store)
+    # Socket Mode needs no signing secret: its Bolt app is built by bot.slack.socket over the same intake.
+    if settings.slack_enabled or (socket_mode and settings.slack_bot_token):
+        gateway.slack_client = slack_client or build_slack_client(settings)
+        poster = CardPoster(gateway.slack_client, store)
         gateway.pump = CardPump(settings, store, poster, pace=settings.slack_post_interval)
         gateway.intake = AlertIntake(settings, service, store, on_queued=gateway.pump.wake)
-        gateway.slack = SlackBot(settings, service, store, slack_client, intake=gateway.intake)
         gateway.retry = RetryLater(service, store, poster, base_delay=settings.retry_interval)
+        if not socket_mode:
+            gateway.slack = SlackBot(settings, service, store, gateway.slack_client, intake=gateway.intake)
     return gateway
 
 

@@ -10,6 +10,7 @@ import structlog
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.intake import AlertIntake
 from bot.settings import Settings
 from bot.slack.listeners import SlackBot, build_slack_client
 from bot.store import Store
@@ -51,14 +52,23 @@ async def run_socket_mode(
         log.info("slack_socket_mode_closed")
 
 
-async def socket_main(settings: Settings, service: TriageService, store: Store) -> int:
-    """`triage-bot socket`: run until SIGINT/SIGTERM, with the Web API client built from settings."""
+async def socket_main(
+    settings: Settings,
+    service: TriageService,
+    store: Store,
+    *,
+    client: AsyncWebClient | None = None,
+    intake: AlertIntake | None = None,
+) -> int:
+    """`triage-bot socket`: run until SIGINT/SIGTERM; alert channels go through `intake` when given."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await run_socket_mode(settings, service, store, build_slack_client(settings), stop=stop)
+        await run_socket_mode(
+            settings, service, store, client or build_slack_client(settings), stop=stop, intake=intake
+        )
     except SocketModeUnavailable as exc:
         log.error("slack_socket_mode_unavailable", reason=str(exc))
         return 2
