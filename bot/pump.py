@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 import structlog
 from slack_sdk.errors import SlackApiError
 
-from bot.incidents import Incident, retry_delay, should_retry
+from bot.incidents import Incident
 from bot.settings import Settings
 from bot.slack.blocks import CardState, FeedbackNote
 from bot.slack.feedback import notes_from_rows
@@ -135,11 +135,7 @@ class CardPump:
             log.warning("card_post_postponed", incident=incident.id, error=slack_error(exc), retry_in=delay)
             await self.store.run(self.store.postpone_post, incident.id, self._clock() + delay)
             return
-        now = self._clock()
-        await self.store.run(self.store.mark_posted, incident.id, ts, now)
-        if result.meta.degraded and should_retry(result.meta.degraded_reason, 0):
-            next_at = now + retry_delay(0, self.settings.retry_interval)
-            await self.store.run(self.store.queue_retry, result.meta.triage_id, incident.channel, ts, next_at)
+        await self.store.run(self.store.mark_posted, incident.id, ts, self._clock())
 
     def _attempts(self, incident_id: str) -> int:
         row = self.store.conn.execute("select post_attempts from incidents where id = ?", (incident_id,)).fetchone()

@@ -100,7 +100,7 @@ def build_gateway(
     # Socket Mode needs no signing secret: its Bolt app is built by bot.slack.socket over the same intake.
     if settings.slack_enabled or (socket_mode and settings.slack_bot_token):
         gateway.slack_client = slack_client or build_slack_client(settings)
-        poster = CardPoster(gateway.slack_client, store)
+        poster = CardPoster(gateway.slack_client, store, retry_base=settings.retry_interval)
         gateway.pump = CardPump(settings, store, poster, pace=settings.slack_post_interval)
         gateway.intake = AlertIntake(settings, service, store, on_queued=gateway.pump.wake)
         gateway.retry = RetryLater(service, store, poster, base_delay=settings.retry_interval)

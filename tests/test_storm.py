@@ -72,8 +72,8 @@ def storm(gateways: GatewayFactory, fake_slack: FakeSlack, fake_openai: FakeOpen
         yield Storm(gateway, fake_slack, fake_openai, http)
 
 
-def card_says(storm: Storm, card_ts: str, text: str) -> bool:
-    message = storm.slack.message(CHANNEL, card_ts) or {}
+def card_says(storm: Storm, card_ts: str, text: str, channel: str = CHANNEL) -> bool:
+    message = storm.slack.message(channel, card_ts) or {}
     return text in json.dumps(message.get("blocks"))
 
 
@@ -220,3 +220,18 @@ def test_coalesce_is_idempotent_per_alert(tmp_path: object) -> None:
     later, later_owner = store.coalesce(third, "fp", "C1", "1.3", False, 500.0, 60)
     assert later is not None and later.id != incident.id and later_owner
     store.close()
+
+
+def test_degraded_command_card_is_updated_by_the_model_later(storm: Storm) -> None:
+    storm.openai.default = Reply.error(429, "rate limited", {"Retry-After": "0"})
+    body = sr.slash_command("payments-api returns 502 for 40% of requests since the deploy", channel="CCMD")
+    response = storm.http.post("/slack/events", content=body.encode(),
+                               headers=sr.signed_headers(body, "application/x-www-form-urlencoded"))
+    assert response.status_code == 200
+    post = storm.slack.wait_for(lambda: storm.slack.posts(), timeout=10)[0]
+    ts = post.response["ts"]
+    assert card_says(storm, ts, "Degraded: rate_limited", "CCMD")
+    storm.openai.default = Reply.card(severity="P0", confidence=0.95)
+    storm.slack.wait_for(lambda: card_says(storm, ts, "Updated by model", "CCMD"), timeout=10)
+    assert not card_says(storm, ts, "Degraded", "CCMD")
+    assert len(storm.slack.posts()) == 1

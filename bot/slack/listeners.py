@@ -78,7 +78,7 @@ class SlackBot:
         self.service = service
         self.store = store
         self.client = client
-        self.poster = CardPoster(client, store)
+        self.poster = CardPoster(client, store, retry_base=settings.retry_interval)
         self.background = Background(yield_limit=yield_limit)
         self._clock = clock
         self._locks = [asyncio.Lock() for _ in range(_LOCK_STRIPES)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import structlog
@@ -9,6 +10,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.card import TriageResult
+from bot.incidents import retry_delay, should_retry
 from bot.slack.blocks import CardState, card_message
 from bot.store import Store
 
@@ -33,9 +35,14 @@ def slack_error(exc: SlackApiError) -> str:
 class CardPoster:
     """Posts cards with the injected client (whose retry handlers absorb 429s) and records them."""
 
-    def __init__(self, client: AsyncWebClient, store: Store) -> None:
+    def __init__(
+        self, client: AsyncWebClient, store: Store, *, retry_base: float | None = None, clock: Any = time.time
+    ) -> None:
         self.client = client
         self.store = store
+        # With a base delay, every degraded card posted is queued for re-triage by the model (bot.jobs).
+        self.retry_base = retry_base
+        self._clock = clock
 
     async def post(
         self,
@@ -67,6 +74,9 @@ class CardPoster:
         posted_in = str(answer.get("channel") or channel)
         await self.store.run(self.store.save_post, result.meta.triage_id, posted_in, ts, thread_ts)
         log.info("slack_card_posted", triage_id=result.meta.triage_id, channel=posted_in, ts=ts)
+        if self.retry_base is not None and should_retry(result.meta.degraded_reason, 0):
+            next_at = self._clock() + retry_delay(0, self.retry_base)
+            await self.store.run(self.store.queue_retry, result.meta.triage_id, posted_in, ts, next_at)
         return ts
 
     async def update(self, channel: str, ts: str, result: TriageResult, state: CardState) -> bool:
