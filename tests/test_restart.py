@@ -60,7 +60,7 @@ def test_sigkill_mid_storm_loses_nothing_and_doubles_nothing(
     env.update(
         TRIAGE_DB=str(db), OPENAI_API_KEY="k", OPENAI_BASE_URL=fake_openai.base_url,
         SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=sr.SECRET, SLACK_API_URL=fake_slack.base_url,
-        TRIAGE_ALERT_CHANNELS=CHANNEL, TRIAGE_SLACK_POST_INTERVAL="0.4", TRIAGE_COUNTER_INTERVAL="0.2",
+        TRIAGE_ALERT_CHANNELS=CHANNEL, TRIAGE_SLACK_POST_INTERVAL="0.8", TRIAGE_COUNTER_INTERVAL="0.2",
     )
     port = free_port()
     log = tmp_path / "gateway.log"
