@@ -192,6 +192,15 @@ class Store(StormStore):
         with self._lock:
             self.db.table("cache").insert(row, replace=True)
 
+    def live_cache(self, limit: int) -> list[tuple[str, float, TriageResult]]:
+        """Unexpired cache entries, oldest expiry first, at most `limit` (warms the service's memo)."""
+        with self._lock:
+            rows = self.conn.execute(
+                "select key, expires_at, result from cache where expires_at > ? order by expires_at limit ?",
+                (self._clock(), limit),
+            ).fetchall()
+        return [(key, expires_at, TriageResult.model_validate_json(raw)) for key, expires_at, raw in rows]
+
     def purge_expired(self) -> int:
         with self._lock:
             cursor = self.db.execute("delete from cache where expires_at <= ?", [self._clock()])

@@ -251,3 +251,13 @@ async def test_every_triage_is_recorded_whatever_happened(fake_openai: FakeOpenA
     assert set(rows) == {r.meta.triage_id for r in results}
     assert [rows[r.meta.triage_id]["outcome"] for r in results] == ["ok", "degraded", "degraded", "cached"]
     assert all(rows[r.meta.triage_id]["text"].startswith("[FIRING:1]") for r in results)
+
+
+async def test_cache_survives_a_restart(fake_openai: FakeOpenAI, gateways: GatewayFactory) -> None:
+    first = gateways.build(fake_openai)
+    await first.service.triage(ALERT)
+    again = gateways.build(fake_openai, db_path=first.settings.db_path)
+    result = await again.service.triage(ALERT)
+    assert result.meta.cached and fake_openai.calls == 1
+    await again.service.triage(ALERT + " something new")
+    assert fake_openai.calls == 2

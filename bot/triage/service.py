@@ -111,6 +111,8 @@ class TriageService:
         self._inflight: dict[str, asyncio.Task[Outcome]] = {}
         # Hot copy of recent cache entries: a hit costs no thread hop; SQLite keeps them across restarts.
         self._memo: OrderedDict[str, tuple[float, TriageResult]] = OrderedDict()
+        # True while the memo holds every live cache entry, so a miss there needs no trip to SQLite.
+        self._memo_complete: bool | None = None
         self._spent: float | None = None
         self._spent_day = -1
 
@@ -148,8 +150,10 @@ class TriageService:
             return self._heuristic(prepared, "budget_exhausted")
         model = self._model_name(tier)
         key = cache_key(prepared.text, self.prompt_version, model)
+        if self._memo_complete is None:
+            await self._load_memo()
         cached = self._memo_get(key)
-        if cached is None:
+        if cached is None and not self._memo_complete:
             cached = await self.store.run(self.store.get_cached, key)
         if cached is not None:
             self.metrics.cache_hits.inc()
@@ -270,6 +274,13 @@ class TriageService:
         self._memo.move_to_end(key)
         while len(self._memo) > MEMO_SIZE:
             self._memo.popitem(last=False)
+            self._memo_complete = False
+
+    async def _load_memo(self) -> None:
+        entries = await self.store.run(self.store.live_cache, MEMO_SIZE + 1)
+        for key, expires_at, result in entries[:MEMO_SIZE]:
+            self._memo[key] = (expires_at, result)
+        self._memo_complete = len(entries) <= MEMO_SIZE
 
     # --- results -------------------------------------------------------------------------------
 
