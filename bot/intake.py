@@ -72,6 +72,8 @@ class AlertIntake:
             self._clock(),
             self.settings.coalesce_window,
         )
+        outcome = "opened" if owner else "repeat" if incident is not None else "resolved_unknown"
+        self.service.metrics.alerts.labels(outcome).inc()
         if incident is not None and owner:
             result = await self.service.triage(text, source=source)
             await self.store.run(self.store.set_incident_card, incident.id, result.meta.triage_id, alert_id)

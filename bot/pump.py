@@ -11,6 +11,7 @@ import structlog
 from slack_sdk.errors import SlackApiError
 
 from bot.incidents import Incident
+from bot.observability import Metrics
 from bot.settings import Settings
 from bot.slack.blocks import CardState, FeedbackNote
 from bot.slack.feedback import notes_from_rows
@@ -32,7 +33,9 @@ class CardPump:
         *,
         pace: float = 1.0,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics
         self.settings = settings
         self.store = store
         self.poster = poster
@@ -99,21 +102,25 @@ class CardPump:
         return soonest
 
     async def _do(self, kind: str, incident: Incident) -> None:
+        outcome = "error"
         try:
             if kind == "post":
-                await self.post(incident)
+                outcome = "ok" if await self.post(incident) else "postponed"
             else:
-                await self.redraw(incident)
+                outcome = "ok" if await self.redraw(incident) else "failed"
         finally:
+            if self.metrics is not None:
+                self.metrics.slack_writes.labels(kind, outcome).inc()
             # Spacing counts from when the write finished: a slow call never lets the next one crowd it.
             self._next_free[incident.channel] = self._clock() + self.pace
 
-    async def post(self, incident: Incident) -> None:
+    async def post(self, incident: Incident) -> bool:
+        """Post an incident's card; False when it has to wait (Slack refused it for now)."""
         assert incident.triage_id is not None
         result = await self.store.run(self.store.get_triage, incident.triage_id)
         if result is None:
             log.error("incident_without_triage", incident=incident.id)
-            return
+            return False
         if incident.post_state == "sending":
             # A previous run may have died right after Slack took the card: look before posting again.
             found = await self.poster.find(incident.channel, incident.thread_ts, incident.id, incident.first_seen - 1)
@@ -122,7 +129,7 @@ class CardPump:
                                      incident.thread_ts)
                 await self.store.run(self.store.mark_posted, incident.id, found, self._clock())
                 log.info("card_post_recovered", incident=incident.id, ts=found)
-                return
+                return True
         await self.store.run(self.store.mark_sending, incident.id)
         try:
             ts = await self.poster.post(
@@ -130,26 +137,24 @@ class CardPump:
             )
         except SlackApiError as exc:
             # Rate limits were already waited out by the client's retry handler; try again later.
-            attempts = 1 + await self.store.run(self._attempts, incident.id)
+            attempts = 1 + await self.store.run(self.store.post_attempts, incident.id)
             delay = min(300.0, 2.0**attempts)
             log.warning("card_post_postponed", incident=incident.id, error=slack_error(exc), retry_in=delay)
             await self.store.run(self.store.postpone_post, incident.id, self._clock() + delay)
-            return
+            return False
         await self.store.run(self.store.mark_posted, incident.id, ts, self._clock())
+        return True
 
-    def _attempts(self, incident_id: str) -> int:
-        row = self.store.conn.execute("select post_attempts from incidents where id = ?", (incident_id,)).fetchone()
-        return int(row[0]) if row else 0
-
-    async def redraw(self, incident: Incident) -> None:
+    async def redraw(self, incident: Incident) -> bool:
         assert incident.triage_id is not None and incident.card_ts is not None
         result = await self.store.run(self.store.get_triage, incident.triage_id)
         if result is None:
-            return
+            return False
         rows = await self.store.run(self.store.feedback_for, incident.triage_id)
         state = self.state(incident, notes_from_rows(rows), updated_by_model=result.meta.source == "retry")
-        await self.poster.update(incident.channel, incident.card_ts, result, state)
+        updated = await self.poster.update(incident.channel, incident.card_ts, result, state)
         await self.store.run(self.store.mark_shown, incident.id, incident.count, incident.resolved, self._clock())
+        return updated
 
     @staticmethod
     def state(

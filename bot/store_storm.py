@@ -234,6 +234,11 @@ class StormStore:
                 (card_ts, now, incident_id),
             )
 
+    def post_attempts(self, incident_id: str) -> int:
+        with self._lock:
+            row = self._one("select post_attempts from incidents where id = ?", (incident_id,))
+        return int(row[0]) if row else 0
+
     def postpone_post(self, incident_id: str, not_before: float) -> None:
         with self._tx() as conn:
             conn.execute(

@@ -101,7 +101,7 @@ def build_gateway(
     if settings.slack_enabled or (socket_mode and settings.slack_bot_token):
         gateway.slack_client = slack_client or build_slack_client(settings)
         poster = CardPoster(gateway.slack_client, store, retry_base=settings.retry_interval)
-        gateway.pump = CardPump(settings, store, poster, pace=settings.slack_post_interval)
+        gateway.pump = CardPump(settings, store, poster, pace=settings.slack_post_interval, metrics=metrics)
         gateway.intake = AlertIntake(settings, service, store, on_queued=gateway.pump.wake)
         gateway.retry = RetryLater(service, store, poster, base_delay=settings.retry_interval)
         if not socket_mode:

@@ -235,3 +235,15 @@ def test_degraded_command_card_is_updated_by_the_model_later(storm: Storm) -> No
     storm.slack.wait_for(lambda: card_says(storm, ts, "Updated by model", "CCMD"), timeout=10)
     assert not card_says(storm, ts, "Degraded", "CCMD")
     assert len(storm.slack.posts()) == 1
+
+
+def test_a_refused_post_is_retried_from_the_queue_not_lost(storm: Storm) -> None:
+    storm.slack.fail("chat.postMessage", "internal_error", times=1)
+    storm.event(incident_text(7, 0), "1700000300.000001")
+    storm.slack.wait_for(lambda: storm.slack.posts(), timeout=15)
+    attempts = storm.slack.calls_to("chat.postMessage")
+    assert len(attempts) == 2 and attempts[1].at - attempts[0].at >= 1.5  # backed off, then posted
+    metrics = storm.gateway.metrics.registry
+    assert metrics.get_sample_value("triage_slack_writes_total", {"kind": "post", "outcome": "postponed"}) == 1
+    assert metrics.get_sample_value("triage_slack_writes_total", {"kind": "post", "outcome": "ok"}) == 1
+    assert metrics.get_sample_value("triage_alerts_total", {"outcome": "opened"}) == 1
