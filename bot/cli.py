@@ -182,7 +182,7 @@ def render_text(result: TriageResult) -> str:
 
 
 def eval_command(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.evals import run_eval_command
+    from bot.eval_command import run_eval_command
 
     # One log line per case would bury the report; warnings and errors still show.
     configure_logging("warning" if settings.log_level in ("info", "debug") else settings.log_level)

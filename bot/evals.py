@@ -1,44 +1,23 @@
-"""Evaluation harness: run labelled cases through the triage pipeline, score them, compare two runs."""
+"""Evaluation cases and their scoring: load labelled cases, check steps, score answers into accuracy figures."""
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import json
 import math
 import re
-import sys
-import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any
 
 from pydantic import ValidationError
 
 from bot.card import CATEGORIES, SEVERITIES, TriageCard, TriageResult
 
-RUN_FORMAT = 1
-RUN_FILE = "run.json"
-REPORT_FILE = "report.html"
-DRIFT_FILE = "drift.json"
-DRIFT_REPORT_FILE = "drift.html"
-MODEL_CONCURRENCY = 4
-
 
 class EvalError(ValueError):
     """A case file or run file cannot be used; the message says which and where."""
-
-
-class Triager(Protocol):
-    """What the harness needs from the service: the same call every entry point makes."""
-
-    async def triage(self, raw: str, *, source: str = "api", engine: str | None = None) -> TriageResult: ...
-
-
-ServiceFactory = Callable[[], "Triager | AbstractAsyncContextManager[Triager]"]
 
 
 # --- cases -----------------------------------------------------------------------------------------
@@ -295,7 +274,8 @@ def confusion(results: Sequence[CaseResult], kind: str) -> dict[str, dict[str, i
     return matrix
 
 
-def _rate(count: int, total: int) -> float:
+def rate(count: int, total: int) -> float:
+    """count as a share of total, to four places; 0.0 for an empty total."""
     return round(count / total, 4) if total else 0.0
 
 
@@ -312,19 +292,19 @@ def summarise(results: Sequence[CaseResult]) -> dict[str, Any]:
         subset = [result for result in results if result.file == file]
         by_file[file] = {
             "cases": len(subset),
-            "category_accuracy": _rate(sum(r.category_ok for r in subset), len(subset)),
-            "severity_accuracy": _rate(sum(r.severity_ok for r in subset), len(subset)),
+            "category_accuracy": rate(sum(r.category_ok for r in subset), len(subset)),
+            "severity_accuracy": rate(sum(r.severity_ok for r in subset), len(subset)),
         }
     return {
         "cases": total,
-        "schema_valid": _rate(sum(r.schema_valid for r in results), total),
-        "category_accuracy": _rate(sum(r.category_ok for r in results), total),
-        "severity_accuracy": _rate(sum(r.severity_ok for r in results), total),
-        "both_correct": _rate(sum(r.category_ok and r.severity_ok for r in results), total),
-        "actionability": _rate(sum(r.actionable for r in results), total),
+        "schema_valid": rate(sum(r.schema_valid for r in results), total),
+        "category_accuracy": rate(sum(r.category_ok for r in results), total),
+        "severity_accuracy": rate(sum(r.severity_ok for r in results), total),
+        "both_correct": rate(sum(r.category_ok and r.severity_ok for r in results), total),
+        "actionability": rate(sum(r.actionable for r in results), total),
         "step_issues": dict(issue_kinds.most_common()),
-        "needs_review": _rate(sum(r.needs_review for r in results), total),
-        "degraded": _rate(sum(r.degraded for r in results), total),
+        "needs_review": rate(sum(r.needs_review for r in results), total),
+        "degraded": rate(sum(r.degraded for r in results), total),
         "errors": sum(r.error is not None for r in results),
         "engines": dict(Counter(r.engine or "none" for r in results).most_common()),
         "models": dict(Counter(r.model for r in results if r.model).most_common()),
@@ -342,251 +322,3 @@ def summarise(results: Sequence[CaseResult]) -> dict[str, Any]:
         "confusion": {"category": confusion(results, "category"), "severity": confusion(results, "severity")},
         "by_file": by_file,
     }
-
-
-# --- runs on disk ----------------------------------------------------------------------------------
-def run_document(results: Sequence[CaseResult], *, engine: str, files: Sequence[str], created_at: float,
-                 wall_seconds: float) -> dict[str, Any]:
-    """The run file: the summary plus every case's prediction, enough to compare two runs later."""
-    cases = []
-    for result in results:
-        record = asdict(result)
-        record["category_ok"] = result.category_ok
-        record["severity_ok"] = result.severity_ok
-        cases.append(record)
-    return {
-        "format": RUN_FORMAT,
-        "created_at": created_at,
-        "engine": engine,
-        "files": list(files),
-        "wall_seconds": round(wall_seconds, 3),
-        "summary": summarise(results),
-        "cases": cases,
-    }
-
-
-def read_run(path: str | Path) -> dict[str, Any]:
-    """A run file, or the run.json inside a directory."""
-    location = Path(path)
-    if location.is_dir():
-        location = location / RUN_FILE
-    try:
-        document = json.loads(location.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise EvalError(f"{location}: cannot read ({exc.strerror})") from exc
-    except json.JSONDecodeError as exc:
-        raise EvalError(f"{location}: not JSON ({exc})") from exc
-    if not isinstance(document, dict) or not isinstance(document.get("cases"), list):
-        raise EvalError(f"{location}: not a run file (no 'cases' list)")
-    document.setdefault("path", str(location))
-    return document
-
-
-# --- drift between two runs (pure) ---------------------------------------------------------------------
-def _keyed(run: Mapping[str, Any]) -> dict[tuple[str, str], Mapping[str, Any]]:
-    return {(str(case.get("file", "")), str(case["id"])): case for case in run["cases"] if "id" in case}
-
-
-def severity_drift(run_a: Mapping[str, Any], run_b: Mapping[str, Any]) -> dict[str, Any]:
-    """How severities moved from run A to run B. Positive levels mean B is more severe (P2 -> P1 = +1)."""
-    a, b = _keyed(run_a), _keyed(run_b)
-    if not a.keys() & b.keys():  # the same cases read from differently named files
-        a = {("", key[1]): case for key, case in a.items()}
-        b = {("", key[1]): case for key, case in b.items()}
-    common = [key for key in a if key in b]
-    moved: list[dict[str, Any]] = []
-    by_levels: Counter[int] = Counter()
-    category_changed = 0
-    became_right = became_wrong = 0
-    for key in common:
-        before, after = a[key], b[key]
-        if before.get("category") != after.get("category"):
-            category_changed += 1
-        old, new = before.get("severity"), after.get("severity")
-        if old not in SEVERITIES or new not in SEVERITIES or old == new:
-            continue
-        levels = SEVERITIES.index(old) - SEVERITIES.index(new)
-        by_levels[levels] += 1
-        right_before, right_after = bool(before.get("severity_ok")), bool(after.get("severity_ok"))
-        became_right += right_after and not right_before
-        became_wrong += right_before and not right_after
-        moved.append(
-            {"id": key[1], "file": key[0] or after.get("file", ""), "from": old, "to": new, "levels": levels,
-             "right_before": right_before, "right_after": right_after}
-        )
-    moved.sort(key=lambda item: (-abs(item["levels"]), item["file"], item["id"]))
-    return {
-        "run_a": str(run_a.get("path", "A")),
-        "run_b": str(run_b.get("path", "B")),
-        "common_cases": len(common),
-        "only_in_a": len(a.keys() - b.keys()),
-        "only_in_b": len(b.keys() - a.keys()),
-        "moved": len(moved),
-        "moved_share": _rate(len(moved), len(common)),
-        "more_severe": sum(1 for item in moved if item["levels"] > 0),
-        "less_severe": sum(1 for item in moved if item["levels"] < 0),
-        "by_levels": {f"{levels:+d}": by_levels[levels] for levels in sorted(by_levels, reverse=True)},
-        "max_levels": max((abs(item["levels"]) for item in moved), default=0),
-        "became_right": became_right,
-        "became_wrong": became_wrong,
-        "category_changed": category_changed,
-        "severity_accuracy": {
-            "a": run_a.get("summary", {}).get("severity_accuracy"),
-            "b": run_b.get("summary", {}).get("severity_accuracy"),
-        },
-        "cases": moved,
-    }
-
-
-# --- running cases through the service -------------------------------------------------------------------
-async def evaluate(
-    service: Triager,
-    cases: Sequence[Case],
-    *,
-    engine: str | None,
-    concurrency: int = 1,
-    monotonic: Callable[[], float] = time.monotonic,
-) -> list[CaseResult]:
-    """Every case through service.triage, as the gateway's other entry points call it; input order kept."""
-    gate = asyncio.Semaphore(max(1, concurrency))
-
-    async def one(case: Case) -> CaseResult:
-        async with gate:
-            started = monotonic()
-            try:
-                result = await service.triage(case.text, source="eval", engine=engine)
-            except Exception as exc:  # an eval reports failures as results; it must not stop half-way
-                return failed_result(case, f"{exc.__class__.__name__}: {exc}", (monotonic() - started) * 1000)
-            return result_from(case, result)
-
-    return list(await asyncio.gather(*(one(case) for case in cases)))
-
-
-async def _with_service(factory: ServiceFactory, work: Callable[[Triager], Awaitable[Any]]) -> Any:
-    made = factory()
-    if isinstance(made, AbstractAsyncContextManager):
-        async with made as service:
-            return await work(service)
-    try:
-        return await work(made)
-    finally:
-        closer = getattr(made, "aclose", None)
-        if callable(closer):
-            await closer()
-
-
-# --- the command ------------------------------------------------------------------------------------------
-def format_summary(summary: Mapping[str, Any], engine: str) -> str:
-    """A short human-readable account of a run."""
-    latency, cost = summary["latency_ms"], summary["cost_usd"]
-    lines = [
-        f"{summary['cases']} cases, engine {engine} (used: "
-        + ", ".join(f"{name} {count}" for name, count in summary["engines"].items())
-        + ")",
-        f"  schema valid        {summary['schema_valid']:7.1%}",
-        f"  category accuracy   {summary['category_accuracy']:7.1%}",
-        f"  severity accuracy   {summary['severity_accuracy']:7.1%}",
-        f"  actionable steps    {summary['actionability']:7.1%}",
-        f"  needs review        {summary['needs_review']:7.1%}    degraded {summary['degraded']:.1%}",
-        f"  latency p50 / p95   {latency['p50']:.2f} / {latency['p95']:.2f} ms",
-        f"  estimated cost      ${cost['total']:.4f} (${cost['per_1000_cases']:.2f} per 1,000 cases)",
-    ]
-    for file, figures in summary["by_file"].items():
-        lines.append(
-            f"  {file}: {figures['cases']} cases, category {figures['category_accuracy']:.1%},"
-            f" severity {figures['severity_accuracy']:.1%}"
-        )
-    if summary["step_issues"]:
-        issues = ", ".join(f"{kind} ({count})" for kind, count in summary["step_issues"].items())
-        lines.append(f"  step issues: {issues}")
-    if summary["errors"]:
-        lines.append(f"  errors: {summary['errors']} cases returned no card")
-    return "\n".join(lines)
-
-
-def format_drift(drift: Mapping[str, Any], limit: int = 20) -> str:
-    """A short human-readable account of severity drift."""
-    lines = [
-        f"severity drift {drift['run_a']} -> {drift['run_b']}",
-        f"  {drift['common_cases']} cases in both runs; {drift['moved']} moved ({drift['moved_share']:.1%}):"
-        f" {drift['more_severe']} more severe, {drift['less_severe']} less severe",
-        "  by levels (+ = more severe): "
-        + (", ".join(f"{levels}: {count}" for levels, count in drift["by_levels"].items()) or "none"),
-        f"  moves that fixed a case: {drift['became_right']}, that broke one: {drift['became_wrong']};"
-        f" category changed in {drift['category_changed']}",
-    ]
-    if drift["only_in_a"] or drift["only_in_b"]:
-        lines.append(f"  only in A: {drift['only_in_a']}, only in B: {drift['only_in_b']}")
-    for item in drift["cases"][:limit]:
-        lines.append(f"  {item['file']}:{item['id']}  {item['from']} -> {item['to']} ({item['levels']:+d})")
-    if len(drift["cases"]) > limit:
-        lines.append(f"  ... and {len(drift['cases']) - limit} more")
-    return "\n".join(lines)
-
-
-def _write(path: Path, content: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(content, encoding="utf-8")
-
-
-def run_eval_command(
-    args: argparse.Namespace,
-    service_factory: ServiceFactory,
-    *,
-    stdout: TextIO | None = None,
-    stderr: TextIO | None = None,
-    clock: Callable[[], float] = time.time,
-) -> int:
-    """`triage-bot eval`: score case files (args.files, args.engine, args.json, args.out) or, with
-    args.compare = [RUN_A, RUN_B], report severity drift. Returns the exit code: 0, or 2 for bad input."""
-    from bot.report_html import drift_report, run_report
-
-    out, err = stdout or sys.stdout, stderr or sys.stderr
-    target = Path(args.out) if getattr(args, "out", None) else None
-    as_json = bool(getattr(args, "json", False))
-    try:
-        compare = getattr(args, "compare", None)
-        if compare:
-            drift = severity_drift(read_run(compare[0]), read_run(compare[1]))
-            if target is not None:
-                _write(target / DRIFT_FILE, json.dumps(drift, indent=1))
-                _write(target / DRIFT_REPORT_FILE, drift_report(drift))
-            print(json.dumps(drift) if as_json else format_drift(drift), file=out)
-            return 0
-        files = list(getattr(args, "files", None) or [])
-        if not files:
-            print("eval: give one or more JSONL case files, or --compare RUN_A RUN_B", file=err)
-            return 2
-        cases = load_cases(files)
-    except EvalError as exc:
-        print(f"eval: {exc}", file=err)
-        return 2
-
-    choice = getattr(args, "engine", "auto") or "auto"
-    engine = None if choice == "auto" else choice
-    concurrency = 1 if choice == "heuristic" else MODEL_CONCURRENCY
-    started, wall = clock(), time.monotonic()
-    results: list[CaseResult] = asyncio.run(
-        _with_service(service_factory, lambda service: evaluate(service, cases, engine=engine, concurrency=concurrency))
-    )
-    document = run_document(
-        results, engine=choice, files=[str(file) for file in files], created_at=started,
-        wall_seconds=time.monotonic() - wall,
-    )
-    summary = document["summary"]
-    if target is not None:
-        _write(target / RUN_FILE, json.dumps(document, indent=1))
-        _write(target / REPORT_FILE, run_report(document))
-    if as_json:
-        payload = dict(summary)
-        payload["engine"] = choice
-        if target is not None:
-            payload["run_file"] = str(target / RUN_FILE)
-            payload["report"] = str(target / REPORT_FILE)
-        print(json.dumps(payload), file=out)
-    else:
-        print(format_summary(summary, choice), file=out)
-        if target is not None:
-            print(f"  wrote {target / RUN_FILE} and {target / REPORT_FILE}", file=out)
-    return 0
-

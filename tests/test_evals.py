@@ -14,21 +14,18 @@ from typing import Any
 import pytest
 
 from bot.card import TriageMeta, TriageResult
+from bot.eval_command import evaluate, read_run, run_document, run_eval_command
+from bot.eval_drift import severity_drift
 from bot.evals import (
     Case,
     CaseResult,
     EvalError,
     confusion,
-    evaluate,
     is_imperative,
     load_cases,
     parse_cases,
     percentile,
-    read_run,
     result_from,
-    run_document,
-    run_eval_command,
-    severity_drift,
     step_issues,
     summarise,
 )

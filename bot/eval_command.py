@@ -1,0 +1,225 @@
+"""`triage-bot eval`: run case files through the triage service, write the run, print it or its drift."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Protocol, TextIO
+
+from bot.card import TriageResult
+from bot.eval_drift import severity_drift
+from bot.evals import Case, CaseResult, EvalError, failed_result, load_cases, result_from, summarise
+
+RUN_FORMAT = 1
+RUN_FILE = "run.json"
+REPORT_FILE = "report.html"
+DRIFT_FILE = "drift.json"
+DRIFT_REPORT_FILE = "drift.html"
+MODEL_CONCURRENCY = 4
+
+
+class Triager(Protocol):
+    """What the harness needs from the service: the same call every entry point makes."""
+
+    async def triage(self, raw: str, *, source: str = "api", engine: str | None = None) -> TriageResult: ...
+
+
+ServiceFactory = Callable[[], "Triager | AbstractAsyncContextManager[Triager]"]
+
+
+# --- runs on disk ----------------------------------------------------------------------------------
+def run_document(results: Sequence[CaseResult], *, engine: str, files: Sequence[str], created_at: float,
+                 wall_seconds: float) -> dict[str, Any]:
+    """The run file: the summary plus every case's prediction, enough to compare two runs later."""
+    cases = []
+    for result in results:
+        record = asdict(result)
+        record["category_ok"] = result.category_ok
+        record["severity_ok"] = result.severity_ok
+        cases.append(record)
+    return {
+        "format": RUN_FORMAT,
+        "created_at": created_at,
+        "engine": engine,
+        "files": list(files),
+        "wall_seconds": round(wall_seconds, 3),
+        "summary": summarise(results),
+        "cases": cases,
+    }
+
+
+def read_run(path: str | Path) -> dict[str, Any]:
+    """A run file, or the run.json inside a directory."""
+    location = Path(path)
+    if location.is_dir():
+        location = location / RUN_FILE
+    try:
+        document = json.loads(location.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise EvalError(f"{location}: cannot read ({exc.strerror})") from exc
+    except json.JSONDecodeError as exc:
+        raise EvalError(f"{location}: not JSON ({exc})") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("cases"), list):
+        raise EvalError(f"{location}: not a run file (no 'cases' list)")
+    document.setdefault("path", str(location))
+    return document
+
+
+# --- running cases through the service -------------------------------------------------------------------
+async def evaluate(
+    service: Triager,
+    cases: Sequence[Case],
+    *,
+    engine: str | None,
+    concurrency: int = 1,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> list[CaseResult]:
+    """Every case through service.triage, as the gateway's other entry points call it; input order kept."""
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(case: Case) -> CaseResult:
+        async with gate:
+            started = monotonic()
+            try:
+                result = await service.triage(case.text, source="eval", engine=engine)
+            except Exception as exc:  # an eval reports failures as results; it must not stop half-way
+                return failed_result(case, f"{exc.__class__.__name__}: {exc}", (monotonic() - started) * 1000)
+            return result_from(case, result)
+
+    return list(await asyncio.gather(*(one(case) for case in cases)))
+
+
+async def _with_service(factory: ServiceFactory, work: Callable[[Triager], Awaitable[Any]]) -> Any:
+    made = factory()
+    if isinstance(made, AbstractAsyncContextManager):
+        async with made as service:
+            return await work(service)
+    try:
+        return await work(made)
+    finally:
+        closer = getattr(made, "aclose", None)
+        if callable(closer):
+            await closer()
+
+
+# --- the command ------------------------------------------------------------------------------------------
+def format_summary(summary: Mapping[str, Any], engine: str) -> str:
+    """A short human-readable account of a run."""
+    latency, cost = summary["latency_ms"], summary["cost_usd"]
+    lines = [
+        f"{summary['cases']} cases, engine {engine} (used: "
+        + ", ".join(f"{name} {count}" for name, count in summary["engines"].items())
+        + ")",
+        f"  schema valid        {summary['schema_valid']:7.1%}",
+        f"  category accuracy   {summary['category_accuracy']:7.1%}",
+        f"  severity accuracy   {summary['severity_accuracy']:7.1%}",
+        f"  actionable steps    {summary['actionability']:7.1%}",
+        f"  needs review        {summary['needs_review']:7.1%}    degraded {summary['degraded']:.1%}",
+        f"  latency p50 / p95   {latency['p50']:.2f} / {latency['p95']:.2f} ms",
+        f"  estimated cost      ${cost['total']:.4f} (${cost['per_1000_cases']:.2f} per 1,000 cases)",
+    ]
+    for file, figures in summary["by_file"].items():
+        lines.append(
+            f"  {file}: {figures['cases']} cases, category {figures['category_accuracy']:.1%},"
+            f" severity {figures['severity_accuracy']:.1%}"
+        )
+    if summary["step_issues"]:
+        issues = ", ".join(f"{kind} ({count})" for kind, count in summary["step_issues"].items())
+        lines.append(f"  step issues: {issues}")
+    if summary["errors"]:
+        lines.append(f"  errors: {summary['errors']} cases returned no card")
+    return "\n".join(lines)
+
+
+def format_drift(drift: Mapping[str, Any], limit: int = 20) -> str:
+    """A short human-readable account of severity drift."""
+    lines = [
+        f"severity drift {drift['run_a']} -> {drift['run_b']}",
+        f"  {drift['common_cases']} cases in both runs; {drift['moved']} moved ({drift['moved_share']:.1%}):"
+        f" {drift['more_severe']} more severe, {drift['less_severe']} less severe",
+        "  by levels (+ = more severe): "
+        + (", ".join(f"{levels}: {count}" for levels, count in drift["by_levels"].items()) or "none"),
+        f"  moves that fixed a case: {drift['became_right']}, that broke one: {drift['became_wrong']};"
+        f" category changed in {drift['category_changed']}",
+    ]
+    if drift["only_in_a"] or drift["only_in_b"]:
+        lines.append(f"  only in A: {drift['only_in_a']}, only in B: {drift['only_in_b']}")
+    for item in drift["cases"][:limit]:
+        lines.append(f"  {item['file']}:{item['id']}  {item['from']} -> {item['to']} ({item['levels']:+d})")
+    if len(drift["cases"]) > limit:
+        lines.append(f"  ... and {len(drift['cases']) - limit} more")
+    return "\n".join(lines)
+
+
+def _write(path: Path, content: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content, encoding="utf-8")
+
+
+def run_eval_command(
+    args: argparse.Namespace,
+    service_factory: ServiceFactory,
+    *,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    clock: Callable[[], float] = time.time,
+) -> int:
+    """`triage-bot eval`: score case files (args.files, args.engine, args.json, args.out) or, with
+    args.compare = [RUN_A, RUN_B], report severity drift. Returns the exit code: 0, or 2 for bad input."""
+    from bot.report_html import drift_report, run_report
+
+    out, err = stdout or sys.stdout, stderr or sys.stderr
+    target = Path(args.out) if getattr(args, "out", None) else None
+    as_json = bool(getattr(args, "json", False))
+    try:
+        compare = getattr(args, "compare", None)
+        if compare:
+            drift = severity_drift(read_run(compare[0]), read_run(compare[1]))
+            if target is not None:
+                _write(target / DRIFT_FILE, json.dumps(drift, indent=1))
+                _write(target / DRIFT_REPORT_FILE, drift_report(drift))
+            print(json.dumps(drift) if as_json else format_drift(drift), file=out)
+            return 0
+        files = list(getattr(args, "files", None) or [])
+        if not files:
+            print("eval: give one or more JSONL case files, or --compare RUN_A RUN_B", file=err)
+            return 2
+        cases = load_cases(files)
+    except EvalError as exc:
+        print(f"eval: {exc}", file=err)
+        return 2
+
+    choice = getattr(args, "engine", "auto") or "auto"
+    engine = None if choice == "auto" else choice
+    concurrency = 1 if choice == "heuristic" else MODEL_CONCURRENCY
+    started, wall = clock(), time.monotonic()
+    results: list[CaseResult] = asyncio.run(
+        _with_service(service_factory, lambda service: evaluate(service, cases, engine=engine, concurrency=concurrency))
+    )
+    document = run_document(
+        results, engine=choice, files=[str(file) for file in files], created_at=started,
+        wall_seconds=time.monotonic() - wall,
+    )
+    summary = document["summary"]
+    if target is not None:
+        _write(target / RUN_FILE, json.dumps(document, indent=1))
+        _write(target / REPORT_FILE, run_report(document))
+    if as_json:
+        payload = dict(summary)
+        payload["engine"] = choice
+        if target is not None:
+            payload["run_file"] = str(target / RUN_FILE)
+            payload["report"] = str(target / REPORT_FILE)
+        print(json.dumps(payload), file=out)
+    else:
+        print(format_summary(summary, choice), file=out)
+        if target is not None:
+            print(f"  wrote {target / RUN_FILE} and {target / REPORT_FILE}", file=out)
+    return 0
