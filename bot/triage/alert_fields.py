@@ -1,0 +1,157 @@
+"""What an alert says about itself: its title, description, where it fired and how many are firing."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_FIRING = re.compile(r"^\s*(?::\w+:\s*)?\[(FIRING|RESOLVED)(?::(\d+))?\]\s*", re.IGNORECASE)
+_SLACK_TITLE = re.compile(r"^\*Alert:\*\s*(.+)$", re.MULTILINE)
+_SLACK_DESCRIPTION = re.compile(r"^\*Description:\*\s*(.+)$", re.MULTILINE)
+_RULE_LINE = re.compile(r"^Rule:\s*(.+)$", re.MULTILINE)
+_FALCO_EVENT = re.compile(
+    r"\d{4}-\d\d-\d\dT[\d:.]+(?:[+-]\d\d:?\d\d|Z)?:\s+"
+    r"(?:(?:Emergency|Alert|Critical|Error|Warning|Notice|Informational|Info|Debug)\s+)?"
+    r"(.+?)(?:\s+\|\s|$)",
+    re.MULTILINE,
+)
+_PG_LINE = re.compile(r"(?:([\w.-]+)@([\w.-]+) )?(?:LOG|ERROR|FATAL|PANIC|WARNING):\s+(.+)$", re.MULTILINE)
+_FIELD = re.compile(
+    r"\b(instance|job|namespace|k8s_ns_name|k8s_pod_name|pod|container_name|service|hostname|host|cluster"
+    r"|process|user)"
+    r"\s*[=:]\s*\"?([A-Za-z0-9][^\s,;\]\)\"|]*)"
+)
+_PG_DETAIL = re.compile(r"(?:DETAIL|HINT):\s+(.+)$")
+_FIELD_NAMES = {"k8s_ns_name": "namespace", "k8s_pod_name": "pod", "container_name": "container", "hostname": "host"}
+_PAREN_INSTANCE = re.compile(r"\s*\(instance ([^)\s]+)\)")
+_FALCO_HOST = re.compile(r"^Falco alert on (\S+)", re.MULTILINE)
+_LEADING_STAMP = re.compile(
+    r"^(?:\d{4}-\d\d-\d\d[T ][\d:.,]+(?:\s?(?:[+-]\d\d:?\d\d|Z|UTC))?\s*|\[\d+\]\s*|:\w+:\s*)+"
+)
+_SYSLOG_PREFIX = re.compile(r"^[A-Z][a-z]{2}\s+\d+\s[\d:]+\s(\S+)\s[\w./-]+(?:\[\d+\])?:\s*")
+_EXCEPTION_LINE = re.compile(
+    r"^\s*(?:Exception in thread \"[^\"]*\"\s+)?((?:[\w$]+\.)*[\w$]*(?:Exception|Error)\b(?::[^\n]*)?)$",
+    re.MULTILINE,
+)
+_LOOSE_PLACE = re.compile(
+    r"\b(?i:on|host|pod|node|instance)\s+(?:host\s+)?\"?((?=[\w.@/-]*[\d.@/-])[A-Za-z0-9][\w.@/-]*[A-Za-z0-9])\"?"
+)
+_CAMEL_GAP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_SAFE_TARGET = re.compile(r"[^\w.:/@ ()-]")
+
+
+@dataclass(frozen=True)
+class AlertFields:
+    """The parts of an alert a card is built from."""
+
+    title: str
+    description: str
+    where: tuple[tuple[str, str], ...]
+    target: str
+    firing: int
+
+
+def clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip(" ,;:-") + "…"
+
+
+def _humanise(name: str) -> str:
+    return _CAMEL_GAP.sub(" ", name)
+
+
+def _clean_line(line: str) -> str:
+    line = _FIRING.sub("", line)
+    line = _SYSLOG_PREFIX.sub("", line)
+    line = _LEADING_STAMP.sub("", line)
+    line = _PAREN_INSTANCE.sub("", line)
+    return line.strip(" *:-—")
+
+
+def _title_and_description(text: str, lines: list[str]) -> tuple[str, str]:
+    slack_title = _SLACK_TITLE.search(text) if "*Alert:*" in text else None
+    if slack_title is not None:
+        slack_description = _SLACK_DESCRIPTION.search(text)
+        return _clean_line(slack_title.group(1)), slack_description.group(1).strip() if slack_description else ""
+    falco = _FALCO_EVENT.search(text) if "T" in text and ": " in text and "-" in text else None
+    rule_line = _RULE_LINE.search(text) if "Rule:" in text else None
+    if falco is not None:
+        message = falco.group(1).strip()
+        if rule_line is not None:
+            return rule_line.group(1).strip(), message
+        return message, ""
+    first = lines[0]
+    if _FIRING.match(first):
+        rest = _FIRING.sub("", first)
+        head, _, tail = rest.partition(" — ")
+        name = head.split(" ", 1)[0]
+        if tail:
+            return _humanise(name), tail.strip()
+        body = [line for line in lines[1:] if not line.lstrip().startswith(("VALUE", "LABELS"))]
+        if body:
+            return _clean_line(body[0]), body[1].strip() if len(body) > 1 else ""
+        return _humanise(name), ""
+    pg = _PG_LINE.search(first) if ":  " in first else None
+    if pg is not None:
+        detail = next((hit for line in lines[1:] if (hit := _PG_DETAIL.search(line))), None)
+        return pg.group(3).strip(), detail.group(1).strip() if detail else ""
+    if "Exception" in text or "Error" in text:
+        exceptions = _EXCEPTION_LINE.findall(text)
+        if exceptions:
+            # a Python traceback ends with the exception; Java and Go logs start with it
+            exception = exceptions[-1] if "Traceback" in text else exceptions[0]
+            return exception.strip(), ""
+    title = _clean_line(first) or first.strip()
+    others = [_clean_line(line) for line in lines[1:]]
+    similar = [line for line in others if line.split(" ")[:3] == title.split(" ")[:3]]
+    if similar and len(similar) == len(others):
+        return title, f"and {len(similar)} more similar lines"
+    return title, others[0] if others else ""
+
+
+def extract_fields(text: str) -> AlertFields:
+    """Title, description and location (instance, job, pod, host...) as the alert states them."""
+    lines = [line for line in text.splitlines() if line.strip()] or [""]
+    title, description = _title_and_description(text, lines)
+    where: dict[str, str] = {}
+    falco_host = _FALCO_HOST.search(text) if "Falco alert on" in text else None
+    if falco_host is not None:
+        where["host"] = falco_host.group(1)
+    paren = _PAREN_INSTANCE.search(text) if "(instance " in text else None
+    if paren is not None:
+        where["instance"] = paren.group(1)
+    for hit in _FIELD.finditer(text):
+        key = hit.group(1).lower()
+        key = _FIELD_NAMES.get(key, key)
+        value = hit.group(2).rstrip(".:")
+        if key not in where and value and value.lower() not in ("<na>", "null", "none"):
+            where[key] = value
+    pg = _PG_LINE.search(text) if ":  " in text else None
+    if pg is not None and pg.group(2):
+        where.setdefault("database", f"{pg.group(2)} (user {pg.group(1)})")
+    if not where:
+        syslog = _SYSLOG_PREFIX.match(lines[0])
+        loose = _LOOSE_PLACE.search(text)
+        if syslog is not None:
+            where["host"] = syslog.group(1)
+        elif loose is not None:
+            where["near"] = loose.group(1)
+    target = next(
+        (where[key] for key in ("instance", "pod", "container", "host", "service", "job", "near") if key in where),
+        "",
+    )
+    if not target and "database" in where:
+        target = f"database {where['database'].split(' ', 1)[0]}"
+    if not target and "process" in where:
+        target = f"the host running {where['process']}"
+    safe_target = _SAFE_TARGET.sub("", target)[:60] or "the affected component"
+    firing = _FIRING.match(lines[0])
+    count = int(firing.group(2)) if firing is not None and firing.group(2) else 1
+    order = (
+        "host", "instance", "job", "service", "cluster", "namespace", "pod", "container", "database", "process", "user",
+        "near",
+    )
+    ordered = tuple((key, clip(where[key], 80)) for key in order if key in where)
+    return AlertFields(title=title, description=description, where=ordered, target=safe_target, firing=count)

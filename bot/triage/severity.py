@@ -1,0 +1,197 @@
+"""Heuristic severity: explicit labels, qualified wording and measured numbers, weighed into one P-level."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.triage.rules import SEVERITY_ORDER, LabelLevel, RuleSet, Text
+
+_DEFAULT_SEVERITY = "P3"
+_DEFAULT_SEVERITY_CONFIDENCE = 0.35
+
+# --- numbers that change severity ---------------------------------------------------------------------
+_PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s?%")
+_THRESHOLD_BEFORE = re.compile(
+    r"(?:[<>=≥≤]|\bthan|\babove|\bover|\bexceeds?|\bbelow|\bunder|\bleast|\bmost|\bthreshold|\blimit)\s*$"
+)
+_VALUE = re.compile(r"\bVALUE\s*=\s*(\d+(?:\.\d+)?)")
+_EXPIRY = re.compile(
+    r"expir\w*\W+(?:\w+\W+){0,4}?(?:in|within)\W+(\d+(?:\.\d+)?)\s*(days?|d|hours?|h)\b"
+    r"|(\d+(?:\.\d+)?)\s*(days?|hours?)\s+(?:left|remaining|until|before)",
+)
+_FILL = re.compile(
+    r"(?:fill|run out|exhaust)\w*\W+(?:\w+\W+){0,4}?(?:in|within)\W+(\d+(?:\.\d+)?)\s*(hours?|h|days?|d|minutes?|min)\b"
+)
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One reason for a severity, with how much it is worth."""
+
+    severity: str
+    confidence: float
+    reason: str
+    evidence: str
+    rule: str
+
+
+@dataclass(frozen=True)
+class LabelHit:
+    """An explicit severity label found in the alert."""
+
+    source: str
+    word: str
+    level: LabelLevel
+    confidence: float
+
+
+def _rank(severity: str) -> int:
+    return SEVERITY_ORDER.index(severity)
+
+
+def _less_severe(severity: str) -> str:
+    return SEVERITY_ORDER[min(_rank(severity) + 1, len(SEVERITY_ORDER) - 1)]
+
+
+def _term_context(rs: RuleSet, words: list[str], term: str) -> str:
+    """'plain', 'hedged' or 'negated': how the first words before a term qualify it."""
+    term_words = term.split(" ")
+    size = len(term_words)
+    first = term_words[0]
+    status = "missing"
+    for i, word in enumerate(words):
+        if word != first or words[i : i + size] != term_words:
+            continue
+        if any(w in rs.negations for w in words[max(0, i - rs.negation_window) : i]):
+            status = "negated" if status == "missing" else status
+            continue
+        if any(w in rs.hedges for w in words[max(0, i - rs.hedge_window) : i]):
+            status = "hedged"
+            continue
+        return "plain"
+    return "plain" if status == "missing" else status
+
+
+def term_signals(rs: RuleSet, found: dict[int, str], prepared: Text, *, labelled: bool) -> list[Signal]:
+    signals: list[Signal] = []
+    for index, term in found.items():
+        rule = rs.rules[index]
+        if rule.severity is None or (labelled and rule.unlabelled_only):
+            continue
+        severity = rule.severity
+        if rule.hedgeable:
+            context = _term_context(rs, prepared.words, term)
+            if context == "negated":
+                continue
+            if context == "hedged":
+                severity = _less_severe(severity)
+        signals.append(Signal(severity, rule.confidence, rule.reason, term, rule.id))
+    return signals
+
+
+def measured_percent(text: str) -> float | None:
+    """The share the alert reports as measured, ignoring thresholds such as '> 5%'."""
+    values: list[float] = []
+    for hit in _PERCENT.finditer(text):
+        before = text[max(0, hit.start() - 12) : hit.start()]
+        if _THRESHOLD_BEFORE.search(before):
+            continue
+        values.append(float(hit.group(1)))
+    if values:
+        return max(values)
+    value = _VALUE.search(text)
+    if value is not None and "%" in text:
+        number = float(value.group(1))
+        if 0 <= number <= 100:
+            return number
+    return None
+
+
+def numeric_signals(rs: RuleSet, ids: frozenset[str], lowered: str, measured: float | None) -> list[Signal]:
+    limits = rs.thresholds
+    signals: list[Signal] = []
+    if "http_5xx" in ids:
+        small = measured is not None and measured < limits.get("server_error_rate_p2_below_percent", 2.0)
+        signals.append(Signal("P2" if small else "P1", 0.65, "server errors (5xx) returned", "5xx", "http_5xx"))
+    elif "http_4xx" in ids and measured is not None:
+        high = measured >= limits.get("client_error_rate_p1_percent", 50.0)
+        signals.append(
+            Signal("P1" if high else "P2", 0.6, "client errors (4xx) returned", f"{measured:g} %", "http_4xx")
+        )
+    elif "error_rate" in ids and measured is not None:
+        high = measured >= limits.get("error_rate_p1_percent", 25.0)
+        signals.append(Signal("P1" if high else "P2", 0.6, "a high error rate", f"{measured:g} %", "error_rate"))
+    if "certificate" in ids:
+        expiry = _EXPIRY.search(lowered)
+        if expiry is not None:
+            number = float(expiry.group(1) or expiry.group(3))
+            unit = expiry.group(2) or expiry.group(4)
+            days = number / 24 if unit.startswith("h") else number
+            if days <= limits.get("cert_p1_days", 3):
+                severity = "P1"
+            elif days <= limits.get("cert_p2_days", 21):
+                severity = "P2"
+            else:
+                severity = "P3"
+            signals.append(Signal(severity, 0.7, "certificate expiry horizon", f"{days:g} days", "cert_expiry"))
+    fill = _FILL.search(lowered) if ("fill" in lowered or "run out" in lowered or "exhaust" in lowered) else None
+    if fill is not None:
+        number, unit = float(fill.group(1)), fill.group(2)
+        hours = number * 24 if unit.startswith("d") else number / 60 if unit.startswith("m") else number
+        severity = "P1" if hours <= limits.get("fill_p1_hours", 6) else "P2"
+        signals.append(Signal(severity, 0.65, "capacity runs out soon", f"{hours:g} hours", "fill_time"))
+    return signals
+
+
+def strongest_signal(signals: list[Signal]) -> Signal | None:
+    if not signals:
+        return None
+    return min(signals, key=lambda signal: (_rank(signal.severity), -signal.confidence))
+
+
+def _label_word(hit: re.Match[str]) -> str:
+    word = hit.group(hit.lastindex or 0)
+    return re.sub(r"[-_ ]", "", word.lower())
+
+
+def find_label(rs: RuleSet, text: str, lowered: str) -> LabelHit | None:
+    for source in rs.label_sources:
+        if source.hints and not any(hint in lowered for hint in source.hints):
+            continue
+        table = rs.labels[source.table]
+        best: LabelHit | None = None
+        for hit in source.pattern.finditer(text):
+            word = _label_word(hit)
+            level = table.get(word)
+            if level is None:
+                continue
+            candidate = LabelHit(source.id, word, level, source.confidence)
+            if source.pick == "first":
+                return candidate
+            if best is None or _rank(level.default) < _rank(best.level.default):
+                best = candidate
+        if best is not None:
+            return best
+    return None
+
+
+def decide_severity(label: LabelHit | None, signal: Signal | None) -> tuple[str, str, float]:
+    if label is not None:
+        level = label.level
+        if signal is None:
+            return level.default, "label", label.confidence
+        rank = min(max(_rank(signal.severity), _rank(level.most)), _rank(level.least))
+        return SEVERITY_ORDER[rank], "label", label.confidence
+    if signal is not None:
+        return signal.severity, "inferred", signal.confidence
+    return _DEFAULT_SEVERITY, "default", _DEFAULT_SEVERITY_CONFIDENCE
+
+
+def strip_event_fields(text: str) -> str:
+    kept = []
+    for line in text.splitlines():
+        if line.startswith("Priority:"):
+            continue
+        kept.append(line.split(" | ", 1)[0])
+    return "\n".join(kept)
