@@ -338,3 +338,23 @@ def test_unless_and_requires() -> None:
     accepted = failures + "sshd[2]: Accepted password for root from 198.51.100.7 port 22 ssh2"
     assert heuristic_card(accepted).severity == "P1"
     assert heuristic_card("sshd[2]: Accepted password for deploy from 10.0.0.4 port 22 ssh2").severity != "P1"
+
+
+def test_cards_do_not_depend_on_the_process_hash_seed() -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import json, sys\n"
+        "from bot.triage.heuristics import heuristic_card\n"
+        "cases = [json.loads(line) for line in open('evals/handwritten.jsonl')]\n"
+        "print(json.dumps([heuristic_card(c['text']).model_dump() for c in cases]))\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    outputs = {
+        subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(outputs) == 1

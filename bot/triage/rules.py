@@ -143,8 +143,9 @@ class RuleSet:
         for gram in prepared.grams & index.keys():
             for rule_index in index[gram]:
                 previous = found.get(rule_index)
-                # keep the longest term: it says most about where and how it matched
-                if previous is None or len(gram) > len(previous):
+                # keep the longest term: it says most about where and how it matched (ties: the first
+                # in alphabetical order, so the choice never depends on set iteration order)
+                if previous is None or (len(gram), previous) > (len(previous), gram):
                     found[rule_index] = gram
         for pattern, rule_indices in self.patterns:
             hit = pattern.search(prepared.lowered)
@@ -157,7 +158,8 @@ class RuleSet:
         for rule_index, needed in self.requirements.items():
             if rule_index in found and not all(other in found for other in needed):
                 del found[rule_index]
-        return found
+        # Rule order, not hash order: whoever reads the matches sees them the same way in every process.
+        return dict(sorted(found.items()))
 
     def playbooks_for(self, category: str) -> tuple[Playbook, ...]:
         """Playbooks that may serve a category, highest priority first."""
