@@ -17,13 +17,15 @@ h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;bor
 table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}th,td{border:1px solid #d8dde6;padding:.3rem .5rem;
 text-align:left;vertical-align:top}th{background:#f3f5f9}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .ok{color:#17803d}.bad{color:#b42318}.small{font-size:.8rem;color:#5b6578}code{font-size:.85rem}
-.pre{white-space:pre-wrap}.zero{color:#b8bfcc}
+.pre{white-space:pre-wrap}.zero{color:#b8bfcc}.id,.want{white-space:nowrap}
+.c{display:inline-block;min-width:1.6em;padding:0 .25em;border-radius:3px;text-align:right}
 svg text{font:12px system-ui,sans-serif;fill:#1d2430}
 """
 _GOOD, _WARN, _BAD, _NEUTRAL = "#2e9e5b", "#d79b00", "#c8412d", "#4a72c4"
 
 
 _NONE = "<p class=ok>none</p>"
+_SINGULAR = {" cases": " case"}
 
 
 def _cards(figures: Sequence[tuple[str, str]]) -> str:
@@ -33,6 +35,18 @@ def _cards(figures: Sequence[tuple[str, str]]) -> str:
 
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.1f} %"
+
+
+def _clip(text: str, limit: int) -> str:
+    """Shorten raw text (before escaping, so no entity is cut in half) and say that it was shortened."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _with_unit(value: float, unit: str) -> str:
+    """`1 case`, `2 cases`: counts read as words."""
+    if value == 1 and unit in _SINGULAR:
+        return f"{value:g}{_SINGULAR[unit]}"
+    return f"{value:g}{unit}"
 
 
 def _colour_for(share: float) -> str:
@@ -62,7 +76,7 @@ def bar_chart(
         y = 4 + index * row
         width = max(0.0, min(1.0, value / top)) * bar_area
         colour = colours[index] if colours else _NEUTRAL
-        shown = f"{value * 100:.1f} %" if unit == "%" else f"{value:g}{unit}"
+        shown = f"{value * 100:.1f} %" if unit == "%" else _with_unit(value, unit)
         parts.append(
             f'<text x="{label_width - 6}" y="{y + 15}" text-anchor="end">{escape(label)}</text>'
             f'<rect x="{label_width}" y="{y + 3}" width="{width:.1f}" height="16" rx="3" fill="{colour}"/>'
@@ -98,7 +112,7 @@ def confusion_table(matrix: Mapping[str, Mapping[str, int]]) -> str:
             share = count / total
             colour = "46,158,91" if column == truth else "200,65,45"
             shade = f"background:rgba({colour},{0.12 + 0.6 * share:.2f})"
-            cell = f'<span style="{shade}">&nbsp;{count}&nbsp;</span>' if count else '<span class="zero">0</span>'
+            cell = f'<span class="c" style="{shade}">{count}</span>' if count else '<span class="c zero">0</span>'
             cells.append(cell)
         cells.append(str(total))
         rows.append(cells)
@@ -127,14 +141,12 @@ def _latency_histogram(latencies: Sequence[float]) -> str:
     buckets: list[tuple[str, float]] = []
     lower = 0.0
     for edge in edges:
-        count = sum(1 for value in latencies if lower <= value < edge)
-        if count:
-            buckets.append((f"{lower:g}–{edge:g} ms", float(count)))
+        buckets.append((f"{lower:g}–{edge:g} ms", float(sum(1 for value in latencies if lower <= value < edge))))
         lower = edge
-    slow = sum(1 for value in latencies if value >= lower)
-    if slow:
-        buckets.append((f"≥ {lower:g} ms", float(slow)))
-    return bar_chart(buckets, unit=" cases")
+    buckets.append((f"≥ {lower:g} ms", float(sum(1 for value in latencies if value >= lower))))
+    # Empty buckets between the first and the last used one stay, so gaps in the distribution show.
+    used = [index for index, (_, count) in enumerate(buckets) if count]
+    return bar_chart(buckets[used[0] : used[-1] + 1], unit=" cases")
 
 
 def run_report(document: Mapping[str, Any]) -> str:
@@ -172,11 +184,11 @@ def run_report(document: Mapping[str, Any]) -> str:
     misses = [case for case in cases if not (case.get("category_ok") and case.get("severity_ok"))]
     miss_rows = [
         [
-            f"<code>{escape(str(case.get('file', '')))}:{escape(str(case['id']))}</code>",
+            f"<code class=id>{escape(str(case.get('file', '')))}:{escape(str(case['id']))}</code>",
             _mark(case.get("category"), case.get("category_ok"), case.get("expected_categories")),
             _mark(case.get("severity"), case.get("severity_ok"), case.get("expected_severities")),
-            escape(str(case.get("summary", "")).split("\n", 1)[0][:160]) or escape(str(case.get("error") or "")),
-            f'<span class="small pre">{escape(str(case.get("text_preview", ""))[:200])}</span>',
+            escape(_clip(str(case.get("summary", "")).split("\n", 1)[0], 160)) or escape(str(case.get("error") or "")),
+            f'<span class="small pre">{escape(_clip(str(case.get("text_preview", "")), 200))}</span>',
         ]
         for case in misses
     ]
@@ -184,7 +196,7 @@ def run_report(document: Mapping[str, Any]) -> str:
     flagged = [case for case in cases if case.get("step_issues")]
     flagged_rows = [
         [
-            f"<code>{escape(str(case.get('file', '')))}:{escape(str(case['id']))}</code>",
+            f"<code class=id>{escape(str(case.get('file', '')))}:{escape(str(case['id']))}</code>",
             escape("; ".join(case.get("step_issues", []))),
             "<br>".join(escape(str(step)) for step in case.get("steps", [])),
         ]
@@ -229,7 +241,7 @@ def _mark(value: Any, ok: Any, accepted: Any) -> str:
     if ok:
         return f'<span class="ok">{shown}</span>'
     allowed = "/".join(escape(str(item)) for item in accepted or [])
-    return f'<span class="bad">{shown}</span> <span class="small">(want {allowed})</span>'
+    return f'<span class="bad">{shown}</span> <span class="small want">(want {allowed})</span>'
 
 
 def drift_report(drift: Mapping[str, Any]) -> str:
@@ -247,7 +259,7 @@ def drift_report(drift: Mapping[str, Any]) -> str:
     cards = _cards(headline)
     rows = [
         [
-            f"<code>{escape(str(item['file']))}:{escape(str(item['id']))}</code>",
+            f"<code class=id>{escape(str(item['file']))}:{escape(str(item['id']))}</code>",
             escape(str(item["from"])),
             escape(str(item["to"])),
             f"{item['levels']:+d}",
