@@ -39,15 +39,23 @@ class AlertIntake:
         self._on_queued = on_queued
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def accept(self, *, source: str, channel: str, ts: str | None, text: str) -> int | None:
-        """Record the alert (redacted) and start its processing; None when there is nothing to triage."""
+    async def accept(
+        self, *, source: str, channel: str, ts: str | None, text: str, claims: tuple[str, ...] = ()
+    ) -> int | None:
+        """Record the alert (redacted) and start its processing.
+
+        None when there is nothing to triage, or when one of `claims` was taken already (a re-delivery).
+        """
         try:
             clean = normalize(text, self.settings.max_input_chars).text
         except InputError as exc:
             log.info("alert_ignored", source=source, channel=channel, reason=str(exc))
             return None
         clean, _ = redact(clean)
-        alert_id = await self.store.run(self.store.accept_alert, source, channel, ts, clean, self._clock())
+        alert_id = await self.store.run(self.store.accept_alert, source, channel, ts, clean, self._clock(), claims)
+        if alert_id is None:
+            log.info("alert_redelivery_dropped", source=source, channel=channel, ts=ts)
+            return None
         self._spawn(self.process(alert_id, source, channel, ts, clean))
         return alert_id
 

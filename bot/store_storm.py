@@ -103,9 +103,20 @@ class StormStore:
 
     # --- alerts --------------------------------------------------------------------------------
 
-    def accept_alert(self, source: str, channel: str, ts: str | None, text: str, now: float) -> int:
-        """Record an alert the moment it reaches us; everything after this can be redone."""
+    def accept_alert(
+        self, source: str, channel: str, ts: str | None, text: str, now: float, claims: tuple[str, ...] = ()
+    ) -> int | None:
+        """Record an alert the moment it reaches us; everything after this can be redone.
+
+        `claims` (Slack event id, channel+ts) are taken in the same transaction: None when one was taken
+        before (a re-delivery), and a crash can never leave a claim without its alert.
+        """
         with self._tx() as conn:
+            if any(self._one("select 1 from slack_events where event_id = ?", (key,)) for key in claims):
+                return None
+            conn.executemany(
+                "insert into slack_events (event_id, received_at) values (?, ?)", [(key, now) for key in claims]
+            )
             cursor = conn.execute(
                 "insert into alerts (received_at, source, channel, ts, text) values (?, ?, ?, ?, ?)",
                 (now, source, channel, ts, text),

@@ -247,3 +247,14 @@ def test_a_refused_post_is_retried_from_the_queue_not_lost(storm: Storm) -> None
     assert metrics.get_sample_value("triage_slack_writes_total", {"kind": "post", "outcome": "postponed"}) == 1
     assert metrics.get_sample_value("triage_slack_writes_total", {"kind": "post", "outcome": "ok"}) == 1
     assert metrics.get_sample_value("triage_alerts_total", {"outcome": "opened"}) == 1
+
+
+def test_claims_and_the_alert_are_recorded_together(tmp_path: object) -> None:
+    store = Store.open(f"{tmp_path}/c.db")
+    first = store.accept_alert("slack", "C1", "1.1", "disk full", 100.0, ("Ev1", "message:C1:1.1"))
+    again = store.accept_alert("slack", "C1", "1.1", "disk full", 101.0, ("Ev1", "message:C1:1.1"))
+    other_event_same_message = store.accept_alert("slack", "C1", "1.1", "disk full", 102.0, ("Ev2", "message:C1:1.1"))
+    assert first is not None and again is None and other_event_same_message is None
+    assert store.alert_counts() == {"accepted": 1}
+    assert not store.claim_event("Ev1") and store.claim_event("Ev2")  # nothing of the refused one was kept
+    store.close()

@@ -138,11 +138,15 @@ class SlackBot:
             log.debug("slack_message_skipped", reason=reason, channel=event.get("channel"))
             return
         channel, ts = str(event["channel"]), str(event["ts"])
+        if self.intake is not None:
+            # The claims and the alert go into the store together: a crash cannot keep one without the other.
+            keys = (*([str(body["event_id"])] if body.get("event_id") else []), f"message:{channel}:{ts}")
+            await self.intake.accept(
+                source="slack:channel", channel=channel, ts=ts, text=payloads.alert_text(event), claims=keys
+            )
+            return
         if not await self.claim(body.get("event_id"), channel, ts):
             log.info("slack_redelivery_dropped", event_id=body.get("event_id"), channel=channel, ts=ts)
-            return
-        if self.intake is not None:
-            await self.intake.accept(source="slack:channel", channel=channel, ts=ts, text=payloads.alert_text(event))
             return
         self.background.spawn(self.thread_card(channel, ts, payloads.alert_text(event)), "slack-alert")
 
