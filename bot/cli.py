@@ -8,6 +8,7 @@ import contextlib
 import ipaddress
 import json
 import os
+import sqlite3
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Sequence
@@ -17,7 +18,7 @@ import structlog
 
 from bot.card import TriageResult
 from bot.observability import configure_logging
-from bot.settings import Settings
+from bot.settings import ConfigError, Settings
 from bot.triage.errors import InputError
 from bot.triage.service import TriageService
 from bot.wiring import Gateway, build_gateway
@@ -67,8 +68,28 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    settings = Settings.from_env(os.environ)
-    configure_logging(settings.log_level)
+    try:
+        settings = Settings.from_env(os.environ)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    # The card is the output of `triage`; its log line would only clutter the terminal.
+    quiet = args.command == "triage" and settings.log_level == "info"
+    configure_logging("warning" if quiet else settings.log_level)
+    if args.command == "report" and args.since is not None and args.since <= 0:
+        print("error: --since takes a positive number of days", file=sys.stderr)
+        return 2
+    if args.command == "report" and not os.path.exists(settings.db_path):
+        print(f"error: no database at TRIAGE_DB={settings.db_path}", file=sys.stderr)
+        return 2
+    try:
+        return run_command(args, settings)
+    except sqlite3.Error as exc:
+        print(f"error: database {settings.db_path} (TRIAGE_DB): {exc}", file=sys.stderr)
+        return 2
+
+
+def run_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
         return serve(settings, args.host, args.port, args.insecure)
     if args.command == "triage":
@@ -146,9 +167,9 @@ async def _triage_lines(gateway: Gateway, engine: str | None, stdin: TextIO, std
         item_id: Any = None
         try:
             item = json.loads(line)
+            item_id = item.get("id") if isinstance(item, dict) else None
             if not isinstance(item, dict) or not isinstance(item.get("text"), str):
                 raise InputError('each line must be a JSON object with a string "text"')
-            item_id = item.get("id")
             result = await gateway.service.triage(item["text"], source="cli", engine=engine)
             out: dict[str, Any] = {"id": item_id, **result.model_dump(mode="json")}
         except (json.JSONDecodeError, InputError) as exc:

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 # USD per one million tokens: (input, output). Overridable with TRIAGE_PRICES (JSON).
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
@@ -53,6 +53,10 @@ _ENV: dict[str, str] = {
     "TRIAGE_RETRY_INTERVAL": "retry_interval",
     "TRIAGE_SLACK_POST_INTERVAL": "slack_post_interval",
 }
+
+
+class ConfigError(ValueError):
+    """An environment variable holds something the gateway cannot use."""
 
 
 class Settings(BaseModel):
@@ -107,14 +111,26 @@ class Settings(BaseModel):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
+        """Settings from environment variables; ConfigError names the variable that is wrong."""
         values: dict[str, Any] = {}
+        fields = {field: env_name for env_name, field in _ENV.items()}
         for env_name, field in _ENV.items():
             raw = environ.get(env_name)
             if raw is None or raw.strip() == "":
                 continue
-            values[field] = _parse(field, raw.strip())
+            try:
+                values[field] = _parse(field, raw.strip())
+            except (ValueError, TypeError, IndexError, AttributeError) as exc:
+                raise ConfigError(f"{env_name}: {exc}") from exc
         values.update(overrides)
-        return cls(**values)
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{fields.get(str(e['loc'][0]), e['loc'][0]) if e['loc'] else 'settings'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise ConfigError(problems) from exc
 
 
 def _parse(field: str, raw: str) -> Any:

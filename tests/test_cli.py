@@ -85,3 +85,23 @@ def test_every_env_variable_is_documented() -> None:
     for name in _ENV:
         assert name in readme, name
         assert name in example, name
+
+
+def test_bad_configuration_is_a_clear_error_naming_the_variable(tmp_path: Path) -> None:
+    for env, name in ((dict(TRIAGE_MODEL_TIMEOUT="abc"), "TRIAGE_MODEL_TIMEOUT"),
+                      (dict(TRIAGE_PRICES="{bad"), "TRIAGE_PRICES"),
+                      (dict(TRIAGE_DB=str(tmp_path / "missing" / "x.db")), "TRIAGE_DB")):
+        done = run(["triage", "disk full"], tmp_path, **env)
+        assert done.returncode == 2 and name in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_report_refuses_a_database_that_does_not_exist(tmp_path: Path) -> None:
+    done = run(["report"], tmp_path, TRIAGE_DB=str(tmp_path / "typo.db"))
+    assert done.returncode == 2 and "no database" in done.stderr
+    assert not (tmp_path / "typo.db").exists()
+
+
+def test_jsonl_error_line_keeps_the_id(tmp_path: Path) -> None:
+    done = run(["triage", "--jsonl"], tmp_path, stdin='{"id": "x"}\n')
+    expected = {"id": "x", "line": 1, "error": 'each line must be a JSON object with a string "text"'}
+    assert json.loads(done.stdout) == expected

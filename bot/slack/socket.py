@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 from typing import Any
 
 import structlog
@@ -34,19 +35,30 @@ async def run_socket_mode(
     **bot_options: Any,
 ) -> None:
     """Connect to Slack over Socket Mode and serve until `stop` is set; then drain acked work."""
-    if not settings.slack_app_token or not settings.slack_bot_token:
-        raise SocketModeUnavailable("set SLACK_APP_TOKEN (xapp-..., connections:write) and SLACK_BOT_TOKEN")
+    missing = [name for name, value in (("SLACK_APP_TOKEN", settings.slack_app_token),
+                                         ("SLACK_BOT_TOKEN", settings.slack_bot_token)) if not value]
+    if missing:
+        raise SocketModeUnavailable(
+            f"set {' and '.join(missing)} (app-level token xapp-... with connections:write; bot token xoxb-...)"
+        )
     bot = SlackBot(settings, service, store, client, **bot_options)
     handler = AsyncSocketModeHandler(bot.app, settings.slack_app_token, web_client=client)
     stop = stop or asyncio.Event()
     bot.open_session()
-    await handler.connect_async()
-    log.info("slack_socket_mode_connected", alert_channels=settings.alert_channels)
-    if ready is not None:
-        ready.set()
+    # Connecting retries for as long as Slack is unreachable; a stop request must still end it.
+    connecting = asyncio.ensure_future(handler.connect_async())
+    stopping = asyncio.ensure_future(stop.wait())
     try:
-        await stop.wait()
+        await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if connecting.done() and not stop.is_set():
+            connecting.result()
+            log.info("slack_socket_mode_connected", alert_channels=settings.alert_channels)
+            if ready is not None:
+                ready.set()
+            await stopping
     finally:
+        for task in (connecting, stopping):
+            task.cancel()
         await handler.close_async()
         await bot.aclose()
         log.info("slack_socket_mode_closed")
@@ -71,5 +83,6 @@ async def socket_main(
         )
     except SocketModeUnavailable as exc:
         log.error("slack_socket_mode_unavailable", reason=str(exc))
+        print(f"error: Socket Mode needs its tokens: {exc}", file=sys.stderr)
         return 2
     return 0
