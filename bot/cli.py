@@ -205,6 +205,9 @@ def render_text(result: TriageResult) -> str:
 def eval_command(settings: Settings, args: argparse.Namespace) -> int:
     from bot.eval_command import run_eval_command
 
+    if args.engine == "model" and not settings.model_enabled and not args.compare:
+        print("eval: --engine model needs OPENAI_API_KEY; without it every case falls back to the heuristic "
+              "engine (marked degraded)", file=sys.stderr)
     # One log line per case would bury the report; warnings and errors still show.
     configure_logging("warning" if settings.log_level in ("info", "debug") else settings.log_level)
 

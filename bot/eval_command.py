@@ -182,6 +182,9 @@ def run_eval_command(
         compare = getattr(args, "compare", None)
         if compare:
             drift = severity_drift(read_run(compare[0]), read_run(compare[1]))
+            if not drift["common_cases"]:
+                print("eval: the two runs share no case ids; nothing to compare", file=err)
+                return 2
             if target is not None:
                 _write(target / DRIFT_FILE, json.dumps(drift, indent=1))
                 _write(target / DRIFT_REPORT_FILE, drift_report(drift))
