@@ -87,11 +87,12 @@ class SlackBot:
         self.app = AsyncApp(
             client=client,
             signing_secret=settings.slack_signing_secret or "",
-            # Listeners only record and spawn; running them before the response means an acked alert is
-            # already in the store, so a crash right after the ack cannot lose it.
-            process_before_response=True,
+            process_before_response=False,
             logger=logger,
         )
+        # Alert messages are recorded in a middleware, which Bolt runs before it answers Slack: an acked
+        # alert is already in the store, so a crash right after the ack cannot lose it.
+        self.app.middleware(self.record_alert)
         self.app.command(COMMAND)(self.on_command)
         self.app.event("message")(self.on_message)
         self.app.action(ACTION_PATTERN)(self.on_action)
@@ -130,21 +131,34 @@ class SlackBot:
         await ack()
         self.background.spawn(self.command_card(command, parsed.text, respond), "slack-command")
 
-    async def on_message(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
-        # Bolt answers Slack when this returns: keep it to the skip checks and one write to the store.
+    async def record_alert(self, body: dict[str, Any], context: Any, next_: Callable[[], Awaitable[Any]]) -> None:
+        """Middleware: hand alert-channel messages to the intake before the request is answered."""
+        event = body.get("event") if body.get("type") == "event_callback" else None
+        if self.intake is not None and isinstance(event, dict) and event.get("type") == "message":
+            await self.take_alert(body, event, context, self.intake)
+        await next_()
+
+    async def take_alert(self, body: dict[str, Any], event: dict[str, Any], context: Any, intake: AlertIntake) -> None:
+        if self.skipped(event, context):
+            return
+        channel, ts = str(event["channel"]), str(event["ts"])
+        # The claims and the alert go into the store together: a crash cannot keep one without the other.
+        keys = (*([str(body["event_id"])] if body.get("event_id") else []), f"message:{channel}:{ts}")
+        text = payloads.alert_text(event)
+        await intake.accept(source="slack:channel", channel=channel, ts=ts, text=text, claims=keys)
+
+    def skipped(self, event: dict[str, Any], context: Any) -> bool:
         identity = payloads.BotIdentity(context.get("bot_user_id"), context.get("bot_id"))
         reason = payloads.skip_reason(event, channels=self.settings.alert_channels, identity=identity)
         if reason is not None:
             log.debug("slack_message_skipped", reason=reason, channel=event.get("channel"))
+        return reason is not None
+
+    async def on_message(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
+        # Events are acked by Bolt before this runs; with an intake the middleware has taken the alert already.
+        if self.intake is not None or self.skipped(event, context):
             return
         channel, ts = str(event["channel"]), str(event["ts"])
-        if self.intake is not None:
-            # The claims and the alert go into the store together: a crash cannot keep one without the other.
-            keys = (*([str(body["event_id"])] if body.get("event_id") else []), f"message:{channel}:{ts}")
-            await self.intake.accept(
-                source="slack:channel", channel=channel, ts=ts, text=payloads.alert_text(event), claims=keys
-            )
-            return
         if not await self.claim(body.get("event_id"), channel, ts):
             log.info("slack_redelivery_dropped", event_id=body.get("event_id"), channel=channel, ts=ts)
             return
