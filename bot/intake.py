@@ -9,13 +9,14 @@ from typing import Any
 
 import structlog
 
-from bot.incidents import is_resolved
+from bot.incidents import Incident, is_resolved
 from bot.settings import Settings
 from bot.store import Store
 from bot.triage.errors import InputError
+from bot.triage.fingerprint import fingerprint
 from bot.triage.normalize import normalize
 from bot.triage.redact import redact
-from bot.triage.service import TriageService, prepare
+from bot.triage.service import TriageService
 
 log = structlog.get_logger("bot.intake")
 
@@ -52,41 +53,45 @@ class AlertIntake:
             log.info("alert_ignored", source=source, channel=channel, reason=str(exc))
             return None
         clean, _ = redact(clean)
-        alert_id = await self.store.run(self.store.accept_alert, source, channel, ts, clean, self._clock(), claims)
-        if alert_id is None:
+        # Recorded and coalesced in one transaction: one trip to the store per alert, even in a storm.
+        taken = await self.store.run(
+            self.store.take_alert, source, channel, ts, clean, self._clock(), claims,
+            fingerprint(clean), is_resolved(clean), self.settings.coalesce_window,
+        )
+        if taken is None:
             log.info("alert_redelivery_dropped", source=source, channel=channel, ts=ts)
             return None
-        self._spawn(self.process(alert_id, source, channel, ts, clean))
+        alert_id, incident, owner = taken
+        self._settle(alert_id, incident, owner, source, clean)
         return alert_id
 
     async def recover(self) -> int:
         """After a restart: finish every alert that was accepted but not yet turned into a card."""
         pending = await self.store.run(self.store.pending_alerts)
         for row in pending:
-            self._spawn(self.process(row["id"], row["source"], row["channel"], row["ts"], row["text"]))
+            incident, owner = await self.store.run(
+                self.store.coalesce, row["id"], fingerprint(row["text"]), row["channel"], row["ts"],
+                is_resolved(row["text"]), self._clock(), self.settings.coalesce_window,
+            )
+            self._settle(row["id"], incident, owner, row["source"], row["text"])
         if pending:
             log.info("alerts_recovered", count=len(pending))
         return len(pending)
 
-    async def process(self, alert_id: int, source: str, channel: str, ts: str | None, text: str) -> None:
-        prepared = prepare(text, self.settings.max_input_chars)
-        incident, owner = await self.store.run(
-            self.store.coalesce,
-            alert_id,
-            prepared.fingerprint,
-            channel,
-            ts,
-            is_resolved(text),
-            self._clock(),
-            self.settings.coalesce_window,
-        )
+    def _settle(self, alert_id: int, incident: Incident | None, owner: bool, source: str, text: str) -> None:
+        """The opening alert of an incident gets triaged; repeats only move the card's counter."""
         outcome = "opened" if owner else "repeat" if incident is not None else "resolved_unknown"
         self.service.metrics.alerts.labels(outcome).inc()
         if incident is not None and owner:
-            result = await self.service.triage(text, source=source)
-            await self.store.run(self.store.set_incident_card, incident.id, result.meta.triage_id, alert_id)
-            log.info("incident_opened", incident=incident.id, fingerprint=prepared.fingerprint,
-                     triage_id=result.meta.triage_id, channel=channel)
+            self._spawn(self.open_incident(alert_id, incident, source, text))
+        elif self._on_queued is not None:
+            self._on_queued()
+
+    async def open_incident(self, alert_id: int, incident: Incident, source: str, text: str) -> None:
+        result = await self.service.triage(text, source=source)
+        await self.store.run(self.store.set_incident_card, incident.id, result.meta.triage_id, alert_id)
+        log.info("incident_opened", incident=incident.id, fingerprint=incident.fingerprint,
+                 triage_id=result.meta.triage_id, channel=incident.channel)
         if self._on_queued is not None:
             self._on_queued()
 

@@ -112,16 +112,28 @@ class StormStore:
         before (a re-delivery), and a crash can never leave a claim without its alert.
         """
         with self._tx() as conn:
-            if any(self._one("select 1 from slack_events where event_id = ?", (key,)) for key in claims):
-                return None
-            conn.executemany(
-                "insert into slack_events (event_id, received_at) values (?, ?)", [(key, now) for key in claims]
-            )
-            cursor = conn.execute(
-                "insert into alerts (received_at, source, channel, ts, text) values (?, ?, ?, ?, ?)",
-                (now, source, channel, ts, text),
-            )
-            return int(cursor.lastrowid or 0)
+            return self._insert_alert(conn, source, channel, ts, text, now, claims)
+
+    def _insert_alert(
+        self,
+        conn: sqlite3.Connection,
+        source: str,
+        channel: str,
+        ts: str | None,
+        text: str,
+        now: float,
+        claims: tuple[str, ...],
+    ) -> int | None:
+        if any(self._one("select 1 from slack_events where event_id = ?", (key,)) for key in claims):
+            return None
+        conn.executemany(
+            "insert into slack_events (event_id, received_at) values (?, ?)", [(key, now) for key in claims]
+        )
+        cursor = conn.execute(
+            "insert into alerts (received_at, source, channel, ts, text) values (?, ?, ?, ?, ?)",
+            (now, source, channel, ts, text),
+        )
+        return int(cursor.lastrowid or 0)
 
     def pending_alerts(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -156,43 +168,78 @@ class StormStore:
         Idempotent per alert: re-running after a crash neither counts it twice nor opens a second incident.
         """
         with self._tx() as conn:
-            status, attached = self._one("select status, incident_id from alerts where id = ?", (alert_id,)) or (
-                None,
-                None,
-            )
-            if attached:
-                row = self._one(f"select {_INCIDENT_COLUMNS} from incidents where id = ?", (attached,))
-                creator = self._one("select first_alert_id from incidents where id = ?", (attached,))
-                owns = creator is not None and creator[0] == alert_id and status == "accepted"
-                return (_incident(row) if row else None), owns
-            row = self._one(
-                f"select {_INCIDENT_COLUMNS} from incidents where fingerprint = ? and channel = ? and resolved = 0 "
-                "and last_seen >= ? order by first_seen desc limit 1",
-                (fingerprint, channel, now - window),
-            )
-            if row is not None:
-                incident = _incident(row)
-                conn.execute(
-                    "update incidents set count = count + 1, last_seen = ?, dirty = 1, resolved = ? where id = ?",
-                    (now, int(resolved), incident.id),
-                )
-                conn.execute(
-                    "update alerts set status = 'done', incident_id = ? where id = ?", (incident.id, alert_id)
-                )
-                return incident, False
-            if resolved:
-                conn.execute("update alerts set status = 'done' where id = ?", (alert_id,))
-                return None, False
-            incident_id = uuid.uuid4().hex
+            return self._coalesce(conn, alert_id, fingerprint, channel, thread_ts, resolved, now, window)
+
+    def take_alert(
+        self,
+        source: str,
+        channel: str,
+        ts: str | None,
+        text: str,
+        now: float,
+        claims: tuple[str, ...],
+        fingerprint: str,
+        resolved: bool,
+        window: float,
+    ) -> tuple[int, Incident | None, bool] | None:
+        """accept_alert and coalesce in one transaction (one trip to the store per alert in a storm).
+
+        Returns (alert id, incident, this alert must triage it), or None for a re-delivery.
+        """
+        with self._tx() as conn:
+            alert_id = self._insert_alert(conn, source, channel, ts, text, now, claims)
+            if alert_id is None:
+                return None
+            return (alert_id, *self._coalesce(conn, alert_id, fingerprint, channel, ts, resolved, now, window))
+
+    def _coalesce(
+        self,
+        conn: sqlite3.Connection,
+        alert_id: int,
+        fingerprint: str,
+        channel: str,
+        thread_ts: str | None,
+        resolved: bool,
+        now: float,
+        window: float,
+    ) -> tuple[Incident | None, bool]:
+        status, attached = self._one("select status, incident_id from alerts where id = ?", (alert_id,)) or (
+            None,
+            None,
+        )
+        if attached:
+            row = self._one(f"select {_INCIDENT_COLUMNS} from incidents where id = ?", (attached,))
+            creator = self._one("select first_alert_id from incidents where id = ?", (attached,))
+            owns = creator is not None and creator[0] == alert_id and status == "accepted"
+            return (_incident(row) if row else None), owns
+        row = self._one(
+            f"select {_INCIDENT_COLUMNS} from incidents where fingerprint = ? and channel = ? and resolved = 0 "
+            "and last_seen >= ? order by first_seen desc limit 1",
+            (fingerprint, channel, now - window),
+        )
+        if row is not None:
+            incident = _incident(row)
             conn.execute(
-                "insert into incidents (id, fingerprint, channel, thread_ts, first_seen, last_seen, first_alert_id)"
-                " values (?, ?, ?, ?, ?, ?, ?)",
-                (incident_id, fingerprint, channel, thread_ts, now, now, alert_id),
+                "update incidents set count = count + 1, last_seen = ?, dirty = 1, resolved = ? where id = ?",
+                (now, int(resolved), incident.id),
             )
-            conn.execute("update alerts set incident_id = ? where id = ?", (incident_id, alert_id))
-            row = self._one(f"select {_INCIDENT_COLUMNS} from incidents where id = ?", (incident_id,))
-            assert row is not None
-            return _incident(row), True
+            conn.execute(
+                "update alerts set status = 'done', incident_id = ? where id = ?", (incident.id, alert_id)
+            )
+            return incident, False
+        if resolved:
+            conn.execute("update alerts set status = 'done' where id = ?", (alert_id,))
+            return None, False
+        incident_id = uuid.uuid4().hex
+        conn.execute(
+            "insert into incidents (id, fingerprint, channel, thread_ts, first_seen, last_seen, first_alert_id)"
+            " values (?, ?, ?, ?, ?, ?, ?)",
+            (incident_id, fingerprint, channel, thread_ts, now, now, alert_id),
+        )
+        conn.execute("update alerts set incident_id = ? where id = ?", (incident_id, alert_id))
+        row = self._one(f"select {_INCIDENT_COLUMNS} from incidents where id = ?", (incident_id,))
+        assert row is not None
+        return _incident(row), True
 
     def set_incident_card(self, incident_id: str, triage_id: str, alert_id: int) -> None:
         """The incident's card is triaged: queue its post and close the alert that opened it."""
