@@ -22,7 +22,6 @@ import hashlib
 import hmac
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -33,12 +32,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
-import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import free_port, percentile, wait_ready
 
 SECRET = "bench-signing-secret"
 CHANNEL = "CBENCH"
@@ -66,11 +68,6 @@ def bare_app() -> FastAPI:
         return {"status": "ok"}
 
     return app
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
 def signed_command(n: int) -> tuple[bytes, dict[str, str]]:
@@ -146,23 +143,6 @@ async def compare(
     return gateway, bare
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_ready(url: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise SystemExit(f"{url} did not start")
-
-
 def summary(values: list[float]) -> dict[str, float]:
     return {
         "p50_ms": round(percentile(values, 50), 2),
@@ -205,8 +185,8 @@ def main() -> None:
             start([sys.executable, "-m", "uvicorn", "--factory", "benchmarks.ack:bare_app", "--port", str(bare_port),
                    "--log-level", "warning", "--no-access-log"], slack_env, **quiet)
             gateway_url, bare_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}"
-            wait_ready(gateway_url)
-            wait_ready(bare_url)
+            wait_ready(f"{gateway_url}/healthz", timeout=60)
+            wait_ready(f"{bare_url}/healthz", timeout=60)
             gateway, bare = asyncio.run(compare(gateway_url, bare_url, f"{tmp}/ack.db", opts))
             cards = posted_cards(f"{tmp}/ack.db", expected=opts.warm_up + len(gateway))
     finally:
