@@ -28,8 +28,7 @@ import openai
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import free_port, percentile, wait_ready
-from bot.triage.model import _response_format as response_format
+from benchmarks.common import free_port, model_request, percentile, wait_ready
 from bot.triage.prompt import load_prompt
 
 
@@ -44,10 +43,7 @@ async def direct(base_url: str, count: int) -> list[float]:
     out = []
     for n in range(count):
         started = time.perf_counter()
-        await client.chat.completions.create(
-            model="gpt-4o-mini", messages=prompt.messages(alert(n)), temperature=0,  # type: ignore[arg-type]
-            max_tokens=800, response_format=response_format("json_schema"),  # type: ignore[arg-type]
-        )
+        await client.chat.completions.create(**model_request(prompt, alert(n)))
         out.append((time.perf_counter() - started) * 1000)
     await client.close()
     return out

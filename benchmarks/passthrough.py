@@ -11,7 +11,7 @@ import openai
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from bot.triage.model import _response_format as response_format
+from benchmarks.common import model_request
 from bot.triage.prompt import load_prompt
 
 
@@ -23,10 +23,7 @@ def create() -> FastAPI:
     @app.post("/v1/triage")
     async def triage(request: Request) -> Response:
         body = await request.json()
-        answer = await client.chat.completions.create(
-            model="gpt-4o-mini", messages=prompt.messages(body["text"]), temperature=0,  # type: ignore[arg-type]
-            max_tokens=800, response_format=response_format("json_schema"),  # type: ignore[arg-type]
-        )
+        answer = await client.chat.completions.create(**model_request(prompt, body["text"]))
         content = answer.choices[0].message.content or "{}"
         return Response('{"meta": {"engine": "model"}, "card": ' + content + "}", media_type="application/json")
 

@@ -88,8 +88,8 @@ def test_sigkill_mid_storm_loses_nothing_and_doubles_nothing(
             fake_slack.wait_for(lambda: conn.execute(settled).fetchone()[0] == 6, timeout=30)
         except AssertionError:
             state = conn.execute("select count, post_state, dirty from incidents").fetchall()
-            alerts = conn.execute("select status, count(*) from alerts group by status").fetchall()
-            raise AssertionError(f"incidents {state}, alerts {alerts}") from None
+            by_status = conn.execute("select status, count(*) from alerts group by status").fetchall()
+            raise AssertionError(f"incidents {state}, alerts {by_status}") from None
         alerts = dict(conn.execute("select status, count(*) from alerts group by status").fetchall())
         conn.close()
     finally:

@@ -13,14 +13,14 @@ import httpx
 import pytest
 
 from bot.alertmanager import PayloadError, parse_payload
-from bot.incidents import counter_due, is_resolved, retry_delay, should_retry
+from bot.incidents import Incident, counter_due, is_resolved, retry_delay, should_retry
 from bot.server import build_app
 from bot.store import Store
 from bot.wiring import Gateway
 from tests.conftest import GatewayFactory
 from tests.fakes import slack_requests as sr
 from tests.fakes.openai_server import FakeOpenAI, Reply
-from tests.fakes.slack import FakeSlack
+from tests.fakes.slack import Call, FakeSlack
 from tests.servers import serve
 
 CHANNEL = "CALERT"
@@ -77,6 +77,41 @@ def card_says(storm: Storm, card_ts: str, text: str, channel: str = CHANNEL) -> 
     return text in json.dumps(message.get("blocks"))
 
 
+def wait_until_card_says(storm: Storm, card_ts: str, text: str, timeout: float = 10.0) -> None:
+    storm.slack.wait_for(lambda: card_says(storm, card_ts, text), timeout=timeout)
+
+
+def wait_for_posts(slack: FakeSlack, count: int, timeout: float) -> list[Call]:
+    """All cards posted so far, once there are at least `count` of them."""
+
+    def enough() -> list[Call] | None:
+        posts = slack.posts()
+        return posts if len(posts) >= count else None
+
+    return slack.wait_for(enough, timeout=timeout)
+
+
+def wait_for_carded_incidents(storm: Storm) -> list[Incident]:
+    """The open incidents, once there is at least one and every one has its card."""
+
+    def carded() -> list[Incident] | None:
+        incidents = storm.gateway.store.incidents()
+        return incidents if incidents and all(i.card_ts for i in incidents) else None
+
+    return storm.slack.wait_for(carded)
+
+
+def wait_for_triage_ids(storm: Storm, posts: list[Call]) -> list[str]:
+    """The triage id behind each posted card, once every card has one."""
+
+    def all_known() -> list[str] | None:
+        ids = [storm.gateway.store.triage_at(CHANNEL, p.response["ts"]) for p in posts]
+        known = [triage_id for triage_id in ids if triage_id]
+        return known if len(known) == len(ids) else None
+
+    return storm.slack.wait_for(all_known)
+
+
 def test_storm_of_500_alerts_gives_one_card_and_one_model_call_per_incident(storm: Storm) -> None:
     storm.openai.latency = 0.2
     texts = [incident_text(kind, repeat) for repeat in range(50) for kind in range(10)]
@@ -85,8 +120,8 @@ def test_storm_of_500_alerts_gives_one_card_and_one_model_call_per_incident(stor
 
     store = storm.gateway.store
     storm.slack.wait_for(lambda: store.alert_counts().get("done") == 500, timeout=20)
-    posts = storm.slack.wait_for(lambda: len(storm.slack.posts()) >= 10 and storm.slack.posts(), timeout=20)
-    incidents = storm.slack.wait_for(lambda: all(i.card_ts for i in store.incidents()) and store.incidents())
+    posts = wait_for_posts(storm.slack, 10, timeout=20)
+    incidents = wait_for_carded_incidents(storm)
     assert len(incidents) == 10 and sorted(i.count for i in incidents) == [50] * 10
     assert storm.openai.calls <= 10
     assert len(posts) == 10
@@ -94,8 +129,8 @@ def test_storm_of_500_alerts_gives_one_card_and_one_model_call_per_incident(stor
     assert {p.args["thread_ts"] for p in posts} == {i.thread_ts for i in incidents}
     # the counters catch up, through paced chat.update calls
     for incident in incidents:
-        storm.slack.wait_for(lambda i=incident: i.card_ts and card_says(storm, i.card_ts, "Seen 50 times"),
-                             timeout=20)
+        assert incident.card_ts is not None
+        wait_until_card_says(storm, incident.card_ts, "Seen 50 times", timeout=20)
     writes = sorted(c.at for c in storm.slack.calls if c.method in ("chat.postMessage", "chat.update"))
     gaps = [b - a for a, b in itertools.pairwise(writes)]
     assert min(gaps) >= PACE * 0.9
@@ -108,8 +143,7 @@ def test_resolved_notice_marks_the_card_resolved_without_a_new_card(storm: Storm
     resolved = incident_text(1, 3).replace("[FIRING:4]", "[RESOLVED]")
     assert is_resolved(resolved)
     storm.event(resolved, "1700000000.000200")
-    ts = card.response["ts"]
-    storm.slack.wait_for(lambda: card_says(storm, ts, "Resolved"), timeout=10)
+    wait_until_card_says(storm, card.response["ts"], "Resolved")
     assert len(storm.slack.posts()) == 1 and storm.openai.calls == 1
 
 
@@ -117,9 +151,9 @@ def test_model_down_gives_heuristic_cards_then_model_cards_after_recovery(storm:
     storm.openai.default = Reply.error(503, "down")
     for kind in range(3):
         storm.event(incident_text(kind, 0), f"1700000100.00000{kind}")
-    posts = storm.slack.wait_for(lambda: len(storm.slack.posts()) >= 3 and storm.slack.posts(), timeout=10)
+    posts = wait_for_posts(storm.slack, 3, timeout=10)
     store = storm.gateway.store
-    ids = storm.slack.wait_for(lambda: all(ids := [store.triage_at(CHANNEL, p.response["ts"]) for p in posts]) and ids)
+    ids = wait_for_triage_ids(storm, posts)
     degraded = [store.get_triage(triage_id) for triage_id in ids]
     assert all(r is not None and r.meta.engine == "heuristic" and r.meta.degraded for r in degraded), degraded
     storm.slack.wait_for(lambda: store.retry_states().get("pending") == 3, timeout=10)
@@ -127,7 +161,7 @@ def test_model_down_gives_heuristic_cards_then_model_cards_after_recovery(storm:
     # The retry-later job (APScheduler, every TRIAGE_RETRY_INTERVAL) asks again once the model is back.
     storm.openai.default = Reply.card(category="app", severity="P1", confidence=0.9)
     for post in posts:
-        storm.slack.wait_for(lambda ts=post.response["ts"]: card_says(storm, ts, "Updated by model"), timeout=10)
+        wait_until_card_says(storm, post.response["ts"], "Updated by model")
     storm.slack.wait_for(lambda: store.retry_states() == {"updated": 3})
     assert len(storm.slack.posts()) == 3  # updated in place, no new cards
 
@@ -158,7 +192,7 @@ def test_alertmanager_webhook_posts_coalesced_cards(gateways: GatewayFactory, fa
         first = httpx.post(f"{url}/v1/alerts/alertmanager", json=payload, headers=auth)
         again = httpx.post(f"{url}/v1/alerts/alertmanager", json=payload, headers=auth)
         assert first.json()["accepted"] == 3 and again.status_code == 200
-        posts = fake_slack.wait_for(lambda: len(fake_slack.posts()) >= 3 and fake_slack.posts(), timeout=10)
+        posts = wait_for_posts(fake_slack, 3, timeout=10)
         assert {p.args["channel"] for p in posts} == {"CAM"} and all(not p.args.get("thread_ts") for p in posts)
         httpx.post(f"{url}/v1/alerts/alertmanager", json=alertmanager_payload("resolved", 3), headers=auth)
         fake_slack.wait_for(
@@ -189,7 +223,8 @@ def test_alertmanager_rendering_and_bad_payloads() -> None:
     assert texts[0].startswith("[FIRING] HostOutOfDiskSpace (node-0:9100 node) | Disk almost full on node-0")
     assert "severity=warning" in texts[0]
     assert is_resolved(parse_payload(alertmanager_payload("resolved", 1))[0])
-    for bad in (None, [], {"alerts": "x"}, {"alerts": [1]}):
+    bad_payloads: list[object] = [None, [], {"alerts": "x"}, {"alerts": [1]}]
+    for bad in bad_payloads:
         with pytest.raises(PayloadError):
             parse_payload(bad)
 
@@ -206,6 +241,7 @@ def test_coalesce_is_idempotent_per_alert(tmp_path: object) -> None:
     store = Store.open(f"{tmp_path}/s.db")
     first = store.accept_alert("test", "C1", "1.1", "disk full", 100.0)
     second = store.accept_alert("test", "C1", "1.2", "disk full", 101.0)
+    assert first is not None and second is not None
     incident, owner = store.coalesce(first, "fp", "C1", "1.1", False, 100.0, 60)
     assert incident is not None and owner
     # a crash before the card was queued: the same alert still owns the incident, nothing is counted twice
@@ -214,9 +250,11 @@ def test_coalesce_is_idempotent_per_alert(tmp_path: object) -> None:
     repeat, repeat_owner = store.coalesce(second, "fp", "C1", "1.2", False, 101.0, 60)
     assert repeat is not None and repeat.id == incident.id and not repeat_owner
     store.coalesce(second, "fp", "C1", "1.2", False, 101.0, 60)
-    assert store.get_incident(incident.id).count == 2  # type: ignore[union-attr]
+    counted = store.get_incident(incident.id)
+    assert counted is not None and counted.count == 2
     # outside the window a new incident opens
     third = store.accept_alert("test", "C1", "1.3", "disk full", 500.0)
+    assert third is not None
     later, later_owner = store.coalesce(third, "fp", "C1", "1.3", False, 500.0, 60)
     assert later is not None and later.id != incident.id and later_owner
     store.close()

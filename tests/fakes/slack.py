@@ -218,8 +218,11 @@ class FakeSlack:
             found = self.messages.get((channel, ts))
             return dict(found) if found is not None else None
 
-    def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.01) -> T:
-        """Poll `predicate` until it returns something truthy; fail with AssertionError at the deadline."""
+    def wait_for(self, predicate: Callable[[], T | None], timeout: float = 5.0, interval: float = 0.01) -> T:
+        """Poll `predicate` until it returns something truthy and return that; fail with AssertionError at the deadline.
+
+        A predicate may answer None for "not yet", so `wait_for(lambda: store.triage_at(...))` gives a str.
+        """
         deadline = time.monotonic() + timeout
         while True:
             value = predicate()
@@ -230,7 +233,7 @@ class FakeSlack:
             time.sleep(interval)
 
     async def wait_for_async(
-        self, predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.01
+        self, predicate: Callable[[], T | None], timeout: float = 5.0, interval: float = 0.01
     ) -> T:
         """wait_for for code whose work runs on the test's own event loop."""
         deadline = time.monotonic() + timeout
