@@ -12,7 +12,6 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.card import TriageResult
 from bot.incidents import MAX_RETRY_ATTEMPTS, retry_delay
 from bot.slack.blocks import CardState
-from bot.slack.feedback import notes_from_rows
 from bot.slack.poster import CardPoster
 from bot.store import Store
 from bot.triage.service import TriageService
@@ -85,16 +84,18 @@ class RetryLater:
         if await self.store.run(self.store.feedback_for, old_id):
             await self.store.run(self.store.finish_retry, old_id, "human")
             return 0
-        await self.store.run(self.store.save_post, result.meta.triage_id, row["channel"], row["ts"])
+        post = await self.store.run(self.store.get_post, old_id) or {}
+        requester = post.get("requested_by")
+        await self.store.run(
+            self.store.save_post, result.meta.triage_id, row["channel"], row["ts"], post.get("thread_ts"), requester
+        )
         await self.store.run(self.store.replace_incident_triage, old_id, result.meta.triage_id)
         incident = await self.store.run(self.store.incident_for_triage, result.meta.triage_id)
-        rows = await self.store.run(self.store.feedback_for, result.meta.triage_id)
-        state = CardState(feedback=notes_from_rows(rows), updated_by_model=True)
+        state = CardState(updated_by_model=True, requested_by=requester)
         if incident is not None:
             state = CardState(
-                feedback=state.feedback, seen_count=incident.count, last_seen=incident.last_seen,
-                resolved=incident.resolved, resolved_at=incident.last_seen if incident.resolved else None,
-                updated_by_model=True,
+                seen_count=incident.count, last_seen=incident.last_seen, resolved=incident.resolved,
+                resolved_at=incident.last_seen if incident.resolved else None, updated_by_model=True,
             )
         await self.poster.update(row["channel"], row["ts"], result, state)
         await self.store.run(self.store.finish_retry, old_id, "updated")

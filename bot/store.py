@@ -96,10 +96,12 @@ class Store(StormStore):
                 self.db.table("posts").create(
                     {
                         "triage_id": str, "channel": str, "ts": str, "thread_ts": str,
-                        "created_at": float,
+                        "requested_by": str, "created_at": float,
                     },
                     pk="triage_id",
                 )
+            elif "requested_by" not in self.db.table("posts").columns_dict:
+                self.db.table("posts").add_column("requested_by", str)
 
     # --- triages -------------------------------------------------------------------------------
 
@@ -259,10 +261,13 @@ class Store(StormStore):
             )
             return cursor.rowcount == 1
 
-    def save_post(self, triage_id: str, channel: str, ts: str, thread_ts: str | None = None) -> None:
+    def save_post(
+        self, triage_id: str, channel: str, ts: str, thread_ts: str | None = None, requested_by: str | None = None
+    ) -> None:
+        """Where a card was posted, and who asked for it (a redraw keeps showing them)."""
         row = {
             "triage_id": triage_id, "channel": channel, "ts": ts, "thread_ts": thread_ts,
-            "created_at": self._clock(),
+            "requested_by": requested_by, "created_at": self._clock(),
         }
         with self._lock:
             self.db.table("posts").insert(row, replace=True)

@@ -272,6 +272,7 @@ def test_degraded_command_card_is_updated_by_the_model_later(storm: Storm) -> No
     storm.openai.default = Reply.card(severity="P0", confidence=0.95)
     storm.slack.wait_for(lambda: card_says(storm, ts, "Updated by model", "CCMD"), timeout=10)
     assert not card_says(storm, ts, "Degraded", "CCMD")
+    assert card_says(storm, ts, "<@U1>", "CCMD")  # still says who asked for it
     assert len(storm.slack.posts()) == 1
 
 

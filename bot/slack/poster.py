@@ -72,7 +72,8 @@ class CardPoster:
         )
         ts = str(answer["ts"])
         posted_in = str(answer.get("channel") or channel)
-        await self.store.run(self.store.save_post, result.meta.triage_id, posted_in, ts, thread_ts)
+        requester = state.requested_by if state else None
+        await self.store.run(self.store.save_post, result.meta.triage_id, posted_in, ts, thread_ts, requester)
         log.info("slack_card_posted", triage_id=result.meta.triage_id, channel=posted_in, ts=ts)
         if self.retry_base is not None and should_retry(result.meta.degraded_reason, 0):
             next_at = self._clock() + retry_delay(0, self.retry_base)
