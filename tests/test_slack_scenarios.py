@@ -109,7 +109,7 @@ def test_command_acks_before_the_model_answers_then_posts_the_card(slack: Harnes
     (row,) = slack.triages()
     assert row["source"] == "slack:command" and row["engine"] == "model"
     assert slack.gateway.store.get_post(row["id"]) == {
-        "triage_id": row["id"], "channel": "CALERT", "ts": card["ts"], "thread_ts": None,
+        "triage_id": row["id"], "channel": "CALERT", "ts": card["ts"], "thread_ts": None, "requested_by": "U9",
         "created_at": pytest.approx(time.time(), abs=30),
     }
 
