@@ -183,3 +183,12 @@ def test_replies_have_text_and_blocks() -> None:
         assert message["blocks"] and message["blocks"][0]["type"] == "section"
     assert "/triage" in blocks.usage_message()["text"]
     assert blocks.notice_message("a <b>")["blocks"][0]["text"]["text"] == "a &lt;b&gt;"
+
+
+def test_long_escaped_text_is_cut_without_splitting_an_entity() -> None:
+    from bot.slack.blocks import fit
+
+    text = "a" * 2996 + "&amp;&amp;"
+    cut = fit(text, 3000)
+    assert len(cut) <= 3000 and cut.endswith("a…") and "&am…" not in cut
+    assert fit("short &amp; fine", 3000) == "short &amp; fine"

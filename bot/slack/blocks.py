@@ -239,11 +239,22 @@ def _option(label: str, value: str) -> dict[str, Any]:
 
 
 def _mrkdwn_section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": fit(text, 3000)}}
+
+
+def fit(text: str, limit: int) -> str:
+    """Cut escaped mrkdwn to Slack's limit without splitting an entity like `&amp;` (ends with …)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + "…"
 
 
 def _context(lines: Sequence[str]) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": line[:3000]} for line in lines]}
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": fit(line, 3000)} for line in lines]}
 
 
 def _fold(lines: list[str], *, limit: int) -> list[str]:
