@@ -66,8 +66,3 @@ def should_retry(reason: str | None, attempts: int) -> bool:
 def retry_delay(attempts: int, base: float, cap: float = 1800.0) -> float:
     """Seconds before re-triage attempt `attempts + 1`: base, 2×base, 4×base … capped."""
     return float(min(cap, base * 2**attempts))
-
-
-def counter_due(shown_at: float, now: float, interval: float) -> bool:
-    """Counter updates of one card are spaced at least `interval` seconds apart."""
-    return now - shown_at >= interval

@@ -8,7 +8,6 @@ the event loop and never race each other.
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import threading
 import time
@@ -293,7 +292,3 @@ class Store(StormStore):
         with self._lock:
             rows = self.db.query("select triage_id from posts where created_at >= ?", [since])
             return {str(row["triage_id"]) for row in rows}
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)

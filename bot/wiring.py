@@ -107,7 +107,3 @@ def build_gateway(
         if not socket_mode:
             gateway.slack = SlackBot(settings, service, store, gateway.slack_client, intake=gateway.intake)
     return gateway
-
-
-def build_service(settings: Settings) -> TriageService:
-    return build_gateway(settings).service

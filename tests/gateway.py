@@ -29,8 +29,8 @@ class GatewayFactory:
         values.update(overrides)
         return Settings(**values)
 
-    def build(self, fake: FakeOpenAI | None = None, **overrides: Any) -> Gateway:
-        gateway = build_gateway(self.settings(fake, **overrides))
+    def build(self, fake: FakeOpenAI | None = None, *, socket_mode: bool = False, **overrides: Any) -> Gateway:
+        gateway = build_gateway(self.settings(fake, **overrides), socket_mode=socket_mode)
         self.built.append(gateway)
         return gateway
 

@@ -21,21 +21,25 @@ from tests.gateway import GatewayFactory
 @pytest.fixture
 async def socket_gateway(gateways: GatewayFactory, fake_slack: FakeSlack) -> AsyncIterator[Gateway]:
     gateway = gateways.build(
+        socket_mode=True,
         slack_bot_token="xoxb-test",
         slack_app_token="xapp-test",
         slack_api_url=fake_slack.base_url,
         alert_channels=["CALERT"],
     )
+    assert gateway.slack_client is not None
+    await gateway.start()
     stop, ready = asyncio.Event(), asyncio.Event()
-    client = build_slack_client(gateway.settings)
     task = asyncio.create_task(
-        run_socket_mode(gateway.settings, gateway.service, gateway.store, client, stop=stop, ready=ready)
+        run_socket_mode(gateway.settings, gateway.service, gateway.store, gateway.slack_client,
+                        intake=gateway.intake, stop=stop, ready=ready)
     )
     await asyncio.wait_for(ready.wait(), 10)
     await fake_slack.wait_for_async(lambda: fake_slack.socket_connections)
     yield gateway
     stop.set()
     await asyncio.wait_for(task, 10)
+    await gateway.aclose()
 
 
 async def test_command_event_and_click_over_socket_mode(socket_gateway: Gateway, fake_slack: FakeSlack) -> None:
@@ -61,7 +65,7 @@ async def test_command_event_and_click_over_socket_mode(socket_gateway: Gateway,
 
 
 async def test_socket_mode_needs_an_app_token(gateways: GatewayFactory, fake_slack: FakeSlack) -> None:
-    gateway = gateways.build(slack_bot_token="xoxb-test", slack_api_url=fake_slack.base_url)
+    gateway = gateways.build(socket_mode=True, slack_bot_token="xoxb-test", slack_api_url=fake_slack.base_url)
     client = build_slack_client(gateway.settings)
     with pytest.raises(SocketModeUnavailable):
-        await run_socket_mode(gateway.settings, gateway.service, gateway.store, client)
+        await run_socket_mode(gateway.settings, gateway.service, gateway.store, client, intake=gateway.intake)

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from bot.alertmanager import PayloadError, parse_payload
-from bot.incidents import Incident, counter_due, is_resolved, retry_delay, should_retry
+from bot.incidents import Incident, is_resolved, retry_delay, should_retry
 from bot.server import build_app
 from bot.store import Store
 from bot.wiring import Gateway
@@ -234,7 +234,6 @@ def test_pure_storm_decisions() -> None:
     assert not is_resolved("[FIRING:1] ReplicationNotResolvedYet")
     assert should_retry("timeout", 0) and not should_retry("no_api_key", 0) and not should_retry("timeout", 8)
     assert retry_delay(0, 30) == 30 and retry_delay(3, 30) == 240 and retry_delay(20, 30) == 1800
-    assert counter_due(0.0, 10.0, 10.0) and not counter_due(5.0, 10.0, 10.0)
 
 
 def test_coalesce_is_idempotent_per_alert(tmp_path: object) -> None:

@@ -67,13 +67,13 @@ class SlackBot:
         store: Store,
         client: AsyncWebClient,
         *,
+        intake: AlertIntake,
         clock: Callable[[], float] = time.monotonic,
         logger: logging.Logger | None = None,
-        intake: AlertIntake | None = None,
         yield_limit: float = 1.0,
     ) -> None:
         self.settings = settings
-        # Alert-channel messages go through the intake (recorded, coalesced, paced) when there is one.
+        # Alert-channel messages go through the intake: recorded, coalesced into incidents, paced to Slack.
         self.intake = intake
         self.service = service
         self.store = store
@@ -134,18 +134,18 @@ class SlackBot:
     async def record_alert(self, body: dict[str, Any], context: Any, next_: Callable[[], Awaitable[Any]]) -> None:
         """Middleware: hand alert-channel messages to the intake before the request is answered."""
         event = body.get("event") if body.get("type") == "event_callback" else None
-        if self.intake is not None and isinstance(event, dict) and event.get("type") == "message":
-            await self.take_alert(body, event, context, self.intake)
+        if isinstance(event, dict) and event.get("type") == "message":
+            await self.take_alert(body, event, context)
         await next_()
 
-    async def take_alert(self, body: dict[str, Any], event: dict[str, Any], context: Any, intake: AlertIntake) -> None:
+    async def take_alert(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
         if self.skipped(event, context):
             return
         channel, ts = str(event["channel"]), str(event["ts"])
         # The claims and the alert go into the store together: a crash cannot keep one without the other.
         keys = (*([str(body["event_id"])] if body.get("event_id") else []), f"message:{channel}:{ts}")
         text = payloads.alert_text(event)
-        await intake.accept(source="slack:channel", channel=channel, ts=ts, text=text, claims=keys)
+        await self.intake.accept(source="slack:channel", channel=channel, ts=ts, text=text, claims=keys)
 
     def skipped(self, event: dict[str, Any], context: Any) -> bool:
         identity = payloads.BotIdentity(context.get("bot_user_id"), context.get("bot_id"))
@@ -154,27 +154,14 @@ class SlackBot:
             log.debug("slack_message_skipped", reason=reason, channel=event.get("channel"))
         return reason is not None
 
-    async def on_message(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
-        # Events are acked by Bolt before this runs; with an intake the middleware has taken the alert already.
-        if self.intake is not None or self.skipped(event, context):
-            return
-        channel, ts = str(event["channel"]), str(event["ts"])
-        if not await self.claim(body.get("event_id"), channel, ts):
-            log.info("slack_redelivery_dropped", event_id=body.get("event_id"), channel=channel, ts=ts)
-            return
-        self.background.spawn(self.thread_card(channel, ts, payloads.alert_text(event)), "slack-alert")
+    async def on_message(self) -> None:
+        """Bolt needs a listener for message events; the record_alert middleware has taken them already."""
 
     async def on_action(self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         await ack()
         self.background.spawn(self.apply_click(body, action, respond), "slack-click")
 
     # -- the work --------------------------------------------------------------------------------
-
-    async def claim(self, event_id: str | None, channel: str, ts: str) -> bool:
-        """Claim an alert message once: by event id (re-deliveries) and by channel+ts (anything else)."""
-        if event_id and not await self.store.run(self.store.claim_event, event_id):
-            return False
-        return await self.store.run(self.store.claim_event, f"message:{channel}:{ts}")
 
     async def command_card(self, command: Mapping[str, Any], text: str, respond: Respond) -> None:
         await self.background.yield_to_requests()
@@ -193,18 +180,6 @@ class SlackBot:
             # Private channel or DM the bot is not in: the response_url can still answer there.
             log.info("slack_card_via_response_url", error=slack_error(exc), triage_id=result.meta.triage_id)
             await respond(response_type="in_channel", **blocks.card_message(result, state))
-
-    async def thread_card(self, channel: str, ts: str, text: str) -> None:
-        await self.background.yield_to_requests()
-        try:
-            result = await self.service.triage(text, source="slack:channel")
-        except InputError as exc:
-            log.info("slack_alert_not_triaged", channel=channel, ts=ts, reason=str(exc))
-            return
-        try:
-            await self.poster.post(channel, result, thread_ts=ts)
-        except SlackApiError as exc:
-            log.error("slack_card_not_posted", channel=channel, ts=ts, error=slack_error(exc))
 
     async def apply_click(self, body: Mapping[str, Any], action: Mapping[str, Any], respond: Respond) -> None:
         click = payloads.parse_card_action(body, action)
@@ -268,16 +243,3 @@ class SlackBot:
     def _lock_for(self, triage_id: str) -> asyncio.Lock:
         # Striped locks: clicks on one card are serialised without a lock per card kept forever.
         return self._locks[zlib.crc32(triage_id.encode()) % _LOCK_STRIPES]
-
-
-def build_slack_bot(
-    settings: Settings, service: TriageService, store: Store, client: AsyncWebClient, **kwargs: Any
-) -> SlackBot:
-    return SlackBot(settings, service, store, client, **kwargs)
-
-
-def build_slack_app(
-    settings: Settings, service: TriageService, store: Store, client: AsyncWebClient, **kwargs: Any
-) -> AsyncApp:
-    """The Bolt AsyncApp alone, for callers that do not need to drain background work."""
-    return SlackBot(settings, service, store, client, **kwargs).app

@@ -30,6 +30,7 @@ async def run_socket_mode(
     store: Store,
     client: AsyncWebClient,
     *,
+    intake: AlertIntake | None,
     stop: asyncio.Event | None = None,
     ready: asyncio.Event | None = None,
     **bot_options: Any,
@@ -41,7 +42,9 @@ async def run_socket_mode(
         raise SocketModeUnavailable(
             f"set {' and '.join(missing)} (app-level token xapp-... with connections:write; bot token xoxb-...)"
         )
-    bot = SlackBot(settings, service, store, client, **bot_options)
+    if intake is None:
+        raise SocketModeUnavailable("no alert intake: build the gateway with socket_mode=True and a bot token")
+    bot = SlackBot(settings, service, store, client, intake=intake, **bot_options)
     handler = AsyncSocketModeHandler(bot.app, settings.slack_app_token, web_client=client)
     stop = stop or asyncio.Event()
     bot.open_session()

@@ -8,8 +8,8 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
 import structlog
 
@@ -66,7 +66,6 @@ class Outcome:
     error: str | None = None
     # (key, card to reuse) when this outcome should be written to the idempotency cache
     cache_entry: tuple[str, TriageResult] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def cache_key(text: str, prompt_version: str, model: str) -> str:
