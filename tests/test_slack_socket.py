@@ -69,3 +69,18 @@ async def test_socket_mode_needs_an_app_token(gateways: GatewayFactory, fake_sla
     client = build_slack_client(gateway.settings)
     with pytest.raises(SocketModeUnavailable):
         await run_socket_mode(gateway.settings, gateway.service, gateway.store, client, intake=gateway.intake)
+
+
+async def test_stop_ends_socket_mode_while_slack_is_unreachable(gateways: GatewayFactory) -> None:
+    gateway = gateways.build(socket_mode=True, slack_bot_token="xoxb-test", slack_app_token="xapp-test",
+                             slack_api_url="http://127.0.0.1:9/api/")
+    assert gateway.slack_client is not None
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        run_socket_mode(gateway.settings, gateway.service, gateway.store, gateway.slack_client,
+                        intake=gateway.intake, stop=stop)
+    )
+    await asyncio.sleep(0.5)
+    assert not task.done()  # still trying to connect
+    stop.set()
+    await asyncio.wait_for(task, 10)
