@@ -203,7 +203,7 @@ def render_text(result: TriageResult) -> str:
 
 
 def eval_command(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.eval_command import run_eval_command
+    from bot.evals.command import run_eval_command
 
     if args.engine == "model" and not settings.model_enabled and not args.compare:
         print("eval: --engine model needs OPENAI_API_KEY; without it every case falls back to the heuristic "

@@ -9,8 +9,8 @@ from typing import Any
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.alerts.incidents import MAX_RETRY_ATTEMPTS, retry_delay
 from bot.card import TriageResult
-from bot.incidents import MAX_RETRY_ATTEMPTS, retry_delay
 from bot.slack.blocks import CardState
 from bot.slack.poster import CardPoster
 from bot.store import Store

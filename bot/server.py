@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from bot.alertmanager import PayloadError, parse_payload
+from bot.alerts.alertmanager import PayloadError, parse_payload
 from bot.app import bearer_ok, create_app
 from bot.wiring import Gateway
 

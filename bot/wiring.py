@@ -9,10 +9,10 @@ import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.intake import AlertIntake
+from bot.alerts.intake import AlertIntake
+from bot.alerts.pump import CardPump
 from bot.jobs import RetryLater, build_scheduler
 from bot.observability import Metrics
-from bot.pump import CardPump
 from bot.settings import Settings
 from bot.slack.listeners import SlackBot, build_slack_client
 from bot.slack.poster import CardPoster

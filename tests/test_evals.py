@@ -14,9 +14,7 @@ from typing import Any
 import pytest
 
 from bot.card import TriageMeta, TriageResult
-from bot.eval_command import evaluate, read_run, run_document, run_eval_command
-from bot.eval_drift import severity_drift
-from bot.evals import (
+from bot.evals.cases import (
     Case,
     CaseResult,
     EvalError,
@@ -29,7 +27,9 @@ from bot.evals import (
     step_issues,
     summarise,
 )
-from bot.report_html import drift_report, run_report
+from bot.evals.command import evaluate, read_run, run_document, run_eval_command
+from bot.evals.drift import severity_drift
+from bot.evals.report_html import drift_report, run_report
 from bot.settings import Settings
 from bot.triage.heuristics import heuristic_card
 from bot.wiring import build_gateway

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from bot.alertmanager import PayloadError, parse_payload
-from bot.incidents import Incident, is_resolved, retry_delay, should_retry
+from bot.alerts.alertmanager import PayloadError, parse_payload
+from bot.alerts.incidents import Incident, is_resolved, retry_delay, should_retry
 from bot.server import build_app
 from bot.store import Store
 from bot.wiring import Gateway

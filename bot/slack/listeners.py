@@ -23,8 +23,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bot.alerts.intake import AlertIntake
 from bot.card import TriageResult
-from bot.intake import AlertIntake
 from bot.settings import Settings
 from bot.slack import blocks, payloads
 from bot.slack.background import Background

@@ -9,8 +9,8 @@ import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.alerts.incidents import retry_delay, should_retry
 from bot.card import TriageResult
-from bot.incidents import retry_delay, should_retry
 from bot.slack.blocks import CardState, card_message
 from bot.store import Store
 

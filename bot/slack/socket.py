@@ -11,7 +11,7 @@ import structlog
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.intake import AlertIntake
+from bot.alerts.intake import AlertIntake
 from bot.settings import Settings
 from bot.slack.listeners import SlackBot, build_slack_client
 from bot.store import Store

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.card import SEVERITIES
-from bot.evals import rate
+from bot.evals.cases import rate
 
 
 def _keyed(run: Mapping[str, Any]) -> dict[tuple[str, str], Mapping[str, Any]]:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from bot.incidents import Incident
+from bot.alerts.incidents import Incident
 
 SCHEMA = """
 create table if not exists alerts (

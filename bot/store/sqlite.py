@@ -18,7 +18,7 @@ from typing import Any, ParamSpec, TypeVar
 import sqlite_utils
 
 from bot.card import TriageResult
-from bot.store_storm import StormStore
+from bot.store.sqlite_storm import StormStore
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from bot.card import TriageResult
-from bot.eval_drift import severity_drift
-from bot.evals import Case, CaseResult, EvalError, failed_result, load_cases, result_from, summarise
+from bot.evals.cases import Case, CaseResult, EvalError, failed_result, load_cases, result_from, summarise
+from bot.evals.drift import severity_drift
 
 RUN_FORMAT = 1
 RUN_FILE = "run.json"
@@ -173,7 +173,7 @@ def run_eval_command(
 ) -> int:
     """`triage-bot eval`: score case files (args.files, args.engine, args.json, args.out) or, with
     args.compare = [RUN_A, RUN_B], report severity drift. Returns the exit code: 0, or 2 for bad input."""
-    from bot.report_html import drift_report, run_report
+    from bot.evals.report_html import drift_report, run_report
 
     out, err = stdout or sys.stdout, stderr or sys.stderr
     target = Path(args.out) if getattr(args, "out", None) else None

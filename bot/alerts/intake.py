@@ -9,7 +9,7 @@ from typing import Any
 
 import structlog
 
-from bot.incidents import Incident, is_resolved
+from bot.alerts.incidents import Incident, is_resolved
 from bot.settings import Settings
 from bot.store import Store
 from bot.triage.errors import InputError
@@ -18,7 +18,7 @@ from bot.triage.normalize import normalize
 from bot.triage.redact import redact
 from bot.triage.service import TriageService
 
-log = structlog.get_logger("bot.intake")
+log = structlog.get_logger("bot.alerts.intake")
 
 
 class AlertIntake:

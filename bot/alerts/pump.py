@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 import structlog
 from slack_sdk.errors import SlackApiError
 
-from bot.incidents import Incident
+from bot.alerts.incidents import Incident
 from bot.observability import Metrics
 from bot.settings import Settings
 from bot.slack.blocks import CardState, FeedbackNote
@@ -18,7 +18,7 @@ from bot.slack.feedback import notes_from_rows
 from bot.slack.poster import CardPoster, slack_error
 from bot.store import Store
 
-log = structlog.get_logger("bot.pump")
+log = structlog.get_logger("bot.alerts.pump")
 IDLE_WAIT = 0.5
 
 

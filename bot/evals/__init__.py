@@ -1,0 +1,1 @@
+"""Evaluation: labelled cases, scoring, severity drift and the HTML report."""
