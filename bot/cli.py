@@ -14,6 +14,8 @@ import tempfile
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, TextIO
 
+import psycopg
+import psycopg_pool
 import structlog
 
 from bot.card import TriageResult
@@ -79,13 +81,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "report" and args.since is not None and args.since <= 0:
         print("error: --since takes a positive number of days", file=sys.stderr)
         return 2
-    if args.command == "report" and not os.path.exists(settings.db_path):
+    if args.command == "report" and not settings.database_url and not os.path.exists(settings.db_path):
         print(f"error: no database at TRIAGE_DB={settings.db_path}", file=sys.stderr)
         return 2
     try:
         return run_command(args, settings)
     except sqlite3.Error as exc:
         print(f"error: database {settings.db_path} (TRIAGE_DB): {exc}", file=sys.stderr)
+        return 2
+    except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+        print(f"error: database {settings.database_label} (TRIAGE_DATABASE_URL): {exc}", file=sys.stderr)
         return 2
 
 
@@ -116,7 +121,7 @@ def announce(settings: Settings, socket_mode: bool = False) -> None:
         print("slack: enabled at POST /slack/events", file=sys.stderr)
     else:
         print("slack: disabled (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to enable)", file=sys.stderr)
-    print(f"database: {settings.db_path}", file=sys.stderr)
+    print(f"database: {settings.database_label}", file=sys.stderr)
 
 
 def serve(settings: Settings, host: str, port: int, insecure: bool) -> int:
@@ -215,7 +220,7 @@ def eval_command(settings: Settings, args: argparse.Namespace) -> int:
     async def service() -> AsyncIterator[TriageService]:
         # A scratch database: evaluation never mixes with production triages, feedback or the daily spend.
         with tempfile.TemporaryDirectory(prefix="triage-eval-") as scratch:
-            gateway = build_gateway(settings.model_copy(update={"db_path": f"{scratch}/eval.db"}))
+            gateway = build_gateway(settings.model_copy(update={"db_path": f"{scratch}/eval.db", "database_url": None}))
             try:
                 yield gateway.service
             finally:

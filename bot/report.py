@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from bot.settings import Settings
-from bot.store import Store
+from bot.store import open_store
 
 OVERRIDE_ACTIONS = ("severity", "category")
 
@@ -155,7 +155,7 @@ def run_report(
 ) -> int:
     """`triage-bot report [--json] [--since DAYS]`."""
     since = ((now if now is not None else time.time()) - days * 86400) if days is not None else 0.0
-    store = Store.open(settings.db_path)
+    store = open_store(settings.db_path, settings.database_url)
     try:
         groups = aggregate(store.triage_rows(since), store.feedback_rows(since), store.posted_ids(since))
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -22,6 +23,7 @@ DEFAULT_PRICES: dict[str, tuple[float, float]] = {
 # env name -> (field name, parser)
 _ENV: dict[str, str] = {
     "TRIAGE_DB": "db_path",
+    "TRIAGE_DATABASE_URL": "database_url",
     "OPENAI_API_KEY": "openai_api_key",
     "OPENAI_BASE_URL": "openai_base_url",
     "TRIAGE_MODEL_FAST": "model_fast",
@@ -63,6 +65,8 @@ class Settings(BaseModel):
     """Everything the gateway can be told; defaults run locally with no keys at all."""
 
     db_path: str = "./triage.db"
+    # postgresql://… : every replica shares this database instead of its own SQLite file
+    database_url: str | None = None
 
     openai_api_key: str | None = None
     openai_base_url: str | None = None
@@ -106,6 +110,13 @@ class Settings(BaseModel):
         return bool(self.openai_api_key)
 
     @property
+    def database_label(self) -> str:
+        """Where the store lives, safe to print (no password)."""
+        if not self.database_url:
+            return f"{self.db_path} (SQLite)"
+        return f"{_without_password(self.database_url)} (PostgreSQL)"
+
+    @property
     def slack_enabled(self) -> bool:
         return bool(self.slack_bot_token and self.slack_signing_secret)
 
@@ -141,6 +152,18 @@ def _parse(field: str, raw: str) -> Any:
         merged = dict(DEFAULT_PRICES)
         merged.update({name: (float(p[0]), float(p[1])) for name, p in table.items()})
         return merged
+    if field == "database_url":
+        if not raw.startswith(("postgresql://", "postgres://")):
+            raise ValueError("expected a postgresql:// URL (unset it to use the SQLite file of TRIAGE_DB)")
+        return raw
     if field == "slack_api_url":
         return raw if raw.endswith("/") else raw + "/"
     return raw
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))

@@ -16,7 +16,7 @@ from bot.observability import Metrics
 from bot.settings import Settings
 from bot.slack.listeners import SlackBot, build_slack_client
 from bot.slack.poster import CardPoster
-from bot.store import Store
+from bot.store import Store, open_store
 from bot.triage.model import ModelClient
 from bot.triage.prompt import load_prompt
 from bot.triage.service import TriageService
@@ -81,7 +81,7 @@ def build_gateway(
     slack_client: AsyncWebClient | None = None,
     socket_mode: bool = False,
 ) -> Gateway:
-    store = Store.open(settings.db_path)
+    store = open_store(settings.db_path, settings.database_url)
     metrics = Metrics()
     client = openai_client
     if client is None and settings.model_enabled:

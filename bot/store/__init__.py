@@ -1,5 +1,26 @@
-"""Storage behind one narrow interface; SQLite is the embedded default."""
+"""Storage behind one interface: SQLite is the embedded default, PostgreSQL serves several replicas."""
 
-from bot.store.sqlite import Store, connect
+from __future__ import annotations
 
-__all__ = ["Store", "connect"]
+import time
+from collections.abc import Callable
+
+from bot.store.base import Store
+from bot.store.sqlite import SQLiteStore, connect
+
+
+def is_postgres_url(url: str | None) -> bool:
+    return bool(url) and str(url).startswith(("postgresql://", "postgres://"))
+
+
+def open_store(db_path: str, database_url: str | None = None, *, clock: Callable[[], float] = time.time) -> Store:
+    """PostgreSQL when `database_url` names one (TRIAGE_DATABASE_URL), else the SQLite file at `db_path`."""
+    if database_url and is_postgres_url(database_url):
+        # Imported here so the embedded default never needs the PostgreSQL driver loaded.
+        from bot.store.postgres import PostgresStore
+
+        return PostgresStore.open(database_url, clock)
+    return SQLiteStore.open(db_path, clock)
+
+
+__all__ = ["SQLiteStore", "Store", "connect", "is_postgres_url", "open_store"]

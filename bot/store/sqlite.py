@@ -18,6 +18,7 @@ from typing import Any, ParamSpec, TypeVar
 import sqlite_utils
 
 from bot.card import TriageResult
+from bot.store.migrations.sqlite import migrate
 from bot.store.sqlite_storm import StormStore
 
 P = ParamSpec("P")
@@ -35,7 +36,12 @@ def connect(path: str) -> sqlite_utils.Database:
     return db
 
 
-class Store(StormStore):
+class SQLiteStore(StormStore):
+    """The embedded store: one file, one process, writes on one worker thread."""
+
+    # One process owns the file, so what it remembers about the store stays true.
+    shared = False
+
     def __init__(self, db: sqlite_utils.Database, clock: Callable[[], float] = time.time) -> None:
         self.db = db
         self._clock = clock
@@ -44,7 +50,7 @@ class Store(StormStore):
         self.ensure_schema()
 
     @classmethod
-    def open(cls, path: str, clock: Callable[[], float] = time.time) -> Store:
+    def open(cls, path: str, clock: Callable[[], float] = time.time) -> SQLiteStore:
         return cls(connect(path), clock)
 
     @property
@@ -60,47 +66,9 @@ class Store(StormStore):
         self.db.conn.close()
 
     def ensure_schema(self) -> None:
-        self.ensure_storm_schema()
+        """Apply the migrations this database has not seen yet (bot/store/migrations/sqlite.py)."""
         with self._lock:
-            tables = set(self.db.table_names())
-            if "triages" not in tables:
-                self.db.table("triages").create(
-                    {
-                        "id": str, "created_at": float, "source": str, "input_hash": str,
-                        "fingerprint": str, "text": str, "category": str, "severity": str,
-                        "confidence": float, "engine": str, "model": str, "prompt_version": str,
-                        "cached": int, "degraded": int, "degraded_reason": str, "needs_review": int,
-                        "latency_ms": float, "cost_usd": float, "outcome": str, "error": str,
-                        "result": str,
-                    },
-                    pk="id",
-                )
-                self.db.table("triages").create_index(["created_at"])
-                self.db.table("triages").create_index(["fingerprint"])
-            if "cache" not in tables:
-                self.db.table("cache").create({"key": str, "result": str, "expires_at": float}, pk="key")
-            if "feedback" not in tables:
-                self.db.table("feedback").create(
-                    {
-                        "id": int, "triage_id": str, "user": str, "action": str, "old_value": str,
-                        "new_value": str, "created_at": float, "model": str, "prompt_version": str,
-                        "engine": str,
-                    },
-                    pk="id",
-                )
-                self.db.table("feedback").create_index(["triage_id"])
-            if "slack_events" not in tables:
-                self.db.table("slack_events").create({"event_id": str, "received_at": float}, pk="event_id")
-            if "posts" not in tables:
-                self.db.table("posts").create(
-                    {
-                        "triage_id": str, "channel": str, "ts": str, "thread_ts": str,
-                        "requested_by": str, "created_at": float,
-                    },
-                    pk="triage_id",
-                )
-            elif "requested_by" not in self.db.table("posts").columns_dict:
-                self.db.table("posts").add_column("requested_by", str)
+            migrate(self.conn)
 
     # --- triages -------------------------------------------------------------------------------
 
@@ -213,7 +181,8 @@ class Store(StormStore):
         self, triage_id: str, user: str, action: str, old_value: str | None, new_value: str | None
     ) -> bool:
         """Store one click; False when the same user already made the same choice (idempotent)."""
-        with self._lock:
+        # An immediate transaction: the check and the insert hold the write lock together.
+        with self._tx():
             same = list(
                 self.db.query(
                     "select id from feedback where triage_id = ? and user = ? and action = ? "

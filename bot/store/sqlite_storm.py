@@ -15,48 +15,6 @@ from typing import Any
 
 from bot.alerts.incidents import Incident
 
-SCHEMA = """
-create table if not exists alerts (
-    id integer primary key autoincrement,
-    received_at real not null,
-    source text not null,
-    channel text not null,
-    ts text,
-    text text not null,
-    status text not null default 'accepted',
-    incident_id text
-);
-create index if not exists alerts_status on alerts (status);
-create table if not exists incidents (
-    id text primary key,
-    fingerprint text not null,
-    channel text not null,
-    thread_ts text,
-    count integer not null default 1,
-    first_seen real not null,
-    last_seen real not null,
-    first_alert_id integer not null,
-    triage_id text,
-    card_ts text,
-    resolved integer not null default 0,
-    dirty integer not null default 0,
-    shown_at real not null default 0,
-    post_state text not null default 'triaging',
-    post_attempts integer not null default 0,
-    post_not_before real not null default 0
-);
-create index if not exists incidents_open on incidents (fingerprint, channel, resolved);
-create index if not exists incidents_post on incidents (post_state);
-create table if not exists retries (
-    triage_id text primary key,
-    channel text not null,
-    ts text not null,
-    next_at real not null,
-    attempts integer not null default 0,
-    state text not null default 'pending'
-);
-"""
-
 _INCIDENT_COLUMNS = (
     "id, fingerprint, channel, thread_ts, count, first_seen, last_seen, triage_id, card_ts, resolved, dirty, shown_at,"
     " post_state"
@@ -74,17 +32,13 @@ def _incident(row: sqlite3.Row | tuple[Any, ...]) -> Incident:
 
 
 class StormStore:
-    """Mixed into Store: `conn` and `_lock` come from there."""
+    """Mixed into SQLiteStore: `conn` and `_lock` come from there."""
 
     _lock: threading.RLock
 
     @property
     def conn(self) -> sqlite3.Connection:
         raise NotImplementedError
-
-    def ensure_storm_schema(self) -> None:
-        with self._lock:
-            self.conn.executescript(SCHEMA)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:

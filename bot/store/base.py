@@ -1,0 +1,150 @@
+"""The store interface every caller types against; SQLite and PostgreSQL implement it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ParamSpec, Protocol, TypeVar
+
+from bot.alerts.incidents import Incident
+from bot.card import TriageResult
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class Store(Protocol):
+    """Plain methods with plain data. They block: async code calls them with `await store.run(fn, ...)`.
+
+    `shared` is True when other processes write to the same database (PostgreSQL): anything a process
+    keeps in memory about the store may then be out of date and must be checked against it.
+    """
+
+    shared: bool
+
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T: ...
+
+    def close(self) -> None: ...
+
+    # --- triages -------------------------------------------------------------------------------
+    def record_triage(
+        self,
+        result: TriageResult,
+        text: str,
+        *,
+        outcome: str = "ok",
+        error: str | None = None,
+        cache: tuple[str, TriageResult, float] | None = None,
+    ) -> None: ...
+
+    def get_triage(self, triage_id: str) -> TriageResult | None: ...
+
+    def triage_text(self, triage_id: str) -> str | None: ...
+
+    def count_triages(self) -> int: ...
+
+    def triage_rows(self, since: float = 0.0) -> list[dict[str, Any]]: ...
+
+    def spent_since(self, since: float) -> float: ...
+
+    # --- idempotency cache ---------------------------------------------------------------------
+    def get_cached(self, key: str) -> TriageResult | None: ...
+
+    def put_cached(self, key: str, result: TriageResult, ttl: float) -> None: ...
+
+    def live_cache(self, limit: int) -> list[tuple[str, float, TriageResult]]: ...
+
+    def purge_expired(self) -> int: ...
+
+    # --- feedback ------------------------------------------------------------------------------
+    def record_feedback(
+        self, triage_id: str, user: str, action: str, old_value: str | None, new_value: str | None
+    ) -> bool: ...
+
+    def feedback_for(self, triage_id: str) -> list[dict[str, Any]]: ...
+
+    def feedback_rows(self, since: float = 0.0) -> list[dict[str, Any]]: ...
+
+    # --- Slack ---------------------------------------------------------------------------------
+    def claim_event(self, event_id: str) -> bool: ...
+
+    def save_post(
+        self, triage_id: str, channel: str, ts: str, thread_ts: str | None = None, requested_by: str | None = None
+    ) -> None: ...
+
+    def triage_at(self, channel: str, ts: str) -> str | None: ...
+
+    def get_post(self, triage_id: str) -> dict[str, Any] | None: ...
+
+    def posted_ids(self, since: float = 0.0) -> set[str]: ...
+
+    # --- alerts and incidents ------------------------------------------------------------------
+    def accept_alert(
+        self, source: str, channel: str, ts: str | None, text: str, now: float, claims: tuple[str, ...] = ()
+    ) -> int | None: ...
+
+    def take_alert(
+        self,
+        source: str,
+        channel: str,
+        ts: str | None,
+        text: str,
+        now: float,
+        claims: tuple[str, ...],
+        fingerprint: str,
+        resolved: bool,
+        window: float,
+    ) -> tuple[int, Incident | None, bool] | None: ...
+
+    def pending_alerts(self) -> list[dict[str, Any]]: ...
+
+    def alert_counts(self) -> dict[str, int]: ...
+
+    def finish_alert(self, alert_id: int, status: str = "done") -> None: ...
+
+    def coalesce(
+        self,
+        alert_id: int,
+        fingerprint: str,
+        channel: str,
+        thread_ts: str | None,
+        resolved: bool,
+        now: float,
+        window: float,
+    ) -> tuple[Incident | None, bool]: ...
+
+    def set_incident_card(self, incident_id: str, triage_id: str, alert_id: int) -> None: ...
+
+    def get_incident(self, incident_id: str) -> Incident | None: ...
+
+    def incident_for_triage(self, triage_id: str) -> Incident | None: ...
+
+    def incidents(self) -> list[Incident]: ...
+
+    def due_posts(self, now: float, limit: int = 100) -> list[Incident]: ...
+
+    def post_states(self) -> dict[str, int]: ...
+
+    def mark_sending(self, incident_id: str) -> None: ...
+
+    def mark_posted(self, incident_id: str, card_ts: str, now: float) -> None: ...
+
+    def post_attempts(self, incident_id: str) -> int: ...
+
+    def postpone_post(self, incident_id: str, not_before: float) -> None: ...
+
+    def due_updates(self, now: float, interval: float, limit: int = 100) -> list[Incident]: ...
+
+    def mark_shown(self, incident_id: str, count: int, resolved: bool, now: float) -> None: ...
+
+    def replace_incident_triage(self, old_triage_id: str, new_triage_id: str) -> None: ...
+
+    # --- retry later ---------------------------------------------------------------------------
+    def queue_retry(self, triage_id: str, channel: str, ts: str, next_at: float) -> None: ...
+
+    def due_retries(self, now: float, limit: int = 20) -> list[dict[str, Any]]: ...
+
+    def retry_later(self, triage_id: str, next_at: float) -> None: ...
+
+    def finish_retry(self, triage_id: str, state: str) -> None: ...
+
+    def retry_states(self) -> dict[str, int]: ...

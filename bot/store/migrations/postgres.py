@@ -1,0 +1,102 @@
+"""PostgreSQL migrations, tracked in a `schema_version` table under an advisory lock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from bot.store.migrations import Migration, pending
+
+# Any fixed number works: it only has to be the same in every replica of this application.
+MIGRATION_LOCK = 0x7472_6961_6765  # "triage"
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial", """
+create table triages (
+    id text primary key, created_at double precision, source text, input_hash text, fingerprint text,
+    text text, category text, severity text, confidence double precision, engine text, model text,
+    prompt_version text, cached integer, degraded integer, degraded_reason text, needs_review integer,
+    latency_ms double precision, cost_usd double precision, outcome text, error text, result text
+);
+create index triages_created_at on triages (created_at);
+create index triages_fingerprint on triages (fingerprint);
+create table cache (key text primary key, result text not null, expires_at double precision not null);
+create table feedback (
+    id bigint generated always as identity primary key, triage_id text not null, "user" text not null,
+    action text not null, old_value text, new_value text, created_at double precision not null,
+    model text, prompt_version text, engine text
+);
+create index feedback_triage_id on feedback (triage_id);
+-- one click per person and choice, even when the same click reaches two replicas
+create unique index feedback_once on feedback (triage_id, "user", action, coalesce(new_value, ''));
+create table slack_events (event_id text primary key, received_at double precision not null);
+create table posts (
+    triage_id text primary key, channel text, ts text, thread_ts text, requested_by text,
+    created_at double precision
+);
+create index posts_channel_ts on posts (channel, ts);
+create table alerts (
+    id bigint generated always as identity primary key,
+    received_at double precision not null,
+    source text not null,
+    channel text not null,
+    ts text,
+    text text not null,
+    status text not null default 'accepted',
+    incident_id text
+);
+create index alerts_status on alerts (status);
+create table incidents (
+    id text primary key,
+    fingerprint text not null,
+    channel text not null,
+    thread_ts text,
+    count integer not null default 1,
+    first_seen double precision not null,
+    last_seen double precision not null,
+    first_alert_id bigint not null,
+    triage_id text,
+    card_ts text,
+    resolved integer not null default 0,
+    dirty integer not null default 0,
+    shown_at double precision not null default 0,
+    post_state text not null default 'triaging',
+    post_attempts integer not null default 0,
+    post_not_before double precision not null default 0
+);
+create index incidents_open on incidents (fingerprint, channel, resolved);
+create index incidents_post on incidents (post_state);
+create index incidents_triage on incidents (triage_id);
+create table retries (
+    triage_id text primary key,
+    channel text not null,
+    ts text not null,
+    next_at double precision not null,
+    attempts integer not null default 0,
+    state text not null default 'pending'
+);
+"""),
+)
+
+
+def migrate(conn: psycopg.Connection[tuple[Any, ...]], migrations: tuple[Migration, ...] = MIGRATIONS) -> int:
+    """Apply what is missing in one transaction; a replica starting at the same moment waits on the lock."""
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        conn.execute(
+            "create table if not exists schema_version ("
+            "version integer primary key, name text not null, applied_at timestamptz not null default now())"
+        )
+        row = conn.execute("select coalesce(max(version), 0) from schema_version").fetchone()
+        current = int(row[0]) if row else 0
+        if current > len(migrations):
+            raise psycopg.DatabaseError(
+                f"database schema version {current} is newer than this release ({len(migrations)})"
+            )
+        for migration in pending(migrations, current):
+            conn.execute(migration.sql.encode())
+            conn.execute(
+                "insert into schema_version (version, name) values (%s, %s)", (migration.version, migration.name)
+            )
+    return max(current, len(migrations))

@@ -1,0 +1,111 @@
+"""SQLite migrations, tracked in `PRAGMA user_version`."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from bot.store.migrations import Migration, pending
+
+# Version 1 is the schema as it stood before versioning: written with "if not exists" so that a database
+# created by an older release (user_version 0, tables present) is adopted rather than rebuilt.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial", """
+create table if not exists triages (
+    id text primary key, created_at float, source text, input_hash text, fingerprint text, text text,
+    category text, severity text, confidence float, engine text, model text, prompt_version text,
+    cached integer, degraded integer, degraded_reason text, needs_review integer, latency_ms float,
+    cost_usd float, outcome text, error text, result text
+);
+create index if not exists idx_triages_created_at on triages (created_at);
+create index if not exists idx_triages_fingerprint on triages (fingerprint);
+create table if not exists cache (key text primary key, result text, expires_at float);
+create table if not exists feedback (
+    id integer primary key, triage_id text, user text, action text, old_value text, new_value text,
+    created_at float, model text, prompt_version text, engine text
+);
+create index if not exists idx_feedback_triage_id on feedback (triage_id);
+create table if not exists slack_events (event_id text primary key, received_at float);
+create table if not exists posts (
+    triage_id text primary key, channel text, ts text, thread_ts text, requested_by text, created_at float
+);
+create table if not exists alerts (
+    id integer primary key autoincrement,
+    received_at real not null,
+    source text not null,
+    channel text not null,
+    ts text,
+    text text not null,
+    status text not null default 'accepted',
+    incident_id text
+);
+create index if not exists alerts_status on alerts (status);
+create table if not exists incidents (
+    id text primary key,
+    fingerprint text not null,
+    channel text not null,
+    thread_ts text,
+    count integer not null default 1,
+    first_seen real not null,
+    last_seen real not null,
+    first_alert_id integer not null,
+    triage_id text,
+    card_ts text,
+    resolved integer not null default 0,
+    dirty integer not null default 0,
+    shown_at real not null default 0,
+    post_state text not null default 'triaging',
+    post_attempts integer not null default 0,
+    post_not_before real not null default 0
+);
+create index if not exists incidents_open on incidents (fingerprint, channel, resolved);
+create index if not exists incidents_post on incidents (post_state);
+create table if not exists retries (
+    triage_id text primary key,
+    channel text not null,
+    ts text not null,
+    next_at real not null,
+    attempts integer not null default 0,
+    state text not null default 'pending'
+);
+"""),
+)
+
+
+def statements(sql: str) -> list[str]:
+    """Split a script into complete statements (executescript would commit the migration's transaction)."""
+    done: list[str] = []
+    buffer = ""
+    for line in sql.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            done.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        done.append(buffer.strip())
+    return done
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in conn.execute(f"pragma table_info({table})")}
+
+
+def migrate(conn: sqlite3.Connection, migrations: tuple[Migration, ...] = MIGRATIONS) -> int:
+    """Bring the database to the newest version in one immediate transaction; returns that version."""
+    conn.execute("begin immediate")
+    try:
+        current = int(conn.execute("pragma user_version").fetchone()[0])
+        newest = len(migrations)
+        if current > newest:
+            raise sqlite3.DatabaseError(f"database schema version {current} is newer than this release ({newest})")
+        for migration in pending(migrations, current):
+            for statement in statements(migration.sql):
+                conn.execute(statement)
+            if migration.version == 1 and "requested_by" not in _columns(conn, "posts"):
+                # databases from before cards remembered who asked for them
+                conn.execute("alter table posts add column requested_by text")
+            conn.execute(f"pragma user_version = {migration.version}")
+    except BaseException:
+        conn.execute("rollback")
+        raise
+    conn.execute("commit")
+    return max(current, len(migrations))

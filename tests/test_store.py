@@ -1,0 +1,296 @@
+"""The store contract, run against both backends: SQLite (embedded) and PostgreSQL (shared by replicas)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from bot.store import SQLiteStore, Store, open_store
+from bot.store.migrations import Migration, pending
+from bot.store.migrations.postgres import MIGRATIONS as PG_MIGRATIONS
+from bot.store.migrations.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
+from tests.test_slack_blocks import make_result
+
+
+class Clock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+Opener = Callable[[], Store]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def opener(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> Iterator[Opener]:
+    """Opens stores on one database of the given backend (several stores = several replicas)."""
+    opened: list[Store] = []
+    if request.param == "postgres":
+        url: str | None = request.getfixturevalue("pg_url")
+    else:
+        url = None
+
+    def open_one() -> Store:
+        store = open_store(str(tmp_path / "store.db"), url, clock=clock)
+        opened.append(store)
+        return store
+
+    yield open_one
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store(opener: Opener) -> Store:
+    return opener()
+
+
+def test_triages_are_recorded_and_read_back(store: Store, clock: Clock) -> None:
+    first = make_result(meta={"triage_id": "a", "created_at": clock.now - 100, "cost_usd": 0.25})
+    second = make_result(meta={"triage_id": "b", "created_at": clock.now, "cost_usd": 0.5})
+    store.record_triage(first, "disk full on db-1")
+    store.record_triage(second, "disk full on db-2", outcome="degraded", error="boom")
+    assert store.get_triage("a") == first
+    assert store.get_triage("missing") is None
+    assert store.triage_text("b") == "disk full on db-2"
+    assert store.triage_text("missing") is None
+    assert store.count_triages() == 2
+    rows = store.triage_rows(clock.now - 10)
+    assert [(r["id"], r["outcome"], r["error"]) for r in rows] == [("b", "degraded", "boom")]
+    assert store.spent_since(clock.now - 1000) == pytest.approx(0.75)
+    assert store.spent_since(clock.now + 1) == 0.0
+
+
+def test_cache_expires_and_purges(store: Store, clock: Clock) -> None:
+    card = make_result(meta={"triage_id": "cache"})
+    store.put_cached("k1", card, ttl=60)
+    store.put_cached("k2", card, ttl=10)
+    store.put_cached("never", card, ttl=0)
+    assert store.get_cached("k1") == card
+    assert store.get_cached("never") is None
+    assert [key for key, _, _ in store.live_cache(10)] == ["k2", "k1"]
+    clock.now += 30
+    assert store.get_cached("k2") is None
+    assert store.purge_expired() == 1
+    assert [key for key, _, _ in store.live_cache(10)] == ["k1"]
+
+
+def test_record_triage_can_fill_the_cache_in_the_same_trip(store: Store) -> None:
+    result = make_result(meta={"triage_id": "t1"})
+    store.record_triage(result, "x", cache=("key", result, 60.0))
+    assert store.get_cached("key") == result
+
+
+def test_feedback_is_idempotent_per_user_and_choice(store: Store) -> None:
+    store.record_triage(make_result(meta={"triage_id": "t1", "model": "m1", "prompt_version": "v9"}), "x")
+    assert store.record_feedback("t1", "U1", "severity", "P1", "P0")
+    assert not store.record_feedback("t1", "U1", "severity", "P1", "P0")
+    assert store.record_feedback("t1", "U2", "severity", "P1", "P0")
+    assert store.record_feedback("t1", "U1", "confirm", None, None)
+    assert not store.record_feedback("t1", "U1", "confirm", None, None)
+    rows = store.feedback_for("t1")
+    assert [(r["user"], r["action"], r["model"], r["prompt_version"]) for r in rows] == [
+        ("U1", "severity", "m1", "v9"), ("U2", "severity", "m1", "v9"), ("U1", "confirm", "m1", "v9"),
+    ]
+    assert len(store.feedback_rows()) == 3
+
+
+def test_slack_events_and_posts(store: Store, clock: Clock) -> None:
+    assert store.claim_event("Ev1")
+    assert not store.claim_event("Ev1")
+    store.save_post("t1", "C1", "1.1", None, "U7")
+    clock.now += 1
+    store.save_post("t2", "C1", "1.1", "0.9")
+    assert store.triage_at("C1", "1.1") == "t2"
+    assert store.triage_at("C1", "9.9") is None
+    post = store.get_post("t1")
+    assert post is not None and (post["channel"], post["ts"], post["requested_by"]) == ("C1", "1.1", "U7")
+    assert store.get_post("nope") is None
+    assert store.posted_ids(clock.now) == {"t2"}
+
+
+def test_an_alert_and_its_claims_are_taken_once(store: Store) -> None:
+    first = store.accept_alert("slack", "C1", "1.1", "disk full", 100.0, ("Ev1", "message:C1:1.1"))
+    again = store.accept_alert("slack", "C1", "1.1", "disk full", 101.0, ("Ev2", "message:C1:1.1"))
+    assert first is not None and again is None
+    # the rejected delivery left nothing behind, not even its new event id
+    assert store.claim_event("Ev2")
+    assert store.pending_alerts() == [
+        {"id": first, "source": "slack", "channel": "C1", "ts": "1.1", "text": "disk full"}
+    ]
+    store.finish_alert(first, "ignored")
+    assert store.alert_counts() == {"ignored": 1}
+
+
+def test_coalescing_opens_one_incident_and_counts_repeats(store: Store) -> None:
+    taken = store.take_alert("slack", "C1", "1.1", "disk full", 100.0, ("m:1",), "fp", False, 60.0)
+    assert taken is not None
+    alert_id, incident, owner = taken
+    assert owner and incident is not None and incident.count == 1 and incident.thread_ts == "1.1"
+    # re-running the same alert (a crash before it finished) neither counts twice nor opens another
+    again = store.coalesce(alert_id, "fp", "C1", "1.1", False, 100.0, 60.0)
+    assert again[1] and again[0] is not None and again[0].id == incident.id
+    repeat = store.take_alert("slack", "C1", "1.2", "disk full", 120.0, ("m:2",), "fp", False, 60.0)
+    assert repeat is not None and not repeat[2] and repeat[1] is not None and repeat[1].id == incident.id
+    other_channel = store.take_alert("slack", "C2", "1.3", "disk full", 121.0, ("m:3",), "fp", False, 60.0)
+    assert other_channel is not None and other_channel[2]
+    late = store.take_alert("slack", "C1", "1.4", "disk full", 500.0, ("m:4",), "fp", False, 60.0)
+    assert late is not None and late[2] and late[1] is not None and late[1].id != incident.id
+    resolved = store.take_alert("slack", "C1", "1.5", "[RESOLVED] disk", 501.0, ("m:5",), "fp", True, 60.0)
+    assert resolved is not None and not resolved[2]
+    stored = store.get_incident(incident.id)
+    assert stored is not None and stored.count == 2 and stored.dirty and stored.last_seen == 120.0
+    orphan = store.take_alert("slack", "C1", "1.6", "[RESOLVED] x", 502.0, ("m:6",), "other", True, 60.0)
+    assert orphan is not None and orphan[1] is None and not orphan[2]
+    assert len(store.incidents()) == 3
+    assert store.alert_counts() == {"accepted": 3, "done": 3}
+
+
+def test_an_incident_card_goes_through_its_posting_states(store: Store) -> None:
+    taken = store.take_alert("slack", "C1", "1.1", "disk full", 100.0, (), "fp", False, 60.0)
+    assert taken is not None
+    alert_id, incident, _ = taken
+    assert incident is not None
+    assert store.due_posts(200.0) == []
+    store.set_incident_card(incident.id, "t1", alert_id)
+    store.set_incident_card(incident.id, "t-late", alert_id)  # a second triage never replaces the first
+    assert [i.triage_id for i in store.due_posts(200.0)] == ["t1"]
+    assert store.incident_for_triage("t1") is not None
+    store.mark_sending(incident.id)
+    assert [i.post_state for i in store.due_posts(200.0)] == ["sending"]
+    store.postpone_post(incident.id, 300.0)
+    assert store.due_posts(200.0) == [] and store.post_attempts(incident.id) == 1
+    assert store.post_states() == {"pending": 1}
+    store.mark_posted(incident.id, "2.2", 310.0)
+    assert store.due_posts(400.0) == []
+    repeat = store.take_alert("slack", "C1", "1.2", "disk full", 311.0, (), "fp", False, 600.0)
+    assert repeat is not None
+    assert store.due_updates(312.0, 10.0) == []
+    due = store.due_updates(321.0, 10.0)
+    assert [(i.count, i.card_ts) for i in due] == [(2, "2.2")]
+    store.mark_shown(incident.id, 2, False, 321.0)
+    assert store.due_updates(400.0, 10.0) == []
+    store.replace_incident_triage("t1", "t2")
+    assert store.incident_for_triage("t2") is not None and store.incident_for_triage("t1") is None
+    assert store.alert_counts() == {"done": 2}
+
+
+def test_retry_queue(store: Store) -> None:
+    store.queue_retry("t1", "C1", "1.1", 100.0)
+    store.queue_retry("t1", "C1", "1.1", 50.0)  # queued once
+    store.queue_retry("t2", "C1", "1.2", 200.0)
+    assert [r["triage_id"] for r in store.due_retries(150.0)] == ["t1"]
+    store.retry_later("t1", 300.0)
+    assert store.due_retries(150.0) == []
+    assert [(r["triage_id"], r["attempts"]) for r in store.due_retries(400.0)] == [("t2", 0), ("t1", 1)]
+    store.finish_retry("t1", "updated")
+    assert store.retry_states() == {"pending": 1, "updated": 1}
+
+
+# --- several replicas on one database --------------------------------------------------------------
+
+
+def race(count: int, work: Callable[[int], object]) -> list[object]:
+    """Run `work(i)` for i in range(count) on threads that all start together."""
+    barrier = threading.Barrier(count)
+
+    def go(i: int) -> object:
+        barrier.wait(timeout=10)
+        return work(i)
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(go, range(count)))
+
+
+def test_replicas_take_a_redelivered_event_once(opener: Opener) -> None:
+    replicas = [opener() for _ in range(2)]
+    for round_ in range(10):
+        results = race(4, lambda i, r=round_: replicas[i % 2].take_alert(  # type: ignore[misc]
+            "slack", "C1", f"{r}.0", "disk full", 100.0 + r, (f"Ev{r}", f"message:C1:{r}.0"), f"fp{r}", False, 60.0))
+        assert sum(result is not None for result in results) == 1
+
+
+def test_replicas_coalesce_one_problem_into_one_incident(opener: Opener) -> None:
+    replicas = [opener() for _ in range(2)]
+    results = race(8, lambda i: replicas[i % 2].take_alert(
+        "slack", "C1", f"1.{i}", "disk full", 100.0 + i / 10, (f"m:{i}",), "fp", False, 60.0))
+    owners = [r for r in results if isinstance(r, tuple) and r[2]]
+    assert len(owners) == 1
+    [incident] = replicas[0].incidents()
+    assert incident.count == 8
+
+
+def test_replicas_record_a_click_once(opener: Opener) -> None:
+    replicas = [opener() for _ in range(2)]
+    replicas[0].record_triage(make_result(meta={"triage_id": "t1"}), "x")
+    results = race(4, lambda i: replicas[i % 2].record_feedback("t1", "U1", "severity", "P1", "P0"))
+    assert results.count(True) == 1
+    assert len(replicas[1].feedback_for("t1")) == 1
+
+
+# --- migrations --------------------------------------------------------------------------------
+
+
+def test_migrations_must_be_numbered_in_order() -> None:
+    assert pending(SQLITE_MIGRATIONS, 0) == list(SQLITE_MIGRATIONS)
+    assert pending(PG_MIGRATIONS, len(PG_MIGRATIONS)) == []
+    with pytest.raises(ValueError, match="numbered"):
+        pending((Migration(2, "x", ""),), 0)
+
+
+def test_sqlite_records_its_schema_version_and_adopts_an_older_database(tmp_path: Path) -> None:
+    legacy = tmp_path / "legacy.db"
+    with sqlite3.connect(legacy) as conn:
+        # a database from before versioning: tables present, user_version 0, posts without requested_by
+        conn.execute("create table posts (triage_id text primary key, channel text, ts text, thread_ts text,"
+                     " created_at float)")
+        conn.execute("insert into posts values ('t0', 'C1', '1.1', null, 1.0)")
+    store = SQLiteStore.open(str(legacy))
+    try:
+        assert store.conn.execute("pragma user_version").fetchone()[0] == len(SQLITE_MIGRATIONS)
+        assert store.get_post("t0") is not None
+        store.save_post("t1", "C1", "1.2", requested_by="U1")
+    finally:
+        store.close()
+    reopened = SQLiteStore.open(str(legacy))
+    try:
+        post = reopened.get_post("t1")
+        assert post is not None and post["requested_by"] == "U1"
+    finally:
+        reopened.close()
+
+
+def test_sqlite_refuses_a_database_from_a_newer_release(tmp_path: Path) -> None:
+    path = tmp_path / "newer.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("pragma user_version = 999")
+    with pytest.raises(sqlite3.DatabaseError, match="newer"):
+        SQLiteStore.open(str(path))
+
+
+def test_postgres_replicas_starting_together_migrate_once(pg_url: str) -> None:
+    import psycopg
+
+    from bot.store.postgres import PostgresStore
+
+    stores = race(4, lambda _: PostgresStore.open(pg_url, size=2))
+    try:
+        with psycopg.connect(pg_url) as conn:
+            versions = conn.execute("select version from schema_version order by version").fetchall()
+        assert [v for (v,) in versions] == list(range(1, len(PG_MIGRATIONS) + 1))
+    finally:
+        for store in stores:
+            assert isinstance(store, PostgresStore)
+            store.close()
