@@ -31,6 +31,7 @@ lint: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/overhead.py
 	$(BIN)/python benchmarks/heuristics.py
+	$(BIN)/python benchmarks/redact.py
 	$(BIN)/python benchmarks/ack.py
 	$(BIN)/python benchmarks/storm.py
 
