@@ -17,7 +17,8 @@ _VOLATILE: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<uuid>"),
     (re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{12,}\b", re.I), "<hex>"),
     # Kubernetes pod names: deployment-<replicaset hash>-<pod suffix>, statefulset pods keep their ordinal.
-    (re.compile(r"\b([a-z][a-z0-9-]*?)-[a-z0-9]{8,10}-[a-z0-9]{5}\b"), r"\1-<pod>"),
+    # A match may only start where a name starts: starting inside `a-a-a-...` at every letter was quadratic.
+    (re.compile(r"(?<![\w-])([a-z][a-z0-9-]*?)-[a-z0-9]{8,10}-[a-z0-9]{5}\b"), r"\1-<pod>"),
     (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<ip>"),
     (re.compile(r"(?i)\b(?:request|req|trace|span|correlation|txn)[_-]?id[=:\s]+\S+"), "<id>"),
     (

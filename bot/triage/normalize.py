@@ -9,12 +9,19 @@ from dataclasses import dataclass
 
 from bot.triage.errors import InputError, InputTooLarge
 
+# Every pattern here is a single character class or a fixed run: linear on any input, no backtracking.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BLANK_RUNS = re.compile(r"\n{3,}")
-_TRAILING_SPACE = re.compile(r"[ \t]+\n")
 
 # Anything this large is refused outright rather than truncated.
 HARD_LIMIT_CHARS = 2_000_000
+# Only this many characters of each end are cleaned when the input is far over the cap; cleaning only
+# shrinks text (apart from tabs), so windows of twice the cap keep enough after blank runs collapse.
+WINDOW_FACTOR = 2
+# Canonical ordering in NFC is quadratic in the length of a run of combining marks; real text never stacks
+# more than a handful, "zalgo" text stacks thousands.
+MAX_COMBINING_RUN = 16
+_LONG_NON_ASCII = re.compile(rf"[^\x00-\x7f]{{{MAX_COMBINING_RUN + 1},}}")
 
 
 @dataclass(frozen=True)
@@ -37,27 +44,79 @@ def decode(raw: str | bytes) -> str:
 
 
 def normalize(raw: str | bytes, max_chars: int) -> Normalized:
-    """Clean text for triage; raise InputError when nothing is left to triage."""
+    """Clean text for triage; raise InputError when nothing is left to triage.
+
+    Far oversized input is cut to a window at each end before it is cleaned, so the cost of cleaning
+    depends on `max_chars`, not on what a sender chose to send.
+    """
     if isinstance(raw, (str, bytes)) and len(raw) > HARD_LIMIT_CHARS:
         raise InputTooLarge(f"input is {len(raw)} characters; the limit is {HARD_LIMIT_CHARS}")
-    text = decode(raw)
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text = _CONTROL.sub("", text).replace("\t", "  ")
-    text = _TRAILING_SPACE.sub("\n", text)
-    text = _BLANK_RUNS.sub("\n\n", text).strip()
-    if not text:
-        raise InputError("text is empty: send the alert, log excerpt or ticket to triage")
+    # Blank padding goes first (str.strip is linear), so the windows below see the words.
+    text = decode(raw).strip()
+    window = max(max_chars, 1) * WINDOW_FACTOR
+    if len(text) <= 2 * window:
+        text = clean(text)
+        if not text:
+            raise _empty()
+        original = len(text)
+        if original <= max_chars:
+            return Normalized(text, truncated=False, original_chars=original)
+        return Normalized(truncate(text, max_chars), truncated=True, original_chars=original)
     original = len(text)
-    if original <= max_chars:
-        return Normalized(text, truncated=False, original_chars=original)
-    return Normalized(truncate(text, max_chars), truncated=True, original_chars=original)
+    head, tail = clean(text[:window]), clean(text[-window:])
+    if not head and not tail:
+        raise _empty()
+    return Normalized(join_ends(head, tail, max_chars, original), truncated=True, original_chars=original)
+
+
+def clean(text: str) -> str:
+    """Line endings, control characters, tabs, trailing blanks and blank-line runs, in linear time."""
+    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    # After control characters are gone, so marks they separated compose too.
+    text = unicodedata.normalize("NFC", cap_combining_marks(text)).replace("\t", "  ")
+    text = "\n".join(line.rstrip(" ") for line in text.split("\n"))
+    return _BLANK_RUNS.sub("\n\n", text).strip()
+
+
+def cap_combining_marks(text: str) -> str:
+    """Keep at most MAX_COMBINING_RUN combining marks in a row (what NFC sorts is then bounded)."""
+    if text.isascii():
+        return text
+    return _LONG_NON_ASCII.sub(_cap_run, text)
+
+
+def _cap_run(match: re.Match[str]) -> str:
+    kept: list[str] = []
+    run = 0
+    for char in match.group(0):
+        run = run + 1 if unicodedata.combining(char) else 0
+        if run <= MAX_COMBINING_RUN:
+            kept.append(char)
+    return "".join(kept)
 
 
 def truncate(text: str, max_chars: int) -> str:
     """Keep the head (where alerts state what fired) and the tail (where traces end), mark the cut."""
-    dropped = len(text) - max_chars
-    marker = f"\n[... {dropped} characters truncated ...]\n"
-    budget = max(max_chars - len(marker), 2)
-    head = budget * 2 // 3
-    tail = budget - head
-    return text[:head] + marker + text[-tail:]
+    return join_ends(text, text, max_chars, len(text))
+
+
+def join_ends(head: str, tail: str, max_chars: int, original: int) -> str:
+    """The start of `head` and the end of `tail` within `max_chars`, with a marker naming what was cut.
+
+    A short head lends its unused share to the tail and the other way round.
+    """
+    budget = max(max_chars - len(_marker(original)), 2)
+    keep_head = min(len(head), budget * 2 // 3)
+    keep_tail = min(len(tail), budget - keep_head)
+    keep_head = min(len(head), budget - keep_tail)
+    start = head[:keep_head].rstrip()
+    end = tail[len(tail) - keep_tail :].lstrip() if keep_tail else ""
+    return start + _marker(max(original - keep_head - keep_tail, 0)) + end
+
+
+def _marker(dropped: int) -> str:
+    return f"\n[... {dropped} characters truncated ...]\n"
+
+
+def _empty() -> InputError:
+    return InputError("text is empty: send the alert, log excerpt or ticket to triage")
