@@ -14,6 +14,8 @@ from pydantic import BaseModel, Field
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from bot.memory.judge import Judge, UnknownTriage
+from bot.memory.verdicts import VerdictError, VerdictRequest
 from bot.settings import Settings
 from bot.triage.errors import InputError
 from bot.triage.normalize import HARD_LIMIT_CHARS
@@ -69,6 +71,7 @@ def create_app(
     *,
     slack_handler: Callable[[Request], Awaitable[Response]] | None = None,
     extra_routes: Callable[[FastAPI], None] | None = None,
+    judge: Judge | None = None,
 ) -> FastAPI:
     app = FastAPI(title="Triage Gateway", version="0.1.0", docs_url=None, redoc_url=None)
     app.state.service = service
@@ -94,6 +97,19 @@ def create_app(
         result = await service.triage(body.text, source=body.source or "api", engine=engine)
         # Serialised once by pydantic; FastAPI's generic encoder would walk the model again.
         return Response(result.model_dump_json(), media_type="application/json")
+
+    verdicts = judge or Judge(service.store)
+
+    @app.post("/v1/triage/{triage_id}/feedback")
+    async def feedback(triage_id: str, body: VerdictRequest) -> Response:
+        """A verdict on a card, with the same effect as a click in Slack."""
+        try:
+            answer = await verdicts.judge(triage_id, body)
+        except UnknownTriage:
+            return _error(404, f"no triage with id {triage_id}")
+        except VerdictError as exc:
+            return _error(422, str(exc))
+        return JSONResponse(answer)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

@@ -78,6 +78,35 @@ def card_json_schema() -> dict[str, Any]:
     }
 
 
+Verdict = Literal["confirm", "override"]
+
+
+class Precedent(BaseModel):
+    """The latest human verdict on an incident identity; it decides severity and category of later cards.
+
+    `at` is when the verdict was given, in seconds since the epoch (like `created_at`).
+    """
+
+    triage_id: str
+    verdict: Verdict
+    severity: Severity
+    category: Category
+    by: str
+    at: float
+
+
+class SimilarIncident(BaseModel):
+    """An earlier incident shown for context; never decides anything on the new card."""
+
+    triage_id: str
+    at: float
+    severity: Severity
+    category: Category
+    verdict: Verdict | None = None
+    by: str | None = None
+    summary: str
+
+
 class TriageMeta(BaseModel):
     """How a card was produced: engine, versions, cost, and whether anything went wrong."""
 
@@ -100,6 +129,8 @@ class TriageMeta(BaseModel):
     tokens_out: int = 0
     retries: int = 0
     created_at: float = 0.0
+    precedent: Precedent | None = None
+    similar: list[SimilarIncident] = Field(default_factory=list)
 
 
 class TriageResult(TriageCard):

@@ -48,6 +48,7 @@ def build_app(gateway: Gateway) -> FastAPI:
         gateway.settings,
         gateway.service,
         slack_handler=slack_handler,
+        judge=gateway.judge,
         extra_routes=lambda app: add_alertmanager_route(app, gateway),
     )
 

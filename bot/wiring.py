@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.alerts.intake import AlertIntake
 from bot.alerts.pump import CardPump
 from bot.jobs import RetryLater, build_scheduler
+from bot.memory.judge import Judge
 from bot.observability import Metrics
 from bot.settings import Settings
 from bot.slack.listeners import SlackBot, build_slack_client
@@ -37,6 +38,7 @@ class Gateway:
     pump: CardPump | None = None
     retry: RetryLater | None = None
     scheduler: AsyncIOScheduler | None = None
+    judge: Judge | None = None
 
     async def start(self) -> None:
         """Background work of a serving process: the card pump, recovery of pending alerts, the jobs."""
@@ -97,10 +99,12 @@ def build_gateway(
         )
     service = TriageService(settings, store, metrics, model=model)
     gateway = Gateway(settings, store, metrics, service, client)
+    gateway.judge = Judge(store)
     # Socket Mode needs no signing secret: its Bolt app is built by bot.slack.socket over the same intake.
     if settings.slack_enabled or (socket_mode and settings.slack_bot_token):
         gateway.slack_client = slack_client or build_slack_client(settings)
         poster = CardPoster(gateway.slack_client, store, retry_base=settings.retry_interval)
+        gateway.judge = Judge(store, poster)
         gateway.pump = CardPump(settings, store, poster, pace=settings.slack_post_interval, metrics=metrics)
         gateway.intake = AlertIntake(settings, service, store, on_queued=gateway.pump.wake)
         gateway.retry = RetryLater(service, store, poster, base_delay=settings.retry_interval)

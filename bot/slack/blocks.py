@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from bot.card import CATEGORIES, SEVERITIES, TriageResult
+from bot.card import CATEGORIES, SEVERITIES, Precedent, SimilarIncident, TriageResult
 
 ACTION_CONFIRM = "triage_confirm"
 ACTION_SEVERITY = "triage_severity"
@@ -89,12 +91,16 @@ def effective_labels(result: TriageResult, state: CardState) -> tuple[str, str]:
     return severity, category
 
 
-def card_message(result: TriageResult, state: CardState | None = None) -> Message:
-    """The full card: `text` fallback plus blocks, ready for chat.postMessage / chat.update."""
+def card_message(result: TriageResult, state: CardState | None = None, *, precedent_link: str | None = None) -> Message:
+    """The full card: `text` fallback plus blocks, ready for chat.postMessage / chat.update.
+
+    `precedent_link` is the permalink of the card whose verdict decided this one, when Slack gave one.
+    """
     state = state or CardState()
     severity, category = effective_labels(result, state)
     blocks: list[dict[str, Any]] = [_header(severity, category, state)]
     blocks.extend(_markers(result, state))
+    blocks.extend(memory_blocks(result, precedent_link))
     blocks.append(_mrkdwn_section(escape(result.summary)))
     steps = "\n".join(f"{n}. {escape(step)}" for n, step in enumerate(result.steps, start=1))
     blocks.append(_mrkdwn_section(f"*Next steps*\n{steps}"))
@@ -132,6 +138,39 @@ def context_line(result: TriageResult) -> str:
     if meta.cached:
         parts.append("cached")
     return " · ".join(parts)
+
+
+def precedent_line(precedent: Precedent, link: str | None = None) -> str:
+    """"P1 · data as confirmed by @bob on 3 Dec", linking to the judged card when there is a link."""
+    word = "confirmed" if precedent.verdict == "confirm" else "corrected"
+    text = f"{precedent.severity} · {precedent.category} as {word} by {_who(precedent.by)} on {_day(precedent.at)}"
+    if link and link.startswith(("https://", "http://")):
+        text += f" · <{_link_safe(link)}|judged card>"
+    return f":bookmark: {text}"
+
+
+def seen_before_line(similar: Sequence[SimilarIncident]) -> str:
+    """"Seen before: P1 · data, confirmed by @bob, 3 Dec — <summary> · …", one short entry per incident."""
+    entries = []
+    for item in similar:
+        verdict = ""
+        if item.verdict:
+            verdict = f", {'confirmed' if item.verdict == 'confirm' else 'corrected'} by {_who(item.by or '?')}"
+        first = item.summary.splitlines()[0] if item.summary else ""
+        summary = escape(first[:80] + ("…" if len(first) > 80 else ""))
+        entry = f"{item.severity} · {item.category}{verdict}, {_day(item.at)}"
+        entries.append(entry + (f" — {summary}" if summary else ""))
+    return ":leftwards_arrow_with_hook: Seen before: " + " · ".join(entries)
+
+
+def memory_blocks(result: TriageResult, precedent_link: str | None = None) -> list[dict[str, Any]]:
+    """The precedent and "Seen before" lines, in one context block; none when memory had nothing."""
+    meta, lines = result.meta, []
+    if meta.precedent is not None:
+        lines.append(precedent_line(meta.precedent, precedent_link))
+    if meta.similar:
+        lines.append(seen_before_line(meta.similar))
+    return [_context(lines)] if lines else []
 
 
 def feedback_line(note: FeedbackNote) -> str:
@@ -282,6 +321,24 @@ def _plain_feedback(note: FeedbackNote) -> str:
     if note.action == "confirm":
         return f"confirmed by <@{note.user}>"
     return f"{note.action} changed {note.old or '?'}→{note.new or '?'} by <@{note.user}>"
+
+
+def _who(by: str) -> str:
+    """A Slack user id as a mention; a name given over HTTP as plain (escaped) text."""
+    if re.fullmatch(r"[UW][A-Z0-9]+", by):
+        return f"<@{by}>"
+    return "@" + escape(by.lstrip("@"))
+
+
+def _day(ts: float) -> str:
+    """'3 Dec' in UTC: a short date that reads the same inside a link as outside it."""
+    day = datetime.fromtimestamp(ts, tz=UTC)
+    return f"{day.day} {day:%b}"
+
+
+def _link_safe(url: str) -> str:
+    # '|' and '>' would end the link early in mrkdwn.
+    return url.replace("|", "%7C").replace(">", "%3E").replace("<", "%3C")
 
 
 def _latency(ms: float) -> str:

@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts.incidents import retry_delay, should_retry
 from bot.card import TriageResult
+from bot.memory.links import precedent_link
 from bot.slack.blocks import CardState, card_message
 from bot.store import Store
 
@@ -57,7 +58,7 @@ class CardPoster:
 
         `key` is attached as message metadata so that `find` can tell, after a crash, whether it was posted.
         """
-        message = card_message(result, state)
+        message = card_message(result, state, precedent_link=await self.precedent_link(result))
         extra: dict[str, Any] = {}
         if key is not None:
             extra["metadata"] = {"event_type": METADATA_EVENT, "event_payload": {"key": key}}
@@ -82,7 +83,7 @@ class CardPoster:
 
     async def update(self, channel: str, ts: str, result: TriageResult, state: CardState) -> bool:
         """Redraw a posted card in place; False (logged) when Slack refuses."""
-        message = card_message(result, state)
+        message = card_message(result, state, precedent_link=await self.precedent_link(result))
         try:
             await self.client.chat_update(channel=channel, ts=ts, text=message["text"], blocks=message["blocks"])
         except SlackApiError as exc:
@@ -109,6 +110,10 @@ class CardPoster:
             if metadata.get("event_type") == METADATA_EVENT and (metadata.get("event_payload") or {}).get("key") == key:
                 return str(message["ts"])
         return None
+
+    async def precedent_link(self, result: TriageResult) -> str | None:
+        """The permalink of the judged card behind this card's precedent, if any."""
+        return await precedent_link(self.client, self.store, result.meta.precedent)
 
     async def where(self, triage_id: str) -> tuple[str, str] | None:
         """The channel and ts of a card this bot posted, if it posted one."""

@@ -21,6 +21,7 @@ from psycopg_pool import ConnectionPool
 
 from bot.card import TriageResult
 from bot.store.migrations.postgres import migrate
+from bot.store.postgres_memory import PostgresMemoryStore
 from bot.store.postgres_storm import PostgresStormStore
 
 P = ParamSpec("P")
@@ -30,7 +31,7 @@ POOL_SIZE = 8
 Conn = psycopg.Connection[tuple[Any, ...]]
 
 
-class PostgresStore(PostgresStormStore):
+class PostgresStore(PostgresMemoryStore, PostgresStormStore):
     """Shared by every replica: nothing a process remembers about it is authoritative."""
 
     shared = True
@@ -41,6 +42,7 @@ class PostgresStore(PostgresStormStore):
         self._executor = ThreadPoolExecutor(max_workers=pool.max_size, thread_name_prefix="store")
         with self.pool.connection() as conn:
             migrate(conn)
+        self.repair_verdicts()
 
     @classmethod
     def open(
@@ -96,6 +98,7 @@ class PostgresStore(PostgresStormStore):
             int(meta.needs_review), meta.latency_ms, meta.cost_usd, outcome, error, result.model_dump_json(),
         )
         with self._tx() as conn:
+            self._index_incident(conn, meta.fingerprint, text)
             conn.execute(
                 "insert into triages (id, created_at, source, input_hash, fingerprint, text, category, severity,"
                 " confidence, engine, model, prompt_version, cached, degraded, degraded_reason, needs_review,"
@@ -173,7 +176,11 @@ class PostgresStore(PostgresStormStore):
                 (triage_id, user, action, old_value, new_value, self._clock(),
                  meta.model if meta else None, meta.prompt_version if meta else None, meta.engine if meta else None),
             )
-            return cursor.rowcount == 1
+            if cursor.rowcount != 1:
+                return False
+            # In the same transaction: the card's verdict becomes the precedent of its incident identity.
+            self._refresh_verdict(conn, triage_id)
+            return True
 
     def feedback_for(self, triage_id: str) -> list[dict[str, Any]]:
         return self._rows("select * from feedback where triage_id = %s order by id", (triage_id,))

@@ -19,6 +19,7 @@ import sqlite_utils
 
 from bot.card import TriageResult
 from bot.store.migrations.sqlite import migrate
+from bot.store.sqlite_memory import MemoryStore
 from bot.store.sqlite_storm import StormStore
 
 P = ParamSpec("P")
@@ -36,7 +37,7 @@ def connect(path: str) -> sqlite_utils.Database:
     return db
 
 
-class SQLiteStore(StormStore):
+class SQLiteStore(MemoryStore, StormStore):
     """The embedded store: one file, one process, writes on one worker thread."""
 
     # One process owns the file, so what it remembers about the store stays true.
@@ -69,6 +70,7 @@ class SQLiteStore(StormStore):
         """Apply the migrations this database has not seen yet (bot/store/migrations/sqlite.py)."""
         with self._lock:
             migrate(self.conn)
+            self.repair_verdicts()
 
     # --- triages -------------------------------------------------------------------------------
 
@@ -107,6 +109,7 @@ class SQLiteStore(StormStore):
             "result": result.model_dump_json(),
         }
         with self._lock:
+            self.index_incident(meta.fingerprint, text)
             self.db.table("triages").insert(row, replace=True)
             if cache is not None:
                 self.put_cached(*cache)
@@ -206,6 +209,8 @@ class SQLiteStore(StormStore):
                     "engine": judged.meta.engine if judged else None,
                 }
             )
+            # In the same transaction: the card's verdict becomes the precedent of its incident identity.
+            self.refresh_verdict(triage_id)
             return True
 
     def feedback_for(self, triage_id: str) -> list[dict[str, Any]]:

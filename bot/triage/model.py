@@ -6,7 +6,7 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +16,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from bot.card import TriageCard, card_json_schema
 from bot.triage.errors import ModelError
-from bot.triage.prompt import Prompt
+from bot.triage.prompt import Prompt, PromptExample
 from bot.triage.resilience import BadResponse, backoff, error_kind, is_retryable, retry_after
 
 MODES = ("json_schema", "json_object", "plain")
@@ -136,9 +136,14 @@ class ModelClient:
     def mode_for(self, model: str) -> str:
         return MODES[self._mode.get(model, 0)]
 
-    async def triage(self, model: str, alert: str, deadline: float) -> ModelAnswer:
-        """One card from `model` before `deadline` (a monotonic time), repairing invalid output once."""
-        messages: list[dict[str, str]] = self._prompt.messages(alert)
+    async def triage(
+        self, model: str, alert: str, deadline: float, *, examples: Sequence[PromptExample] = ()
+    ) -> ModelAnswer:
+        """One card from `model` before `deadline` (a monotonic time), repairing invalid output once.
+
+        `examples` are judged earlier incidents from memory, shown to the model for reference.
+        """
+        messages: list[dict[str, str]] = self._prompt.messages(alert, examples)
         tokens_in = tokens_out = retries = 0
         repaired = False
         for attempt in range(2):

@@ -14,6 +14,7 @@ from typing import Literal
 import structlog
 
 from bot.card import TriageCard, TriageMeta, TriageResult
+from bot.memory.precedent import Memory, memory_from, with_precedent
 from bot.observability import Metrics
 from bot.settings import Settings
 from bot.store import Store
@@ -68,8 +69,8 @@ class Outcome:
     cache_entry: tuple[str, TriageResult] | None = None
 
 
-def cache_key(text: str, prompt_version: str, model: str) -> str:
-    return hashlib.sha256(f"{prompt_version}\x00{model}\x00{text}".encode()).hexdigest()
+def cache_key(text: str, prompt_version: str, model: str, memory_tag: str = "") -> str:
+    return hashlib.sha256(f"{prompt_version}\x00{model}\x00{memory_tag}\x00{text}".encode()).hexdigest()
 
 
 def prepare(raw: str | bytes, max_chars: int) -> Prepared:
@@ -125,20 +126,34 @@ class TriageService:
         """Triage one input. Raises InputError for unusable input; every other failure degrades."""
         started = self._monotonic()
         prepared = prepare(raw, self.settings.max_input_chars)
+        memory = await self._recall(prepared)
         try:
-            outcome = await self._decide(prepared, engine or "auto", started)
+            outcome = await self._decide(prepared, engine or "auto", started, memory)
         except Exception as exc:  # the gateway's own bug must still give a card and a record
             log.exception("triage_internal_error", fingerprint=prepared.fingerprint)
             self.metrics.errors.labels("internal").inc()
             outcome = self._heuristic(prepared, "internal_error")
             outcome.error = repr(exc)
-        result = self._result(prepared, outcome, source, started)
+        # Precedent: the latest human verdict on this identity decides severity and category, whatever
+        # the engine (and whatever the cache) said.
+        outcome.card = with_precedent(outcome.card, memory.precedent)
+        result = self._result(prepared, outcome, source, started, memory)
         await self._finish(result, prepared, outcome)
         return result
 
     # --- decisions -----------------------------------------------------------------------------
 
-    async def _decide(self, prepared: Prepared, engine: str, started: float) -> Outcome:
+    async def _recall(self, prepared: Prepared) -> Memory:
+        """Incident memory: the precedent and similar earlier incidents; a failing lookup only loses them."""
+        try:
+            recalled = await self.store.run(self.store.recall, prepared.fingerprint, prepared.text)
+        except Exception:  # memory is advice: a store problem must not cost the card
+            log.exception("memory_recall_failed", fingerprint=prepared.fingerprint)
+            self.metrics.errors.labels("memory").inc()
+            return Memory()
+        return memory_from(recalled)
+
+    async def _decide(self, prepared: Prepared, engine: str, started: float, memory: Memory) -> Outcome:
         if engine == "heuristic":
             return self._heuristic(prepared, None)
         if self.model is None:
@@ -148,7 +163,7 @@ class TriageService:
         if tier is None:
             return self._heuristic(prepared, "budget_exhausted")
         model = self._model_name(tier)
-        key = cache_key(prepared.text, self.prompt_version, model)
+        key = cache_key(prepared.text, self.prompt_version, model, memory.cache_tag)
         if self._memo_complete is None:
             await self._load_memo()
         cached = self._memo_get(key)
@@ -162,13 +177,13 @@ class TriageService:
             self.metrics.cache_hits.inc()
             shared = await asyncio.shield(task)
             return Outcome(shared.card, shared.engine, shared.model, shared.degraded_reason, cached=True)
-        task = asyncio.create_task(self._ask_model(prepared, tier, budget, key, started))
+        task = asyncio.create_task(self._ask_model(prepared, tier, budget, key, started, memory))
         self._inflight[key] = task
         task.add_done_callback(lambda _: self._inflight.pop(key, None))
         return await asyncio.shield(task)
 
     async def _ask_model(
-        self, prepared: Prepared, tier: Tier, budget: BudgetState, key: str, started: float
+        self, prepared: Prepared, tier: Tier, budget: BudgetState, key: str, started: float, memory: Memory
     ) -> Outcome:
         if not self.breaker.allow():
             self.metrics.errors.labels("circuit_open").inc()
@@ -179,12 +194,12 @@ class TriageService:
         failure: ModelError | None = None
         try:
             async with asyncio.timeout(max(deadline - self._monotonic(), 0.0)):
-                answer, failure = await self._call(tier, prepared.text, deadline, spent)
+                answer, failure = await self._call(tier, prepared.text, deadline, spent, memory)
                 unusable = failure is not None and failure.kind == "invalid_output"
                 if (answer is not None or unusable) and escalate(
                     tier, answer.card if answer else None, self._policy, budget
                 ):
-                    stronger, strong_failure = await self._call("strong", prepared.text, deadline, spent)
+                    stronger, strong_failure = await self._call("strong", prepared.text, deadline, spent, memory)
                     if stronger is not None and (answer is None or stronger.card.confidence >= answer.card.confidence):
                         answer = stronger
                     elif answer is None:
@@ -206,14 +221,14 @@ class TriageService:
         return outcome
 
     async def _call(
-        self, tier: Tier, text: str, deadline: float, spent: Outcome
+        self, tier: Tier, text: str, deadline: float, spent: Outcome, memory: Memory
     ) -> tuple[ModelAnswer | None, ModelError | None]:
         """One model answer (or the error), adding its tokens and cost to `spent`."""
         assert self.model is not None
         model = self._model_name(tier)
         began = self._monotonic()
         try:
-            answer = await self.model.triage(model, text, deadline)
+            answer = await self.model.triage(model, text, deadline, examples=memory.examples)
         except ModelError as exc:
             self._account(spent, model, exc.tokens_in, exc.tokens_out, exc.retries)
             self.metrics.model_calls.labels(model, exc.kind).inc()
@@ -293,7 +308,9 @@ class TriageService:
         )
         return TriageResult(**answer.card.model_dump(), meta=meta)
 
-    def _result(self, prepared: Prepared, outcome: Outcome, source: str, started: float) -> TriageResult:
+    def _result(
+        self, prepared: Prepared, outcome: Outcome, source: str, started: float, memory: Memory
+    ) -> TriageResult:
         card = outcome.card
         meta = TriageMeta(
             triage_id=uuid.uuid4().hex,
@@ -303,7 +320,8 @@ class TriageService:
             cached=outcome.cached,
             degraded=outcome.degraded_reason is not None,
             degraded_reason=outcome.degraded_reason,
-            needs_review=card.confidence < self.settings.review_confidence,
+            # A person already decided this incident's labels: nothing left to review.
+            needs_review=card.confidence < self.settings.review_confidence and memory.precedent is None,
             latency_ms=round((self._monotonic() - started) * 1000, 3),
             cost_usd=round(outcome.cost_usd, 8),
             fingerprint=prepared.fingerprint,
@@ -315,6 +333,8 @@ class TriageService:
             tokens_out=outcome.tokens_out,
             retries=outcome.retries,
             created_at=self._clock(),
+            precedent=memory.precedent,
+            similar=list(memory.similar),
         )
         return TriageResult(**card.model_dump(), meta=meta)
 

@@ -59,6 +59,7 @@ class FakeSlack:
         app_id: str = "A0001",
     ) -> None:
         self.bot_user_id = bot_user_id
+        self.permalink_base = "https://fake.slack.com/archives"
         self.bot_id = bot_id
         self.team_id = team_id
         self.app_id = app_id
@@ -417,6 +418,18 @@ class FakeSlack:
             copy = dict(message)
         return {"ok": True, "channel": key[0], "ts": key[1], "text": copy["text"], "message": copy}
 
+    def _permalink(self, args: dict[str, Any]) -> dict[str, Any]:
+        """chat.getPermalink: a link to a message the fake holds (message_not_found otherwise)."""
+        error = self._channel_error(args)
+        if error:
+            return error
+        channel, ts = str(args["channel"]), str(args.get("message_ts", ""))
+        with self._lock:
+            known = (channel, ts) in self.messages
+        if not known:
+            return {"ok": False, "error": "message_not_found"}
+        return {"ok": True, "channel": channel, "permalink": f"{self.permalink_base}/{channel}/p{ts.replace('.', '')}"}
+
     def _post_ephemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         error = self._channel_error(args)
         if error:
@@ -452,6 +465,7 @@ _ANSWERS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "conversations.history": FakeSlack._history,
     "conversations.replies": FakeSlack._history,
     "chat.postEphemeral": FakeSlack._post_ephemeral,
+    "chat.getPermalink": FakeSlack._permalink,
     "chat.delete": FakeSlack._delete,
     "usergroups.users.list": FakeSlack._usergroup_users,
     "reactions.add": FakeSlack._ok,

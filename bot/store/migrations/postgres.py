@@ -77,6 +77,32 @@ create table retries (
     state text not null default 'pending'
 );
 """),
+    # Incident memory: the standing verdict of each judged card (the precedent of its identity), and a
+    # full-text index holding the first text of every identity, filled from the triages already stored.
+    Migration(2, "incident memory", """
+create table verdicts (
+    triage_id text primary key,
+    fingerprint text not null,
+    verdict text not null,
+    severity text not null,
+    category text not null,
+    judged_by text not null,
+    judged_at double precision not null,
+    link text
+);
+create index verdicts_identity on verdicts (fingerprint, judged_at);
+create index verdicts_at on verdicts (judged_at);
+create index triages_identity on triages (fingerprint, created_at);
+create table incident_text (
+    fingerprint text primary key,
+    text text not null,
+    tsv tsvector generated always as (to_tsvector('simple', text)) stored
+);
+create index incident_text_tsv on incident_text using gin (tsv);
+insert into incident_text (fingerprint, text)
+    select distinct on (fingerprint) fingerprint, left(text, 4000) from triages
+    where fingerprint is not null order by fingerprint, created_at;
+"""),
 )
 
 

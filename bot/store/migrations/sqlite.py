@@ -68,6 +68,27 @@ create table if not exists retries (
     state text not null default 'pending'
 );
 """),
+    # Incident memory: the standing verdict of each judged card (the precedent of its identity), and a
+    # full-text index holding the first text of every identity, filled from the triages already stored.
+    Migration(2, "incident memory", """
+create table if not exists verdicts (
+    triage_id text primary key,
+    fingerprint text not null,
+    verdict text not null,
+    severity text not null,
+    category text not null,
+    judged_by text not null,
+    judged_at real not null,
+    link text
+);
+create index if not exists verdicts_identity on verdicts (fingerprint, judged_at);
+create index if not exists verdicts_at on verdicts (judged_at);
+create index if not exists triages_identity on triages (fingerprint, created_at);
+create virtual table if not exists incident_text using fts5(text, fingerprint unindexed);
+insert into incident_text (text, fingerprint)
+    select substr(text, 1, 4000), fingerprint from triages
+    where rowid in (select min(rowid) from triages group by fingerprint);
+"""),
 )
 
 

@@ -1,0 +1,100 @@
+"""Pure recall decisions: which words to search with, which earlier incidents count as similar, in what order."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+SIMILAR_LIMIT = 3
+SEARCH_TERMS = 24
+# Words of two letters or more; digits, ids and punctuation vary between repeats and say little.
+_WORD = re.compile(r"[^\W\d_]{2,}")
+# Longer runs of letters are blobs (base64, minified code), not words anyone searches for.
+MAX_WORD = 40
+_STOP = frozenset(
+    {
+        "the", "and", "for", "are", "was", "were", "with", "from", "this", "that", "into", "onto", "has", "have",
+        "had", "not", "but", "its", "any", "all", "can", "may", "you", "your", "our", "out", "per", "via", "is",
+        "in", "on", "of", "to", "at", "by", "be", "as", "or", "an", "it", "if", "no", "so",
+    }
+)
+# A candidate found by full text must share at least this share of the smaller word set.
+MIN_OVERLAP = 0.5
+
+
+def words(text: str, limit: int | None = None) -> list[str]:
+    """Distinct lower-case words of a text, in order of first appearance, stop words left out."""
+    seen: dict[str, None] = {}
+    for match in _WORD.finditer(text.casefold()):
+        word = match.group()
+        if len(word) <= MAX_WORD and word not in _STOP and word not in seen:
+            seen[word] = None
+            if limit is not None and len(seen) >= limit:
+                break
+    return list(seen)
+
+
+def search_terms(text: str, limit: int = SEARCH_TERMS) -> list[str]:
+    """The words a full-text search for incidents like `text` uses (bounded, whatever the input size)."""
+    return words(text, limit)
+
+
+def overlap(query: Iterable[str], candidate: Iterable[str]) -> float:
+    """Shared words over the smaller set: 1.0 when one text's words all appear in the other."""
+    a, b = set(query), set(candidate)
+    if not a or not b:
+        return 0.0
+    return len(a & b) / min(len(a), len(b))
+
+
+def related(query_text: str, candidate_text: str) -> bool:
+    """Is a full-text hit close enough to show as a similar incident?"""
+    return overlap(search_terms(query_text), search_terms(candidate_text)) >= MIN_OVERLAP
+
+
+def rank_similar(
+    candidates: Sequence[Mapping[str, Any]], *, exclude: str | None = None, limit: int = SIMILAR_LIMIT
+) -> list[Mapping[str, Any]]:
+    """Order candidates for `meta.similar`: judged ones first, then the same identity, then by search rank.
+
+    Each candidate is one earlier incident: `triage_id`, `same_identity`, `order` (search rank, lower is
+    closer) and `verdict` (None when nobody judged it). One entry per triage; `exclude` is the new one.
+    """
+    seen: set[str] = set()
+    picked = []
+    key = lambda c: (c.get("verdict") is None, not c.get("same_identity"), c.get("order", 0))  # noqa: E731
+    for candidate in sorted(candidates, key=key):
+        triage_id = str(candidate["triage_id"])
+        if triage_id == exclude or triage_id in seen:
+            continue
+        seen.add(triage_id)
+        picked.append(candidate)
+        if len(picked) >= limit:
+            break
+    return picked
+
+
+def candidates(
+    fingerprint: str,
+    hits: Sequence[str],
+    judged: Mapping[str, Mapping[str, Any]],
+    latest: Callable[[str, str | None], Mapping[str, Any] | None],
+) -> list[dict[str, Any]]:
+    """Earlier incidents worth showing, before ranking: for each identity (this one, then the search hits in
+    rank order) its latest judged card; for this identity and for unjudged ones also the latest card.
+
+    `judged` maps identity → its latest verdict; `latest(identity, skip)` gives the identity's newest triage
+    other than `skip` (as {"triage_id", ...}), or None. Backends supply both from their own queries.
+    """
+    found: list[dict[str, Any]] = []
+    for order, fp in enumerate([fingerprint, *hits]):
+        same = fp == fingerprint
+        verdict = judged.get(fp)
+        if verdict is not None:
+            found.append({**verdict, "same_identity": same, "order": order})
+        if same or verdict is None:
+            newest = latest(fp, verdict["triage_id"] if verdict else None)
+            if newest is not None:
+                found.append({"verdict": None, "by": None, **newest, "same_identity": same, "order": order})
+    return found
