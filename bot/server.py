@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from bot.alerts.alertmanager import PayloadError, parse_payload
+from bot.alerts.alertmanager import PayloadError, parse_alerts
 from bot.app import bearer_ok, create_app
 from bot.wiring import Gateway
 
@@ -29,13 +29,14 @@ def add_alertmanager_route(app: FastAPI, gateway: Gateway) -> None:
             message = "Alertmanager intake needs Slack (SLACK_BOT_TOKEN) and TRIAGE_ALERTMANAGER_CHANNEL"
             return JSONResponse({"error": message}, 503)
         try:
-            texts = parse_payload(await request.json())
+            alerts = parse_alerts(await request.json())
         except (ValueError, PayloadError) as exc:
             return JSONResponse({"error": str(exc)}, 422)
         ids = []
-        for text in texts:
+        for alert in alerts:
             alert_id = await gateway.intake.accept(
-                source="alertmanager", channel=settings.alertmanager_channel, ts=None, text=text
+                source="alertmanager", channel=settings.alertmanager_channel, ts=None, text=alert.text,
+                identity=alert.identity,
             )
             if alert_id is not None:
                 ids.append(alert_id)

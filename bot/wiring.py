@@ -62,6 +62,10 @@ class Gateway:
             await self.pump.stop(drain_timeout)
         if self.openai_client is not None:
             await self.openai_client.close()
+        try:
+            await self.service.identity.save(force=True)
+        except Exception:  # templates are relearned from the stream; shutdown must still finish
+            log.exception("identity_templates_not_saved")
         self.store.close()
         log.info("shutdown_complete")
 

@@ -1,4 +1,4 @@
-"""Pure decisions: fingerprints, routing, cost, breaker, retry policy, answer parsing, prompt versions."""
+"""Pure decisions: routing, cost, breaker, retry policy, answer parsing, prompt versions."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pytest
 
 from bot.card import TriageCard
 from bot.triage.cost import estimate_cost
-from bot.triage.fingerprint import fingerprint
 from bot.triage.model import InvalidAnswer, parse_card, unsupported_format
 from bot.triage.prompt import Prompt
 from bot.triage.resilience import BadResponse, CircuitBreaker, is_retryable, retry_after
@@ -19,18 +18,6 @@ CARD = TriageCard(
     steps=["Check the largest directories", "Rotate old logs", "Plan a volume resize"], confidence=0.8,
 )
 POLICY = RoutePolicy(strong_input_chars=6000, min_confidence=0.6)
-
-
-def test_fingerprint_ignores_what_varies_between_repeats() -> None:
-    a = "[FIRING:1] HostOutOfMemory node-3:9100 memory 93.2% at 2024-09-22T21:41:03Z pod api-7a2acd696-pdbd4 10.0.0.4"
-    b = "[FIRING:4] HostOutOfMemory node-3:9100 memory 91% at 2024-09-23T08:00:00Z pod api-55dd66458-2ngwx 10.0.0.9"
-    assert fingerprint(a) == fingerprint(b)
-
-
-def test_fingerprint_keeps_alert_name_and_host() -> None:
-    base = "[FIRING:1] HostOutOfMemory node-3:9100 memory 93%"
-    assert fingerprint(base) != fingerprint(base.replace("node-3", "node-4"))
-    assert fingerprint(base) != fingerprint(base.replace("HostOutOfMemory", "HostOutOfDiskSpace"))
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.identity import fingerprint
+from bot.identity.mask import canonical
 from bot.triage.errors import InputError
-from bot.triage.fingerprint import canonical, fingerprint
 from bot.triage.normalize import MAX_COMBINING_RUN, normalize
 from bot.triage.redact import redact
 from bot.triage.service import prepare
@@ -112,7 +113,7 @@ def test_redaction_and_fingerprints_accept_any_text(raw: str) -> None:
 
 
 def test_pod_names_still_lose_their_hashes() -> None:
-    assert canonical("payments-api-7d9f8b6c5d-x2k4p restarted") == "payments-api-<pod> restarted"
+    assert canonical("payments-api-7d9f8b6c5d-x2k4p restarted") == "<*> restarted"
     assert fingerprint("api-7d9f8b6c5d-x2k4p down") == fingerprint("api-5c6b7a8d9e-q9w8e down")
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.identity import Identifier
 from bot.store import SQLiteStore, Store, open_store
 from bot.store.migrations import Migration, pending
 from bot.store.migrations.postgres import MIGRATIONS as PG_MIGRATIONS
@@ -128,7 +129,7 @@ def test_an_alert_and_its_claims_are_taken_once(store: Store) -> None:
     # the rejected delivery left nothing behind, not even its new event id
     assert store.claim_event("Ev2")
     assert store.pending_alerts() == [
-        {"id": first, "source": "slack", "channel": "C1", "ts": "1.1", "text": "disk full"}
+        {"id": first, "source": "slack", "channel": "C1", "ts": "1.1", "text": "disk full", "fingerprint": None}
     ]
     store.finish_alert(first, "ignored")
     assert store.alert_counts() == {"ignored": 1}
@@ -294,3 +295,31 @@ def test_postgres_replicas_starting_together_migrate_once(pg_url: str) -> None:
         for store in stores:
             assert isinstance(store, PostgresStore)
             store.close()
+
+
+def test_learned_templates_survive_a_restart_and_are_shared(opener: Opener) -> None:
+    first_store = opener()
+    first = Identifier()
+    a = first.identify("Accepted password for alice from 10.0.0.1 port 22 ssh2")
+    first.identify("Accepted password for bob from 10.0.0.1 port 22 ssh2")
+    first_store.save_templates(first.take_dirty(), keep=100)
+    second = Identifier()  # a restart, or another replica on the same database
+    assert second.load(opener().load_templates(100)) == 1
+    assert second.identify("Accepted password for zed from 10.1.1.1 port 2 ssh2").fingerprint == a.fingerprint
+
+
+def test_stored_templates_are_bounded(store: Store) -> None:
+    store.save_templates([(f"id{n}", f"pattern {n}", 1, float(n)) for n in range(50)], keep=20)
+    store.save_templates([("id49", "pattern 49 changed", 5, 49.0)], keep=20)
+    rows = store.load_templates(100)
+    assert len(rows) == 20 and min(row[3] for row in rows) == 30.0
+    assert ("id49", "pattern 49 changed", 5, 49.0) in rows
+
+
+def test_incidents_remember_where_they_fired(store: Store, clock: Clock) -> None:
+    for n, place in enumerate(["node-1", "node-2", "node-1", "node-3"]):
+        taken = store.take_alert("slack", "C1", f"1.{n}", "disk full", clock(), (), "fp1", False, 60.0, (place,))
+        assert taken is not None
+    [incident] = store.incidents()
+    assert incident.count == 4 and incident.places == ("node-1", "node-2", "node-3")
+    assert store.pending_alerts()[0]["fingerprint"] == "fp1"

@@ -192,14 +192,25 @@ def test_alertmanager_webhook_posts_coalesced_cards(gateways: GatewayFactory, fa
         first = httpx.post(f"{url}/v1/alerts/alertmanager", json=payload, headers=auth)
         again = httpx.post(f"{url}/v1/alerts/alertmanager", json=payload, headers=auth)
         assert first.json()["accepted"] == 3 and again.status_code == 200
-        posts = wait_for_posts(fake_slack, 3, timeout=10)
+        # One alert name on three instances is one incident: its card says where it fired.
+        posts = wait_for_posts(fake_slack, 1, timeout=10)
         assert {p.args["channel"] for p in posts} == {"CAM"} and all(not p.args.get("thread_ts") for p in posts)
+        fake_slack.wait_for(
+            lambda: any("Seen 6 times on node-0:9100, node-1:9100 (+1 more)" in json.dumps(c.args.get("blocks"))
+                        for c in fake_slack.calls_to("chat.update")),
+            timeout=10,
+        )
         httpx.post(f"{url}/v1/alerts/alertmanager", json=alertmanager_payload("resolved", 3), headers=auth)
         fake_slack.wait_for(
             lambda: all(i.resolved and not i.dirty for i in gateway.store.incidents()), timeout=10
         )
-        assert len(fake_slack.posts()) == 3
-        assert sorted(i.count for i in gateway.store.incidents()) == [3, 3, 3]
+        assert len(fake_slack.posts()) == 1
+        [incident] = gateway.store.incidents()
+        assert incident.count == 7 and incident.places == ("node-0:9100", "node-1:9100", "node-2:9100")
+        # Grouped by instance in Alertmanager, each instance is its own incident.
+        by_instance = {**alertmanager_payload("firing", 3), "groupLabels": {"alertname": "x", "instance": "y"}}
+        assert httpx.post(f"{url}/v1/alerts/alertmanager", json=by_instance, headers=auth).status_code == 200
+        wait_for_posts(fake_slack, 4, timeout=10)
 
 
 def alertmanager_payload(status: str, alerts: int) -> dict[str, object]:

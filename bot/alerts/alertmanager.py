@@ -3,14 +3,44 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+
+from bot.identity import Identity, structured_identity
 
 # Labels that say what fired and where; shown first, in this order.
 _KEY_LABELS = ("alertname", "severity", "instance", "job", "namespace", "pod", "service")
 
 
+# Labels that say where an alert fired: they vary within one incident (the card lists them).
+PLACE_LABELS = frozenset({"instance", "pod", "container", "host", "hostname", "node", "ip", "endpoint", "uid"})
+
+
 class PayloadError(ValueError):
     """The body is not an Alertmanager webhook payload."""
+
+
+@dataclass(frozen=True)
+class ParsedAlert:
+    """One alert of a webhook: the text shown and triaged, and the identity its labels give it."""
+
+    text: str
+    identity: Identity
+
+
+def alert_key(labels: Mapping[str, Any], group_labels: Mapping[str, Any] | None = None) -> str:
+    """What identifies an alert, like Alertmanager's own grouping: alertname plus the group labels.
+
+    Without group labels, every label except those naming a place (instance, pod, …) identifies it.
+    """
+    name = str(labels.get("alertname") or "alert")
+    if group_labels:
+        keys = sorted(k for k in group_labels if k != "alertname")
+    else:
+        keys = sorted(k for k in labels if k != "alertname" and k.lower() not in PLACE_LABELS)
+    groups = group_labels or {}
+    parts = [f"{key}={labels.get(key, groups.get(key))}" for key in keys]
+    return "\x00".join(["alertmanager", name, *parts])
 
 
 def render_alert(alert: Mapping[str, Any], common: Mapping[str, Any] | None = None) -> str:
@@ -31,14 +61,27 @@ def render_alert(alert: Mapping[str, Any], common: Mapping[str, Any] | None = No
     return " | ".join(parts)
 
 
-def parse_payload(body: Any) -> list[str]:
-    """Every alert of a webhook payload, rendered; raises PayloadError on anything else."""
+def parse_alerts(body: Any) -> list[ParsedAlert]:
+    """Every alert of a webhook payload, rendered and identified; raises PayloadError on anything else."""
     if not isinstance(body, Mapping) or not isinstance(body.get("alerts"), list):
         raise PayloadError('expected an Alertmanager webhook payload with an "alerts" list')
     common = {"labels": body.get("commonLabels") or {}, "annotations": body.get("commonAnnotations") or {}}
-    texts = []
+    group_labels = body.get("groupLabels")
+    if not isinstance(group_labels, Mapping):
+        group_labels = {}
+    parsed = []
     for index, alert in enumerate(body["alerts"]):
         if not isinstance(alert, Mapping) or not isinstance(alert.get("labels") or {}, Mapping):
             raise PayloadError(f"alerts[{index}] is not an alert object")
-        texts.append(render_alert(alert, common))
-    return texts
+        labels = {**common["labels"], **(alert.get("labels") or {})}
+        text = render_alert(alert, common)
+        resolved = str(alert.get("status") or "firing").lower() == "resolved"
+        key = alert_key(labels, group_labels)
+        identity = structured_identity(key, text, resolved, {k: str(v) for k, v in labels.items()})
+        parsed.append(ParsedAlert(text, identity))
+    return parsed
+
+
+def parse_payload(body: Any) -> list[str]:
+    """Every alert of a webhook payload, rendered; raises PayloadError on anything else."""
+    return [alert.text for alert in parse_alerts(body)]

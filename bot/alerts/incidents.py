@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-_RESOLVED = re.compile(
-    r"^\s*(?:\[resolved(?::\d+)?\]|:white_check_mark:|:large_green_circle:|resolved\b)"
-    r"|\bstatus\s*[:=]\s*\"?resolved\b",
-    re.I,
-)
+from bot.identity.status import is_resolved as is_resolved  # re-exported: the storm code asks it here
 
 # Degraded reasons worth asking the model again later; no_api_key is a configuration, not an outage.
 RETRYABLE_REASONS = frozenset(
@@ -28,6 +23,8 @@ RETRYABLE_REASONS = frozenset(
     }
 )
 MAX_RETRY_ATTEMPTS = 8
+# Distinct places remembered per incident; the card shows a few and counts the rest.
+MAX_INCIDENT_PLACES = 50
 
 
 @dataclass(frozen=True)
@@ -47,11 +44,18 @@ class Incident:
     dirty: bool
     shown_at: float
     post_state: str = "triaging"
+    places: tuple[str, ...] = ()
 
 
-def is_resolved(text: str) -> bool:
-    """Does this alert say its problem is over (Alertmanager `[RESOLVED]`, `status: resolved`)?"""
-    return bool(_RESOLVED.search(text))
+def merge_places(known: list[str], new: tuple[str, ...], cap: int = MAX_INCIDENT_PLACES) -> list[str]:
+    """Distinct places in first-seen order, at most `cap`."""
+    out = list(known)
+    for place in new:
+        if len(out) >= cap:
+            break
+        if place not in out:
+            out.append(place)
+    return out
 
 
 def is_open_for(incident: Incident, now: float, window: float) -> bool:

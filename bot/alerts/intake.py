@@ -9,11 +9,11 @@ from typing import Any
 
 import structlog
 
-from bot.alerts.incidents import Incident, is_resolved
+from bot.alerts.incidents import Incident
+from bot.identity import Identity
 from bot.settings import Settings
 from bot.store import Store
 from bot.triage.errors import InputError
-from bot.triage.fingerprint import fingerprint
 from bot.triage.normalize import normalize
 from bot.triage.redact import redact
 from bot.triage.service import TriageService
@@ -41,11 +41,19 @@ class AlertIntake:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def accept(
-        self, *, source: str, channel: str, ts: str | None, text: str, claims: tuple[str, ...] = ()
+        self,
+        *,
+        source: str,
+        channel: str,
+        ts: str | None,
+        text: str,
+        claims: tuple[str, ...] = (),
+        identity: Identity | None = None,
     ) -> int | None:
         """Record the alert (redacted) and start its processing.
 
-        None when there is nothing to triage, or when one of `claims` was taken already (a re-delivery).
+        `identity` comes with structured alerts (Alertmanager labels); other alerts are identified by their
+        text. None when there is nothing to triage, or when one of `claims` was taken already (a re-delivery).
         """
         try:
             clean = normalize(text, self.settings.max_input_chars).text
@@ -53,10 +61,12 @@ class AlertIntake:
             log.info("alert_ignored", source=source, channel=channel, reason=str(exc))
             return None
         clean, _ = redact(clean)
+        if identity is None:
+            identity = (await self.service.identity.ready()).identify(clean)
         # Recorded and coalesced in one transaction: one trip to the store per alert, even in a storm.
         taken = await self.store.run(
             self.store.take_alert, source, channel, ts, clean, self._clock(), claims,
-            fingerprint(clean), is_resolved(clean), self.settings.coalesce_window,
+            identity.incident_key, identity.resolved, self.settings.coalesce_window, identity.places,
         )
         if taken is None:
             log.info("alert_redelivery_dropped", source=source, channel=channel, ts=ts)
@@ -68,10 +78,13 @@ class AlertIntake:
     async def recover(self) -> int:
         """After a restart: finish every alert that was accepted but not yet turned into a card."""
         pending = await self.store.run(self.store.pending_alerts)
+        identifier = await self.service.identity.ready()
         for row in pending:
+            # The key stored with the alert keeps a structured identity (Alertmanager labels) across restarts.
+            identity = identifier.identify(row["text"])
             incident, owner = await self.store.run(
-                self.store.coalesce, row["id"], fingerprint(row["text"]), row["channel"], row["ts"],
-                is_resolved(row["text"]), self._clock(), self.settings.coalesce_window,
+                self.store.coalesce, row["id"], row.get("fingerprint") or identity.incident_key, row["channel"],
+                row["ts"], identity.resolved, self._clock(), self.settings.coalesce_window, identity.places,
             )
             self._settle(row["id"], incident, owner, row["source"], row["text"])
         if pending:
@@ -88,7 +101,8 @@ class AlertIntake:
             self._on_queued()
 
     async def open_incident(self, alert_id: int, incident: Incident, source: str, text: str) -> None:
-        result = await self.service.triage(text, source=source)
+        # The card's fingerprint is the one the incident coalesces by, whatever the text would give.
+        result = await self.service.triage(text, source=source, fingerprint=incident.fingerprint)
         await self.store.run(self.store.set_incident_card, incident.id, result.meta.triage_id, alert_id)
         log.info("incident_opened", incident=incident.id, fingerprint=incident.fingerprint,
                  triage_id=result.meta.triage_id, channel=incident.channel)

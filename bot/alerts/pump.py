@@ -167,4 +167,5 @@ class CardPump:
             resolved=incident.resolved,
             resolved_at=incident.last_seen if incident.resolved else None,
             updated_by_model=updated_by_model,
+            places=incident.places,
         )

@@ -67,6 +67,7 @@ class CardState:
     resolved_at: float | None = None
     updated_by_model: bool = False
     requested_by: str | None = None
+    places: Sequence[str] = ()
 
 
 def escape(text: str) -> str:
@@ -231,8 +232,21 @@ def _markers(result: TriageResult, state: CardState) -> list[dict[str, Any]]:
     if state.updated_by_model:
         lines.append(":robot_face: *Updated by model* — replaces the earlier fallback card")
     if state.seen_count > 1:
-        lines.append(f":repeat: Seen {state.seen_count} times" + _when(state.last_seen, "last"))
+        lines.append(":repeat: " + seen_line(state.seen_count, state.places, state.last_seen))
     return [_mrkdwn_section("\n".join(lines))] if lines else []
+
+
+SHOWN_PLACES = 2
+
+
+def seen_line(count: int, places: Sequence[str], last_seen: float | None) -> str:
+    """"Seen 50 times on node-4, node-7 (+3 more), last 10:42": how often, where, and when last."""
+    where = ""
+    if places:
+        shown = ", ".join(escape(place) for place in places[:SHOWN_PLACES])
+        hidden = len(places) - SHOWN_PLACES
+        where = f" on {shown}" + (f" (+{hidden} more)" if hidden > 0 else "")
+    return f"Seen {count} times{where}" + _when(last_seen, "last")
 
 
 def _actions(triage_id: str, severity: str, category: str) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ParamSpec, Protocol, TypeVar
 
 from bot.alerts.incidents import Incident
@@ -94,6 +94,11 @@ class Store(Protocol):
 
     def posted_ids(self, since: float = 0.0) -> set[str]: ...
 
+    # --- learned message templates (bot/identity) ----------------------------------------------
+    def load_templates(self, limit: int) -> list[tuple[str, str, int, float]]: ...
+
+    def save_templates(self, rows: Sequence[tuple[str, str, int, float]], keep: int) -> None: ...
+
     # --- alerts and incidents ------------------------------------------------------------------
     def accept_alert(
         self, source: str, channel: str, ts: str | None, text: str, now: float, claims: tuple[str, ...] = ()
@@ -110,6 +115,7 @@ class Store(Protocol):
         fingerprint: str,
         resolved: bool,
         window: float,
+        places: tuple[str, ...] = (),
     ) -> tuple[int, Incident | None, bool] | None: ...
 
     def pending_alerts(self) -> list[dict[str, Any]]: ...
@@ -127,6 +133,7 @@ class Store(Protocol):
         resolved: bool,
         now: float,
         window: float,
+        places: tuple[str, ...] = (),
     ) -> tuple[Incident | None, bool]: ...
 
     def set_incident_card(self, incident_id: str, triage_id: str, alert_id: int) -> None: ...

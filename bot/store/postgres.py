@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
@@ -77,6 +77,37 @@ class PostgresStore(PostgresMemoryStore, PostgresStormStore):
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             cur.execute(sql, args)
             return cur.fetchall()
+
+    # --- learned templates ---------------------------------------------------------------------
+
+    def load_templates(self, limit: int) -> list[tuple[str, str, int, float]]:
+        """The `limit` most recently seen templates: (id, pattern, count, last seen)."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                "select id, pattern, count, last_seen from identity_templates order by last_seen desc limit %s",
+                (limit,),
+            ).fetchall()
+        return [(str(i), str(p), int(c), float(s)) for i, p, c, s in rows]
+
+    def save_templates(self, rows: Sequence[tuple[str, str, int, float]], keep: int) -> None:
+        """Insert or update templates; past `keep` rows the least recently seen are dropped."""
+        if not rows:
+            return
+        with self._tx() as conn, conn.cursor() as cur:
+            cur.executemany(
+                "insert into identity_templates (id, pattern, count, last_seen) values (%s, %s, %s, %s) "
+                "on conflict (id) do update set pattern = excluded.pattern, "
+                "count = greatest(identity_templates.count, excluded.count), "
+                "last_seen = greatest(identity_templates.last_seen, excluded.last_seen)",
+                list(rows),
+            )
+            total = conn.execute("select count(*) from identity_templates").fetchone()
+            if total is not None and int(total[0]) > keep:
+                conn.execute(
+                    "delete from identity_templates where id in "
+                    "(select id from identity_templates order by last_seen limit %s)",
+                    (int(total[0]) - keep,),
+                )
 
     # --- triages -------------------------------------------------------------------------------
 

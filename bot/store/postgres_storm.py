@@ -7,19 +7,20 @@ replicas given repeats of one problem at the same moment open one incident betwe
 
 from __future__ import annotations
 
+import json
 import uuid
 from contextlib import AbstractContextManager
 from typing import Any
 
 import psycopg
 
-from bot.alerts.incidents import Incident
+from bot.alerts.incidents import Incident, merge_places
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
 _INCIDENT_COLUMNS = (
     "id, fingerprint, channel, thread_ts, count, first_seen, last_seen, triage_id, card_ts, resolved, dirty, shown_at,"
-    " post_state"
+    " post_state, places"
 )
 
 
@@ -29,11 +30,12 @@ class Redelivery(Exception):
 
 def _incident(row: tuple[Any, ...]) -> Incident:
     (id_, fingerprint, channel, thread_ts, count, first_seen, last_seen, triage_id, card_ts, resolved, dirty,
-     shown_at, post_state) = row
+     shown_at, post_state, places) = row
     return Incident(
         id=id_, fingerprint=fingerprint, channel=channel, thread_ts=thread_ts, count=count,
         first_seen=first_seen, last_seen=last_seen, triage_id=triage_id, card_ts=card_ts,
         resolved=bool(resolved), dirty=bool(dirty), shown_at=shown_at, post_state=post_state,
+        places=tuple(json.loads(places or "[]")),
     )
 
 
@@ -88,7 +90,9 @@ class PostgresStormStore:
         return int(row[0])
 
     def pending_alerts(self) -> list[dict[str, Any]]:
-        return self._rows("select id, source, channel, ts, text from alerts where status = 'accepted' order by id")
+        return self._rows(
+            "select id, source, channel, ts, text, fingerprint from alerts where status = 'accepted' order by id"
+        )
 
     def alert_counts(self) -> dict[str, int]:
         rows = self._rows("select status, count(*) as n from alerts group by status")
@@ -109,10 +113,11 @@ class PostgresStormStore:
         resolved: bool,
         now: float,
         window: float,
+        places: tuple[str, ...] = (),
     ) -> tuple[Incident | None, bool]:
         """Attach an alert to its open incident, or open one. Returns (incident, this alert must triage it)."""
         with self._tx() as conn:
-            return self._coalesce(conn, alert_id, fingerprint, channel, thread_ts, resolved, now, window)
+            return self._coalesce(conn, alert_id, fingerprint, channel, thread_ts, resolved, now, window, places)
 
     def take_alert(
         self,
@@ -125,12 +130,20 @@ class PostgresStormStore:
         fingerprint: str,
         resolved: bool,
         window: float,
+        places: tuple[str, ...] = (),
     ) -> tuple[int, Incident | None, bool] | None:
-        """accept_alert and coalesce in one transaction; None for a re-delivery."""
+        """accept_alert and coalesce in one transaction; None for a re-delivery.
+
+        `fingerprint` is the incident key, kept with the alert so that recovery coalesces it the same way.
+        """
         try:
             with self._tx() as conn:
                 alert_id = self._insert_alert(conn, source, channel, ts, text, now, claims)
-                return (alert_id, *self._coalesce(conn, alert_id, fingerprint, channel, ts, resolved, now, window))
+                conn.execute("update alerts set fingerprint = %s where id = %s", (fingerprint, alert_id))
+                return (
+                    alert_id,
+                    *self._coalesce(conn, alert_id, fingerprint, channel, ts, resolved, now, window, places),
+                )
         except Redelivery:
             return None
 
@@ -144,6 +157,7 @@ class PostgresStormStore:
         resolved: bool,
         now: float,
         window: float,
+        places: tuple[str, ...] = (),
     ) -> tuple[Incident | None, bool]:
         # One incident per identity: replicas coalescing the same problem take turns, until commit.
         conn.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{channel}\x1f{fingerprint}",))
@@ -165,10 +179,11 @@ class PostgresStormStore:
         )
         if row is not None:
             incident = _incident(row)
+            seen = merge_places(list(incident.places), places)
             conn.execute(
                 "update incidents set count = count + 1, last_seen = greatest(last_seen, %s), dirty = 1,"
-                " resolved = %s where id = %s",
-                (now, int(resolved), incident.id),
+                " resolved = %s, places = %s where id = %s",
+                (now, int(resolved), json.dumps(seen), incident.id),
             )
             conn.execute("update alerts set status = 'done', incident_id = %s where id = %s", (incident.id, alert_id))
             return incident, False
@@ -178,9 +193,9 @@ class PostgresStormStore:
         incident_id = uuid.uuid4().hex
         row = _one(
             conn,
-            "insert into incidents (id, fingerprint, channel, thread_ts, first_seen, last_seen, first_alert_id)"
-            f" values (%s, %s, %s, %s, %s, %s, %s) returning {_INCIDENT_COLUMNS}",
-            (incident_id, fingerprint, channel, thread_ts, now, now, alert_id),
+            "insert into incidents (id, fingerprint, channel, thread_ts, first_seen, last_seen, first_alert_id, places)"
+            f" values (%s, %s, %s, %s, %s, %s, %s, %s) returning {_INCIDENT_COLUMNS}",
+            (incident_id, fingerprint, channel, thread_ts, now, now, alert_id, json.dumps(merge_places([], places))),
         )
         conn.execute("update alerts set incident_id = %s where id = %s", (incident_id, alert_id))
         assert row is not None

@@ -19,6 +19,7 @@ import sqlite_utils
 
 from bot.card import TriageResult
 from bot.store.migrations.sqlite import migrate
+from bot.store.sqlite_identity import IdentityStore
 from bot.store.sqlite_memory import MemoryStore
 from bot.store.sqlite_storm import StormStore
 
@@ -37,7 +38,7 @@ def connect(path: str) -> sqlite_utils.Database:
     return db
 
 
-class SQLiteStore(MemoryStore, StormStore):
+class SQLiteStore(MemoryStore, StormStore, IdentityStore):
     """The embedded store: one file, one process, writes on one worker thread."""
 
     # One process owns the file, so what it remembers about the store stays true.

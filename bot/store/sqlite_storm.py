@@ -6,6 +6,7 @@ Multi-step changes run in one transaction so a crash between steps leaves nothin
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import uuid
@@ -13,21 +14,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from bot.alerts.incidents import Incident
+from bot.alerts.incidents import Incident, merge_places
 
 _INCIDENT_COLUMNS = (
     "id, fingerprint, channel, thread_ts, count, first_seen, last_seen, triage_id, card_ts, resolved, dirty, shown_at,"
-    " post_state"
+    " post_state, places"
 )
 
 
 def _incident(row: sqlite3.Row | tuple[Any, ...]) -> Incident:
     (id_, fingerprint, channel, thread_ts, count, first_seen, last_seen, triage_id, card_ts, resolved, dirty,
-     shown_at, post_state) = tuple(row)
+     shown_at, post_state, places) = tuple(row)
     return Incident(
         id=id_, fingerprint=fingerprint, channel=channel, thread_ts=thread_ts, count=count,
         first_seen=first_seen, last_seen=last_seen, triage_id=triage_id, card_ts=card_ts,
         resolved=bool(resolved), dirty=bool(dirty), shown_at=shown_at, post_state=post_state,
+        places=tuple(json.loads(places or "[]")),
     )
 
 
@@ -92,9 +94,10 @@ class StormStore:
     def pending_alerts(self) -> list[dict[str, Any]]:
         with self._lock:
             rows = self.conn.execute(
-                "select id, source, channel, ts, text from alerts where status = 'accepted' order by id"
+                "select id, source, channel, ts, text, fingerprint from alerts where status = 'accepted' order by id"
             ).fetchall()
-        return [dict(zip(("id", "source", "channel", "ts", "text"), tuple(r), strict=True)) for r in rows]
+        keys = ("id", "source", "channel", "ts", "text", "fingerprint")
+        return [dict(zip(keys, tuple(r), strict=True)) for r in rows]
 
     def alert_counts(self) -> dict[str, int]:
         with self._lock:
@@ -116,13 +119,14 @@ class StormStore:
         resolved: bool,
         now: float,
         window: float,
+        places: tuple[str, ...] = (),
     ) -> tuple[Incident | None, bool]:
         """Attach an alert to its open incident, or open one. Returns (incident, this alert must triage it).
 
         Idempotent per alert: re-running after a crash neither counts it twice nor opens a second incident.
         """
         with self._tx() as conn:
-            return self._coalesce(conn, alert_id, fingerprint, channel, thread_ts, resolved, now, window)
+            return self._coalesce(conn, alert_id, fingerprint, channel, thread_ts, resolved, now, window, places)
 
     def take_alert(
         self,
@@ -135,16 +139,20 @@ class StormStore:
         fingerprint: str,
         resolved: bool,
         window: float,
+        places: tuple[str, ...] = (),
     ) -> tuple[int, Incident | None, bool] | None:
         """accept_alert and coalesce in one transaction (one trip to the store per alert in a storm).
 
-        Returns (alert id, incident, this alert must triage it), or None for a re-delivery.
+        `fingerprint` is the incident key the alert coalesces by; it is kept with the alert so that recovery
+        after a restart coalesces it the same way. Returns (alert id, incident, this alert must triage it), or
+        None for a re-delivery.
         """
         with self._tx() as conn:
             alert_id = self._insert_alert(conn, source, channel, ts, text, now, claims)
             if alert_id is None:
                 return None
-            return (alert_id, *self._coalesce(conn, alert_id, fingerprint, channel, ts, resolved, now, window))
+            conn.execute("update alerts set fingerprint = ? where id = ?", (fingerprint, alert_id))
+            return (alert_id, *self._coalesce(conn, alert_id, fingerprint, channel, ts, resolved, now, window, places))
 
     def _coalesce(
         self,
@@ -156,6 +164,7 @@ class StormStore:
         resolved: bool,
         now: float,
         window: float,
+        places: tuple[str, ...] = (),
     ) -> tuple[Incident | None, bool]:
         status, attached = self._one("select status, incident_id from alerts where id = ?", (alert_id,)) or (
             None,
@@ -173,9 +182,11 @@ class StormStore:
         )
         if row is not None:
             incident = _incident(row)
+            seen = merge_places(list(incident.places), places)
             conn.execute(
-                "update incidents set count = count + 1, last_seen = ?, dirty = 1, resolved = ? where id = ?",
-                (now, int(resolved), incident.id),
+                "update incidents set count = count + 1, last_seen = ?, dirty = 1, resolved = ?, places = ? "
+                "where id = ?",
+                (now, int(resolved), json.dumps(seen), incident.id),
             )
             conn.execute(
                 "update alerts set status = 'done', incident_id = ? where id = ?", (incident.id, alert_id)
@@ -186,9 +197,9 @@ class StormStore:
             return None, False
         incident_id = uuid.uuid4().hex
         conn.execute(
-            "insert into incidents (id, fingerprint, channel, thread_ts, first_seen, last_seen, first_alert_id)"
-            " values (?, ?, ?, ?, ?, ?, ?)",
-            (incident_id, fingerprint, channel, thread_ts, now, now, alert_id),
+            "insert into incidents (id, fingerprint, channel, thread_ts, first_seen, last_seen, first_alert_id, places)"
+            " values (?, ?, ?, ?, ?, ?, ?, ?)",
+            (incident_id, fingerprint, channel, thread_ts, now, now, alert_id, json.dumps(merge_places([], places))),
         )
         conn.execute("update alerts set incident_id = ? where id = ?", (incident_id, alert_id))
         row = self._one(f"select {_INCIDENT_COLUMNS} from incidents where id = ?", (incident_id,))

@@ -14,13 +14,14 @@ from typing import Literal
 import structlog
 
 from bot.card import TriageCard, TriageMeta, TriageResult
+from bot.identity import fingerprint as text_fingerprint
+from bot.identity.keeper import IdentityKeeper
 from bot.memory.precedent import Memory, memory_from, with_precedent
 from bot.observability import Metrics
 from bot.settings import Settings
 from bot.store import Store
 from bot.triage.cost import estimate_cost
 from bot.triage.errors import ModelError
-from bot.triage.fingerprint import fingerprint
 from bot.triage.heuristics import heuristic_card
 from bot.triage.model import ModelAnswer, ModelClient
 from bot.triage.normalize import normalize
@@ -73,14 +74,14 @@ def cache_key(text: str, prompt_version: str, model: str, memory_tag: str = "") 
     return hashlib.sha256(f"{prompt_version}\x00{model}\x00{memory_tag}\x00{text}".encode()).hexdigest()
 
 
-def prepare(raw: str | bytes, max_chars: int) -> Prepared:
-    """The pure front of the pipeline: normalise, redact, fingerprint, pre-screen."""
+def prepare(raw: str | bytes, max_chars: int, identify: Callable[[str], str] = text_fingerprint) -> Prepared:
+    """The pure front of the pipeline: normalise, redact, identify, pre-screen."""
     norm = normalize(raw, max_chars)
     text, kinds = redact(norm.text)
     return Prepared(
         text=text,
         input_hash=norm.digest,
-        fingerprint=fingerprint(text),
+        fingerprint=identify(text),
         truncated=norm.truncated,
         redactions=kinds,
         prescreen=heuristic_card(text),
@@ -98,11 +99,14 @@ class TriageService:
         breaker: CircuitBreaker | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        identity: IdentityKeeper | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.metrics = metrics
         self.model = model
+        # One template learner per process, shared with the alert intake: both must agree on identities.
+        self.identity = identity or IdentityKeeper(store, monotonic=monotonic)
         self.breaker = breaker or CircuitBreaker(settings.circuit_failures, settings.circuit_cooldown, monotonic)
         self.breaker.on_change = metrics.set_circuit
         self._clock = clock
@@ -121,11 +125,21 @@ class TriageService:
         return self.model.prompt.version if self.model else HEURISTIC_PROMPT
 
     async def triage(
-        self, raw: str | bytes, *, source: str = "api", engine: str | None = None
+        self, raw: str | bytes, *, source: str = "api", engine: str | None = None, fingerprint: str | None = None
     ) -> TriageResult:
-        """Triage one input. Raises InputError for unusable input; every other failure degrades."""
+        """Triage one input. Raises InputError for unusable input; every other failure degrades.
+
+        `fingerprint` is given by callers that identified the input already (the alert intake).
+        """
         started = self._monotonic()
-        prepared = prepare(raw, self.settings.max_input_chars)
+        if fingerprint is not None:
+            known: str = fingerprint
+            prepared = prepare(raw, self.settings.max_input_chars, lambda _: known)
+        else:
+            identifier = await self.identity.ready()
+            prepared = prepare(
+                raw, self.settings.max_input_chars, lambda text: identifier.identify(text).fingerprint
+            )
         memory = await self._recall(prepared)
         try:
             outcome = await self._decide(prepared, engine or "auto", started, memory)
@@ -374,3 +388,8 @@ class TriageService:
         except Exception:  # a full disk must not turn a good card into an error for the caller
             self.metrics.errors.labels("store").inc()
             log.exception("triage_not_recorded", triage_id=meta.triage_id)
+        try:
+            await self.identity.save()
+        except Exception:  # templates are relearned from the stream; losing a batch only costs warm-up
+            self.metrics.errors.labels("store").inc()
+            log.exception("identity_templates_not_saved")

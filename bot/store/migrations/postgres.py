@@ -103,6 +103,18 @@ insert into incident_text (fingerprint, text)
     select distinct on (fingerprint) fingerprint, left(text, 4000) from triages
     where fingerprint is not null order by fingerprint, created_at;
 """),
+    # Incident identity: learned message templates, the key each alert coalesced by, where incidents fired.
+    Migration(3, "identity", """
+create table identity_templates (
+    id text primary key,
+    pattern text not null,
+    count bigint not null default 0,
+    last_seen double precision not null default 0
+);
+create index identity_templates_seen on identity_templates (last_seen);
+alter table alerts add column fingerprint text;
+alter table incidents add column places text not null default '[]';
+"""),
 )
 
 

@@ -89,6 +89,18 @@ insert into incident_text (text, fingerprint)
     select substr(text, 1, 4000), fingerprint from triages
     where rowid in (select min(rowid) from triages group by fingerprint);
 """),
+    # Incident identity: learned message templates, the key each alert coalesced by, where incidents fired.
+    Migration(3, "identity", """
+create table if not exists identity_templates (
+    id text primary key,
+    pattern text not null,
+    count integer not null default 0,
+    last_seen real not null default 0
+);
+create index if not exists identity_templates_seen on identity_templates (last_seen);
+alter table alerts add column fingerprint text;
+alter table incidents add column places text not null default '[]';
+"""),
 )
 
 

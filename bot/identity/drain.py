@@ -1,0 +1,204 @@
+"""A bounded Drain-style template learner: a position that varies among otherwise equal messages is a parameter.
+
+Messages are grouped by length and their first words (a fixed-depth prefix tree); inside a group a message
+joins the most similar template when enough of its words agree, and the positions that disagree become
+`<*>`. A template's id is fixed when it is created and never changes as the template generalises, so every
+occurrence of one kind of message keeps one identity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from bot.identity.mask import PARAM, is_name
+
+MAX_TEMPLATES = 20_000
+SIMILARITY = 0.5
+PREFIX_WORDS = 2
+MAX_PER_GROUP = 200
+_EXACT_ENTRIES = 50_000
+
+
+def template_id(tokens: Sequence[str]) -> str:
+    """The id of a template created from these masked tokens: the same in every process."""
+    data = "text\x00" + " ".join(tokens)
+    return hashlib.blake2b(data.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+@dataclass(eq=False)
+class Template:
+    id: str
+    tokens: list[str]
+    count: int = 0
+    last_seen: float = 0.0
+    # literal (non-parameter) positions; a template with none only matches exactly
+    literals: int = field(default=0)
+
+    def __post_init__(self) -> None:
+        self.literals = sum(1 for token in self.tokens if token != PARAM)
+
+    @property
+    def pattern(self) -> str:
+        return " ".join(self.tokens)
+
+
+def _prefix_word(token: str) -> str:
+    return PARAM if PARAM in token else token
+
+
+def group_key(tokens: Sequence[str], depth: int = PREFIX_WORDS) -> tuple[str, ...]:
+    return (str(len(tokens)), *(_prefix_word(t) for t in tokens[:depth]))
+
+
+def similarity(template: Sequence[str], tokens: Sequence[str]) -> float:
+    """Share of the template's literal words the message repeats at the same positions."""
+    literals = same = 0
+    for mine, theirs in zip(template, tokens, strict=True):
+        if mine == PARAM:
+            continue
+        literals += 1
+        if mine == theirs:
+            same += 1
+        elif is_name(mine) and is_name(theirs):
+            return 0.0  # two different alert names are two different problems, however alike the rest
+    return same / literals if literals else 0.0
+
+
+def merge(template: list[str], tokens: Sequence[str]) -> bool:
+    """Generalise `template` in place to cover `tokens`; True when it changed."""
+    changed = False
+    for index, (mine, theirs) in enumerate(zip(template, tokens, strict=True)):
+        if mine != theirs and mine != PARAM:
+            template[index] = PARAM
+            changed = True
+    return changed
+
+
+class TemplateLearner:
+    """Templates learned from a stream, at most `max_templates` of them (least recently seen go first)."""
+
+    def __init__(
+        self,
+        *,
+        max_templates: int = MAX_TEMPLATES,
+        similarity_threshold: float = SIMILARITY,
+        depth: int = PREFIX_WORDS,
+    ) -> None:
+        self.max_templates = max_templates
+        self.threshold = similarity_threshold
+        self.depth = depth
+        self._templates: OrderedDict[str, Template] = OrderedDict()
+        self._groups: dict[tuple[str, ...], list[Template]] = {}
+        # Masked messages seen before → their template: repeats skip the similarity search.
+        self._exact: OrderedDict[tuple[str, ...], Template] = OrderedDict()
+        self.dirty: set[str] = set()
+        self.evicted = 0
+
+    def __len__(self) -> int:
+        return len(self._templates)
+
+    def templates(self) -> Iterable[Template]:
+        return self._templates.values()
+
+    def get(self, template_id_: str) -> Template | None:
+        return self._templates.get(template_id_)
+
+    def learn(self, tokens: Sequence[str], now: float = 0.0) -> Template:
+        """The template of a masked message, learning from it."""
+        key = tuple(tokens)
+        found = self._exact.get(key)
+        if found is not None and found.id in self._templates:
+            self._exact.move_to_end(key)
+            self._touch(found, now)
+            return found
+        group = self._groups.setdefault(group_key(tokens, self.depth), [])
+        best, best_score = None, -1.0
+        for candidate in group:
+            score = similarity(candidate.tokens, tokens)
+            if score > best_score:
+                best, best_score = candidate, score
+        if best is not None and best_score >= self.threshold and best.literals:
+            if merge(best.tokens, tokens):
+                best.literals = sum(1 for token in best.tokens if token != PARAM)
+                self.dirty.add(best.id)
+            template = best
+        else:
+            template = self._create(list(tokens), group)
+        self._remember(key, template)
+        self._touch(template, now)
+        return template
+
+    def peek(self, tokens: Sequence[str]) -> Template | None:
+        """The template a masked message would join, without learning anything."""
+        found = self._exact.get(tuple(tokens))
+        if found is not None and found.id in self._templates:
+            return found
+        best, best_score = None, -1.0
+        for candidate in self._groups.get(group_key(tokens, self.depth), ()):
+            score = similarity(candidate.tokens, tokens)
+            if score > best_score:
+                best, best_score = candidate, score
+        if best is not None and best_score >= self.threshold and best.literals:
+            return best
+        return None
+
+    def load(self, rows: Iterable[tuple[str, str, int, float]]) -> int:
+        """Adopt stored templates (id, pattern, count, last seen), oldest first; returns how many."""
+        loaded = 0
+        for id_, pattern, count, last_seen in sorted(rows, key=lambda row: row[3]):
+            if id_ in self._templates:
+                continue
+            tokens = pattern.split(" ") if pattern else []
+            template = Template(id_, tokens, int(count), float(last_seen))
+            self._insert(template, self._groups.setdefault(group_key(tokens, self.depth), []))
+            loaded += 1
+        self.dirty.difference_update(t.id for t in self._templates.values())
+        return loaded
+
+    def take_dirty(self) -> list[Template]:
+        """Templates created or changed since the last call (to be saved)."""
+        out = [self._templates[i] for i in self.dirty if i in self._templates]
+        self.dirty.clear()
+        return out
+
+    def _create(self, tokens: list[str], group: list[Template]) -> Template:
+        id_ = template_id(tokens)
+        existing = self._templates.get(id_)
+        if existing is not None:  # the same start in another group: keep one template per id
+            return existing
+        template = Template(id_, tokens)
+        self._insert(template, group)
+        self.dirty.add(id_)
+        return template
+
+    def _insert(self, template: Template, group: list[Template]) -> None:
+        if len(group) >= MAX_PER_GROUP:
+            self._evict(min(group, key=lambda t: t.last_seen))
+        while len(self._templates) >= self.max_templates:
+            self._evict(next(iter(self._templates.values())))
+        self._templates[template.id] = template
+        group.append(template)
+
+    def _evict(self, template: Template) -> None:
+        self._templates.pop(template.id, None)
+        group = self._groups.get(group_key(template.tokens, self.depth))
+        if group is not None and template in group:
+            group.remove(template)
+            if not group:
+                self._groups.pop(group_key(template.tokens, self.depth), None)
+        self.dirty.discard(template.id)
+        self.evicted += 1
+
+    def _remember(self, key: tuple[str, ...], template: Template) -> None:
+        self._exact[key] = template
+        if len(self._exact) > _EXACT_ENTRIES:
+            self._exact.popitem(last=False)
+
+    def _touch(self, template: Template, now: float) -> None:
+        template.count += 1
+        if now > template.last_seen:
+            template.last_seen = now
+        self._templates.move_to_end(template.id)

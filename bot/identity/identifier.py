@@ -1,0 +1,98 @@
+"""Incident identity: one fingerprint per kind of alert or log message, learned from the stream."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from bot.identity.drain import MAX_TEMPLATES, TemplateLearner, template_id
+from bot.identity.mask import mask_tokens, status_prefix
+from bot.identity.places import places
+from bot.identity.status import is_resolved
+
+# Very long inputs (stack traces, log excerpts) are identified by their beginning.
+_IDENTITY_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What the gateway knows a message by.
+
+    `fingerprint` is `meta.fingerprint`; `incident_key` is what repeats coalesce by (a resolved notice has
+    its own fingerprint but the key of the incident it closes); `places` are where this one fired.
+    """
+
+    fingerprint: str
+    incident_key: str
+    resolved: bool
+    template: str
+    places: tuple[str, ...] = ()
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.blake2b("\x00".join(parts).encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+def resolved_fingerprint(key: str) -> str:
+    return _digest(key, "resolved")
+
+
+def structured_identity(key: str, text: str, resolved: bool, labels: dict[str, str] | None = None) -> Identity:
+    """Identity of an alert known by its structure (for example Alertmanager labels), not its text."""
+    base = _digest("structured", key)
+    return Identity(
+        fingerprint=resolved_fingerprint(base) if resolved else base,
+        incident_key=base,
+        resolved=resolved,
+        template=key,
+        places=places(text, labels),
+    )
+
+
+def fingerprint(text: str) -> str:
+    """A fingerprint from masking alone (no learned templates): stable for a given text in any process."""
+    _, body = status_prefix(text)
+    base = template_id(mask_tokens(body[:_IDENTITY_CHARS]))
+    return resolved_fingerprint(base) if is_resolved(text) else base
+
+
+class Identifier:
+    """Masks, learns and remembers templates; thread-safe; its state is saved to and loaded from the store."""
+
+    def __init__(
+        self, *, max_templates: int = MAX_TEMPLATES, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.learner = TemplateLearner(max_templates=max_templates)
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def identify(self, text: str) -> Identity:
+        resolved = is_resolved(text)
+        _, body = status_prefix(text)
+        tokens = mask_tokens(body[:_IDENTITY_CHARS])
+        with self._lock:
+            template = self.learner.learn(tokens, self._clock())
+            base, pattern = template.id, template.pattern
+        return Identity(
+            fingerprint=resolved_fingerprint(base) if resolved else base,
+            incident_key=base,
+            resolved=resolved,
+            template=pattern,
+            places=places(text),
+        )
+
+    def load(self, rows: Iterable[tuple[str, str, int, float]]) -> int:
+        with self._lock:
+            return self.learner.load(rows)
+
+    def take_dirty(self) -> list[tuple[str, str, int, float]]:
+        """Templates learned or generalised since the last call, as rows for the store."""
+        with self._lock:
+            return [(t.id, t.pattern, t.count, t.last_seen) for t in self.learner.take_dirty()]
+
+    @property
+    def has_dirty(self) -> bool:
+        return bool(self.learner.dirty)

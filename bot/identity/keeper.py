@@ -1,0 +1,61 @@
+"""Keeps an Identifier in step with the store: templates loaded at first use, new ones saved in batches."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import structlog
+
+from bot.identity.identifier import Identifier
+from bot.store import Store
+
+log = structlog.get_logger("bot.identity")
+SAVE_INTERVAL = 2.0
+SAVE_BATCH = 256
+
+
+class IdentityKeeper:
+    """The process's identifier plus when to load and save its templates."""
+
+    def __init__(
+        self, store: Store, identifier: Identifier | None = None, *, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.store = store
+        self.identifier = identifier or Identifier()
+        self._monotonic = monotonic
+        self._loaded = False
+        self._load_lock = asyncio.Lock()
+        self._saved_at = 0.0
+
+    async def ready(self) -> Identifier:
+        """The identifier, with the stored templates loaded (once per process)."""
+        if not self._loaded:
+            async with self._load_lock:
+                if not self._loaded:
+                    limit = self.identifier.learner.max_templates
+                    rows = await self.store.run(self.store.load_templates, limit)
+                    count = self.identifier.load(rows)
+                    self._loaded = True
+                    if count:
+                        log.info("identity_templates_loaded", count=count)
+        return self.identifier
+
+    async def save(self, *, force: bool = False) -> None:
+        """Write new or changed templates: in batches, or at once when `force` (shutdown)."""
+        learner = self.identifier.learner
+        if not learner.dirty:
+            return
+        now = self._monotonic()
+        if not force and len(learner.dirty) < SAVE_BATCH and now - self._saved_at < SAVE_INTERVAL:
+            return
+        self._saved_at = now
+        rows = self.identifier.take_dirty()
+        await self.store.run(self.store.save_templates, rows, learner.max_templates)
+
+    def save_now(self) -> None:
+        """Synchronous final save, for code that closes the store outside an event loop."""
+        rows = self.identifier.take_dirty()
+        if rows:
+            self.store.save_templates(rows, self.identifier.learner.max_templates)

@@ -1,0 +1,170 @@
+"""Incident identity: masking, template learning, structured keys, places, persistence through the store."""
+
+from __future__ import annotations
+
+import random
+import string
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.alerts.alertmanager import alert_key, parse_alerts
+from bot.identity import Identifier, fingerprint
+from bot.identity.header import strip_header
+from bot.identity.mask import canonical, mask_tokens
+from bot.identity.places import places
+from bot.slack.blocks import seen_line
+
+
+def _hex(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice("0123456789abcdef") for _ in range(n))
+
+
+STORM_TYPES = [
+    "[FIRING:{k}] KubePodCrashLooping pod payments-api-{h9}-{h5} container worker-{h5} restarted {n} times at {ts}",
+    "billing batch job {h5} failed after {d} with exit code {n} (session {n3})",
+    "Receiving block blk_{big} src: /{ip}:50010 dest: /{ip}:50010",
+    "PacketResponder {n} for block blk_{big} terminating",
+    "HTTP 503 from upstream {ip}:8080 req={h5} path=/api/v1/orders/{n3} latency {d}",
+    'user "{user}" failed to log in from {ip} at {ts}: invalid password (attempt {n})',
+    "disk /dev/sd{c} on node-{n} is {pct}% full, {n3} GB free",
+    "Connection pool exhausted for db-{n}.internal:5432 ({n3} waiting, timeout {d}) trace {uuid}",
+    "[{ts}] WARN [worker-{n}] c.e.cache.Evictor: evicted {n3} entries in {d} from region {h5}",
+    "Certificate for api-{n}.example.com expires in {n} days (serial {h9})",
+]
+
+
+def storm_message(kind: int, rng: random.Random) -> str:
+    template = STORM_TYPES[kind]
+    return template.format(
+        k=rng.randint(1, 9), h9=_hex(rng, 9), h5=_hex(rng, 5), n=rng.randint(1, 999), n3=rng.randint(100, 999),
+        ts=f"2024-09-{rng.randint(10, 28)}T{rng.randint(10, 23)}:{rng.randint(10, 59)}:03Z",
+        d=f"{rng.randint(1, 900)}ms",
+        big=rng.randint(10**17, 10**18), ip=".".join(str(rng.randint(1, 254)) for _ in range(4)),
+        user=rng.choice(["alice", "bob", "carol", "dave"]), c=rng.choice("abcd"), pct=rng.randint(80, 99),
+        uuid=f"{_hex(rng, 8)}-{_hex(rng, 4)}-{_hex(rng, 4)}-{_hex(rng, 4)}-{_hex(rng, 12)}",
+    )
+
+
+def test_a_storm_of_ten_kinds_gets_ten_identities() -> None:
+    rng = random.Random(7)
+    identifier = Identifier()
+    seen: dict[int, set[str]] = {}
+    for _ in range(500):
+        kind = rng.randrange(len(STORM_TYPES))
+        seen.setdefault(kind, set()).add(identifier.identify(storm_message(kind, rng)).fingerprint)
+    assert all(len(prints) == 1 for prints in seen.values()), seen
+    assert len(set().union(*seen.values())) == len(STORM_TYPES)
+
+
+def test_masking_alone_catches_the_volatile_parts_of_a_first_message() -> None:
+    rng = random.Random(3)
+    for kind in range(len(STORM_TYPES)):
+        if kind == 5:
+            continue  # the user name is a word: learned from repeats, not masked
+        assert len({fingerprint(storm_message(kind, rng)) for _ in range(30)}) == 1, STORM_TYPES[kind]
+
+
+def test_a_firing_never_merges_with_its_resolved_notice() -> None:
+    identifier = Identifier()
+    firing = identifier.identify("[FIRING:2] HostOutOfMemory node-3:9100 memory 93%")
+    resolved = identifier.identify("[RESOLVED] HostOutOfMemory node-4:9100 memory 41%")
+    assert firing.fingerprint != resolved.fingerprint and resolved.resolved and not firing.resolved
+    assert resolved.incident_key == firing.incident_key == firing.fingerprint
+
+
+def test_different_kinds_never_merge() -> None:
+    identifier = Identifier()
+    a = identifier.identify("Receiving block blk_123 src: /10.0.0.1:50010 dest: /10.0.0.2:50010")
+    b = identifier.identify("PacketResponder 1 for block blk_123 terminating")
+    c = identifier.identify("[FIRING:1] HostOutOfDiskSpace node-3:9100 memory 93%")
+    d = identifier.identify("[FIRING:1] HostOutOfMemory node-3:9100 memory 93%")
+    e = identifier.identify("[FIRING:1] Service3HighErrorRate api-3 error rate 12%")
+    f = identifier.identify("[FIRING:1] Service4HighErrorRate api-4 error rate 12%")
+    assert len({x.fingerprint for x in (a, b, c, d, e, f)}) == 6
+
+
+def test_learning_generalises_a_word_parameter_and_keeps_the_first_id() -> None:
+    identifier = Identifier()
+    first = identifier.identify("Accepted password for alice from 10.0.0.1 port 22 ssh2")
+    later = [identifier.identify(f"Accepted password for {u} from 10.0.0.9 port 4 ssh2") for u in ("bob", "carol")]
+    assert {x.fingerprint for x in later} == {first.fingerprint}
+    assert later[-1].template.startswith("Accepted password for <*> from")
+
+
+def test_a_raw_log_line_and_its_message_share_an_identity() -> None:
+    pairs = [
+        ("081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block blk_38 terminating",
+         "PacketResponder 2 for block blk_99 terminating"),
+        ("Jun 14 15:16:01 combo sshd(pam_unix)[19939]: check pass; user unknown", "check pass; user unknown"),
+        ("2015-10-18 18:01:47,978 INFO [main] org.apache.hadoop.mapreduce.v2.app.MRAppMaster: Created MRAppMaster"
+         " for application appattempt_1445144423722_0020_000001",
+         "Created MRAppMaster for application appattempt_1445144423722_0021_000001"),
+        ("03-17 16:13:38.811  1702  2395 D WindowManager: printFreezingDisplayLogs opening app wtoken = 7",
+         "printFreezingDisplayLogs opening app wtoken = 9"),
+        ("20171223-22:15:29:606|Step_LSC|30002312|onStandStepChanged 3579", "onStandStepChanged 3580"),
+        ("[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok /etc/httpd/conf/workers2.properties",
+         "workerEnv.init() ok /etc/httpd/conf/workers2.properties"),
+    ]
+    for raw, content in pairs:
+        assert fingerprint(raw) == fingerprint(content), (strip_header(raw), content)
+
+
+def test_masking_examples() -> None:
+    assert canonical("billing batch job 8e1d2 failed req=3fa9c session 231") == (
+        "billing batch job <*> failed req=<*> session <*>"
+    )
+    assert canonical("took 12 ms, lifetime <1 sec") == canonical("took 3.5s, lifetime 00:01")
+    assert canonical("GET https://x.example.com/a?b=1 from bob@example.com") == "GET <*> from <*>"
+    assert canonical("labels: alertname=KubePodCrashLooping pod=api-7f9c8d-x2kq7") == (
+        "labels: alertname=KubePodCrashLooping pod=<*>"
+    )
+
+
+def test_structured_alertmanager_identity_follows_the_group_labels() -> None:
+    labels = {"alertname": "HostDown", "instance": "node-1:9100", "job": "node", "severity": "critical"}
+    other = {**labels, "instance": "node-2:9100"}
+    assert alert_key(labels) == alert_key(other)  # places vary within one incident
+    assert alert_key(labels, {"instance": "x"}) != alert_key(other, {"instance": "x"})
+    assert alert_key(labels) != alert_key({**labels, "alertname": "HostUp"})
+    body = {"groupLabels": {"alertname": "HostDown"}, "alerts": [
+        {"status": "firing", "labels": labels, "annotations": {"summary": "down 5 minutes"}},
+        {"status": "resolved", "labels": other, "annotations": {"summary": "back after 7 minutes"}},
+    ]}
+    firing, resolved = parse_alerts(body)
+    assert firing.identity.incident_key == resolved.identity.incident_key
+    assert firing.identity.fingerprint != resolved.identity.fingerprint
+    assert firing.identity.places == ("node-1:9100",)
+
+
+def test_places_and_the_seen_line() -> None:
+    assert places("pod=payments-7f9c8d-x2kq7 host: node-4 on instance db-1:5432") == (
+        "payments-7f9c8d-x2kq7", "node-4", "db-1:5432",
+    )
+    line = seen_line(50, ["node-4", "node-7", "node-9", "node-1", "node-2"], 10 * 3600 + 42 * 60)
+    assert line.startswith("Seen 50 times on node-4, node-7 (+3 more), last") and "10:42" in line
+    assert seen_line(2, [], None) == "Seen 2 times"
+
+
+def test_learned_templates_are_bounded_in_memory() -> None:
+    identifier = Identifier(max_templates=100)
+    rng = random.Random(1)
+    for _ in range(2000):
+        words = " ".join("".join(rng.choice(string.ascii_lowercase) for _ in range(6)) for _ in range(4))
+        identifier.identify(words)
+    assert len(identifier.learner) <= 100
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=400))
+def test_masking_never_fails_and_is_stable(text: str) -> None:
+    tokens = mask_tokens(text)
+    assert all(tokens)
+    assert fingerprint(text) == fingerprint(text)
+    Identifier().identify(text)
+
+
+def test_a_megabyte_of_blanks_is_cheap() -> None:
+    text = " " * 1_000_000 + "x" + "\n\t " * 1000
+    assert mask_tokens(text) == ["x"]
+    assert strip_header(" " * 1_000_000) == " " * 1_000_000
