@@ -70,3 +70,67 @@ def pg_url(pg_server: str) -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test."""
     with pg.fresh_database(pg_server) as url:
         yield url
+
+
+# --- stores on both backends ------------------------------------------------------------------------
+
+import threading  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from bot.store import Store, open_store  # noqa: E402
+
+
+class Clock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+Opener = Callable[[], Store]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def opener(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> Iterator[Opener]:
+    """Opens stores on one database of the given backend (several stores = several replicas)."""
+    opened: list[Store] = []
+    if request.param == "postgres":
+        url: str | None = request.getfixturevalue("pg_url")
+    else:
+        url = None
+
+    def open_one() -> Store:
+        store = open_store(str(tmp_path / "store.db"), url, clock=clock)
+        opened.append(store)
+        return store
+
+    yield open_one
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store(opener: Opener) -> Store:
+    return opener()
+
+
+def race(count: int, work: Callable[[int], object]) -> list[object]:
+    """Run `work(i)` for i in range(count) on threads that all start together."""
+    barrier = threading.Barrier(count)
+
+    def go(i: int) -> object:
+        barrier.wait(timeout=10)
+        return work(i)
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(go, range(count)))
+
+

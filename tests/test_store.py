@@ -3,59 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from bot.identity import Identifier
-from bot.store import SQLiteStore, Store, open_store
+from bot.store import SQLiteStore, Store
 from bot.store.migrations import Migration, pending
 from bot.store.migrations.postgres import MIGRATIONS as PG_MIGRATIONS
 from bot.store.migrations.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
+from tests.conftest import Clock, Opener, race
 from tests.test_slack_blocks import make_result
-
-
-class Clock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-Opener = Callable[[], Store]
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def opener(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> Iterator[Opener]:
-    """Opens stores on one database of the given backend (several stores = several replicas)."""
-    opened: list[Store] = []
-    if request.param == "postgres":
-        url: str | None = request.getfixturevalue("pg_url")
-    else:
-        url = None
-
-    def open_one() -> Store:
-        store = open_store(str(tmp_path / "store.db"), url, clock=clock)
-        opened.append(store)
-        return store
-
-    yield open_one
-    for store in opened:
-        store.close()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def store(opener: Opener) -> Store:
-    return opener()
 
 
 def test_triages_are_recorded_and_read_back(store: Store, clock: Clock) -> None:
@@ -201,18 +159,6 @@ def test_retry_queue(store: Store) -> None:
 
 
 # --- several replicas on one database --------------------------------------------------------------
-
-
-def race(count: int, work: Callable[[int], object]) -> list[object]:
-    """Run `work(i)` for i in range(count) on threads that all start together."""
-    barrier = threading.Barrier(count)
-
-    def go(i: int) -> object:
-        barrier.wait(timeout=10)
-        return work(i)
-
-    with ThreadPoolExecutor(count) as pool:
-        return list(pool.map(go, range(count)))
 
 
 def test_replicas_take_a_redelivered_event_once(opener: Opener) -> None:

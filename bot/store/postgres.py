@@ -21,8 +21,8 @@ from psycopg_pool import ConnectionPool
 
 from bot.card import TriageResult
 from bot.store.migrations.postgres import migrate
+from bot.store.postgres_leases import PostgresLeaseStore
 from bot.store.postgres_memory import PostgresMemoryStore
-from bot.store.postgres_storm import PostgresStormStore
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -31,7 +31,7 @@ POOL_SIZE = 8
 Conn = psycopg.Connection[tuple[Any, ...]]
 
 
-class PostgresStore(PostgresMemoryStore, PostgresStormStore):
+class PostgresStore(PostgresMemoryStore, PostgresLeaseStore):
     """Shared by every replica: nothing a process remembers about it is authoritative."""
 
     shared = True

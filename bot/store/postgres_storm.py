@@ -64,12 +64,20 @@ class PostgresStormStore:
         """Record an alert with its claims in one transaction; None when a claim was taken before."""
         try:
             with self._tx() as conn:
-                return self._insert_alert(conn, source, channel, ts, text, now, claims)
+                return self._insert_alert(conn, source, channel, ts, text, now, claims, None)
         except Redelivery:
             return None
 
     def _insert_alert(
-        self, conn: Conn, source: str, channel: str, ts: str | None, text: str, now: float, claims: tuple[str, ...]
+        self,
+        conn: Conn,
+        source: str,
+        channel: str,
+        ts: str | None,
+        text: str,
+        now: float,
+        claims: tuple[str, ...],
+        owner: str | None,
     ) -> int:
         for key in claims:
             # A replica inserting the same key waits here for our commit, then finds it taken.
@@ -83,8 +91,9 @@ class PostgresStormStore:
                 raise Redelivery(key)
         row = _one(
             conn,
-            "insert into alerts (received_at, source, channel, ts, text) values (%s, %s, %s, %s, %s) returning id",
-            (now, source, channel, ts, text),
+            "insert into alerts (received_at, source, channel, ts, text, owner) values (%s, %s, %s, %s, %s, %s)"
+            " returning id",
+            (now, source, channel, ts, text, owner),
         )
         assert row is not None
         return int(row[0])
@@ -131,14 +140,16 @@ class PostgresStormStore:
         resolved: bool,
         window: float,
         places: tuple[str, ...] = (),
+        owner: str | None = None,
     ) -> tuple[int, Incident | None, bool] | None:
         """accept_alert and coalesce in one transaction; None for a re-delivery.
 
         `fingerprint` is the incident key, kept with the alert so that recovery coalesces it the same way.
+        `owner` is the replica that finishes the alert; if it dies first, another takes it over.
         """
         try:
             with self._tx() as conn:
-                alert_id = self._insert_alert(conn, source, channel, ts, text, now, claims)
+                alert_id = self._insert_alert(conn, source, channel, ts, text, now, claims, owner)
                 conn.execute("update alerts set fingerprint = %s where id = %s", (fingerprint, alert_id))
                 return (
                     alert_id,

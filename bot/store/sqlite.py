@@ -20,8 +20,8 @@ import sqlite_utils
 from bot.card import TriageResult
 from bot.store.migrations.sqlite import migrate
 from bot.store.sqlite_identity import IdentityStore
+from bot.store.sqlite_leases import LeaseStore
 from bot.store.sqlite_memory import MemoryStore
-from bot.store.sqlite_storm import StormStore
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -38,7 +38,7 @@ def connect(path: str) -> sqlite_utils.Database:
     return db
 
 
-class SQLiteStore(MemoryStore, StormStore, IdentityStore):
+class SQLiteStore(MemoryStore, LeaseStore, IdentityStore):
     """The embedded store: one file, one process, writes on one worker thread."""
 
     # One process owns the file, so what it remembers about the store stays true.

@@ -68,7 +68,7 @@ class StormStore:
         before (a re-delivery), and a crash can never leave a claim without its alert.
         """
         with self._tx() as conn:
-            return self._insert_alert(conn, source, channel, ts, text, now, claims)
+            return self._insert_alert(conn, source, channel, ts, text, now, claims, None)
 
     def _insert_alert(
         self,
@@ -79,6 +79,7 @@ class StormStore:
         text: str,
         now: float,
         claims: tuple[str, ...],
+        owner: str | None,
     ) -> int | None:
         if any(self._one("select 1 from slack_events where event_id = ?", (key,)) for key in claims):
             return None
@@ -86,8 +87,8 @@ class StormStore:
             "insert into slack_events (event_id, received_at) values (?, ?)", [(key, now) for key in claims]
         )
         cursor = conn.execute(
-            "insert into alerts (received_at, source, channel, ts, text) values (?, ?, ?, ?, ?)",
-            (now, source, channel, ts, text),
+            "insert into alerts (received_at, source, channel, ts, text, owner) values (?, ?, ?, ?, ?, ?)",
+            (now, source, channel, ts, text, owner),
         )
         return int(cursor.lastrowid or 0)
 
@@ -140,15 +141,17 @@ class StormStore:
         resolved: bool,
         window: float,
         places: tuple[str, ...] = (),
+        owner: str | None = None,
     ) -> tuple[int, Incident | None, bool] | None:
         """accept_alert and coalesce in one transaction (one trip to the store per alert in a storm).
 
         `fingerprint` is the incident key the alert coalesces by; it is kept with the alert so that recovery
         after a restart coalesces it the same way. Returns (alert id, incident, this alert must triage it), or
-        None for a re-delivery.
+        None for a re-delivery. `owner` is the replica that will finish the alert; if it dies first, another
+        takes the alert over.
         """
         with self._tx() as conn:
-            alert_id = self._insert_alert(conn, source, channel, ts, text, now, claims)
+            alert_id = self._insert_alert(conn, source, channel, ts, text, now, claims, owner)
             if alert_id is None:
                 return None
             conn.execute("update alerts set fingerprint = ? where id = ?", (fingerprint, alert_id))

@@ -115,6 +115,18 @@ create index identity_templates_seen on identity_templates (last_seen);
 alter table alerts add column fingerprint text;
 alter table incidents add column places text not null default '[]';
 """),
+    # Several replicas on one database: who owns an accepted alert, leases on card posts, replica
+    # heartbeats, per-channel pacing of Slack writes, and single flight for identical model calls.
+    Migration(4, "replicas", """
+alter table alerts add column owner text;
+alter table incidents add column lease_owner text;
+alter table incidents add column lease_until double precision not null default 0;
+create table replicas (id text primary key, seen_at double precision not null);
+create table channel_pace (channel text primary key, next_at double precision not null, owner text);
+create table flights (key text primary key, owner text not null, expires_at double precision not null);
+create index retries_due on retries (state, next_at);
+create index incidents_dirty on incidents (post_state, dirty, shown_at);
+"""),
 )
 
 

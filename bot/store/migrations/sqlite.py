@@ -101,6 +101,17 @@ create index if not exists identity_templates_seen on identity_templates (last_s
 alter table alerts add column fingerprint text;
 alter table incidents add column places text not null default '[]';
 """),
+    # Several processes on one database: who owns an accepted alert, leases on card posts, replica
+    # heartbeats, per-channel pacing of Slack writes, and single flight for identical model calls.
+    Migration(4, "replicas", """
+alter table alerts add column owner text;
+alter table incidents add column lease_owner text;
+alter table incidents add column lease_until real not null default 0;
+create table replicas (id text primary key, seen_at real not null);
+create table channel_pace (channel text primary key, next_at real not null, owner text);
+create table flights (key text primary key, owner text not null, expires_at real not null);
+create index retries_due on retries (state, next_at);
+"""),
 )
 
 
