@@ -17,7 +17,9 @@ def open_incident(store: Store, channel: str, fingerprint: str, now: float, tria
     return taken[1].id
 
 
-def claim(store: Store, replica: str, now: float, stale_before: float | None = None, pace: float = 1.0) -> list[tuple[str, str, str]]:
+def claim(
+    store: Store, replica: str, now: float, stale_before: float | None = None, pace: float = 1.0
+) -> list[tuple[str, str, str]]:
     writes, _ = store.claim_writes(
         replica, now, pace=pace, interval=10.0, lease=LEASE,
         stale_before=now - 10 if stale_before is None else stale_before,
