@@ -42,7 +42,8 @@ class PostgresLeaseStore(PostgresStormStore):
             free = f"status = 'accepted' and (owner is null or (owner <> %s and {dead}))"
             rows = conn.execute(
                 f"update alerts set owner = %s where id in (select id from alerts where {free}"
-                f" order by id limit %s for update skip locked) and {free} returning id, source, channel, ts, text, fingerprint",
+                f" order by id limit %s for update skip locked) and {free}"
+                " returning id, source, channel, ts, text, fingerprint",
                 (replica, replica, stale_before, limit, replica, stale_before),
             ).fetchall()
         keys = ("id", "source", "channel", "ts", "text", "fingerprint")

@@ -36,12 +36,13 @@ class LeaseStore(StormStore):
         """Accepted alerts nobody alive is working on (their replica died), now owned by `replica`."""
         with self._tx() as conn:
             rows = conn.execute(
-                "select id, source, channel, ts, text, fingerprint from alerts where status = 'accepted' and (owner is null or"
-                f" (owner <> ? and {_DEAD_OWNER.format(col='alerts.owner')})) order by id limit ?",
+                "select id, source, channel, ts, text, fingerprint from alerts where status = 'accepted' and"
+                f" (owner is null or (owner <> ? and {_DEAD_OWNER.format(col='alerts.owner')})) order by id limit ?",
                 (replica, stale_before, limit),
             ).fetchall()
             conn.executemany("update alerts set owner = ? where id = ?", [(replica, row[0]) for row in rows])
-        return [dict(zip(("id", "source", "channel", "ts", "text", "fingerprint"), tuple(r), strict=True)) for r in rows]
+        keys = ("id", "source", "channel", "ts", "text", "fingerprint")
+        return [dict(zip(keys, tuple(r), strict=True)) for r in rows]
 
     def claim_writes(
         self,
