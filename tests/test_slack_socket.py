@@ -84,3 +84,13 @@ async def test_stop_ends_socket_mode_while_slack_is_unreachable(gateways: Gatewa
     assert not task.done()  # still trying to connect
     stop.set()
     await asyncio.wait_for(task, 10)
+
+
+async def test_message_shortcut_over_socket_mode(socket_gateway: Gateway, fake_slack: FakeSlack) -> None:
+    message = {"ts": "18.25", "user": "U7", "text": "Redis OOM: evicted keys on cache-1, latency p99 4s"}
+    payload = json.loads(dict(parse_qsl(sr.message_action(message, channel="CDEV")))["payload"])
+    envelope = fake_slack.socket_send("interactive", payload)
+    await fake_slack.wait_for_async(lambda: fake_slack.socket_ack(envelope))
+    (post,) = await fake_slack.wait_for_async(fake_slack.posts)
+    assert post.args["channel"] == "CDEV" and post.args["thread_ts"] == "18.25"
+    assert "cache-1" in json.dumps(fake_slack.message("CDEV", post.response["ts"]))

@@ -146,6 +146,48 @@ def test_an_incident_card_goes_through_its_posting_states(store: Store) -> None:
     assert store.alert_counts() == {"done": 2}
 
 
+def test_a_message_card_is_found_for_shortcut_and_alert_channel_messages(store: Store) -> None:
+    assert store.message_card("C1", "5.5") is None
+    store.record_triage(make_result(meta={"triage_id": "t1"}), "x")
+    store.save_post("t1", "C1", "6.6", "5.0", "U1")
+    store.save_message_card("C1", "5.5", "t1", 100.0)
+    assert store.message_card("C1", "5.5") == {"triage_id": "t1", "channel": "C1", "ts": "6.6"}
+    # an alert-channel message points to the card of the incident it opened
+    taken = store.take_alert("slack", "C2", "7.7", "disk full", 100.0, (), "fp", False, 60.0)
+    assert taken is not None and taken[1] is not None
+    assert store.message_card("C2", "7.7") is None  # not posted yet
+    store.set_incident_card(taken[1].id, "t2", taken[0])
+    store.mark_posted(taken[1].id, "8.8", 101.0)
+    assert store.message_card("C2", "7.7") == {"triage_id": "t2", "channel": "C2", "ts": "8.8"}
+
+
+def test_user_cards_are_the_ones_they_asked_for_or_judged_newest_first(store: Store, clock: Clock) -> None:
+    for n, triage_id in enumerate(["asked", "judged", "other"]):
+        store.record_triage(make_result(meta={"triage_id": triage_id, "created_at": clock.now + n}), "x")
+    store.save_post("asked", "C1", "1.1", None, "U1")
+    store.save_post("judged", "C1", "1.2", None, "U2")
+    store.record_feedback("judged", "U1", "confirm", None, None)
+    store.record_feedback("judged", "U2", "severity", "P2", "P1")
+    cards = store.user_cards("U1")
+    assert [c["triage_id"] for c in cards] == ["judged", "asked"]
+    assert cards[1] == {"triage_id": "asked", "created_at": clock.now, "severity": make_result().severity, "category": "data",
+                        "summary": make_result().summary, "channel": "C1", "ts": "1.1"}
+    assert store.user_cards("U1", limit=1)[0]["triage_id"] == "judged"
+    assert store.user_cards("nobody") == []
+
+
+def test_open_incidents_are_unresolved_posted_and_recent(store: Store) -> None:
+    for n, (fingerprint, ts) in enumerate([("a", "1.1"), ("b", "1.2"), ("c", "1.3")]):
+        taken = store.take_alert("slack", "C1", ts, "x", 100.0 + n, (), fingerprint, False, 60.0)
+        assert taken is not None and taken[1] is not None
+        if fingerprint != "c":  # c is never posted
+            store.set_incident_card(taken[1].id, f"t-{fingerprint}", taken[0])
+            store.mark_posted(taken[1].id, f"2.{n}", 110.0)
+    store.take_alert("slack", "C1", "1.4", "[RESOLVED] x", 120.0, (), "b", True, 60.0)
+    assert [i.fingerprint for i in store.open_incidents(since=50.0)] == ["a"]
+    assert store.open_incidents(since=105.0) == []
+
+
 def test_retry_queue(store: Store) -> None:
     store.queue_retry("t1", "C1", "1.1", 100.0)
     store.queue_retry("t1", "C1", "1.1", 50.0)  # queued once

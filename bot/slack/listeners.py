@@ -26,7 +26,7 @@ from starlette.responses import Response
 from bot.alerts.intake import AlertIntake
 from bot.card import TriageResult
 from bot.settings import Settings
-from bot.slack import blocks, payloads
+from bot.slack import blocks, payloads, shortcut
 from bot.slack.background import Background
 from bot.slack.feedback import feedback_change, needs_reviewer, notes_from_rows
 from bot.slack.poster import CANNOT_POST, CardPoster, slack_error
@@ -96,6 +96,8 @@ class SlackBot:
         self.app.command(COMMAND)(self.on_command)
         self.app.event("message")(self.on_message)
         self.app.action(ACTION_PATTERN)(self.on_action)
+        self.shortcut = shortcut.MessageShortcut(service, store, client, self.poster)
+        self.app.shortcut(shortcut.CALLBACK_ID)(self.on_message_shortcut)
         self._http = AsyncSlackRequestHandler(self.app)
 
     async def handle(self, request: Request) -> Response:
@@ -156,6 +158,13 @@ class SlackBot:
 
     async def on_message(self) -> None:
         """Bolt needs a listener for message events; the record_alert middleware has taken them already."""
+
+    async def on_message_shortcut(self, ack: Any, body: dict[str, Any], context: Any, respond: Respond) -> None:
+        await ack()
+        identity = payloads.BotIdentity(context.get("bot_user_id"), context.get("bot_id"))
+        target = shortcut.parse_message_action(body, identity)
+        if target is not None:
+            self.background.spawn(self.shortcut.run(target, respond), "slack-shortcut")
 
     async def on_action(self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         await ack()

@@ -22,6 +22,7 @@ from bot.store.migrations.sqlite import migrate
 from bot.store.sqlite_identity import IdentityStore
 from bot.store.sqlite_leases import LeaseStore
 from bot.store.sqlite_memory import MemoryStore
+from bot.store.sqlite_slack import SlackStore
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -38,7 +39,7 @@ def connect(path: str) -> sqlite_utils.Database:
     return db
 
 
-class SQLiteStore(MemoryStore, LeaseStore, IdentityStore):
+class SQLiteStore(MemoryStore, LeaseStore, IdentityStore, SlackStore):
     """The embedded store: one file, one process, writes on one worker thread."""
 
     # One process owns the file, so what it remembers about the store stays true.

@@ -451,6 +451,24 @@ class FakeSlack:
             return {"ok": False, "error": "no_such_subteam"}
         return {"ok": True, "users": list(self.usergroups[group])}
 
+    def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("trigger_id"):
+            return {"ok": False, "error": "invalid_trigger_id"}
+        return self._view(args)
+
+    def _views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("user_id"):
+            return {"ok": False, "error": "invalid_arguments"}
+        return self._view(args)
+
+    def _view(self, args: dict[str, Any]) -> dict[str, Any]:
+        """views.open / views.publish: echo the view back with an id, as Slack does."""
+        view = args.get("view")
+        parsed = json.loads(view) if isinstance(view, str) else view
+        if not isinstance(parsed, dict) or "type" not in parsed:
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True, "view": {"id": f"V{len(self.calls):06d}", "team_id": self.team_id, **parsed}}
+
     def _connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": f"ws://127.0.0.1:{self._port}/socket"}
 
@@ -469,6 +487,8 @@ _ANSWERS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "chat.delete": FakeSlack._delete,
     "usergroups.users.list": FakeSlack._usergroup_users,
     "reactions.add": FakeSlack._ok,
+    "views.open": FakeSlack._views_open,
+    "views.publish": FakeSlack._views_publish,
     "apps.connections.open": FakeSlack._connections_open,
     "api.test": FakeSlack._ok,
 }

@@ -111,3 +111,83 @@ def click(card_blocks: list[dict[str, Any]], action_id: str, value: str | None =
             option = next(o for o in element["options"] if o["value"].endswith(f"|{value}"))
             return {**base, "selected_option": option, "placeholder": element["placeholder"]}
     raise AssertionError(f"no {action_id} on the card")
+
+
+def message_action(
+    message: dict[str, Any],
+    *,
+    channel: str = "CSUPPORT",
+    user: str = "U3",
+    callback_id: str = "triage_message",
+    response_url: str = "http://127.0.0.1:9/r",
+) -> str:
+    """The form-encoded body of a message shortcut ("Triage this message" in a message's menu)."""
+    message = {"type": "message", "ts": f"{time.time():.6f}", **message}
+    payload = {
+        "type": "message_action",
+        "token": "legacy-verification-token",
+        "action_ts": f"{time.time():.6f}",
+        "team": {"id": TEAM, "domain": "fake"},
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM},
+        "channel": {"id": channel, "name": "support"},
+        "is_enterprise_install": False,
+        "enterprise": None,
+        "callback_id": callback_id,
+        "trigger_id": f"{next(_ids)}.1.ghi",
+        "response_url": response_url,
+        "message_ts": message["ts"],
+        "message": message,
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def view_submission(
+    view: dict[str, Any], values: dict[str, dict[str, dict[str, Any]]], *, user: str = "U4"
+) -> str:
+    """The form-encoded body Slack sends when a modal is submitted; `values` is view.state.values."""
+    payload = {
+        "type": "view_submission",
+        "team": {"id": TEAM, "domain": "fake"},
+        "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM},
+        "api_app_id": APP,
+        "token": "legacy-verification-token",
+        "trigger_id": f"{next(_ids)}.1.jkl",
+        "view": {
+            "id": "V000001",
+            "team_id": TEAM,
+            "app_id": APP,
+            "bot_id": "BBOT",
+            "hash": "1.abc",
+            "previous_view_id": None,
+            "root_view_id": "V000001",
+            **view,
+            "state": {"values": values},
+        },
+        "response_urls": [],
+        "is_enterprise_install": False,
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def app_home_opened(user: str = "U5", *, tab: str = "home") -> str:
+    """The event_callback body Slack sends when someone opens the app's Home tab."""
+    event_id = f"Ev{next(_ids):08d}"
+    envelope = {
+        "token": "legacy-verification-token",
+        "team_id": TEAM,
+        "api_app_id": APP,
+        "event": {
+            "type": "app_home_opened",
+            "user": user,
+            "channel": "D0HOME",
+            "tab": tab,
+            "event_ts": f"{time.time():.6f}",
+        },
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": int(time.time()),
+        "authorizations": [
+            {"enterprise_id": None, "team_id": TEAM, "user_id": "UBOT", "is_bot": True, "is_enterprise_install": False}
+        ],
+    }
+    return json.dumps(envelope)

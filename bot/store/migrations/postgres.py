@@ -127,6 +127,18 @@ create table flights (key text primary key, owner text not null, expires_at doub
 create index retries_due on retries (state, next_at);
 create index incidents_dirty on incidents (post_state, dirty, shown_at);
 """),
+    Migration(5, "message cards", """
+create table message_cards (
+    channel text not null,
+    message_ts text not null,
+    triage_id text not null,
+    created_at double precision not null,
+    primary key (channel, message_ts)
+);
+create index posts_requested_by on posts (requested_by);
+create index feedback_user on feedback ("user");
+create index alerts_channel_ts on alerts (channel, ts);
+"""),
 )
 
 

@@ -112,6 +112,18 @@ create table channel_pace (channel text primary key, next_at real not null, owne
 create table flights (key text primary key, owner text not null, expires_at real not null);
 create index retries_due on retries (state, next_at);
 """),
+    Migration(5, "message cards", """
+create table if not exists message_cards (
+    channel text not null,
+    message_ts text not null,
+    triage_id text not null,
+    created_at real not null,
+    primary key (channel, message_ts)
+);
+create index if not exists posts_requested_by on posts (requested_by);
+create index if not exists feedback_user on feedback (user);
+create index if not exists alerts_channel_ts on alerts (channel, ts);
+"""),
 )
 
 
