@@ -43,7 +43,7 @@ async def socket_gateway(gateways: GatewayFactory, fake_slack: FakeSlack) -> Asy
 
 
 async def test_command_event_and_click_over_socket_mode(socket_gateway: Gateway, fake_slack: FakeSlack) -> None:
-    command = dict(parse_qsl(sr.slash_command("")))
+    command = dict(parse_qsl(sr.slash_command("help")))
     envelope = fake_slack.socket_send("slash_commands", command)
     ack = await fake_slack.wait_for_async(lambda: fake_slack.socket_ack(envelope))
     assert "/triage <alert text>" in ack["payload"]["text"]

@@ -38,6 +38,8 @@ USAGE = (
     "Examples:\n"
     "• `/triage KubePodCrashLooping: pod api-7f9c in prod restarted 12 times`\n"
     "• `/triage disk /var on db-2 at 93% and rising`\n"
+    "`/triage` alone opens a window for long, multi-line logs; *Triage this message* in a message's menu "
+    "answers that message in its thread.\n"
     "Alerts posted in the configured alert channels are triaged automatically, in a thread.\n"
     "Use *Confirm* or the selects on a card to record whether it was right."
 )

@@ -26,7 +26,7 @@ from starlette.responses import Response
 from bot.alerts.intake import AlertIntake
 from bot.card import TriageResult
 from bot.settings import Settings
-from bot.slack import blocks, payloads, shortcut
+from bot.slack import blocks, modal, payloads, shortcut
 from bot.slack.background import Background
 from bot.slack.feedback import feedback_change, needs_reviewer, notes_from_rows
 from bot.slack.poster import CANNOT_POST, CardPoster, slack_error
@@ -98,6 +98,8 @@ class SlackBot:
         self.app.action(ACTION_PATTERN)(self.on_action)
         self.shortcut = shortcut.MessageShortcut(service, store, client, self.poster)
         self.app.shortcut(shortcut.CALLBACK_ID)(self.on_message_shortcut)
+        self.modal = modal.TriageModal(service, client, self.poster)
+        self.app.view_submission(modal.CALLBACK_ID)(self.on_modal_submission)
         self._http = AsyncSlackRequestHandler(self.app)
 
     async def handle(self, request: Request) -> Response:
@@ -127,6 +129,12 @@ class SlackBot:
 
     async def on_command(self, ack: Any, command: dict[str, Any], respond: Respond) -> None:
         parsed = payloads.parse_command(command.get("text"))
+        if parsed.kind == "usage" and command.get("trigger_id"):
+            # Bare /triage opens the modal: long, multi-line logs survive there, not in a command line.
+            await ack()
+            if not await self.modal.open(str(command["trigger_id"]), command.get("channel_id")):
+                await respond(response_type="ephemeral", **blocks.usage_message())
+            return
         if parsed.kind != "triage":
             await ack(response_type="ephemeral", **blocks.usage_message())
             return
@@ -165,6 +173,14 @@ class SlackBot:
         target = shortcut.parse_message_action(body, identity)
         if target is not None:
             self.background.spawn(self.shortcut.run(target, respond), "slack-shortcut")
+
+    async def on_modal_submission(self, ack: Any, body: dict[str, Any]) -> None:
+        submission, errors = modal.parse_submission(body)
+        if submission is None:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        self.background.spawn(self.modal.submit(submission, self.background.yield_to_requests), "slack-modal")
 
     async def on_action(self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         await ack()
