@@ -170,8 +170,9 @@ def test_user_cards_are_the_ones_they_asked_for_or_judged_newest_first(store: St
     store.record_feedback("judged", "U2", "severity", "P2", "P1")
     cards = store.user_cards("U1")
     assert [c["triage_id"] for c in cards] == ["judged", "asked"]
-    assert cards[1] == {"triage_id": "asked", "created_at": clock.now, "severity": make_result().severity, "category": "data",
-                        "summary": make_result().summary, "channel": "C1", "ts": "1.1"}
+    card = make_result()
+    assert cards[1] == {"triage_id": "asked", "created_at": clock.now, "severity": card.severity,
+                        "category": card.category, "summary": card.summary, "channel": "C1", "ts": "1.1"}
     assert store.user_cards("U1", limit=1)[0]["triage_id"] == "judged"
     assert store.user_cards("nobody") == []
 
