@@ -65,12 +65,26 @@ def test_second_shortcut_on_the_same_message_points_to_the_first_card(app: Slack
     message = {"ts": "1700000400.000100", "user": "U7", "text": "Disk /var on db-2 at 97% and rising"}
     app.interact(sr.message_action(message, channel="COPS"))
     (post,) = app.posted(1)
+    app.slack.wait_for(lambda: app.gateway.store.message_card("COPS", "1700000400.000100"))
     url = app.slack.response_url("again")
     app.interact(sr.message_action(message, channel="COPS", user="U8", response_url=url))
     (answer,) = app.slack.wait_for(lambda: app.slack.responses_to("again"))
     assert answer.body["response_type"] == "ephemeral"
     assert f"p{post.response['ts'].replace('.', '')}" in answer.body["text"]
     assert len(app.slack.posts()) == 1 and len(app.gateway.store.triage_rows()) == 1
+
+
+def test_a_shortcut_while_the_first_is_still_triaging_says_so(app: SlackApp) -> None:
+    app.slack.delay("chat.postMessage", 1.0)
+    message = {"ts": "1700000450.000100", "user": "U7", "text": "Kafka consumer lag 2M on orders"}
+    app.interact(sr.message_action(message, channel="COPS"))
+    app.slack.wait_for(lambda: app.slack.calls_to("chat.postMessage"))
+    url = app.slack.response_url("busy")
+    app.interact(sr.message_action(message, channel="COPS", response_url=url))
+    (answer,) = app.slack.wait_for(lambda: app.slack.responses_to("busy"))
+    assert "already" in answer.body["text"] and "will appear in its thread" in answer.body["text"]
+    app.posted(1)
+    assert len(app.slack.calls_to("chat.postMessage")) == 1
 
 
 def test_shortcut_on_an_alert_already_carded_points_to_its_card(app: SlackApp) -> None:
