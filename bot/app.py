@@ -2,58 +2,89 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
-from collections.abc import Awaitable, Callable
+import json
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from bot.card import TriageResult
+from bot.limits import BodyLimit, BodyTooLarge, drain, refuse
 from bot.memory.judge import Judge, UnknownTriage
 from bot.memory.verdicts import VerdictError, VerdictRequest
 from bot.settings import Settings
 from bot.triage.errors import InputError
-from bot.triage.normalize import HARD_LIMIT_CHARS
+from bot.triage.normalize import HARD_LIMIT_CHARS, decode
 from bot.triage.service import TriageService
 
-# Bodies beyond this are refused before parsing (the text itself is capped lower and truncated).
+# Bodies beyond this are refused while reading (the text itself is capped lower and truncated).
 MAX_BODY_BYTES = 4 * HARD_LIMIT_CHARS
+# Slack's own payloads are a few kilobytes; this is read unauthenticated, before the signature check.
+SLACK_MAX_BODY_BYTES = 1024 * 1024
+SLACK_PATH = "/slack/events"
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="What was wrong with the request")
+
+
+# Somewhere in the text there has to be something other than blanks and control characters.
+NOT_BLANK = r"[^\s\x00-\x1f\x7f]"
 
 
 class TriageRequest(BaseModel):
-    text: str = Field(description="The alert, ticket, log excerpt or stack trace to triage")
+    # The pattern only documents that blank text is refused; the service itself says why (422 "empty").
+    text: str = Field(
+        description="The alert, ticket, log excerpt or stack trace to triage",
+        json_schema_extra={"pattern": NOT_BLANK},
+    )
     source: str | None = Field(default=None, max_length=64)
     engine: str | None = Field(default=None, pattern="^(auto|model|heuristic)$")
 
 
-class GuardV1:
-    """ASGI middleware for /v1/*: the bearer token when one is configured, then a body size limit."""
+TRIAGE_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": TriageRequest.model_json_schema()},
+        "text/plain": {"schema": {"type": "string", "pattern": NOT_BLANK, "description": "The text to triage"}},
+    },
+}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": reason}
+    for status, reason in (
+        (401, "missing or invalid bearer token"),
+        (413, "body over the limit"),
+        (415, "neither JSON nor text/plain"),
+        (422, "unusable input"),
+    )
+}
 
-    def __init__(self, app: ASGIApp, token: str | None, max_bytes: int) -> None:
+
+class GuardV1:
+    """ASGI middleware for /v1/*: the bearer token when one is configured."""
+
+    def __init__(self, app: ASGIApp, token: str | None) -> None:
         self.app = app
         self.token = token
-        self.max_bytes = max_bytes
         self.own_auth = frozenset({"/v1/alerts/alertmanager"})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith("/v1/"):
-            headers = Headers(scope=scope)
-            refusal: JSONResponse | None = None
             # The Alertmanager route checks its own shared token.
             checks_token = self.token and scope["path"] not in self.own_auth
-            if checks_token and not bearer_ok(headers.get("authorization"), self.token or ""):
-                refusal = JSONResponse(
-                    {"error": "missing or invalid bearer token"}, 401, {"WWW-Authenticate": "Bearer"}
-                )
-            elif (length := headers.get("content-length", "")).isdigit() and int(length) > self.max_bytes:
-                refusal = _error(413, f"request body over {self.max_bytes} bytes")
-            if refusal is not None:
-                await refusal(scope, receive, send)
+            if checks_token and not bearer_ok(Headers(scope=scope).get("authorization"), self.token or ""):
+                with contextlib.suppress(BodyTooLarge):
+                    await drain(receive)
+                await refuse(send, 401, "missing or invalid bearer token", {"WWW-Authenticate": "Bearer"})
                 return
         await self.app(scope, receive, send)
 
@@ -76,23 +107,29 @@ def create_app(
     app = FastAPI(title="Triage Gateway", version="0.1.0", docs_url=None, redoc_url=None)
     app.state.service = service
 
-    app.add_middleware(GuardV1, token=settings.api_token, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(GuardV1, token=settings.api_token)
+    # Outermost: no route, token check or parser ever holds more than its route's limit.
+    app.add_middleware(BodyLimit, default=MAX_BODY_BYTES, limits={SLACK_PATH: SLACK_MAX_BODY_BYTES})
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(
-            "body is not valid JSON" if e["type"] == "json_invalid"
-            else f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}"
-            for e in exc.errors()
-        )
-        return _error(422, problems or "invalid request")
+        return _error(422, describe_errors(exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": http_reason(request, exc)}, exc.status_code, exc.headers)
 
     @app.exception_handler(InputError)
     async def bad_input(_: Request, exc: InputError) -> JSONResponse:
         return _error(exc.status_code, str(exc))
 
-    @app.post("/v1/triage")
-    async def triage(body: TriageRequest) -> Response:
+    @app.post(
+        "/v1/triage",
+        openapi_extra={"requestBody": TRIAGE_BODY},
+        responses={200: {"model": TriageResult}, **ERROR_RESPONSES},
+    )
+    async def triage(request: Request) -> Response:
+        body = parse_triage_body(request.headers.get("content-type"), await request.body())
         engine = None if body.engine in (None, "auto") else body.engine
         result = await service.triage(body.text, source=body.source or "api", engine=engine)
         # Serialised once by pydantic; FastAPI's generic encoder would walk the model again.
@@ -121,20 +158,61 @@ def create_app(
             "slack": slack_handler is not None,
         }
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
         return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     if slack_handler is not None:
         handler = slack_handler
 
-        @app.post("/slack/events")
+        @app.post(SLACK_PATH, include_in_schema=False)
         async def slack_events(request: Request) -> Response:
+            # Unsigned requests are refused before their body is read; signed ones are read within the
+            # small Slack limit and then verified by Bolt.
+            if not request.headers.get("x-slack-signature") or not request.headers.get("x-slack-request-timestamp"):
+                await request.body()
+                return _error(401, "invalid request")
             return await handler(request)
 
     if extra_routes is not None:
         extra_routes(app)
     return app
+
+
+def parse_triage_body(content_type: str | None, raw: bytes) -> TriageRequest:
+    """The request of POST /v1/triage: JSON, or the text itself when sent as text/plain."""
+    media = (content_type or "application/json").split(";", 1)[0].strip().lower()
+    if media == "text/plain":
+        return TriageRequest(text=decode(raw))
+    if media != "application/json" and not media.endswith("+json"):
+        raise StarletteHTTPException(415, 'send JSON ({"text": "..."}) or the text itself as text/plain')
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
+        raise StarletteHTTPException(422, "body is not valid JSON") from None
+    try:
+        return TriageRequest.model_validate(data)
+    except ValidationError as exc:
+        raise StarletteHTTPException(422, describe_errors(exc.errors())) from None
+
+
+def describe_errors(errors: Sequence[Any]) -> str:
+    """One readable line from pydantic's error list: `field: problem; ...`."""
+    problems = "; ".join(
+        "body is not valid JSON" if e["type"] == "json_invalid"
+        else f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}"
+        for e in errors
+    )
+    return problems or "invalid request"
+
+
+def http_reason(request: Request, exc: StarletteHTTPException) -> str:
+    """The `error` text of an HTTP error: routing errors name the method and path."""
+    if exc.status_code == 404 and exc.detail == "Not Found":
+        return f"no such route: {request.url.path}"
+    if exc.status_code == 405 and exc.detail == "Method Not Allowed":
+        return f"method {request.method} not allowed on {request.url.path}"
+    return str(exc.detail)
 
 
 def _error(status: int, message: str) -> JSONResponse:

@@ -30,7 +30,7 @@ def add_alertmanager_route(app: FastAPI, gateway: Gateway) -> None:
             return JSONResponse({"error": message}, 503)
         try:
             alerts = parse_alerts(await request.json())
-        except (ValueError, PayloadError) as exc:
+        except (ValueError, RecursionError, PayloadError) as exc:
             return JSONResponse({"error": str(exc)}, 422)
         ids = []
         for alert in alerts:
