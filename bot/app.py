@@ -137,7 +137,7 @@ def create_app(
 
     verdicts = judge or Judge(service.store)
 
-    @app.post("/v1/triage/{triage_id}/feedback")
+    @app.post("/v1/triage/{triage_id}/feedback", responses={404: {"model": ErrorBody}, **ERROR_RESPONSES})
     async def feedback(triage_id: str, body: VerdictRequest) -> Response:
         """A verdict on a card, with the same effect as a click in Slack."""
         try:
