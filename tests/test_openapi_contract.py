@@ -6,6 +6,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import Case
+from schemathesis.checks import positive_data_acceptance
 from schemathesis.core.result import Ok
 
 from bot.app import create_app
@@ -27,6 +28,9 @@ def test_every_answer_conforms_to_the_schema(gateways: GatewayFactory) -> None:
         @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         @given(case=cases)
         def conforms(case: Case) -> None:
-            case.call_and_validate(base_url=url)
+            # A verdict's rules (an override must change a label, `by` must name someone) are checked by
+            # the server and cannot all be said in JSON Schema: its 422s there are right, not a mismatch.
+            judged = case.operation.path.endswith("/feedback")
+            case.call_and_validate(base_url=url, excluded_checks=[positive_data_acceptance] if judged else None)
 
         conforms()
