@@ -1,4 +1,4 @@
-"""The triage-bot command: serve · socket · triage · eval · report."""
+"""The triage-bot command: serve · socket · triage · eval · report · cases."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ import structlog
 from bot.card import TriageResult
 from bot.observability import configure_logging
 from bot.settings import ConfigError, Settings
+from bot.store import open_store
 from bot.triage.errors import InputError
 from bot.triage.service import TriageService
 from bot.wiring import Gateway, build_gateway
@@ -61,6 +62,11 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--out", help="directory for run.json and report.html")
     ev.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), help="severity drift between two runs")
+    ev.add_argument("--feedback", action="store_true", help="score on the cards people judged (from TRIAGE_DB)")
+    ev.add_argument("--since", type=float, default=None, metavar="DAYS", help="with --feedback: judged lately")
+
+    cases = sub.add_parser("cases", help="write the cards people judged as eval JSONL to stdout")
+    cases.add_argument("--since", type=float, default=None, metavar="DAYS", help="only verdicts of the last DAYS")
 
     report = sub.add_parser("report", help="agreement of humans with the cards, per model and prompt version")
     report.add_argument("--json", action="store_true")
@@ -78,10 +84,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The card is the output of `triage`; its log line would only clutter the terminal.
     quiet = args.command == "triage" and settings.log_level == "info"
     configure_logging("warning" if quiet else settings.log_level)
-    if args.command == "report" and args.since is not None and args.since <= 0:
+    reads_db = args.command in ("report", "cases") or (args.command == "eval" and args.feedback)
+    if reads_db and getattr(args, "since", None) is not None and args.since <= 0:
         print("error: --since takes a positive number of days", file=sys.stderr)
         return 2
-    if args.command == "report" and not settings.database_url and not os.path.exists(settings.db_path):
+    if reads_db and not settings.database_url and not os.path.exists(settings.db_path):
         print(f"error: no database at TRIAGE_DB={settings.db_path}", file=sys.stderr)
         return 2
     try:
@@ -105,6 +112,8 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         return report_command(settings, args)
     if args.command == "socket":
         return socket_command(settings)
+    if args.command == "cases":
+        return cases_command(settings, args)
     return 2
 
 
@@ -208,7 +217,9 @@ def render_text(result: TriageResult) -> str:
 
 
 def eval_command(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.evals.cases import Case
     from bot.evals.command import run_eval_command
+    from bot.memory.cases import feedback_cases
 
     if args.engine == "model" and not settings.model_enabled and not args.compare:
         print("eval: --engine model needs OPENAI_API_KEY; without it every case falls back to the heuristic "
@@ -226,7 +237,28 @@ def eval_command(settings: Settings, args: argparse.Namespace) -> int:
             finally:
                 await gateway.aclose()
 
-    return run_eval_command(args, service)
+    feedback = None
+    if args.feedback:
+        def feedback() -> list[Case]:
+            store = open_store(settings.db_path, settings.database_url)
+            try:
+                return feedback_cases(store, args.since)
+            finally:
+                store.close()
+
+    return run_eval_command(args, service, feedback_cases=feedback)
+
+
+def cases_command(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.memory.cases import judged_lines, write_cases
+
+    store = open_store(settings.db_path, settings.database_url)
+    try:
+        lines = judged_lines(store, args.since)
+    finally:
+        store.close()
+    write_cases(lines, sys.stdout)
+    return 0
 
 
 def report_command(settings: Settings, args: argparse.Namespace) -> int:

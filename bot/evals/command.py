@@ -23,6 +23,7 @@ REPORT_FILE = "report.html"
 DRIFT_FILE = "drift.json"
 DRIFT_REPORT_FILE = "drift.html"
 MODEL_CONCURRENCY = 4
+FEEDBACK_SOURCE = "feedback (judged cards in the database)"
 
 
 class Triager(Protocol):
@@ -170,6 +171,7 @@ def run_eval_command(
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
     clock: Callable[[], float] = time.time,
+    feedback_cases: Callable[[], list[Case]] | None = None,
 ) -> int:
     """`triage-bot eval`: score case files (args.files, args.engine, args.json, args.out) or, with
     args.compare = [RUN_A, RUN_B], report severity drift. Returns the exit code: 0, or 2 for bad input."""
@@ -191,10 +193,17 @@ def run_eval_command(
             print(json.dumps(drift) if as_json else format_drift(drift), file=out)
             return 0
         files = list(getattr(args, "files", None) or [])
-        if not files:
-            print("eval: give one or more JSONL case files, or --compare RUN_A RUN_B", file=err)
+        if not files and feedback_cases is None:
+            print("eval: give one or more JSONL case files, --feedback, or --compare RUN_A RUN_B", file=err)
             return 2
-        cases = load_cases(files)
+        cases = load_cases(files) if files else []
+        if feedback_cases is not None:
+            # The cards people judged, straight from the database: the team's own ground truth.
+            judged = feedback_cases()
+            if not judged:
+                print("eval: no judged cards in the database yet", file=err)
+            cases.extend(judged)
+            files.append(FEEDBACK_SOURCE)
     except EvalError as exc:
         print(f"eval: {exc}", file=err)
         return 2
