@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 from bot.card import Severity, TriageMeta, TriageResult
 from bot.memory.precedent import memory_from, with_precedent
-from bot.memory.recall import SEARCH_TERMS, rank_similar, related, search_terms
+from bot.memory.recall import SEARCH_TERMS, rank_similar, rare_terms, related, search_terms
 from bot.memory.verdicts import Change, VerdictError, VerdictRequest, fold_verdict, plan_verdict
-from bot.store import Store, open_store
+from bot.store import SQLiteStore, Store, open_store
+from bot.store.migrations.sqlite import MIGRATIONS, migrate
 from bot.store.sqlite_memory import FTS_TABLE, fts5_query
 from bot.triage.prompt import ALERT_CLOSE, ALERT_OPEN, EXAMPLE_CLOSE, EXAMPLE_OPEN, neutralise
 
@@ -152,3 +153,36 @@ def test_with_precedent_keeps_the_engines_words() -> None:
     decided = with_precedent(card, memory.precedent)
     assert (decided.severity, decided.category, decided.summary) == ("P0", "data", card.summary)
     assert with_precedent(card, None) is card
+
+
+def test_rare_terms_keep_the_search_small() -> None:
+    documents = {"firing": 90_000, "payments": 400, "ledger": 300, "vilokacrashlooping": 3, "prod": 50_000}
+    terms = ["firing", "vilokacrashlooping", "payments", "ledger", "prod", "unseen"]
+    assert rare_terms(terms, documents, budget=1000) == ["vilokacrashlooping", "ledger", "payments"]
+    assert rare_terms(terms, documents, budget=200) == ["vilokacrashlooping"]
+    assert rare_terms(["firing"], documents) == []
+
+
+def test_a_database_from_before_memory_gains_precedents_and_search(tmp_path: Path) -> None:
+    path = str(tmp_path / "old.db")
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, MIGRATIONS[:1])
+    old = _result("old-1", "fp-old")
+    conn.execute(
+        "insert into triages (id, created_at, fingerprint, text, severity, category, result)"
+        " values (?, ?, ?, ?, ?, ?, ?)",
+        ("old-1", 1.0, "fp-old", "Disk almost full on db-1 /var", "P2", "infra", old.model_dump_json()),
+    )
+    conn.execute(
+        "insert into feedback (triage_id, user, action, old_value, new_value, created_at)"
+        " values (?, ?, ?, ?, ?, ?)",
+        ("old-1", "U1", "category", "infra", "data", 2.0),
+    )
+    conn.close()
+    store = SQLiteStore.open(path)
+    try:
+        assert store.precedent("fp-old") is not None and (store.precedent("fp-old") or {})["category"] == "data"
+        similar = store.recall("fp-new", "Disk almost full on db-2 /var")["similar"]
+        assert [s["triage_id"] for s in similar] == ["old-1"]
+    finally:
+        store.close()

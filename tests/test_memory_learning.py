@@ -171,3 +171,16 @@ def test_thirty_judged_cards_decide_their_incidents_and_become_thirty_cases(slac
     summary = json.loads(scored.stdout)
     assert summary["cases"] == len(JUDGED_KINDS) and summary["engine"] == "heuristic"
     assert run_cli(["cases", "--since", "1"], db).stdout.count("\n") == len(JUDGED_KINDS)
+
+
+def test_cases_and_eval_feedback_on_a_database_nobody_judged(tmp_path: Path) -> None:
+    db = str(tmp_path / "nobody.db")
+    assert run_cli(["triage", "disk full on db-1"], db).returncode == 0
+    done = run_cli(["cases"], db)
+    assert done.returncode == 0 and done.stdout == ""
+    scored = run_cli(["eval", "--feedback", "--json"], db)
+    assert scored.returncode == 0 and json.loads(scored.stdout)["cases"] == 0
+    assert "no judged cards" in scored.stderr
+    assert run_cli(["cases", "--since", "0"], db).returncode == 2
+    missing = run_cli(["cases"], str(tmp_path / "absent.db"))
+    assert missing.returncode == 2 and "no database" in missing.stderr

@@ -8,6 +8,11 @@ from typing import Any
 
 SIMILAR_LIMIT = 3
 SEARCH_TERMS = 24
+# Ranking cost grows with the documents a query matches: search with the rarest words only, and only
+# as many as keep the matched incidents under this many (a word in more incidents says little anyway).
+MATCH_BUDGET = 1000
+QUERY_TERMS = 8
+INDEXED_TERMS = 64
 # Words of two letters or more; digits, ids and punctuation vary between repeats and say little.
 _WORD = re.compile(r"[^\W\d_]{2,}")
 # Longer runs of letters are blobs (base64, minified code), not words anyone searches for.
@@ -38,6 +43,23 @@ def words(text: str, limit: int | None = None) -> list[str]:
 def search_terms(text: str, limit: int = SEARCH_TERMS) -> list[str]:
     """The words a full-text search for incidents like `text` uses (bounded, whatever the input size)."""
     return words(text, limit)
+
+
+def rare_terms(
+    terms: Sequence[str], documents: Mapping[str, int], *, budget: int = MATCH_BUDGET, limit: int = QUERY_TERMS
+) -> list[str]:
+    """The rarest of `terms` (by how many indexed incidents hold each) whose incidents add up to `budget`."""
+    picked: list[str] = []
+    total = 0
+    for term in sorted(terms, key=lambda t: (documents.get(t, 0), terms.index(t))):
+        count = documents.get(term, 0)
+        if count == 0:
+            continue  # in no incident: cannot find anything
+        if total + count > budget or len(picked) >= limit:
+            break
+        picked.append(term)
+        total += count
+    return picked
 
 
 def overlap(query: Iterable[str], candidate: Iterable[str]) -> float:

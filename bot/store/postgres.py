@@ -44,6 +44,7 @@ class PostgresStore(PostgresMemoryStore, PostgresLeaseStore, PostgresSlackStore)
         with self.pool.connection() as conn:
             migrate(conn)
         self.repair_verdicts()
+        self.backfill_terms()
 
     @classmethod
     def open(

@@ -12,7 +12,16 @@ from typing import Any
 
 import psycopg
 
-from bot.memory.recall import SIMILAR_LIMIT, candidates, rank_similar, related, search_terms
+from bot.memory.recall import (
+    INDEXED_TERMS,
+    SIMILAR_LIMIT,
+    candidates,
+    rank_similar,
+    rare_terms,
+    related,
+    search_terms,
+    words,
+)
 from bot.memory.verdicts import fold_verdict
 
 Conn = psycopg.Connection[tuple[Any, ...]]
@@ -44,10 +53,30 @@ class PostgresMemoryStore:
     # --- writes inside the caller's transaction ------------------------------------------------------
 
     def _index_incident(self, conn: Conn, fingerprint: str, text: str) -> None:
-        conn.execute(
+        cursor = conn.execute(
             "insert into incident_text (fingerprint, text) values (%s, %s) on conflict do nothing",
             (fingerprint, text[:INDEXED_CHARS]),
         )
+        if cursor.rowcount == 1:
+            self._count_terms(conn, text)
+
+    def _count_terms(self, conn: Conn, text: str) -> None:
+        # Sorted: replicas indexing at the same moment take the rows' locks in the same order.
+        terms = sorted(words(text[:INDEXED_CHARS], INDEXED_TERMS))
+        if terms:
+            conn.execute(
+                "insert into incident_terms (term, docs) select unnest(%s::text[]), 1"
+                " on conflict (term) do update set docs = incident_terms.docs + 1",
+                (terms,),
+            )
+
+    def backfill_terms(self) -> None:
+        """Count the words of incidents indexed before word counts existed (once, when the store opens)."""
+        with self._tx() as conn:
+            if conn.execute("select 1 from incident_terms limit 1").fetchone() is not None:
+                return
+            for (text,) in conn.execute("select text from incident_text").fetchall():
+                self._count_terms(conn, text)
 
     def _refresh_verdict(self, conn: Conn, triage_id: str) -> None:
         card = conn.execute(
@@ -147,10 +176,16 @@ class PostgresMemoryStore:
         terms = search_terms(text)
         if not terms:
             return []
+        documents: dict[str, int] = dict(conn.execute(
+            "select term, docs from incident_terms where term = any(%s)", (terms,)
+        ).fetchall())
+        chosen = rare_terms(terms, documents)
+        if not chosen:
+            return []
         rows = conn.execute(
             "select fingerprint, text from incident_text, to_tsquery('simple', %s) q where tsv @@ q"
             " order by ts_rank(tsv, q) desc limit %s",
-            (tsquery(terms), FTS_CANDIDATES),
+            (tsquery(chosen), FTS_CANDIDATES),
         ).fetchall()
         found: list[str] = []
         for fp, indexed in rows:

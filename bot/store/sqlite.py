@@ -73,6 +73,7 @@ class SQLiteStore(MemoryStore, LeaseStore, IdentityStore, SlackStore):
         with self._lock:
             migrate(self.conn)
             self.repair_verdicts()
+            self.backfill_terms()
 
     # --- triages -------------------------------------------------------------------------------
 

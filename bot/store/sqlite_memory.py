@@ -12,7 +12,16 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from bot.memory.recall import SIMILAR_LIMIT, candidates, rank_similar, related, search_terms
+from bot.memory.recall import (
+    INDEXED_TERMS,
+    SIMILAR_LIMIT,
+    candidates,
+    rank_similar,
+    rare_terms,
+    related,
+    search_terms,
+    words,
+)
 from bot.memory.verdicts import fold_verdict
 
 # The tables live in migration 2 (bot/store/migrations/sqlite.py); this is the full-text table's shape.
@@ -68,6 +77,28 @@ class MemoryStore:
                 self.conn.execute(
                     "insert into incident_text (text, fingerprint) values (?, ?)", (text[:INDEXED_CHARS], fingerprint)
                 )
+                self._count_terms(text)
+
+    def _count_terms(self, text: str) -> None:
+        self.conn.executemany(
+            "insert into incident_terms (term, docs) values (?, 1) on conflict (term) do update set docs = docs + 1",
+            [(term,) for term in words(text[:INDEXED_CHARS], INDEXED_TERMS)],
+        )
+
+    def backfill_terms(self) -> None:
+        """Count the words of incidents indexed before word counts existed (once, when the store opens)."""
+        with self._lock:
+            if self.conn.execute("select 1 from incident_terms limit 1").fetchone() is not None:
+                return
+            texts = self.conn.execute("select text from incident_text").fetchall()
+            self.conn.execute("begin immediate")
+            try:
+                for (text,) in texts:
+                    self._count_terms(text)
+            except BaseException:
+                self.conn.execute("rollback")
+                raise
+            self.conn.execute("commit")
 
     def refresh_verdict(self, triage_id: str) -> dict[str, Any] | None:
         """Fold a card's feedback into its verdict row (the precedent of its identity); return it."""
@@ -173,10 +204,17 @@ class MemoryStore:
         terms = search_terms(text)
         if not terms:
             return []
+        marks = ",".join("?" * len(terms))
+        documents = dict(
+            self.conn.execute(f"select term, docs from incident_terms where term in ({marks})", terms).fetchall()
+        )
+        chosen = rare_terms(terms, documents)
+        if not chosen:
+            return []
         rows = self.conn.execute(
             "select fingerprint, text from incident_text where incident_text match ? "
             "order by bm25(incident_text) limit ?",
-            (fts5_query(terms), FTS_CANDIDATES),
+            (fts5_query(chosen), FTS_CANDIDATES),
         ).fetchall()
         found: list[str] = []
         for fp, indexed in rows:

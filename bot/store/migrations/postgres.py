@@ -139,6 +139,10 @@ create index posts_requested_by on posts (requested_by);
 create index feedback_user on feedback ("user");
 create index alerts_channel_ts on alerts (channel, ts);
 """),
+    # How many indexed incidents hold each word: the search asks only with rare words (see the SQLite twin).
+    Migration(6, "incident terms", """
+create table incident_terms (term text primary key, docs integer not null);
+"""),
 )
 
 
