@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from bot.card import Severity, TriageMeta, TriageResult
 from bot.memory.precedent import memory_from, with_precedent
-from bot.memory.recall import SEARCH_TERMS, rank_similar, rare_terms, related, search_terms
+from bot.memory.recall import SEARCH_TERMS, pick_similar, rare_terms, related, search_terms
 from bot.memory.verdicts import Change, VerdictError, VerdictRequest, fold_verdict, plan_verdict
 from bot.store import SQLiteStore, Store, open_store
 from bot.store.migrations.sqlite import MIGRATIONS, migrate
@@ -58,8 +58,8 @@ def test_no_delimiter_survives_neutralising(text: str) -> None:
 
 
 def test_related_needs_half_the_words_in_common() -> None:
-    assert related("Disk almost full on db-1 /var", "disk almost full on db-9 /data")
-    assert not related("Disk almost full on db-1", "KubePodCrashLooping payments-api restarting")
+    assert related(search_terms("Disk almost full on db-1 /var"), "disk almost full on db-9 /data")
+    assert not related(search_terms("Disk almost full on db-1"), "KubePodCrashLooping payments-api restarting")
 
 
 def test_fold_verdict_latest_click_wins_and_confirm_keeps_what_was_shown() -> None:
@@ -95,15 +95,21 @@ def test_plan_verdict_mirrors_the_clicks() -> None:
         raise AssertionError(f"{bad} was accepted")
 
 
-def test_rank_similar_puts_judged_first_then_the_same_identity() -> None:
-    candidates = [
-        {"triage_id": "a", "same_identity": False, "order": 1, "verdict": None},
-        {"triage_id": "b", "same_identity": True, "order": 0, "verdict": None},
-        {"triage_id": "c", "same_identity": False, "order": 3, "verdict": "confirm"},
-        {"triage_id": "d", "same_identity": False, "order": 2, "verdict": None},
-        {"triage_id": "e", "same_identity": False, "order": 1, "verdict": None},
+def test_pick_similar_puts_judged_first_then_the_same_identity_and_asks_only_for_what_it_shows() -> None:
+    judged = {"hit-2": {"triage_id": "c", "verdict": "confirm"}, "own": {"triage_id": "j", "verdict": "override"}}
+    newest = {"own": "b", "hit-1": "a", "hit-2": "x", "hit-3": "d"}
+    asked: list[str] = []
+
+    def latest(fp: str, skip: str | None) -> dict[str, str] | None:
+        asked.append(fp)
+        return {"triage_id": newest[fp]} if fp in newest and newest[fp] != skip else None
+
+    picked = pick_similar("own", ["hit-1", "hit-2", "hit-3"], judged, latest, exclude="new", limit=4)
+    assert [(p["triage_id"], p["same_identity"], p["verdict"]) for p in picked] == [
+        ("j", True, "override"), ("c", False, "confirm"), ("b", True, None), ("a", False, None),
     ]
-    assert [c["triage_id"] for c in rank_similar(candidates, exclude="e")] == ["c", "b", "a"]
+    assert asked == ["own", "hit-1"]
+    assert [p["triage_id"] for p in pick_similar("own", [], {}, latest, exclude="b")] == []
 
 
 def test_malformed_recall_rows_are_left_out() -> None:
@@ -156,9 +162,9 @@ def test_with_precedent_keeps_the_engines_words() -> None:
 
 
 def test_rare_terms_keep_the_search_small() -> None:
-    documents = {"firing": 90_000, "payments": 400, "ledger": 300, "vilokacrashlooping": 3, "prod": 50_000}
+    documents = {"firing": 90_000, "payments": 700, "ledger": 300, "vilokacrashlooping": 3, "prod": 50_000}
     terms = ["firing", "vilokacrashlooping", "payments", "ledger", "prod", "unseen"]
-    assert rare_terms(terms, documents, budget=1000) == ["vilokacrashlooping", "ledger", "payments"]
+    assert rare_terms(terms, documents, budget=1000) == ["vilokacrashlooping", "ledger"]
     assert rare_terms(terms, documents, budget=200) == ["vilokacrashlooping"]
     assert rare_terms(["firing"], documents) == []
 

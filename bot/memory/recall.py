@@ -10,7 +10,7 @@ SIMILAR_LIMIT = 3
 SEARCH_TERMS = 24
 # Ranking cost grows with the documents a query matches: search with the rarest words only, and only
 # as many as keep the matched incidents under this many (a word in more incidents says little anyway).
-MATCH_BUDGET = 1000
+MATCH_BUDGET = 400
 QUERY_TERMS = 8
 INDEXED_TERMS = 64
 # Words of two letters or more; digits, ids and punctuation vary between repeats and say little.
@@ -70,53 +70,45 @@ def overlap(query: Iterable[str], candidate: Iterable[str]) -> float:
     return len(a & b) / min(len(a), len(b))
 
 
-def related(query_text: str, candidate_text: str) -> bool:
-    """Is a full-text hit close enough to show as a similar incident?"""
-    return overlap(search_terms(query_text), search_terms(candidate_text)) >= MIN_OVERLAP
+def related(query_words: Iterable[str], candidate_text: str) -> bool:
+    """Is a full-text hit close enough to show as a similar incident? (`query_words` from search_terms)"""
+    return overlap(query_words, search_terms(candidate_text)) >= MIN_OVERLAP
 
 
-def rank_similar(
-    candidates: Sequence[Mapping[str, Any]], *, exclude: str | None = None, limit: int = SIMILAR_LIMIT
-) -> list[Mapping[str, Any]]:
-    """Order candidates for `meta.similar`: judged ones first, then the same identity, then by search rank.
-
-    Each candidate is one earlier incident: `triage_id`, `same_identity`, `order` (search rank, lower is
-    closer) and `verdict` (None when nobody judged it). One entry per triage; `exclude` is the new one.
-    """
-    seen: set[str] = set()
-    picked = []
-    key = lambda c: (c.get("verdict") is None, not c.get("same_identity"), c.get("order", 0))  # noqa: E731
-    for candidate in sorted(candidates, key=key):
-        triage_id = str(candidate["triage_id"])
-        if triage_id == exclude or triage_id in seen:
-            continue
-        seen.add(triage_id)
-        picked.append(candidate)
-        if len(picked) >= limit:
-            break
-    return picked
-
-
-def candidates(
+def pick_similar(
     fingerprint: str,
     hits: Sequence[str],
     judged: Mapping[str, Mapping[str, Any]],
     latest: Callable[[str, str | None], Mapping[str, Any] | None],
+    *,
+    exclude: str | None = None,
+    limit: int = SIMILAR_LIMIT,
 ) -> list[dict[str, Any]]:
-    """Earlier incidents worth showing, before ranking: for each identity (this one, then the search hits in
-    rank order) its latest judged card; for this identity and for unjudged ones also the latest card.
+    """The earlier incidents for `meta.similar`, best first: judged ones first (this identity, then the search
+    hits in rank order), then the latest card of this identity, then unjudged hits. One entry per triage.
 
-    `judged` maps identity → its latest verdict; `latest(identity, skip)` gives the identity's newest triage
-    other than `skip` (as {"triage_id", ...}), or None. Backends supply both from their own queries.
+    `judged` maps identity → its latest verdict (a dict with `triage_id`); `latest(identity, skip)` gives the
+    identity's newest triage other than `skip` as {"triage_id", ...}, or None — asked only while places are
+    left. Backends supply both from their own queries.
     """
-    found: list[dict[str, Any]] = []
-    for order, fp in enumerate([fingerprint, *hits]):
+    identities = [fingerprint, *hits]
+    picked: list[dict[str, Any]] = []
+    seen = {exclude} if exclude else set()
+
+    def add(entry: Mapping[str, Any], same: bool) -> bool:
+        if entry["triage_id"] not in seen:
+            seen.add(entry["triage_id"])
+            picked.append({"verdict": None, "by": None, **entry, "same_identity": same})
+        return len(picked) >= limit
+
+    for fp in identities:
+        if fp in judged and add(judged[fp], fp == fingerprint):
+            return picked
+    for fp in identities:
         same = fp == fingerprint
-        verdict = judged.get(fp)
-        if verdict is not None:
-            found.append({**verdict, "same_identity": same, "order": order})
-        if same or verdict is None:
-            newest = latest(fp, verdict["triage_id"] if verdict else None)
-            if newest is not None:
-                found.append({"verdict": None, "by": None, **newest, "same_identity": same, "order": order})
-    return found
+        if fp in judged and not same:
+            continue
+        newest = latest(fp, judged[fp]["triage_id"] if fp in judged else None)
+        if newest is not None and add(newest, same):
+            return picked
+    return picked

@@ -15,8 +15,7 @@ from typing import Any
 from bot.memory.recall import (
     INDEXED_TERMS,
     SIMILAR_LIMIT,
-    candidates,
-    rank_similar,
+    pick_similar,
     rare_terms,
     related,
     search_terms,
@@ -180,8 +179,10 @@ class MemoryStore:
             ):
                 if row[0] != exclude:
                     judged.setdefault(row[6], _verdict(row))
-            found = candidates(fingerprint, hits, judged, lambda fp, skip: self._latest(fp, exclude, skip))
-            picked = rank_similar(found, exclude=exclude, limit=limit)
+            picked = pick_similar(
+                fingerprint, hits, judged, lambda fp, skip: self._latest(fp, exclude, skip), exclude=exclude,
+                limit=limit,
+            )
             similar = [self._describe(candidate) for candidate in picked]
         return {"precedent": precedent, "similar": [s for s in similar if s is not None]}
 
@@ -218,7 +219,7 @@ class MemoryStore:
         ).fetchall()
         found: list[str] = []
         for fp, indexed in rows:
-            if fp != fingerprint and fp not in found and related(text, indexed):
+            if fp != fingerprint and fp not in found and related(terms, indexed):
                 found.append(fp)
         return found
 
