@@ -52,7 +52,9 @@ class RetryLater:
         if self.service.model is None or self.service.breaker.state == "open":
             return 0
         updated = 0
-        for row in await self.store.run(self.store.due_retries, self._clock()):
+        # Leased: a replica that takes a job is the only one running it until the lease runs out.
+        lease = 2 * self.service.settings.deadline + 60.0
+        for row in await self.store.run(self.store.claim_retries, self._clock(), lease):
             if self.service.breaker.state == "open":
                 break
             updated += await self._retry(row)

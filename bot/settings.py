@@ -24,6 +24,7 @@ DEFAULT_PRICES: dict[str, tuple[float, float]] = {
 _ENV: dict[str, str] = {
     "TRIAGE_DB": "db_path",
     "TRIAGE_DATABASE_URL": "database_url",
+    "TRIAGE_REPLICA_LEASE": "replica_lease",
     "OPENAI_API_KEY": "openai_api_key",
     "OPENAI_BASE_URL": "openai_base_url",
     "TRIAGE_MODEL_FAST": "model_fast",
@@ -67,6 +68,8 @@ class Settings(BaseModel):
     db_path: str = "./triage.db"
     # postgresql://… : every replica shares this database instead of its own SQLite file
     database_url: str | None = None
+    # Seconds without a heartbeat after which a replica counts as dead and its work is taken over.
+    replica_lease: float = Field(default=10.0, gt=0)
 
     openai_api_key: str | None = None
     openai_base_url: str | None = None

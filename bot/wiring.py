@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
 
 import openai
 import structlog
@@ -18,6 +21,7 @@ from bot.settings import Settings
 from bot.slack.listeners import SlackBot, build_slack_client
 from bot.slack.poster import CardPoster
 from bot.store import Store, open_store
+from bot.store.leases import new_replica_id
 from bot.triage.model import ModelClient
 from bot.triage.prompt import load_prompt
 from bot.triage.service import TriageService
@@ -39,19 +43,41 @@ class Gateway:
     retry: RetryLater | None = None
     scheduler: AsyncIOScheduler | None = None
     judge: Judge | None = None
+    # This process's name in the store's leases; its heartbeat tells other replicas it is alive.
+    replica: str = field(default_factory=new_replica_id)
+    sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Background work of a serving process: the card pump, recovery of pending alerts, the jobs."""
+        await self.store.run(self.store.heartbeat, self.replica, time.time())
         if self.pump is not None:
             self.pump.start()
         if self.intake is not None:
             await self.intake.recover()
+        if self.store.shared:
+            self.sweeper = asyncio.get_running_loop().create_task(self.sweep(), name="replica-sweep")
         if self.retry is not None:
             self.scheduler = build_scheduler(self.retry, self.store, self.settings.retry_interval)
             self.scheduler.start()
 
+    async def sweep(self) -> None:
+        """Every replica on a shared database: beat, and take over the accepted alerts of dead replicas."""
+        every = max(0.2, self.settings.replica_lease / 5)
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.store.run(self.store.heartbeat, self.replica, time.time())
+                if self.intake is not None:
+                    await self.intake.recover()
+            except Exception:  # a database hiccup must not end the heartbeat for good
+                log.exception("replica_sweep_failed")
+
     async def aclose(self, drain_timeout: float = 20.0) -> None:
         """Graceful shutdown: finish acked work and post due cards (bounded), then close clients."""
+        if self.sweeper is not None:
+            self.sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.sweeper
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if self.slack is not None:
@@ -66,6 +92,11 @@ class Gateway:
             await self.service.identity.save(force=True)
         except Exception:  # templates are relearned from the stream; shutdown must still finish
             log.exception("identity_templates_not_saved")
+        try:
+            # Whatever is still unfinished here is for the other replicas to take over, now.
+            self.store.retire(self.replica)
+        except Exception:
+            log.exception("replica_not_retired")
         self.store.close()
         log.info("shutdown_complete")
 
@@ -101,16 +132,19 @@ def build_gateway(
             attempts=settings.model_attempts,
             on_retry=lambda name, kind: metrics.retries.labels(name, kind).inc(),
         )
-    service = TriageService(settings, store, metrics, model=model)
-    gateway = Gateway(settings, store, metrics, service, client)
+    replica = new_replica_id()
+    service = TriageService(settings, store, metrics, model=model, replica=replica)
+    gateway = Gateway(settings, store, metrics, service, client, replica=replica)
     gateway.judge = Judge(store)
     # Socket Mode needs no signing secret: its Bolt app is built by bot.slack.socket over the same intake.
     if settings.slack_enabled or (socket_mode and settings.slack_bot_token):
         gateway.slack_client = slack_client or build_slack_client(settings)
         poster = CardPoster(gateway.slack_client, store, retry_base=settings.retry_interval)
         gateway.judge = Judge(store, poster)
-        gateway.pump = CardPump(settings, store, poster, pace=settings.slack_post_interval, metrics=metrics)
-        gateway.intake = AlertIntake(settings, service, store, on_queued=gateway.pump.wake)
+        gateway.pump = CardPump(
+            settings, store, poster, pace=settings.slack_post_interval, metrics=metrics, replica=replica
+        )
+        gateway.intake = AlertIntake(settings, service, store, on_queued=gateway.pump.wake, replica=replica)
         gateway.retry = RetryLater(service, store, poster, base_delay=settings.retry_interval)
         if not socket_mode:
             gateway.slack = SlackBot(settings, service, store, gateway.slack_client, intake=gateway.intake)

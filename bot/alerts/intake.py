@@ -13,6 +13,7 @@ from bot.alerts.incidents import Incident
 from bot.identity import Identity
 from bot.settings import Settings
 from bot.store import Store
+from bot.store.leases import new_replica_id, stale_before
 from bot.triage.errors import InputError
 from bot.triage.normalize import normalize
 from bot.triage.redact import redact
@@ -32,12 +33,15 @@ class AlertIntake:
         *,
         clock: Callable[[], float] = time.time,
         on_queued: Callable[[], None] | None = None,
+        replica: str | None = None,
     ) -> None:
         self.settings = settings
         self.service = service
         self.store = store
         self._clock = clock
         self._on_queued = on_queued
+        # Alerts this process accepts are recorded as its own: if it dies, another replica finishes them.
+        self.replica = replica or new_replica_id()
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def accept(
@@ -67,6 +71,7 @@ class AlertIntake:
         taken = await self.store.run(
             self.store.take_alert, source, channel, ts, clean, self._clock(), claims,
             identity.incident_key, identity.resolved, self.settings.coalesce_window, identity.places,
+            self.replica,
         )
         if taken is None:
             log.info("alert_redelivery_dropped", source=source, channel=channel, ts=ts)
@@ -76,8 +81,15 @@ class AlertIntake:
         return alert_id
 
     async def recover(self) -> int:
-        """After a restart: finish every alert that was accepted but not yet turned into a card."""
-        pending = await self.store.run(self.store.pending_alerts)
+        """Finish every alert accepted but not turned into a card by a process that is gone.
+
+        Run at start (after a restart) and then periodically on every replica sharing a database, so a
+        dead replica's acked alerts are taken over (each by one replica) once its heartbeat goes stale.
+        """
+        now = self._clock()
+        pending = await self.store.run(
+            self.store.take_over_alerts, self.replica, stale_before(self.store.shared, now, self.settings.replica_lease)
+        )
         identifier = await self.service.identity.ready()
         for row in pending:
             # The key stored with the alert keeps a structured identity (Alertmanager labels) across restarts.

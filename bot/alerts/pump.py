@@ -17,13 +17,18 @@ from bot.slack.blocks import CardState, FeedbackNote
 from bot.slack.feedback import notes_from_rows
 from bot.slack.poster import CardPoster, slack_error
 from bot.store import Store
+from bot.store.leases import POST_LEASE, new_replica_id, stale_before
 
 log = structlog.get_logger("bot.alerts.pump")
 IDLE_WAIT = 0.5
 
 
 class CardPump:
-    """One loop for every channel: at most one Slack write per channel per `pace` seconds."""
+    """One loop for every channel: at most one Slack write per channel per `pace` seconds.
+
+    Writes are claimed from the store, which paces each channel for every replica at once and leases
+    each card to the replica posting it; a dead replica's cards are taken over once its heartbeat is stale.
+    """
 
     def __init__(
         self,
@@ -34,6 +39,7 @@ class CardPump:
         pace: float = 1.0,
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
+        replica: str | None = None,
     ) -> None:
         self.metrics = metrics
         self.settings = settings
@@ -41,7 +47,7 @@ class CardPump:
         self.poster = poster
         self.pace = pace
         self._clock = clock
-        self._next_free: dict[str, float] = {}
+        self.replica = replica or new_replica_id()
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -80,26 +86,14 @@ class CardPump:
     async def step(self) -> float:
         """Do one Slack write on each channel that is free; return how long to wait before the next step."""
         now = self._clock()
-        posts = await self.store.run(self.store.due_posts, now)
-        updates = await self.store.run(self.store.due_updates, now, self.settings.counter_interval)
-        work: dict[str, tuple[str, Incident]] = {}
-        for incident in posts:
-            work.setdefault(incident.channel, ("post", incident))
-        for incident in updates:
-            work.setdefault(incident.channel, ("update", incident))
-        soonest = IDLE_WAIT
-        ready = []
-        for channel, item in work.items():
-            free_at = self._next_free.get(channel, 0.0)
-            if free_at <= now:
-                ready.append(item)
-                self._next_free[channel] = now + self.pace
-            else:
-                soonest = min(soonest, free_at - now)
-        if ready:
-            await asyncio.gather(*(self._do(kind, incident) for kind, incident in ready))
-            return 0.0 if len(work) > len(ready) or len(posts) + len(updates) > len(ready) else min(soonest, 0.05)
-        return soonest
+        writes, wait = await self.store.run(
+            self.store.claim_writes, self.replica, now, pace=self.pace, interval=self.settings.counter_interval,
+            lease=POST_LEASE, stale_before=stale_before(self.store.shared, now, self.settings.replica_lease),
+        )
+        if writes:
+            await asyncio.gather(*(self._do(kind, incident) for kind, incident in writes))
+            return 0.0
+        return IDLE_WAIT if wait is None else min(IDLE_WAIT, max(wait, 0.005))
 
     async def _do(self, kind: str, incident: Incident) -> None:
         outcome = "error"
@@ -112,7 +106,7 @@ class CardPump:
             if self.metrics is not None:
                 self.metrics.slack_writes.labels(kind, outcome).inc()
             # Spacing counts from when the write finished: a slow call never lets the next one crowd it.
-            self._next_free[incident.channel] = self._clock() + self.pace
+            await self.store.run(self.store.free_channel, incident.channel, self.replica, self._clock() + self.pace)
 
     async def post(self, incident: Incident) -> bool:
         """Post an incident's card; False when it has to wait (Slack refused it for now)."""
@@ -130,7 +124,7 @@ class CardPump:
                 await self.store.run(self.store.mark_posted, incident.id, found, self._clock())
                 log.info("card_post_recovered", incident=incident.id, ts=found)
                 return True
-        await self.store.run(self.store.mark_sending, incident.id)
+        # claim_writes marked the card 'sending' already: from here a crash is recovered by looking first.
         try:
             ts = await self.poster.post(
                 incident.channel, result, thread_ts=incident.thread_ts, state=self.state(incident), key=incident.id

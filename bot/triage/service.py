@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -20,9 +19,12 @@ from bot.memory.precedent import Memory, memory_from, with_precedent
 from bot.observability import Metrics
 from bot.settings import Settings
 from bot.store import Store
+from bot.store.leases import new_replica_id
 from bot.triage.cost import estimate_cost
 from bot.triage.errors import ModelError
+from bot.triage.flight import SharedFlight
 from bot.triage.heuristics import heuristic_card
+from bot.triage.memo import Memo
 from bot.triage.model import ModelAnswer, ModelClient
 from bot.triage.normalize import normalize
 from bot.triage.redact import redact
@@ -31,7 +33,7 @@ from bot.triage.routing import BudgetState, RoutePolicy, Tier, budget_state, esc
 
 EngineChoice = Literal["auto", "model", "heuristic"]
 HEURISTIC_PROMPT = "heuristic"
-MEMO_SIZE = 4096
+SPENT_REFRESH_SECONDS = 10.0
 # Transport failures count against the circuit; a bad answer means the server is up.
 _CIRCUIT_KINDS = frozenset(
     {"timeout", "connection_error", "rate_limited", "server_error", "auth_error", "http_408", "http_409"}
@@ -100,6 +102,7 @@ class TriageService:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         identity: IdentityKeeper | None = None,
+        replica: str | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -113,12 +116,15 @@ class TriageService:
         self._monotonic = monotonic
         self._policy = RoutePolicy(settings.strong_input_chars, settings.min_confidence)
         self._inflight: dict[str, asyncio.Task[Outcome]] = {}
-        # Hot copy of recent cache entries: a hit costs no thread hop; SQLite keeps them across restarts.
-        self._memo: OrderedDict[str, tuple[float, TriageResult]] = OrderedDict()
-        # True while the memo holds every live cache entry, so a miss there needs no trip to SQLite.
-        self._memo_complete: bool | None = None
+        self._memo = Memo(settings.cache_ttl, clock)
         self._spent: float | None = None
         self._spent_day = -1
+        self._spent_read = 0.0
+        # Replicas sharing a store make one model call per input between them (None: this process is alone).
+        self.flight = (
+            SharedFlight(store, replica or new_replica_id(), lease=settings.deadline + 5.0, clock=clock)
+            if store.shared else None
+        )
 
     @property
     def prompt_version(self) -> str:
@@ -178,10 +184,11 @@ class TriageService:
             return self._heuristic(prepared, "budget_exhausted")
         model = self._model_name(tier)
         key = cache_key(prepared.text, self.prompt_version, model, memory.cache_tag)
-        if self._memo_complete is None:
-            await self._load_memo()
-        cached = self._memo_get(key)
-        if cached is None and not self._memo_complete:
+        if self._memo.complete is None:
+            await self._memo.load(self.store)
+        cached = self._memo.get(key)
+        # A shared store is written by other replicas too: there a miss in this process's memo proves nothing.
+        if cached is None and not self._memo.complete:
             cached = await self.store.run(self.store.get_cached, key)
         if cached is not None:
             self.metrics.cache_hits.inc()
@@ -191,10 +198,30 @@ class TriageService:
             self.metrics.cache_hits.inc()
             shared = await asyncio.shield(task)
             return Outcome(shared.card, shared.engine, shared.model, shared.degraded_reason, cached=True)
-        task = asyncio.create_task(self._ask_model(prepared, tier, budget, key, started, memory))
+        task = asyncio.create_task(self._fly(prepared, tier, budget, key, started, memory))
         self._inflight[key] = task
         task.add_done_callback(lambda _: self._inflight.pop(key, None))
         return await asyncio.shield(task)
+
+    async def _fly(
+        self, prepared: Prepared, tier: Tier, budget: BudgetState, key: str, started: float, memory: Memory
+    ) -> Outcome:
+        """Ask the model, unless another replica already is: then serve its answer from the shared cache."""
+        if self.flight is None:
+            return await self._ask_model(prepared, tier, budget, key, started, memory)
+        landed = await self.flight.lead_or_wait(key)
+        if landed is not None:
+            self.metrics.cache_hits.inc()
+            return Outcome(landed.card, landed.meta.engine, landed.meta.model, cached=True)
+        try:
+            outcome = await self._ask_model(prepared, tier, budget, key, started, memory)
+            if outcome.cache_entry is not None:
+                # In the shared cache before the flight lands, so the replicas waiting on it find it there.
+                await self.store.run(self.store.put_cached, *outcome.cache_entry, self.settings.cache_ttl)
+                outcome.cache_entry = None
+        finally:
+            await self.flight.land(key)
+        return outcome
 
     async def _ask_model(
         self, prepared: Prepared, tier: Tier, budget: BudgetState, key: str, started: float, memory: Memory
@@ -228,7 +255,7 @@ class TriageService:
         else:
             outcome = Outcome(answer.card, "model", answer.model)
             entry = self._cacheable(prepared, answer)
-            self._memo_put(key, entry)
+            self._memo.put(key, entry)
             outcome.cache_entry = (key, entry)
         outcome.tokens_in, outcome.tokens_out = spent.tokens_in, spent.tokens_out
         outcome.cost_usd, outcome.retries = spent.cost_usd, spent.retries
@@ -280,35 +307,13 @@ class TriageService:
             return "ok"
         now = self._clock()
         day = int(now // 86400)
-        if self._spent is None or day != self._spent_day:
+        # Other replicas spend too: with a shared store the day's total is read again every so often.
+        stale = self.store.shared and self._monotonic() - self._spent_read > SPENT_REFRESH_SECONDS
+        if self._spent is None or day != self._spent_day or stale:
             self._spent_day = day
+            self._spent_read = self._monotonic()
             self._spent = await self.store.run(self.store.spent_since, day * 86400.0)
         return budget_state(self._spent, self.settings.daily_budget_usd, self.settings.budget_fast_only_ratio)
-
-    def _memo_get(self, key: str) -> TriageResult | None:
-        hit = self._memo.get(key)
-        if hit is None:
-            return None
-        if hit[0] <= self._clock():
-            del self._memo[key]
-            return None
-        self._memo.move_to_end(key)
-        return hit[1]
-
-    def _memo_put(self, key: str, result: TriageResult) -> None:
-        if self.settings.cache_ttl <= 0:
-            return
-        self._memo[key] = (self._clock() + self.settings.cache_ttl, result)
-        self._memo.move_to_end(key)
-        while len(self._memo) > MEMO_SIZE:
-            self._memo.popitem(last=False)
-            self._memo_complete = False
-
-    async def _load_memo(self) -> None:
-        entries = await self.store.run(self.store.live_cache, MEMO_SIZE + 1)
-        for key, expires_at, result in entries[:MEMO_SIZE]:
-            self._memo[key] = (expires_at, result)
-        self._memo_complete = len(entries) <= MEMO_SIZE
 
     # --- results -------------------------------------------------------------------------------
 
