@@ -143,3 +143,8 @@ def test_single_flight_across_replicas(opener: Opener, clock: Clock) -> None:
     assert replicas[0].claim_flight("k", "r9", 102.0, LEASE)
     # an owner that died: its flight expires
     assert replicas[1].claim_flight("k", "r8", 102.0 + LEASE, LEASE)
+    # or is taken over as soon as its replica's heartbeat is stale
+    replicas[0].heartbeat("r8", 200.0)
+    assert replicas[0].claim_flight("k2", "r8", 200.0, LEASE)
+    assert not replicas[1].claim_flight("k2", "r7", 201.0, LEASE, stale_before=195.0)
+    assert replicas[1].claim_flight("k2", "r7", 206.0, LEASE, stale_before=201.0)

@@ -115,13 +115,17 @@ class LeaseStore(StormStore):
             )
         return [dict(zip(("triage_id", "channel", "ts", "attempts"), tuple(r), strict=True)) for r in rows]
 
-    def claim_flight(self, key: str, owner: str, now: float, lease: float) -> bool:
-        """True when `owner` may ask the model for `key`: nobody else is, or their lease ran out."""
+    def claim_flight(self, key: str, owner: str, now: float, lease: float, stale_before: float | None = None) -> bool:
+        """True when `owner` may ask the model for `key`: nobody else is, or their lease ran out, or their
+        replica's heartbeat is older than `stale_before` (it died asking)."""
+        dead = "" if stale_before is None else f" or {_DEAD_OWNER.format(col='flights.owner')}"
+        alive = () if stale_before is None else (stale_before,)
         with self._tx() as conn:
             cursor = conn.execute(
                 "insert into flights (key, owner, expires_at) values (?, ?, ?) on conflict (key) do update"
-                " set owner = excluded.owner, expires_at = excluded.expires_at where flights.expires_at <= ?",
-                (key, owner, now + lease, now),
+                " set owner = excluded.owner, expires_at = excluded.expires_at where flights.expires_at <= ?"
+                + dead,
+                (key, owner, now + lease, now, *alive),
             )
             return cursor.rowcount == 1
 

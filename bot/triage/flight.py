@@ -25,19 +25,24 @@ class SharedFlight:
         owner: str,
         *,
         lease: float,
+        replica_lease: float,
         clock: Callable[[], float] = time.time,
         poll: float = POLL_SECONDS,
     ) -> None:
         self.store = store
         self.owner = owner
         self.lease = lease
+        self.replica_lease = replica_lease
         self.poll = poll
         self._clock = clock
 
     async def lead_or_wait(self, key: str) -> TriageResult | None:
         """None: this process holds the flight for `key` (ask, then `land`). Else another's cached result."""
         while True:
-            if await self.store.run(self.store.claim_flight, key, self.owner, self._clock(), self.lease):
+            now = self._clock()
+            # A holder whose replica stopped beating died asking: its flight is ours without waiting it out.
+            stale = now - self.replica_lease
+            if await self.store.run(self.store.claim_flight, key, self.owner, now, self.lease, stale):
                 # The previous holder may have landed between our cache look and our claim.
                 landed = await self.store.run(self.store.get_cached, key)
                 if landed is None:

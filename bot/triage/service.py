@@ -121,10 +121,8 @@ class TriageService:
         self._spent_day = -1
         self._spent_read = 0.0
         # Replicas sharing a store make one model call per input between them (None: this process is alone).
-        self.flight = (
-            SharedFlight(store, replica or new_replica_id(), lease=settings.deadline + 5.0, clock=clock)
-            if store.shared else None
-        )
+        self.flight = SharedFlight(store, replica or new_replica_id(), lease=settings.deadline + 5.0,
+                                   replica_lease=settings.replica_lease, clock=clock) if store.shared else None
 
     @property
     def prompt_version(self) -> str:
