@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     prepare(INPUTS["ordinary alert lines (baseline)"], CAP)  # rules compiled outside the timings
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, text in INPUTS.items():
         rows.append({
             "input": name,
