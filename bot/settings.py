@@ -32,6 +32,7 @@ _ENV: dict[str, str] = {
     "TRIAGE_MODEL_TIMEOUT": "model_timeout",
     "TRIAGE_DEADLINE": "deadline",
     "TRIAGE_MODEL_ATTEMPTS": "model_attempts",
+    "TRIAGE_MODEL_CONCURRENCY": "model_concurrency",
     "TRIAGE_DAILY_BUDGET_USD": "daily_budget_usd",
     "TRIAGE_PRICES": "prices",
     "TRIAGE_API_TOKEN": "api_token",
@@ -55,6 +56,7 @@ _ENV: dict[str, str] = {
     "TRIAGE_ALERTMANAGER_CHANNEL": "alertmanager_channel",
     "TRIAGE_RETRY_INTERVAL": "retry_interval",
     "TRIAGE_SLACK_POST_INTERVAL": "slack_post_interval",
+    "TRIAGE_RETENTION_DAYS": "retention_days",
 }
 
 
@@ -78,6 +80,8 @@ class Settings(BaseModel):
     model_timeout: float = Field(default=20.0, gt=0)
     deadline: float = Field(default=45.0, gt=0)
     model_attempts: int = Field(default=3, ge=1, le=10)
+    # Model calls in flight at once in this process; more wait their turn (a storm cannot fan out).
+    model_concurrency: int = Field(default=8, ge=1)
     daily_budget_usd: float | None = Field(default=None, ge=0)
     # Share of the daily budget after which only the fast model is used.
     budget_fast_only_ratio: float = 0.8
@@ -107,6 +111,8 @@ class Settings(BaseModel):
     retry_interval: float = Field(default=30.0, gt=0)
     # Slack allows about one message per second per channel; cards and counter updates are paced to it.
     slack_post_interval: float = Field(default=1.0, ge=0)
+    # Triages, alerts, incidents and their feedback older than this are purged daily; 0 keeps everything.
+    retention_days: float = Field(default=90.0, ge=0)
 
     @property
     def model_enabled(self) -> bool:

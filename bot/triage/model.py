@@ -62,6 +62,8 @@ def parse_card(content: str | None) -> TriageCard:
         data = json.loads(text[start : end + 1])
     except json.JSONDecodeError as exc:
         raise InvalidAnswer(f"the answer is not valid JSON: {exc.msg}") from exc
+    except RecursionError as exc:  # nesting deeper than the parser's stack: no card is that deep
+        raise InvalidAnswer("the answer is nested too deeply") from exc
     if not isinstance(data, dict):
         raise InvalidAnswer("the answer is not a JSON object")
     data = _tidy(data)

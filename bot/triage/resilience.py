@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import random
 import threading
@@ -89,6 +90,7 @@ class CircuitBreaker:
         self._consecutive = 0
         self._opened_at: float | None = None
         self._probing = False
+        self._probe_started = 0.0
         self.on_change: Callable[[CircuitState], None] | None = None
 
     @property
@@ -105,14 +107,36 @@ class CircuitBreaker:
 
     def allow(self) -> bool:
         """May a call go to the model now? In half-open only one probe at a time."""
+        return self.enter() is not None
+
+    def enter(self) -> Literal["call", "probe"] | None:
+        """Admit a call: "call" while closed, "probe" for the one trial call of half-open, None to skip.
+
+        A probe that never reported back (its task was lost) stops counting after another cooldown.
+        """
         with self._lock:
             state = self._state()
             if state == "closed":
-                return True
-            if state == "half_open" and not self._probing:
+                return "call"
+            stale = self._probing and self._clock() - self._probe_started >= self._cooldown
+            if state == "half_open" and (not self._probing or stale):
                 self._probing = True
-                return True
-            return False
+                self._probe_started = self._clock()
+                return "probe"
+            return None
+
+    def settle(self, admitted: Literal["call", "probe"] | None) -> None:
+        """Called when an admitted model phase ends, however it ends: a probe nobody judged is a failure.
+
+        Without this, a probe that raised something other than a model error (a RecursionError while
+        parsing a deeply nested answer, a cancellation) would leave the circuit half-open for good.
+        """
+        if admitted != "probe":
+            return
+        with self._lock:
+            unjudged = self._probing
+        if unjudged:
+            self.record_failure()
 
     def record_success(self) -> None:
         with self._lock:
@@ -137,3 +161,20 @@ class CircuitBreaker:
     def _notify(self) -> None:
         if self.on_change is not None:
             self.on_change(self.state)
+
+
+class LoopSemaphore:
+    """An asyncio.Semaphore per event loop: the service outlives loops in the CLI and in tests."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._by_loop: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+
+    def get(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        semaphore = self._by_loop.get(loop)
+        if semaphore is None:
+            # Loops that have closed are forgotten, so this never grows.
+            self._by_loop = {known: sem for known, sem in self._by_loop.items() if not known.is_closed()}
+            semaphore = self._by_loop[loop] = asyncio.Semaphore(self.size)
+        return semaphore

@@ -25,15 +25,17 @@ from bot.triage.errors import ModelError
 from bot.triage.flight import SharedFlight
 from bot.triage.heuristics import heuristic_card
 from bot.triage.memo import Memo
-from bot.triage.model import ModelAnswer, ModelClient
+from bot.triage.model import MAX_OUTPUT_TOKENS, ModelAnswer, ModelClient
 from bot.triage.normalize import normalize
 from bot.triage.redact import redact
-from bot.triage.resilience import CircuitBreaker
+from bot.triage.resilience import CircuitBreaker, LoopSemaphore
 from bot.triage.routing import BudgetState, RoutePolicy, Tier, budget_state, escalate, first_tier
 
 EngineChoice = Literal["auto", "model", "heuristic"]
 HEURISTIC_PROMPT = "heuristic"
 SPENT_REFRESH_SECONDS = 10.0
+# Tokens of instructions and examples around the alert in a model request, for the cost reservation.
+PROMPT_TOKENS = 1500
 # Transport failures count against the circuit; a bad answer means the server is up.
 _CIRCUIT_KINDS = frozenset(
     {"timeout", "connection_error", "rate_limited", "server_error", "auth_error", "http_408", "http_409"}
@@ -118,6 +120,9 @@ class TriageService:
         self._inflight: dict[str, asyncio.Task[Outcome]] = {}
         self._memo = Memo(settings.cache_ttl, clock)
         self._spent: float | None = None
+        # Estimated cost of the model calls in flight (see _reserve).
+        self._reserved = 0.0
+        self._slots = LoopSemaphore(settings.model_concurrency)
         self._spent_day = -1
         self._spent_read = 0.0
         # Replicas sharing a store make one model call per input between them (None: this process is alone).
@@ -224,7 +229,8 @@ class TriageService:
     async def _ask_model(
         self, prepared: Prepared, tier: Tier, budget: BudgetState, key: str, started: float, memory: Memory
     ) -> Outcome:
-        if not self.breaker.allow():
+        admitted = self.breaker.enter()
+        if admitted is None:
             self.metrics.errors.labels("circuit_open").inc()
             return self._heuristic(prepared, "circuit_open")
         deadline = started + self.settings.deadline
@@ -247,6 +253,9 @@ class TriageService:
             failure = ModelError("deadline", self._model_name(tier), f"no answer within {self.settings.deadline}s")
             self.metrics.errors.labels("deadline").inc()
             self.breaker.record_failure()
+        finally:
+            # Whatever ended the phase (even an exception that is not a model error) settles a probe.
+            self.breaker.settle(admitted)
         if answer is None:
             outcome = self._heuristic(prepared, failure.kind if failure else "model_error")
             outcome.error = str(failure) if failure else None
@@ -262,12 +271,21 @@ class TriageService:
     async def _call(
         self, tier: Tier, text: str, deadline: float, spent: Outcome, memory: Memory
     ) -> tuple[ModelAnswer | None, ModelError | None]:
-        """One model answer (or the error), adding its tokens and cost to `spent`."""
+        """One model answer (or the error), adding its tokens and cost to `spent`.
+
+        The call's estimated cost is reserved against the daily budget before it starts and released
+        once its real cost is counted, so calls in flight together cannot overshoot the budget.
+        """
         assert self.model is not None
         model = self._model_name(tier)
-        began = self._monotonic()
+        reserved = self._reserve(model, text)
+        if reserved is None:
+            self.metrics.errors.labels("budget_exhausted").inc()
+            return None, ModelError("budget_exhausted", model, "the daily budget is spent or reserved")
         try:
-            answer = await self.model.triage(model, text, deadline, examples=memory.examples)
+            async with self._slots.get():
+                began = self._monotonic()
+                answer = await self.model.triage(model, text, deadline, examples=memory.examples)
         except ModelError as exc:
             self._account(spent, model, exc.tokens_in, exc.tokens_out, exc.retries)
             self.metrics.model_calls.labels(model, exc.kind).inc()
@@ -277,11 +295,26 @@ class TriageService:
             else:
                 self.breaker.record_success()
             return None, exc
+        finally:
+            self._reserved -= reserved
         self.metrics.model_latency.labels(model).observe(self._monotonic() - began)
         self.metrics.model_calls.labels(model, "repaired" if answer.repaired else "ok").inc()
         self._account(spent, model, answer.tokens_in, answer.tokens_out, answer.retries)
         self.breaker.record_success()
         return answer, None
+
+    def _reserve(self, model: str, text: str) -> float | None:
+        """Reserve a call's worst-case cost; None when spending plus reservations already reach the budget.
+
+        A call is let through while anything is left, so the budget is overshot by one call at most,
+        however many requests arrive together.
+        """
+        estimate = estimate_cost(model, len(text) // 3 + PROMPT_TOKENS, MAX_OUTPUT_TOKENS, self.settings.prices)
+        limit = self.settings.daily_budget_usd
+        if limit is not None and (self._spent or 0.0) + self._reserved >= limit:
+            return None
+        self._reserved += estimate
+        return estimate
 
     def _account(self, spent: Outcome, model: str, tokens_in: int, tokens_out: int, retries: int) -> None:
         cost = estimate_cost(model, tokens_in, tokens_out, self.settings.prices)
