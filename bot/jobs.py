@@ -1,9 +1,11 @@
-"""Scheduled work (APScheduler): re-triage degraded cards once the model is back, expire the cache."""
+"""Scheduled work (APScheduler): re-triage degraded cards once the model is back, expire and retain."""
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -14,6 +16,7 @@ from bot.card import TriageResult
 from bot.slack.blocks import CardState
 from bot.slack.poster import CardPoster
 from bot.store import Store
+from bot.store.retention import cutoff
 from bot.triage.service import TriageService
 
 log = structlog.get_logger("bot.jobs")
@@ -105,13 +108,82 @@ class RetryLater:
         return 1
 
 
-def build_scheduler(retry: RetryLater, store: Store, interval: float) -> AsyncIOScheduler:
-    scheduler = AsyncIOScheduler(timezone="UTC")
-    scheduler.add_job(retry.run_once, "interval", seconds=interval, id="retry-later", coalesce=True,
-                      max_instances=1, misfire_grace_time=None)
+class Jobs:
+    """The scheduled jobs of a serving process, with the tasks they are running, so shutdown can wait."""
+
+    def __init__(self, scheduler: AsyncIOScheduler) -> None:
+        self.scheduler = scheduler
+        self.running: set[asyncio.Task[Any]] = set()
+
+    def tracked(self, job: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
+        """Wrap a job so its run is known while it lasts."""
+
+        async def run() -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self.running.add(task)
+            try:
+                await job()
+            finally:
+                if task is not None:
+                    self.running.discard(task)
+
+        return run
+
+    def start(self) -> None:
+        self.scheduler.start()
+
+    async def stop(self, timeout: float) -> bool:
+        """No new runs; wait (bounded) for the ones under way, which may still need the store.
+
+        The scheduler is paused, not shut down, while waiting: its shutdown cancels coroutine jobs.
+        """
+        if not self.scheduler.running:
+            return True
+        self.scheduler.pause()
+        finished = True
+        if self.running:
+            _, pending = await asyncio.wait(set(self.running), timeout=timeout)
+            finished = not pending
+        self.scheduler.shutdown(wait=False)
+        return finished
+
+
+def build_scheduler(
+    store: Store,
+    *,
+    retry: RetryLater | None = None,
+    interval: float = 30.0,
+    retention_days: float = 0.0,
+    clock: Callable[[], float] = time.time,
+) -> Jobs:
+    jobs = Jobs(AsyncIOScheduler(timezone="UTC"))
+    scheduler = jobs.scheduler
+    if retry is not None:
+        scheduler.add_job(jobs.tracked(retry.run_once), "interval", seconds=interval, id="retry-later",
+                          coalesce=True, max_instances=1, misfire_grace_time=None)
 
     async def purge() -> None:
         await store.run(store.purge_expired)
 
-    scheduler.add_job(purge, "interval", hours=1, id="cache-purge", coalesce=True, max_instances=1)
-    return scheduler
+    scheduler.add_job(jobs.tracked(purge), "interval", hours=1, id="cache-purge", coalesce=True, max_instances=1)
+
+    async def retain() -> None:
+        await purge_old(store, clock(), retention_days)
+
+    if retention_days > 0:
+        # First run shortly after start, then daily.
+        first = datetime.now(UTC) + timedelta(minutes=1)
+        scheduler.add_job(jobs.tracked(retain), "interval", days=1, id="retention", next_run_time=first,
+                          coalesce=True, max_instances=1)
+    return jobs
+
+
+async def purge_old(store: Store, now: float, retention_days: float) -> dict[str, int]:
+    """Delete what is older than the retention period and no longer needed (see bot.store.retention)."""
+    before = cutoff(now, retention_days)
+    if before is None:
+        return {}
+    counts = await store.run(store.purge_older_than, before)
+    log.info("retention_purge", retention_days=retention_days, **counts)
+    return counts

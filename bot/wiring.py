@@ -9,12 +9,11 @@ from dataclasses import dataclass, field
 
 import openai
 import structlog
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts.intake import AlertIntake
 from bot.alerts.pump import CardPump
-from bot.jobs import RetryLater, build_scheduler
+from bot.jobs import Jobs, RetryLater, build_scheduler
 from bot.memory.judge import Judge
 from bot.observability import Metrics
 from bot.settings import Settings
@@ -41,7 +40,7 @@ class Gateway:
     intake: AlertIntake | None = None
     pump: CardPump | None = None
     retry: RetryLater | None = None
-    scheduler: AsyncIOScheduler | None = None
+    jobs: Jobs | None = None
     judge: Judge | None = None
     # This process's name in the store's leases; its heartbeat tells other replicas it is alive.
     replica: str = field(default_factory=new_replica_id)
@@ -56,9 +55,11 @@ class Gateway:
             await self.intake.recover()
         if self.store.shared:
             self.sweeper = asyncio.get_running_loop().create_task(self.sweep(), name="replica-sweep")
-        if self.retry is not None:
-            self.scheduler = build_scheduler(self.retry, self.store, self.settings.retry_interval)
-            self.scheduler.start()
+        self.jobs = build_scheduler(
+            self.store, retry=self.retry, interval=self.settings.retry_interval,
+            retention_days=self.settings.retention_days,
+        )
+        self.jobs.start()
 
     async def sweep(self) -> None:
         """Every replica on a shared database: beat, and take over the accepted alerts of dead replicas."""
@@ -78,8 +79,9 @@ class Gateway:
             self.sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.sweeper
-        if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+        # Jobs stop first and are waited for: a re-triage or purge under way still needs the store.
+        if self.jobs is not None and not await self.jobs.stop(drain_timeout):
+            log.warning("shutdown_with_jobs_running", count=len(self.jobs.running))
         if self.slack is not None:
             await self.slack.aclose(drain_timeout)
         if self.intake is not None and not await self.intake.drain(drain_timeout):

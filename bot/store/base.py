@@ -55,6 +55,8 @@ class Store(Protocol):
 
     def purge_expired(self) -> int: ...
 
+    def purge_older_than(self, before: float) -> dict[str, int]: ...
+
     # --- feedback ------------------------------------------------------------------------------
     def record_feedback(
         self, triage_id: str, user: str, action: str, old_value: str | None, new_value: str | None

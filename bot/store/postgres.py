@@ -24,6 +24,7 @@ from bot.store.migrations.postgres import migrate
 from bot.store.postgres_leases import PostgresLeaseStore
 from bot.store.postgres_memory import PostgresMemoryStore
 from bot.store.postgres_slack import PostgresSlackStore
+from bot.store.retention import PURGE
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -189,6 +190,14 @@ class PostgresStore(PostgresMemoryStore, PostgresLeaseStore, PostgresSlackStore)
             (self._clock(), limit),
         )
         return [(r["key"], r["expires_at"], TriageResult.model_validate_json(r["result"])) for r in rows]
+
+    def purge_older_than(self, before: float) -> dict[str, int]:
+        """Retention: delete rows older than `before` that nothing needs any more; counts per table."""
+        counts: dict[str, int] = {}
+        with self._tx() as conn:
+            for table, statement in PURGE:
+                counts[table] = conn.execute(statement.format(p="%s"), (before,)).rowcount
+        return counts
 
     def purge_expired(self) -> int:
         with self._tx() as conn:

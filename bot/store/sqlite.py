@@ -19,6 +19,7 @@ import sqlite_utils
 
 from bot.card import TriageResult
 from bot.store.migrations.sqlite import migrate
+from bot.store.retention import PURGE
 from bot.store.sqlite_identity import IdentityStore
 from bot.store.sqlite_leases import LeaseStore
 from bot.store.sqlite_memory import MemoryStore
@@ -175,6 +176,14 @@ class SQLiteStore(MemoryStore, LeaseStore, IdentityStore, SlackStore):
                 (self._clock(), limit),
             ).fetchall()
         return [(key, expires_at, TriageResult.model_validate_json(raw)) for key, expires_at, raw in rows]
+
+    def purge_older_than(self, before: float) -> dict[str, int]:
+        """Retention: delete rows older than `before` that nothing needs any more; counts per table."""
+        counts: dict[str, int] = {}
+        with self._tx() as conn:
+            for table, statement in PURGE:
+                counts[table] = conn.execute(statement.format(p="?"), (before,)).rowcount
+        return counts
 
     def purge_expired(self) -> int:
         with self._lock:
