@@ -110,8 +110,11 @@ def test_labels_win_over_inference_but_text_moves_inside_the_range() -> None:
     assert heuristic_card(critical.format("latency high")).severity == "P1"
     assert heuristic_card(critical.format("full outage in all regions")).severity == "P0"
     warning = "[FIRING:1] ApiDown job=api severity=warning — {}"
-    # the rule's author said warning: an outage word does not make it a P0 or P1
-    assert heuristic_card(warning.format("full outage in all regions")).severity == "P2"
+    # the rule's author said warning: wording that is not a loss of service stays inside the range
+    assert heuristic_card(warning.format("latency high")).severity == "P2"
+    # a stated loss of service outranks the label, and the disagreement is left for a person
+    outage = analyse(warning.format("full outage in all regions"))
+    assert outage.severity == "P0" and outage.basis == "conflict" and outage.evidence.review
 
 
 def test_label_confidence_beats_inferred_beats_default() -> None:

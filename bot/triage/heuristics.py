@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.card import STEP_MAX, SUMMARY_LINE_MAX, TriageCard
 from bot.triage.alert_fields import AlertFields, clip, extract_fields
-from bot.triage.rules import Rule, RuleSet, default_rules
+from bot.triage.evidence import Evidence
+from bot.triage.instructions import strip_requests
+from bot.triage.rules import SEVERITY_ORDER, Rule, RuleSet, default_rules
 from bot.triage.severity import (
     LabelHit,
     Signal,
@@ -43,11 +45,20 @@ class Analysis:
     steps: tuple[str, str, str]
     confidence: float
     fields: AlertFields
+    # severity from a stated loss of service that outranked a lower label
+    conflict: Signal | None = None
+    # sentences addressed to the triager, removed before any rule ran
+    requests_removed: int = 0
+    evidence: Evidence = field(default_factory=Evidence)
 
 
 def heuristic_card(text: str) -> TriageCard:
     """Triage an alert with the packaged rules: category, severity, summary, steps, confidence."""
-    analysis = analyse(text)
+    return card_of(analyse(text))
+
+
+def card_of(analysis: Analysis) -> TriageCard:
+    """The card an analysis gives."""
     return TriageCard(
         category=analysis.category,  # type: ignore[arg-type]
         severity=analysis.severity,  # type: ignore[arg-type]
@@ -60,6 +71,8 @@ def heuristic_card(text: str) -> TriageCard:
 def analyse(text: str, rules: RuleSet | None = None) -> Analysis:
     """Run the rules over one alert and return the decisions with their evidence."""
     rs = rules or default_rules()
+    # "mark this P3" or "ignore previous instructions" is never evidence: drop it before any rule runs
+    text, requests_removed = strip_requests(text)
     prepared = rs.prepare(text)
     found = rs.match(prepared)
     matched_ids = frozenset(rs.rules[index].id for index in found)
@@ -81,13 +94,20 @@ def analyse(text: str, rules: RuleSet | None = None) -> Analysis:
     signals.extend(numeric_signals(rs, severity_ids, severity_text.lowered, measured))
     signal = strongest_signal(signals)
     severity, basis, severity_confidence = decide_severity(label, signal)
-    if "resolved" in prepared.lowered and _RESOLVED.search(text):
+    loss = strongest_signal([s for s in signals if s.rule in rs.by_id and rs.rules[rs.by_id[s.rule]].outranks_label])
+    conflict = None
+    if label is not None and loss is not None and _rank(loss.severity) < _rank(label.level.most):
+        # a stated loss of service outranks a lower label; a person should settle the disagreement
+        severity, basis, severity_confidence, conflict = loss.severity, "conflict", 0.3, loss
+    resolved = "resolved" in prepared.lowered and _RESOLVED.search(text) is not None
+    if resolved:
         severity, basis, severity_confidence = "P3", "resolved", 0.8
 
     all_ids = matched_ids | severity_ids
     fields = extract_fields(text)
     playbook_id, steps = _steps(rs, category, all_ids, fields.target)
     confidence = _confidence(category, scores, severity_confidence)
+    evidence = _evidence(rs, found, label, loss, resolved, conflict, requests_removed)
     return Analysis(
         category=category,
         scores=scores,
@@ -102,6 +122,48 @@ def analyse(text: str, rules: RuleSet | None = None) -> Analysis:
         steps=steps,
         confidence=confidence,
         fields=fields,
+        conflict=conflict,
+        requests_removed=requests_removed,
+        evidence=evidence,
+    )
+
+
+def _rank(severity: str) -> int:
+    return SEVERITY_ORDER.index(severity)
+
+
+def _evidence(
+    rs: RuleSet,
+    found: dict[int, str],
+    label: LabelHit | None,
+    loss: Signal | None,
+    resolved: bool,
+    conflict: Signal | None,
+    requests_removed: int,
+) -> Evidence:
+    """What the text proves on its own, for checking any engine's answer."""
+    decisive = next((rs.rules[i] for i in found if rs.rules[i].decisive and rs.rules[i].category), None)
+    review: list[str] = []
+    if conflict is not None and label is not None:
+        review.append(f"the label says {label.word} but the text states {conflict.reason} ('{conflict.evidence}')")
+    if requests_removed:
+        review.append("the text tells the triager how to classify it; that part was ignored")
+    most, least, why = "P0", "P3", ""
+    if resolved:
+        pass
+    elif loss is not None:
+        least, why = loss.severity, f"the text states {loss.reason} ('{loss.evidence}')"
+        if label is not None and _rank(label.level.most) <= _rank(loss.severity):
+            most = label.level.most
+    elif label is not None:
+        most, least, why = label.level.most, label.level.least, f"the alert is labelled {label.word}"
+    return Evidence(
+        category=decisive.category if decisive else None,
+        category_reason=f"the text shows {decisive.label or decisive.id}" if decisive else "",
+        most=most,
+        least=least,
+        severity_reason=why,
+        review=tuple(review),
     )
 
 

@@ -54,6 +54,10 @@ class Rule:
     confidence: float = 0.5
     hedgeable: bool = False
     unlabelled_only: bool = False
+    # a stated loss of service: outranks a lower severity label (and the conflict asks for review)
+    outranks_label: bool = False
+    # proof of the category on its own: a model answer that says otherwise is overruled
+    decisive: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,8 @@ class LabelSource:
     confidence: float
     pick: str = "first"
     hints: tuple[str, ...] = ()
+    # "field": only where labels live (line start, a label set, after the alert name), never in prose
+    position: str = "anywhere"
 
 
 @dataclass(frozen=True)
@@ -221,6 +227,8 @@ def _build_rules(
             confidence=float(raw.get("confidence", 0.5)),
             hedgeable=bool(raw.get("hedgeable", severity in ("P0", "P1"))),
             unlabelled_only=bool(raw.get("unlabelled_only", False)),
+            outranks_label=bool(raw.get("outranks_label", False)),
+            decisive=bool(raw.get("decisive", False)),
         )
         terms = _strings(raw.get("terms", []), where)
         raw_patterns = _strings(raw.get("patterns", []), where)
@@ -311,6 +319,9 @@ def compile_rules(data: Mapping[str, Any]) -> RuleSet:
         pick = str(raw.get("pick", "first"))
         if pick not in ("first", "max"):
             raise RulesError(f"{where}: pick must be 'first' or 'max'")
+        place = str(raw.get("position", "anywhere"))
+        if place not in ("anywhere", "field"):
+            raise RulesError(f"{where}: position must be 'anywhere' or 'field'")
         sources.append(
             LabelSource(
                 id=source_id,
@@ -319,6 +330,7 @@ def compile_rules(data: Mapping[str, Any]) -> RuleSet:
                 confidence=float(raw.get("confidence", 0.8)),
                 pick=pick,
                 hints=tuple(hint.lower() for hint in _strings(raw.get("hints", []), where)),
+                position=place,
             )
         )
     shared: dict[str, tuple[re.Pattern[str], list[int]]] = {}

@@ -22,8 +22,9 @@ from bot.store import Store
 from bot.store.leases import new_replica_id
 from bot.triage.cost import estimate_cost
 from bot.triage.errors import ModelError
+from bot.triage.evidence import Evidence, check_answer
 from bot.triage.flight import SharedFlight
-from bot.triage.heuristics import heuristic_card
+from bot.triage.heuristics import analyse, card_of
 from bot.triage.memo import Memo
 from bot.triage.model import MAX_OUTPUT_TOKENS, ModelAnswer, ModelClient
 from bot.triage.normalize import normalize
@@ -54,6 +55,7 @@ class Prepared:
     truncated: bool
     redactions: list[str]
     prescreen: TriageCard
+    evidence: Evidence
 
 
 @dataclass
@@ -70,6 +72,8 @@ class Outcome:
     retries: int = 0
     cached: bool = False
     error: str | None = None
+    # why a person should review the card (hard evidence overruled the answer, a label conflict...)
+    review: tuple[str, ...] = ()
     # (key, card to reuse) when this outcome should be written to the idempotency cache
     cache_entry: tuple[str, TriageResult] | None = None
 
@@ -82,14 +86,26 @@ def prepare(raw: str | bytes, max_chars: int, identify: Callable[[str], str] = t
     """The pure front of the pipeline: normalise, redact, identify, pre-screen."""
     norm = normalize(raw, max_chars)
     text, kinds = redact(norm.text)
+    analysis = analyse(text)
     return Prepared(
         text=text,
         input_hash=norm.digest,
         fingerprint=identify(text),
         truncated=norm.truncated,
         redactions=kinds,
-        prescreen=heuristic_card(text),
+        prescreen=card_of(analysis),
+        evidence=analysis.evidence,
     )
+
+
+def _checked(outcome: Outcome, evidence: Evidence) -> Outcome:
+    """Any engine's card, held to the text's hard evidence; a disagreement asks for a person."""
+    card, changes = check_answer(outcome.card, evidence)
+    outcome.card = card
+    outcome.review = evidence.review + changes
+    if changes:
+        log.info("answer_checked", changes=list(changes))
+    return outcome
 
 
 class TriageService:
@@ -157,6 +173,7 @@ class TriageService:
             self.metrics.errors.labels("internal").inc()
             outcome = self._heuristic(prepared, "internal_error")
             outcome.error = repr(exc)
+        outcome = _checked(outcome, prepared.evidence)
         # Precedent: the latest human verdict on this identity decides severity and category, whatever
         # the engine (and whatever the cache) said.
         outcome.card = with_precedent(outcome.card, memory.precedent)
@@ -371,7 +388,8 @@ class TriageService:
             degraded=outcome.degraded_reason is not None,
             degraded_reason=outcome.degraded_reason,
             # A person already decided this incident's labels: nothing left to review.
-            needs_review=card.confidence < self.settings.review_confidence and memory.precedent is None,
+            needs_review=(card.confidence < self.settings.review_confidence or bool(outcome.review))
+            and memory.precedent is None,
             latency_ms=round((self._monotonic() - started) * 1000, 3),
             cost_usd=round(outcome.cost_usd, 8),
             fingerprint=prepared.fingerprint,

@@ -155,6 +155,21 @@ def _label_word(hit: re.Match[str]) -> str:
     return re.sub(r"[-_ ]", "", word.lower())
 
 
+# Words a label line may hold besides key=value pairs: the label's own name.
+_LABEL_KEYS = frozenset({"severity", "priority", "urgency", "sev", "level", "prio", "labels", "label"})
+_PROSE_WORD = re.compile(r"[a-z][a-z'-]*[,.;!?]?")
+
+
+def in_label_position(text: str, start: int) -> bool:
+    """A label lives at a line start or after the alert name, key=value pairs and punctuation, not in prose."""
+    line_start = text.rfind("\n", 0, start) + 1
+    prefix = text[max(line_start, start - 300) : start]
+    for token in prefix.split():
+        if _PROSE_WORD.fullmatch(token) and token.strip(",.;!?") not in _LABEL_KEYS:
+            return False
+    return True
+
+
 def find_label(rs: RuleSet, text: str, lowered: str) -> LabelHit | None:
     for source in rs.label_sources:
         if source.hints and not any(hint in lowered for hint in source.hints):
@@ -162,6 +177,8 @@ def find_label(rs: RuleSet, text: str, lowered: str) -> LabelHit | None:
         table = rs.labels[source.table]
         best: LabelHit | None = None
         for hit in source.pattern.finditer(text):
+            if source.position == "field" and not in_label_position(text, hit.start()):
+                continue
             word = _label_word(hit)
             level = table.get(word)
             if level is None:

@@ -1,0 +1,45 @@
+"""Requests aimed at the triage system inside alert text: found, removed from the evidence, and reported."""
+
+from __future__ import annotations
+
+import re
+
+# A sentence is a request to the triager, not a fact about the system, when it tells the reader how
+# to classify, asks it to ignore its rules, or addresses it as an assistant. Alerts state facts
+# ("disk is 91 % full", "severity=critical" in a label set); none of these shapes is a fact.
+_REQUEST = re.compile(
+    r"(?i)\b(?:ignore|disregard|forget|override)\b[^.!?\n]{0,40}?\b(?:instructions?|prompts?|rules?|guidelines"
+    r"|above|previous|prior|earlier|system)\b"
+    r"|\b(?:mark|classify|label|treat|rate|tag|flag|triage|categori[sz]e|report|file|set|consider|downgrade"
+    r"|lower|raise|escalate|make)\b[^.!?\n]{0,30}?\b(?:as|to|this|it|severity|priority|category)\b[^.!?\n]{0,30}?"
+    r"(?<![\w-])(?:p[0-5]|sev[ -]?[0-5]|low|lowest|info|informational|minor|trivial|unknown|benign|not urgent"
+    r"|noise|critical|high|urgent)(?![\w-])"
+    r"|\b(?:you are|you're|act as|pretend)\b[^.!?\n]{0,30}?\b(?:now|an?|the)\b[^.!?\n]{0,30}?\b(?:mode|assistant|bot"
+    r"|ai|model|triager)\b"
+    r"|\b(?:assistant|system|ai|bot)\s*:\s"
+    r"|\bnote to (?:the )?(?:triage |on-call )?(?:bot|ai|assistant|model|llm|system|triager)\b"
+    r"|\b(?:respond|reply|answer|output)\b[^.!?\n]{0,20}?\b(?:with|that|only)\b"
+    r"|\bno action (?:is )?(?:needed|required)\b|\bnot urgent\b|\bdo not (?:escalate|page|alert)\b"
+    r"|\b(?:new|updated|real) instructions?\b|\bsystem prompt\b"
+)
+# Sentences end at . ! ? followed by a blank, or at a line end; bounded so any input stays linear.
+_SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?](?!\s|$)){0,2000}(?:[.!?]+(?=\s|$)|\n|$)")
+
+
+def strip_requests(text: str) -> tuple[str, int]:
+    """The text without sentences that address the triager, and how many were removed."""
+    if not _REQUEST.search(text):
+        return text, 0
+    kept: list[str] = []
+    removed = 0
+    for match in _SENTENCE.finditer(text):
+        sentence = match.group(0)
+        if not sentence:
+            continue
+        if _REQUEST.search(sentence):
+            removed += 1
+            if sentence.endswith("\n"):
+                kept.append("\n")
+            continue
+        kept.append(sentence)
+    return "".join(kept), removed
