@@ -17,12 +17,16 @@ _FALCO_EVENT = re.compile(
 )
 _PG_LINE = re.compile(r"(?:([\w.-]+)@([\w.-]+) )?(?:LOG|ERROR|FATAL|PANIC|WARNING):\s+(.+)$", re.MULTILINE)
 _FIELD = re.compile(
-    r"\b(instance|job|namespace|k8s_ns_name|k8s_pod_name|pod|container_name|service|hostname|host|cluster"
-    r"|process|user)"
+    r"(?<![\w.-])(instance|job|namespace|k8s_ns_name|k8s_pod_name|k8s\.pod|k8s\.ns|pod|container_name|container|service"
+    r"|hostname|host|node|cluster|process|user)"
     r"\s*[=:]\s*\"?([A-Za-z0-9][^\s,;\]\)\"|]*)"
 )
 _PG_DETAIL = re.compile(r"(?:DETAIL|HINT):\s+(.+)$")
-_FIELD_NAMES = {"k8s_ns_name": "namespace", "k8s_pod_name": "pod", "container_name": "container", "hostname": "host"}
+_FIELD_NAMES = {
+    "k8s_ns_name": "namespace", "k8s_pod_name": "pod", "k8s.pod": "pod", "k8s.ns": "namespace",
+    "container_name": "container", "hostname": "host", "node": "host",
+}
+_SYSTEMD_UNIT = re.compile(r"(?<![\w@.-])([\w@-]{1,80})\.service\b")
 _PAREN_INSTANCE = re.compile(r"\s*\(instance ([^)\s]+)\)")
 _FALCO_HOST = re.compile(r"^Falco alert on (\S+)", re.MULTILINE)
 _LEADING_STAMP = re.compile(
@@ -33,9 +37,18 @@ _EXCEPTION_LINE = re.compile(
     r"^\s*(?:Exception in thread \"[^\"]*\"\s+)?((?:[\w$]+\.)*[\w$]*(?:Exception|Error)\b(?::[^\n]*)?)$",
     re.MULTILINE,
 )
+# A name after a word that introduces a place ("on kafka-2", "service search-api", "app 'Expenses'"),
+# or a name shaped like a host or workload (letters, then -digits or dots): kafka-0, es-data-5.
 _LOOSE_PLACE = re.compile(
-    r"\b(?i:on|host|pod|node|instance)\s+(?:host\s+)?\"?((?=[\w.@/-]*[\d.@/-])[A-Za-z0-9][\w.@/-]*[A-Za-z0-9])\"?"
+    r"\b(?i:(on|at|in|for|from)|host|pod|node|instance|service|cluster|app|application|deployment|broker"
+    r"|controller|replica|database|db|bucket|topic|repo|repository|endpoint|queue|server|vm|domain|tenant"
+    r"|probe|container|table)\s{1,3}(?:(?i:host|the|of|to|on)\s{1,3})?[\"'`]?"
+    r"((?=[\w.@/*-]{0,80}[A-Za-z])(?=[\w.@/*-]{0,80}[\d.@/_*-])[A-Za-z0-9*/][\w.@/*-]{0,80}[A-Za-z0-9])"
+    r"|\b(?i:app|application|service|tenant|team|customer)\s{1,3}[\"']([A-Z][^\"'\n]{1,40})[\"']"
+    r"|(?<![\w./-])([a-z][a-z0-9]{1,30}(?:-[a-z0-9]{1,30}){0,6}-\d[\w-]{0,30}(?:\.[a-z][\w-]{0,30}){0,4})(?![\w-])"
 )
+_NUMBER_LIKE = re.compile(r"[\d.,:/%*-]+[a-z]{0,3}|\d[\w.]*|[a-z]{1,3}\d{1,3}|http/[\d.]+|utf-\d+|x86-64")
+_ENDPOINT = re.compile(r"\b(?:GET|POST|PUT|PATCH|DELETE|HEAD)\s{1,3}(/[\w./{}:-]{0,120})|\bendpoint\s{1,3}(/[\w./{}:-]{0,120})")
 _CAMEL_GAP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _SAFE_TARGET = re.compile(r"[^\w.:/@ ()-]")
 
@@ -111,6 +124,20 @@ def _title_and_description(text: str, lines: list[str]) -> tuple[str, str]:
     return title, others[0] if others else ""
 
 
+def loose_place(text: str) -> str:
+    """The first name in the text that reads like a host, workload or resource, or ''."""
+    weak = ""
+    for hit in _LOOSE_PLACE.finditer(text):
+        name = (hit.group(2) or hit.group(3) or hit.group(4) or "").strip()
+        if not name or _NUMBER_LIKE.fullmatch(name.lower()):
+            continue
+        # after "in", "at", "for"... a name may be a function or a file; a named host or pod is better
+        if hit.group(1) is None:
+            return name
+        weak = weak or name
+    return weak
+
+
 def extract_fields(text: str) -> AlertFields:
     """Title, description and location (instance, job, pod, host...) as the alert states them."""
     lines = [line for line in text.splitlines() if line.strip()] or [""]
@@ -131,15 +158,21 @@ def extract_fields(text: str) -> AlertFields:
     pg = _PG_LINE.search(text) if ":  " in text else None
     if pg is not None and pg.group(2):
         where.setdefault("database", f"{pg.group(2)} (user {pg.group(1)})")
-    if not where:
-        syslog = _SYSLOG_PREFIX.match(lines[0])
-        loose = _LOOSE_PLACE.search(text)
-        if syslog is not None:
-            where["host"] = syslog.group(1)
-        elif loose is not None:
-            where["near"] = loose.group(1)
+    syslog = _SYSLOG_PREFIX.match(lines[0])
+    if syslog is not None:
+        where.setdefault("host", syslog.group(1))
+    unit = _SYSTEMD_UNIT.search(text) if ".service" in text else None
+    if unit is not None:
+        where.setdefault("service", unit.group(1))
+    endpoint = _ENDPOINT.search(text) if "/" in text else None
+    if endpoint is not None:
+        where.setdefault("endpoint", endpoint.group(1) or endpoint.group(2))
+    if not any(key in where for key in ("instance", "pod", "container", "host")):
+        loose = loose_place(text)
+        if loose:
+            where["near"] = loose
     target = next(
-        (where[key] for key in ("instance", "pod", "container", "host", "service", "job", "near") if key in where),
+        (where[key] for key in ("instance", "pod", "container", "host", "near", "service", "job") if key in where),
         "",
     )
     if not target and "database" in where:
@@ -150,8 +183,8 @@ def extract_fields(text: str) -> AlertFields:
     firing = _FIRING.match(lines[0])
     count = int(firing.group(2)) if firing is not None and firing.group(2) else 1
     order = (
-        "host", "instance", "job", "service", "cluster", "namespace", "pod", "container", "database", "process", "user",
-        "near",
+        "host", "instance", "job", "service", "cluster", "namespace", "pod", "container", "database", "endpoint",
+        "process", "user", "near",
     )
     ordered = tuple((key, clip(where[key], 80)) for key in order if key in where)
     return AlertFields(title=title, description=description, where=ordered, target=safe_target, firing=count)

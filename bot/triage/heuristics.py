@@ -6,8 +6,8 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from bot.card import STEP_MAX, SUMMARY_LINE_MAX, TriageCard
-from bot.triage.alert_fields import AlertFields, clip, extract_fields
+from bot.card import STEP_MAX, TriageCard
+from bot.triage.alert_fields import AlertFields, extract_fields
 from bot.triage.evidence import Evidence
 from bot.triage.instructions import strip_requests
 from bot.triage.rules import SEVERITY_ORDER, Rule, RuleSet, default_rules
@@ -22,6 +22,7 @@ from bot.triage.severity import (
     strongest_signal,
     term_signals,
 )
+from bot.triage.summary import summarise
 
 _CATEGORY_ORDER: tuple[str, ...] = ("security", "data", "app", "infra")
 _UNKNOWN_CATEGORY_CONFIDENCE = 0.25
@@ -45,6 +46,8 @@ class Analysis:
     steps: tuple[str, str, str]
     confidence: float
     fields: AlertFields
+    # what went wrong, in the card's words (from the playbook), for the summary
+    failure: str = ""
     # severity from a stated loss of service that outranked a lower label
     conflict: Signal | None = None
     # sentences addressed to the triager, removed before any rule ran
@@ -105,7 +108,7 @@ def analyse(text: str, rules: RuleSet | None = None) -> Analysis:
 
     all_ids = matched_ids | severity_ids
     fields = extract_fields(text)
-    playbook_id, steps = _steps(rs, category, all_ids, fields.target)
+    playbook_id, failure, steps = _steps(rs, category, all_ids, fields.target)
     confidence = _confidence(category, scores, severity_confidence)
     evidence = _evidence(rs, found, label, loss, resolved, conflict, requests_removed)
     return Analysis(
@@ -122,6 +125,7 @@ def analyse(text: str, rules: RuleSet | None = None) -> Analysis:
         steps=steps,
         confidence=confidence,
         fields=fields,
+        failure=failure,
         conflict=conflict,
         requests_removed=requests_removed,
         evidence=evidence,
@@ -195,16 +199,18 @@ def _categorise(rs: RuleSet, found: dict[int, str]) -> tuple[str, dict[str, floa
 
 
 # --- steps and confidence -----------------------------------------------------------------------------
-def _steps(rs: RuleSet, category: str, ids: frozenset[str], target: str) -> tuple[str, tuple[str, str, str]]:
+def _steps(
+    rs: RuleSet, category: str, ids: frozenset[str], target: str
+) -> tuple[str, str, tuple[str, str, str]]:
     chosen = next((book for book in rs.playbooks_for(category) if book.when <= ids), None)
     if chosen is None:
-        return "none", (
+        return "none", "", (
             "Read the full alert and identify the affected service and its owner",
             "Check that service's dashboards and logs around the alert time",
             "Escalate to the owning team if you confirm user impact",
         )
     filled = tuple(_fill_step(step, target) for step in chosen.steps)
-    return chosen.id, (filled[0], filled[1], filled[2])
+    return chosen.id, chosen.failure, (filled[0], filled[1], filled[2])
 
 
 def _fill_step(step: str, target: str) -> str:
@@ -225,43 +231,3 @@ def _confidence(category: str, scores: dict[str, float], severity_confidence: fl
         margin = (top - runner_up) / top
         category_confidence = strength * (0.7 + 0.3 * margin)
     return round(math.sqrt(category_confidence * severity_confidence), 2)
-
-
-# --- summary ------------------------------------------------------------------------------------------
-def summarise(analysis: Analysis) -> str:
-    """Three lines: what happened, where, and how bad with the reason."""
-    fields = analysis.fields
-    title = fields.title or "no title"
-    subject = analysis.subject
-    what = title if title.casefold().startswith(subject.casefold()) else f"{subject}: {title}"
-    description = fields.description
-    if description and description.casefold() not in title.casefold():
-        what = f"{what} — {description}"
-    where = ", ".join(value if key == "near" else f"{key} {value}" for key, value in fields.where)
-    where = where or "not stated in the alert"
-    how = f"{analysis.severity} ({analysis.category}), {_basis_text(analysis)}"
-    if analysis.measured is not None:
-        how = f"{how}; measured {analysis.measured:g} %"
-    if fields.firing > 1:
-        how = f"{how}; {fields.firing} alerts firing"
-    return "\n".join(
-        (
-            clip(what, SUMMARY_LINE_MAX),
-            clip(f"Where: {where}", SUMMARY_LINE_MAX),
-            clip(f"How bad: {how}", SUMMARY_LINE_MAX),
-        )
-    )
-
-
-def _basis_text(analysis: Analysis) -> str:
-    signal = analysis.signal
-    if analysis.basis == "resolved":
-        return "the alert is resolved"
-    if analysis.basis == "label" and analysis.label is not None:
-        text = f"labelled {analysis.label.word}"
-        if signal is not None and signal.severity != "P3":
-            text = f"{text}; the text shows {signal.reason} ('{signal.evidence}')"
-        return text
-    if analysis.basis == "inferred" and signal is not None:
-        return f"inferred from {signal.reason} ('{signal.evidence}')"
-    return "no severity label and no impact stated"

@@ -69,6 +69,7 @@ class Playbook:
     when: frozenset[str]
     priority: float
     steps: tuple[str, str, str]
+    failure: str = ""
 
 
 @dataclass(frozen=True)
@@ -289,6 +290,7 @@ def _build_playbooks(raw_books: Sequence[Mapping[str, Any]], rule_ids: set[str])
                 when=frozenset(when),
                 priority=float(raw.get("priority", 0)),
                 steps=(steps[0], steps[1], steps[2]),
+                failure=str(raw.get("failure", "")),
             )
         )
     books.sort(key=lambda book: -book.priority)

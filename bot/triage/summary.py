@@ -1,0 +1,63 @@
+"""The card's summary in its own words: what failed, where, and how bad with the reason."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.card import SUMMARY_LINE_MAX
+from bot.triage.alert_fields import clip
+
+if TYPE_CHECKING:
+    from bot.triage.heuristics import Analysis
+
+_NO_PLACE = "the affected component"
+
+
+def summarise(analysis: Analysis) -> str:
+    """Three lines built from the decisions, never from the alert's sentences."""
+    return "\n".join(
+        clip(line, SUMMARY_LINE_MAX) for line in (_what(analysis), _where(analysis), _how_bad(analysis))
+    )
+
+
+def _what(analysis: Analysis) -> str:
+    if analysis.category == "unknown":
+        return "No known component or failure in this text: a person needs to read it"
+    failure = analysis.failure or (analysis.signal.reason if analysis.signal else "") or "raised an alert"
+    place = analysis.fields.target
+    where = f" on {place}" if place and place != _NO_PLACE else ", place not stated"
+    return f"{analysis.subject}: {failure}{where}"
+
+
+def _where(analysis: Analysis) -> str:
+    fields = analysis.fields
+    found = ", ".join(value if key == "near" else f"{key} {value}" for key, value in fields.where)
+    return f"Where: {found or 'not stated in the alert'}"
+
+
+def _how_bad(analysis: Analysis) -> str:
+    text = f"Severity {analysis.severity} ({analysis.category}) because {_basis(analysis)}"
+    if analysis.measured is not None:
+        text = f"{text}; measured {analysis.measured:g} %"
+    if analysis.fields.firing > 1:
+        text = f"{text}; {analysis.fields.firing} alerts firing"
+    if analysis.requests_removed:
+        text = f"{text}; text asking to change the classification was ignored"
+    return text
+
+
+def _basis(analysis: Analysis) -> str:
+    signal, label = analysis.signal, analysis.label
+    if analysis.basis == "resolved":
+        return "the alert is resolved"
+    if analysis.basis == "conflict" and analysis.conflict is not None and label is not None:
+        conflict = analysis.conflict
+        return f"the text states {conflict.reason} ('{conflict.evidence}') although it is labelled {label.word}; review"
+    if analysis.basis == "label" and label is not None:
+        text = f"it is labelled {label.word}"
+        if signal is not None and signal.severity != "P3":
+            text = f"{text} and the text shows {signal.reason} ('{signal.evidence}')"
+        return text
+    if analysis.basis == "inferred" and signal is not None:
+        return f"the text shows {signal.reason} ('{signal.evidence}')"
+    return "no severity label and no impact are stated"
