@@ -218,10 +218,11 @@ def test_summary_says_what_where_and_how_bad() -> None:
     lines = card.summary.splitlines()
     assert 2 <= len(lines) <= 3
     assert all(len(line) <= SUMMARY_LINE_MAX for line in lines)
-    assert "Patroni has no Leader" in lines[0]
+    # what (component and failure) and where, in the card's own words
+    assert lines[0] == "PostgreSQL: lost its leader or quorum on pg-9:8008"
     assert "pg-9:8008" in lines[1]
-    assert lines[2].startswith("How bad: P1")
-    assert card.summary != text
+    assert lines[2].startswith("Severity P1 (data) because it is labelled critical")
+    assert not any(line in text for line in lines)
 
 
 def test_steps_follow_what_matched() -> None:

@@ -95,6 +95,10 @@ def test_an_answer_inside_the_evidence_is_left_alone() -> None:
 def test_an_answer_below_a_stated_outage_is_raised_and_explained() -> None:
     checked, reasons = check_answer(_card("data", "P3"), Evidence(least="P1", severity_reason="it is down"))
     assert checked.severity == "P1" and "it is down" in reasons[0]
+    checked, reasons = check_answer(_card("data", "P1"), Evidence(review=("a label conflict",)))
+    assert checked.severity == "P1" and reasons == ("a label conflict",)
+    checked, reasons = check_answer(_card("data", "P3"), Evidence(least="P1", severity_reason="it is down"))
+    assert checked.severity == "P1" and "it is down" in reasons[0]
 
 
 def test_a_decisive_category_overrules_the_answer() -> None:

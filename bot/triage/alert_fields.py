@@ -48,7 +48,9 @@ _LOOSE_PLACE = re.compile(
     r"|(?<![\w./-])([a-z][a-z0-9]{1,30}(?:-[a-z0-9]{1,30}){0,6}-\d[\w-]{0,30}(?:\.[a-z][\w-]{0,30}){0,4})(?![\w-])"
 )
 _NUMBER_LIKE = re.compile(r"[\d.,:/%*-]+[a-z]{0,3}|\d[\w.]*|[a-z]{1,3}\d{1,3}|http/[\d.]+|utf-\d+|x86-64")
-_ENDPOINT = re.compile(r"\b(?:GET|POST|PUT|PATCH|DELETE|HEAD)\s{1,3}(/[\w./{}:-]{0,120})|\bendpoint\s{1,3}(/[\w./{}:-]{0,120})")
+_ENDPOINT = re.compile(
+    r"\b(?:GET|POST|PUT|PATCH|DELETE|HEAD)\s{1,3}(/[\w./{}:-]{0,120})|\bendpoint\s{1,3}(/[\w./{}:-]{0,120})"
+)
 _CAMEL_GAP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _SAFE_TARGET = re.compile(r"[^\w.:/@ ()-]")
 

@@ -27,7 +27,7 @@ def _rank(severity: str) -> int:
 
 
 def check_answer(card: TriageCard, evidence: Evidence) -> tuple[TriageCard, tuple[str, ...]]:
-    """Clamp an answer into what the evidence allows; the reasons say what was changed and why."""
+    """Clamp an answer into what the evidence allows; the reasons a person should review it, changes included."""
     changes: dict[str, str] = {}
     reasons: list[str] = []
     if evidence.category is not None and card.category != evidence.category:
@@ -40,6 +40,7 @@ def check_answer(card: TriageCard, evidence: Evidence) -> tuple[TriageCard, tupl
         changes["severity"] = evidence.least
     if "severity" in changes:
         reasons.append(f"severity {card.severity} moved to {changes['severity']}: {evidence.severity_reason}")
+    review = evidence.review + tuple(reasons)
     if not changes:
-        return card, ()
-    return card.model_copy(update=changes), tuple(reasons)
+        return card, review
+    return card.model_copy(update=changes), review

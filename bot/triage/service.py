@@ -72,8 +72,7 @@ class Outcome:
     retries: int = 0
     cached: bool = False
     error: str | None = None
-    # why a person should review the card (hard evidence overruled the answer, a label conflict...)
-    review: tuple[str, ...] = ()
+    review: tuple[str, ...] = ()  # why a person should look: evidence overruled the answer, a label conflict
     # (key, card to reuse) when this outcome should be written to the idempotency cache
     cache_entry: tuple[str, TriageResult] | None = None
 
@@ -96,16 +95,6 @@ def prepare(raw: str | bytes, max_chars: int, identify: Callable[[str], str] = t
         prescreen=card_of(analysis),
         evidence=analysis.evidence,
     )
-
-
-def _checked(outcome: Outcome, evidence: Evidence) -> Outcome:
-    """Any engine's card, held to the text's hard evidence; a disagreement asks for a person."""
-    card, changes = check_answer(outcome.card, evidence)
-    outcome.card = card
-    outcome.review = evidence.review + changes
-    if changes:
-        log.info("answer_checked", changes=list(changes))
-    return outcome
 
 
 class TriageService:
@@ -173,7 +162,8 @@ class TriageService:
             self.metrics.errors.labels("internal").inc()
             outcome = self._heuristic(prepared, "internal_error")
             outcome.error = repr(exc)
-        outcome = _checked(outcome, prepared.evidence)
+        # any engine's answer is held to the text's hard evidence; a disagreement asks for a person
+        outcome.card, outcome.review = check_answer(outcome.card, prepared.evidence)
         # Precedent: the latest human verdict on this identity decides severity and category, whatever
         # the engine (and whatever the cache) said.
         outcome.card = with_precedent(outcome.card, memory.precedent)
