@@ -126,18 +126,25 @@ def _title_and_description(text: str, lines: list[str]) -> tuple[str, str]:
     return title, others[0] if others else ""
 
 
-def loose_place(text: str) -> str:
-    """The first name in the text that reads like a host, workload or resource, or ''."""
-    weak = ""
+def loose_places(text: str, limit: int = 3) -> list[str]:
+    """Names in the text that read like a host, workload or resource, strongest first."""
+    strong: list[str] = []
+    weak: list[str] = []
     for hit in _LOOSE_PLACE.finditer(text):
         name = (hit.group(2) or hit.group(3) or hit.group(4) or "").strip()
-        if not name or _NUMBER_LIKE.fullmatch(name.lower()):
+        if not name or _NUMBER_LIKE.fullmatch(name.lower()) or name in strong or name in weak:
             continue
         # after "in", "at", "for"... a name may be a function or a file; a named host or pod is better
-        if hit.group(1) is None:
-            return name
-        weak = weak or name
-    return weak
+        (weak if hit.group(1) is not None else strong).append(name)
+        if len(strong) >= limit:
+            break
+    return (strong + weak)[:limit]
+
+
+def loose_place(text: str) -> str:
+    """The first name in the text that reads like a host, workload or resource, or ''."""
+    found = loose_places(text, 1)
+    return found[0] if found else ""
 
 
 def extract_fields(text: str) -> AlertFields:
@@ -169,10 +176,13 @@ def extract_fields(text: str) -> AlertFields:
     endpoint = _ENDPOINT.search(text) if "/" in text else None
     if endpoint is not None:
         where.setdefault("endpoint", endpoint.group(1) or endpoint.group(2))
-    if not any(key in where for key in ("instance", "pod", "container", "host")):
-        loose = loose_place(text)
-        if loose:
-            where["near"] = loose
+    # names the alert mentions outside its fields: the first stands in for a missing host or pod, the
+    # rest are kept so the card mentions every place the alert names
+    loose = [name for name in loose_places(text) if not any(name in value for value in where.values())]
+    if loose and not any(key in where for key in ("instance", "pod", "container", "host")):
+        where["near"] = loose.pop(0)
+    if loose:
+        where["also"] = ", ".join(loose[:2])
     target = next(
         (where[key] for key in ("instance", "pod", "container", "host", "near", "service", "job") if key in where),
         "",
@@ -186,7 +196,7 @@ def extract_fields(text: str) -> AlertFields:
     count = int(firing.group(2)) if firing is not None and firing.group(2) else 1
     order = (
         "host", "instance", "job", "service", "cluster", "namespace", "pod", "container", "database", "endpoint",
-        "process", "user", "near",
+        "process", "user", "near", "also",
     )
     ordered = tuple((key, clip(where[key], 80)) for key in order if key in where)
     return AlertFields(title=title, description=description, where=ordered, target=safe_target, firing=count)

@@ -31,7 +31,10 @@ def _what(analysis: Analysis) -> str:
 
 def _where(analysis: Analysis) -> str:
     fields = analysis.fields
-    found = ", ".join(value if key == "near" else f"{key} {value}" for key, value in fields.where)
+    found = ", ".join(
+        value if key == "near" else f"also named {value}" if key == "also" else f"{key} {value}"
+        for key, value in fields.where
+    )
     return f"Where: {found or 'not stated in the alert'}"
 
 
