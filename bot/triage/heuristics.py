@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.card import STEP_MAX, TriageCard
 from bot.triage.alert_fields import AlertFields, extract_fields
 from bot.triage.evidence import Evidence
 from bot.triage.instructions import strip_requests
+from bot.triage.normalize import undecodable_share
 from bot.triage.rules import SEVERITY_ORDER, Rule, RuleSet, default_rules
 from bot.triage.severity import (
     LabelHit,
@@ -26,6 +27,8 @@ from bot.triage.summary import summarise
 
 _CATEGORY_ORDER: tuple[str, ...] = ("security", "data", "app", "infra")
 _UNKNOWN_CATEGORY_CONFIDENCE = 0.25
+# At or above this share of undecodable bytes the input is binary, not an alert.
+_BINARY_SHARE = 0.3
 _RESOLVED = re.compile(r"\[RESOLVED\b|\bstatus\s*[=:]\s*\"?resolved\b", re.IGNORECASE)
 
 
@@ -81,6 +84,10 @@ def analyse(text: str, rules: RuleSet | None = None) -> Analysis:
     matched_ids = frozenset(rs.rules[index].id for index in found)
 
     category, scores, subject = _categorise(rs, found)
+    binary = undecodable_share(text)
+    if binary >= _BINARY_SHARE:
+        # a few words that survive in binary noise are not evidence of anything
+        category, scores, subject = "unknown", {}, "Binary or undecodable input"
 
     # Falco output carries a long field list (process names, file paths) that is evidence of
     # *what* happened but says nothing about how bad it is: infer severity from the message only.
@@ -105,12 +112,18 @@ def analyse(text: str, rules: RuleSet | None = None) -> Analysis:
     resolved = "resolved" in prepared.lowered and _RESOLVED.search(text) is not None
     if resolved:
         severity, basis, severity_confidence = "P3", "resolved", 0.8
+    if binary >= _BINARY_SHARE:
+        label, signal, loss, conflict = None, None, None, None
+        severity, basis, severity_confidence = "P3", "default", 0.3
 
     all_ids = matched_ids | severity_ids
     fields = extract_fields(text)
     playbook_id, failure, steps = _steps(rs, category, all_ids, fields.target)
     confidence = _confidence(category, scores, severity_confidence)
     evidence = _evidence(rs, found, label, loss, resolved, conflict, requests_removed)
+    if binary >= _BINARY_SHARE:
+        note = f"{binary:.0%} of the input is binary or undecodable"
+        evidence = replace(evidence, category="unknown", category_reason=note, review=(*evidence.review, note))
     return Analysis(
         category=category,
         scores=scores,

@@ -1,4 +1,4 @@
-"""Input normalisation: decode safely, clean control characters, cap size keeping head and tail."""
+"""Input normalisation: decode safely, clean control, ANSI and bidi characters, cap size keeping head and tail."""
 
 from __future__ import annotations
 
@@ -12,6 +12,14 @@ from bot.triage.errors import InputError, InputTooLarge
 # Every pattern here is a single character class or a fixed run: linear on any input, no backtracking.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BLANK_RUNS = re.compile(r"\n{3,}")
+# Terminal colour and cursor codes from copied console output (CSI, OSC, two-byte escapes): removed
+# whole, or their parameters ("[31m") would stay behind once the ESC byte is dropped.
+_ANSI = re.compile(r"\x1b(?:\[[0-?]{0,32}[ -/]{0,8}[@-~]|\][^\x07\x1b]{0,1024}(?:\x07|\x1b\\)?|[()*+][0-9A-Za-z]|[@-Z\\-_])")
+# Bidirectional overrides and zero-width characters: they reorder or hide what a reader sees
+# ("Trojan Source") and can split a keyword or a secret so rules and redaction miss it.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\u061c\ufeff]")
+# Runs of undecodable bytes (binary pasted as text) become one marker that says how many there were.
+_UNDECODABLE_RUN = re.compile("\ufffd{8,}")
 
 # Anything this large is refused outright rather than truncated.
 HARD_LIMIT_CHARS = 2_000_000
@@ -71,11 +79,34 @@ def normalize(raw: str | bytes, max_chars: int) -> Normalized:
 
 def clean(text: str) -> str:
     """Line endings, control characters, tabs, trailing blanks and blank-line runs, in linear time."""
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
     text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    if not text.isascii():
+        text = _INVISIBLE.sub("", text)
+        if "\ufffd" in text:
+            text = _UNDECODABLE_RUN.sub(_undecodable_marker, text)
     # After control characters are gone, so marks they separated compose too.
     text = unicodedata.normalize("NFC", cap_combining_marks(text)).replace("\t", "  ")
     text = "\n".join(line.rstrip(" ") for line in text.split("\n"))
     return _BLANK_RUNS.sub("\n\n", text).strip()
+
+
+def _undecodable_marker(match: re.Match[str]) -> str:
+    return f"[{len(match.group(0))} undecodable bytes]"
+
+
+def undecodable_share(text: str) -> float:
+    """How much of what was sent was bytes that are not text (0 to 1), markers counted at their size."""
+    if text.isascii() and "undecodable bytes]" not in text:
+        return 0.0
+    markers = _MARKER_COUNT.findall(text)
+    bad = text.count("\ufffd") + sum(int(n) for n in markers)
+    readable = len(text) - text.count("\ufffd") - sum(len(f"[{n} undecodable bytes]") for n in markers)
+    return bad / max(bad + readable, 1)
+
+
+_MARKER_COUNT = re.compile(r"\[(\d{1,9}) undecodable bytes\]")
 
 
 def cap_combining_marks(text: str) -> str:

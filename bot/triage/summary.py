@@ -21,6 +21,8 @@ def summarise(analysis: Analysis) -> str:
 
 
 def _what(analysis: Analysis) -> str:
+    if analysis.category == "unknown" and analysis.evidence.category_reason:
+        return f"Unreadable input: {analysis.evidence.category_reason}; a person needs to look at the source"
     if analysis.category == "unknown":
         return "No known component or failure in this text: a person needs to read it"
     failure = analysis.failure or (analysis.signal.reason if analysis.signal else "") or "raised an alert"
