@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 
 import pytest
@@ -65,7 +66,5 @@ def test_any_bytes_clean_to_valid_text_or_a_clear_refusal(raw: bytes) -> None:
     ids=["open-csi", "open-osc", "undecodable", "bidi"],
 )
 def test_a_megabyte_of_escapes_is_cleaned_in_linear_time(raw: str) -> None:
-    try:
+    with contextlib.suppress(InputError):
         normalize(raw, 16000)
-    except InputError:
-        pass

@@ -14,7 +14,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BLANK_RUNS = re.compile(r"\n{3,}")
 # Terminal colour and cursor codes from copied console output (CSI, OSC, two-byte escapes): removed
 # whole, or their parameters ("[31m") would stay behind once the ESC byte is dropped.
-_ANSI = re.compile(r"\x1b(?:\[[0-?]{0,32}[ -/]{0,8}[@-~]|\][^\x07\x1b]{0,1024}(?:\x07|\x1b\\)?|[()*+][0-9A-Za-z]|[@-Z\\-_])")
+_ANSI = re.compile(
+    r"\x1b(?:\[[0-?]{0,32}[ -/]{0,8}[@-~]|\][^\x07\x1b]{0,1024}(?:\x07|\x1b\\)?|[()*+][0-9A-Za-z]|[@-Z\\-_])"
+)
 # Bidirectional overrides and zero-width characters: they reorder or hide what a reader sees
 # ("Trojan Source") and can split a keyword or a secret so rules and redaction miss it.
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\u061c\ufeff]")
