@@ -30,7 +30,8 @@ def test_shortcut_posts_a_card_about_the_message_in_its_thread(app: SlackApp) ->
     (post,) = app.posted(1)
     assert post.args["channel"] == "CSUPPORT" and post.args["thread_ts"] == "1700000100.000200"
     card = app.card(post)
-    assert "checkout fails with HTTP 500" in blocks_text(card) and "<@U3>" in blocks_text(card)
+    # the card says what failed in its own words, naming the error the message reports
+    assert "HTTP 500" in blocks_text(card) and "<@U3>" in blocks_text(card)
     (row,) = app.gateway.store.triage_rows()
     assert row["source"] == "slack:shortcut" and "payment page" in row["text"]
     stored = app.slack.wait_for(lambda: app.gateway.store.get_post(row["id"]))

@@ -64,6 +64,8 @@ class AlertFields:
     where: tuple[tuple[str, str], ...]
     target: str
     firing: int
+    # the printed identifier of the failure: KeyError, HTTP 500, ORA-00060 ('' when none)
+    error: str = ""
 
 
 def clip(text: str, limit: int) -> str:
@@ -124,6 +126,26 @@ def _title_and_description(text: str, lines: list[str]) -> tuple[str, str]:
     if similar and len(similar) == len(others):
         return title, f"and {len(similar)} more similar lines"
     return title, others[0] if others else ""
+
+
+# The identifier of what failed, as systems print it: an exception class, an HTTP status, an error code.
+_ERROR_TOKEN = re.compile(
+    r"\b((?:[a-z_]\w{0,60}\.){0,6}[A-Z]\w{0,60}?(?:Error|Exception|Panic|Rejection))\b(?!\.\w)"
+    r"|\b(HTTP(?:/[\d.]{1,3})?\s{1,3}[1-5]\d\d)\b"
+    r"|\b((?:ORA|TNS|AADSTS|MY|SQLSTATE)-?\d{4,6})\b"
+    r"|\b(E(?:CONNREFUSED|CONNRESET|TIMEDOUT|NOSPC|ADDRINUSE|HOSTUNREACH|NOTFOUND|ACCES|PIPE|MFILE))\b"
+    r"|\b(SIG(?:KILL|SEGV|TERM|ABRT|BUS))\b"
+    r"|\b(exit (?:code|status)[ =:]{1,3}\d{1,3})\b"
+)
+
+
+def error_token(text: str) -> str:
+    """The first printed identifier of the failure (KeyError, HTTP 500, ORA-00060, ECONNREFUSED...), or ''."""
+    hit = _ERROR_TOKEN.search(text)
+    if hit is None:
+        return ""
+    token = next(group for group in hit.groups() if group)
+    return token.rsplit(".", 1)[-1] if "." in token and not token.startswith("HTTP") else token
 
 
 def loose_places(text: str, limit: int = 3) -> list[str]:
@@ -199,4 +221,7 @@ def extract_fields(text: str) -> AlertFields:
         "process", "user", "near", "also",
     )
     ordered = tuple((key, clip(where[key], 80)) for key in order if key in where)
-    return AlertFields(title=title, description=description, where=ordered, target=safe_target, firing=count)
+    return AlertFields(
+        title=title, description=description, where=ordered, target=safe_target, firing=count,
+        error=error_token(text),
+    )

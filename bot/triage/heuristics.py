@@ -27,6 +27,7 @@ from bot.triage.summary import summarise
 
 _CATEGORY_ORDER: tuple[str, ...] = ("security", "data", "app", "infra")
 _UNKNOWN_CATEGORY_CONFIDENCE = 0.25
+_GENERIC_STEPS_FACTOR = 0.8
 # At or above this share of undecodable bytes the input is binary, not an alert.
 _BINARY_SHARE = 0.3
 _RESOLVED = re.compile(r"\[RESOLVED\b|\bstatus\s*[=:]\s*\"?resolved\b", re.IGNORECASE)
@@ -120,6 +121,9 @@ def analyse(text: str, rules: RuleSet | None = None) -> Analysis:
     fields = extract_fields(text)
     playbook_id, failure, steps = _steps(rs, category, all_ids, fields.target)
     confidence = _confidence(category, scores, severity_confidence)
+    if playbook_id.endswith("_default") or playbook_id == "none":
+        # nothing told us which failure this is: the steps are generic, and the card says so by its confidence
+        confidence = round(confidence * _GENERIC_STEPS_FACTOR, 2)
     evidence = _evidence(rs, found, label, loss, resolved, conflict, requests_removed)
     if binary >= _BINARY_SHARE:
         note = f"{binary:.0%} of the input is binary or undecodable"

@@ -15,7 +15,7 @@ _BLANK_RUNS = re.compile(r"\n{3,}")
 # Terminal colour and cursor codes from copied console output (CSI, OSC, two-byte escapes): removed
 # whole, or their parameters ("[31m") would stay behind once the ESC byte is dropped.
 _ANSI = re.compile(
-    r"\x1b(?:\[[0-?]{0,32}[ -/]{0,8}[@-~]|\][^\x07\x1b]{0,1024}(?:\x07|\x1b\\)?|[()*+][0-9A-Za-z]|[@-Z\\-_])"
+    r"\x1b(?:\[[0-?]{0,32}[ -/]{0,8}[@-~]|\][^\x07\x1b]{0,1024}(?:\x07|\x1b\\)|[()*+][0-9A-Za-z]|[@-Z\\-_])"
 )
 # Bidirectional overrides and zero-width characters: they reorder or hide what a reader sees
 # ("Trojan Source") and can split a keyword or a secret so rules and redaction miss it.
@@ -81,8 +81,7 @@ def normalize(raw: str | bytes, max_chars: int) -> Normalized:
 
 def clean(text: str) -> str:
     """Line endings, control characters, tabs, trailing blanks and blank-line runs, in linear time."""
-    if "\x1b" in text:
-        text = _ANSI.sub("", text)
+    text = strip_escapes(text)
     text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     if not text.isascii():
         text = _INVISIBLE.sub("", text)
@@ -92,6 +91,11 @@ def clean(text: str) -> str:
     text = unicodedata.normalize("NFC", cap_combining_marks(text)).replace("\t", "  ")
     text = "\n".join(line.rstrip(" ") for line in text.split("\n"))
     return _BLANK_RUNS.sub("\n\n", text).strip()
+
+
+def strip_escapes(text: str) -> str:
+    """The text without terminal escape sequences (colour, cursor, title)."""
+    return _ANSI.sub("", text) if "\x1b" in text else text
 
 
 def _undecodable_marker(match: re.Match[str]) -> str:

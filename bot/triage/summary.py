@@ -25,7 +25,11 @@ def _what(analysis: Analysis) -> str:
         return f"Unreadable input: {analysis.evidence.category_reason}; a person needs to look at the source"
     if analysis.category == "unknown":
         return "No known component or failure in this text: a person needs to read it"
-    failure = analysis.failure or (analysis.signal.reason if analysis.signal else "") or "raised an alert"
+    failure = analysis.failure if analysis.failure not in ("", "problem") else ""
+    failure = failure or (analysis.signal.reason if analysis.signal else "") or "raised an alert"
+    token = analysis.fields.error
+    if token and token.lower() not in failure.lower():
+        failure = f"{failure} ({token})"
     place = analysis.fields.target
     where = f" on {place}" if place and place != _NO_PLACE else ", place not stated"
     return f"{analysis.subject}: {failure}{where}"
