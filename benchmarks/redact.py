@@ -33,7 +33,8 @@ Redactor = Callable[[str], tuple[str, list[str]]]
 
 def load_eval_texts() -> list[str]:
     texts: list[str] = []
-    for path in sorted((ROOT / "evals").glob("*.jsonl")):
+    # the on-call tuning set quotes leaked keys on purpose: it would count true finds as false positives
+    for path in sorted(p for p in (ROOT / "evals").glob("*.jsonl") if p.name != "oncall-dev.jsonl"):
         with path.open(encoding="utf-8") as handle:
             texts.extend(json.loads(line)["text"] for line in handle if line.strip())
     return texts
