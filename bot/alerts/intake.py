@@ -11,6 +11,7 @@ import structlog
 
 from bot.alerts.incidents import Incident
 from bot.identity import Identity
+from bot.identity.places import places
 from bot.settings import Settings
 from bot.store import Store
 from bot.store.leases import new_replica_id, stale_before
@@ -67,10 +68,11 @@ class AlertIntake:
         clean, _ = redact(clean)
         if identity is None:
             identity = (await self.service.identity.ready()).identify(clean)
+        where = identity.places or places(clean)
         # Recorded and coalesced in one transaction: one trip to the store per alert, even in a storm.
         taken = await self.store.run(
             self.store.take_alert, source, channel, ts, clean, self._clock(), claims,
-            identity.incident_key, identity.resolved, self.settings.coalesce_window, identity.places,
+            identity.incident_key, identity.resolved, self.settings.coalesce_window, where,
             self.replica,
         )
         if taken is None:
@@ -96,7 +98,7 @@ class AlertIntake:
             identity = identifier.identify(row["text"])
             incident, owner = await self.store.run(
                 self.store.coalesce, row["id"], row.get("fingerprint") or identity.incident_key, row["channel"],
-                row["ts"], identity.resolved, self._clock(), self.settings.coalesce_window, identity.places,
+                row["ts"], identity.resolved, self._clock(), self.settings.coalesce_window, places(row["text"]),
             )
             self._settle(row["id"], incident, owner, row["source"], row["text"])
         if pending:

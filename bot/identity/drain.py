@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from bot.identity.mask import PARAM, is_name
+from bot.identity.mask import PARAM, distinct_words
 
 MAX_TEMPLATES = 20_000
 SIMILARITY = 0.5
@@ -62,8 +62,8 @@ def similarity(template: Sequence[str], tokens: Sequence[str]) -> float:
         literals += 1
         if mine == theirs:
             same += 1
-        elif is_name(mine) and is_name(theirs):
-            return 0.0  # two different alert names are two different problems, however alike the rest
+        elif distinct_words(mine, theirs):
+            return 0.0  # two alert names, two events, or opposites: two problems, however alike the rest
     return same / literals if literals else 0.0
 
 

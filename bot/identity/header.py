@@ -6,7 +6,7 @@ import re
 
 # A header starts with something a clock wrote; content rarely does.
 _DATEISH = re.compile(
-    r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{1,2}:\d{2}:\d{2}|^\d{6,}$|^\d{8}-|^\d{1,2}\.\d{1,2}$|^\d{1,2}-\d{1,2}$"
+    r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{1,2}:\d{2}:\d{2}|^\d{6,}$|^\d{8}-\d{1,2}:|^\d{1,2}\.\d{1,2}$|^\d{1,2}-\d{1,2}$"
 )
 
 
@@ -18,9 +18,10 @@ _MONTHS = _words("jan feb mar apr may jun jul aug sep sept oct nov dec")
 _DAYS = _words("mon tue wed thu fri sat sun")
 LEVELS = _words(
     "trace debug dbg fine finer finest verbose info information informational notice note warn warning error err "
-    "severe fatal crit critical alert emerg emergency panic"
+    "severe fatal crit critical alert emerg emergency panic log"
 )
 _SHORT_LEVELS = frozenset("VDIWEFA")
+_ZONES = _words("utc gmt z cet cest est edt pst pdt")
 _TOKEN = re.compile(r"\S+")
 _ALLCAPS = re.compile(r"^[A-Z][A-Z_]{1,11}$")
 _COMPONENT = re.compile(r"^[\w.$@/()\[\]#:-]+:$")
@@ -32,6 +33,9 @@ def _bare(token: str) -> str:
     return token.strip("[](),;|<>").lower()
 
 
+_DIGITS = re.compile(r"\d")
+_PID = re.compile(r"^\d+(?:#\d+)?:$")
+_UPTIME = re.compile(r"\s*\d+\.\d+\s*$")
 _IP = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?$")
 
 
@@ -69,8 +73,21 @@ def _pipe_header(text: str) -> str | None:
     return None
 
 
+def _drop_level(text: str) -> str:
+    """A message that opens with its level (`ERROR: …`, `[warn] …`, `WARN …`) without it."""
+    first, _, rest = text.partition(" ")
+    word = first.strip("[]<>:")
+    if rest and word.lower() in LEVELS and (word.isupper() or first != word):
+        return rest.lstrip()
+    return text
+
+
 def strip_header(text: str) -> str:
-    """The message without a recognisable leading log header; the text unchanged when it has none."""
+    """The message without a recognisable leading log header or level; the text unchanged when it has none."""
+    return _drop_level(_strip_header(text))
+
+
+def _strip_header(text: str) -> str:
     stripped = text.lstrip()
     if not stripped:
         return text
@@ -81,13 +98,20 @@ def strip_header(text: str) -> str:
     first = _TOKEN.match(stripped)
     if first is None:
         return text
-    head = [m.group() for m in _TOKEN.finditer(stripped[:160])][:4]
+    head = stripped[:160].split(None, 4)[:4]
     starts = head[0]
+    if starts[0].isalpha() and _DIGITS.search(starts) is None:
+        # Most messages start with a word: only a month, a weekday or an alert tag can open a header there.
+        low = starts.lower().rstrip(",")
+        if low not in _MONTHS and low not in _DAYS and not _ALLCAPS.match(starts):
+            return text
     # Supercomputer-style lines open with an alert tag ('-' when none) before the epoch.
     tagged = bool(
         (starts == "-" or _ALLCAPS.match(starts)) and len(head) > 1 and head[1].isdigit() and len(head[1]) >= 9
     )
-    clocked = _is_clockish(starts) or (starts.startswith("[") and _is_clockish(" ".join(head[:3])))
+    clocked = _is_clockish(starts) or (
+        starts.startswith("[") and any(_is_clockish(tok) for tok in " ".join(head[:3]).split("]", 1)[0].split())
+    )
     numbered = any(c.isdigit() for c in starts) and any(_is_clockish(tok) for tok in head[1:3])
     if not (tagged or clocked or numbered):
         return text
@@ -98,6 +122,7 @@ def _consume(text: str, tagged: bool) -> str:
     """Eat header tokens from the front; stop at the first one that reads like the message."""
     pos = 0
     seen_level = False
+    seen_component = False
     seen_syslog_time = False
     consumed = 0
     n = len(text)
@@ -111,8 +136,15 @@ def _consume(text: str, tagged: bool) -> str:
             if end < 0:
                 break
             inner = text[pos + 1 : end - 1].strip().lower()
-            seen_level = seen_level or inner in LEVELS
             pos, consumed = end, consumed + 1
+            if inner in LEVELS:
+                # `[time] [error] message`: what follows a bracketed level is the message (after a pid#tid).
+                pid = _TOKEN.match(text, _skip(text, pos))
+                if pid is not None and _PID.match(pid.group()):
+                    pos = pid.end()
+                break
+            if seen_component:
+                break  # `LEVEL component [context] message`: one context group, then the message
             continue
         match = _TOKEN.match(text, pos)
         assert match is not None
@@ -125,15 +157,17 @@ def _consume(text: str, tagged: bool) -> str:
         if token == "-" or token == "|":
             pos = end
             continue
-        if low in _MONTHS or low in _DAYS:
+        if low in _MONTHS or low in _DAYS or low in _ZONES:
             pos, consumed = end, consumed + 1
             continue
         if any(c.isdigit() for c in token) and '"' not in token and (not token.endswith(":") or _is_clockish(token)):
+            if seen_level:
+                break  # after the level come a thread, a component or the message, not more numbers
             if _DATEISH.search(token) and re.search(r"\d{1,2}:\d{2}:\d{2}", token):
                 seen_syslog_time = seen_syslog_time or consumed >= 2
             pos, consumed = end, consumed + 1
             continue
-        if low in LEVELS and not seen_level:
+        if low.rstrip(":") in LEVELS and not seen_level:
             seen_level = True
             pos, consumed = end, consumed + 1
             # Column-aligned formats put the component right after the level, padded with blanks.
@@ -142,6 +176,7 @@ def _consume(text: str, tagged: bool) -> str:
                 (text.startswith("  ", nxt.end()) and not nxt.group().endswith(":")) or _DOTTED_NAME.match(nxt.group())
             ):
                 pos = nxt.end()
+                seen_component = True
             continue
         if len(token) == 1 and token in _SHORT_LEVELS and not seen_level and consumed >= 2:
             seen_level = True
@@ -150,8 +185,14 @@ def _consume(text: str, tagged: bool) -> str:
         if tagged and not seen_level and _ALLCAPS.match(token) and _level_follows(text, end):
             pos, consumed = end, consumed + 1
             continue
-        if _COMPONENT.match(token) and consumed >= 2:
+        if _COMPONENT.match(token) and consumed >= 2 and not seen_component and not (tagged and seen_level):
             pos = end
+            # The kernel stamps its own uptime after the program: `kernel: [  12.345678] message`.
+            after = _skip(text, pos)
+            if text.startswith("[", after):
+                close = text.find("]", after, after + 24)
+                if close > 0 and _UPTIME.match(text, after + 1, close):
+                    pos = close + 1
             break
         if seen_syslog_time and consumed >= 3 and not seen_level and _component_follows(text, end):
             # syslog: the host name sits between the clock and the program.

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.identity.drain import MAX_TEMPLATES, TemplateLearner, template_id
-from bot.identity.mask import mask_tokens, status_prefix
+from bot.identity.mask import identity_tokens, status_prefix
 from bot.identity.places import places
 from bot.identity.status import is_resolved
 
@@ -22,7 +22,8 @@ class Identity:
     """What the gateway knows a message by.
 
     `fingerprint` is `meta.fingerprint`; `incident_key` is what repeats coalesce by (a resolved notice has
-    its own fingerprint but the key of the incident it closes); `places` are where this one fired.
+    its own fingerprint but the key of the incident it closes); `places` are where this one fired, when the
+    source says so structurally (the alert intake reads the text's own with `places()`).
     """
 
     fingerprint: str
@@ -55,7 +56,7 @@ def structured_identity(key: str, text: str, resolved: bool, labels: dict[str, s
 def fingerprint(text: str) -> str:
     """A fingerprint from masking alone (no learned templates): stable for a given text in any process."""
     _, body = status_prefix(text)
-    base = template_id(mask_tokens(body[:_IDENTITY_CHARS]))
+    base = template_id(identity_tokens(body[:_IDENTITY_CHARS]))
     return resolved_fingerprint(base) if is_resolved(text) else base
 
 
@@ -72,7 +73,7 @@ class Identifier:
     def identify(self, text: str) -> Identity:
         resolved = is_resolved(text)
         _, body = status_prefix(text)
-        tokens = mask_tokens(body[:_IDENTITY_CHARS])
+        tokens = identity_tokens(body[:_IDENTITY_CHARS])
         with self._lock:
             template = self.learner.learn(tokens, self._clock())
             base, pattern = template.id, template.pattern
@@ -81,7 +82,6 @@ class Identifier:
             incident_key=base,
             resolved=resolved,
             template=pattern,
-            places=places(text),
         )
 
     def load(self, rows: Iterable[tuple[str, str, int, float]]) -> int:

@@ -13,18 +13,16 @@ _STATUS_PREFIX = re.compile(
     r":red_circle:|:warning:)\s*",
     re.I,
 )
-# Multi-token parameters first, so that each becomes a single token whatever its spelling.
-_SPANS = re.compile(
-    r"""(?ix)
-    \b[a-z][a-z0-9+.-]*://[^\s"'<>]+                                   # URL
-  | [\w.+-]+@[\w-]+(?:\.[\w-]+)+                                      # e-mail, user@host
-  | (?<![\w.])<?\d+(?:[.,]\d+)?\s?(?:ms|msec|milliseconds?|us|µs|ns|s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?
-      |days?|[kmgt]i?b|bytes?)(?![\w-])                               # durations and sizes
-  | \b\d{4}-\d{2}-\d{2}[t\s_]\d{2}:\d{2}(?::\d{2})?(?:[.,]\d+)?(?:z|[+-]\d{2}:?\d{2}|\s?utc)?(?![\w:])  # ISO time
-  | (?<![\w:.])\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?(?:\s?(?:am|pm|utc)|z)?(?![\w:])  # clock times
-  | (?<![\w"'])(?:"[^"\s]{1,200}"|'[^'\s]{1,200}')(?![\w"'])           # one quoted value
-    """
+_DIGIT = re.compile(r"\d")
+# Unit words written after a number ("12 ms", "<1 sec", "5 KB"): folded into the number before them.
+_UNITS = frozenset(
+    ["ms", "msec", "msecs", "millisecond", "milliseconds", "us", "µs", "ns", "s", "sec", "secs", "second", "seconds",
+     "min", "mins", "minute", "minutes", "h", "hr", "hrs", "hour", "hours", "day", "days", "b", "kb", "mb", "gb",
+     "tb", "kib", "mib", "gib", "byte", "bytes", "%"]
 )
+# Masks of words seen before; numbers and ids are not kept (they rarely repeat).
+_MEMO: dict[str, str] = {}
+_MEMO_SIZE = 50_000
 _KEYVALUE = re.compile(r"^([A-Za-z_][\w.-]{0,60}?)(=|:)(.+)$")
 _TRIM_LEAD = "([{\"'`"
 _TRIM_TAIL = ")]}\"'`,;:.!?"
@@ -35,13 +33,44 @@ _TLD = re.compile(
 # Names of what fired keep their value: the alert's name is the identity, not a parameter.
 IDENTITY_KEYS = frozenset(
     ["alertname", "alert_name", "alert", "rule", "rule_name", "check", "monitor", "job", "service", "namespace",
-     "app", "component", "event_type"]
+     "app", "component", "event_type", "title"]
+)
+# Alert bots write what fired on its own line: "Rule: Terminal shell in container", "*Alert:* KafkaLag".
+_TITLE_LINE = re.compile(
+    r"^[ \t>*_]*(?:rule|alert|alertname|alert name|title|check|monitor)[*_]*[ \t]*:[*_]*[ \t]+(\S[^\n]{0,200})$",
+    re.I | re.M,
 )
 # Words written in CamelCase with a digit inside ("Service3HighErrorRate") are names, not ids.
 _CAMEL_NAME = re.compile(r"^(?=(?:.*[A-Z][a-z]{2,}){2})(?:[A-Z][a-z]+|[A-Z]+(?![a-z])|\d{1,3}[a-z]{0,3})+$")
 
 
 _NAME_WORD = re.compile(r"[A-Z][a-z]{2,}")
+
+
+# Words whose difference is the message's meaning, never a parameter: `Link is Up` / `Link is Down`.
+_OPPOSITES = frozenset(
+    ["up", "down", "on", "off", "true", "false", "yes", "no", "start", "stop", "success", "failure", "open",
+     "close", "enable", "disable", "allow", "deny", "online", "offline", "ok", "error", "firing", "resolved",
+     "connect", "disconnect", "in", "out", "begin", "end", "add", "remove", "create", "delete", "lock", "unlock"]
+)
+
+
+def distinct_words(mine: str, theirs: str) -> bool:
+    """Do two words at one position make two kinds of message (`VM Started` vs `VM Paused`)?
+
+    Both naming what fired (alert names, `alertname=`), both events (`opened`/`closed`, `Receiving`/`Sending`),
+    or a pair of opposites.
+    """
+    if is_name(mine) and is_name(theirs):
+        return True
+    a, b = mine.rstrip(_TRIM_TAIL), theirs.rstrip(_TRIM_TAIL)
+    if _is_event(a) and _is_event(b):
+        return True
+    return a.lower() in _OPPOSITES and b.lower() in _OPPOSITES
+
+
+def _is_event(word: str) -> bool:
+    return len(word) >= 4 and word.isalpha() and not word.isupper() and word.endswith(("ed", "ing"))
 
 
 def is_name(token: str) -> bool:
@@ -68,10 +97,20 @@ def _mask_segments(value: str) -> str:
 _RANDOM_SEGMENT = re.compile(r"^(?:[b-df-hj-np-tv-xz]{5,}|[a-f]{5,10})$")
 
 
+# File and unit names are values: `nginx.service`, `chrome.exe`, `app.log`.
+_FILE_EXT = frozenset(
+    ["service", "socket", "timer", "mount", "target", "slice", "scope", "exe", "dll", "so", "jar", "war", "py",
+     "js", "rb", "go", "java", "class", "log", "conf", "cfg", "ini", "xml", "json", "yaml", "yml", "sh", "txt",
+     "properties", "pid", "sock", "db", "sql", "gz", "zip", "tar", "tmp", "bak", "pem", "crt", "key", "csv", "html"]
+)
+
+
 def _is_param(core: str) -> bool:
-    if any(c.isdigit() for c in core):
+    if _DIGIT.search(core):
         return not (len(core) <= 40 and _CAMEL_NAME.match(core))
     if "-" in core and any(_RANDOM_SEGMENT.match(seg) for seg in core.split("-")[1:]):
+        return True
+    if "." in core and core.rsplit(".", 1)[1].lower() in _FILE_EXT:
         return True
     if core.startswith(("/", "~/", "\\\\")) and len(core) > 1:
         return True
@@ -92,8 +131,12 @@ def mask_token(token: str) -> str:
     core = token[start:end]
     if not core or core == PARAM:
         return token
+    if "://" in core or ("@" in core and "." in core.rsplit("@", 1)[-1]):
+        return token[:start] + PARAM + token[end:]  # URL, e-mail, user@host
+    if start and end < len(token) and token[start - 1] in "\"'`" and token[end] == token[start - 1]:
+        return token[: start - 1] + PARAM + token[end + 1 :]  # one quoted value
     pair = _KEYVALUE.match(core) if ("=" in core or ":" in core) else None
-    if pair is not None and (pair.group(2) == "=" or not any(c.isdigit() for c in pair.group(1))):
+    if pair is not None and (pair.group(2) == "=" or not _DIGIT.search(pair.group(1))):
         key, sep, value = pair.groups()
         if sep == ":" and (value.startswith("/") or "." in key):
             pair = None  # host:port, scheme-less paths: the whole token is the value
@@ -108,16 +151,47 @@ def mask_token(token: str) -> str:
 
 def mask_tokens(text: str) -> list[str]:
     """The message body (header stripped) as tokens, parameters masked, runs of parameters folded."""
-    body = _SPANS.sub(PARAM, strip_header(text))
     out: list[str] = []
-    for token in body.split():
-        masked = mask_token(token)
-        if masked == PARAM and out and out[-1] == PARAM:
-            continue  # a parameter spelled with a varying number of words is still one parameter
+    memo = _MEMO
+    for token in strip_header(text).split():
+        masked = memo.get(token)
+        if masked is None:
+            if token.isdigit():
+                masked = PARAM
+            elif _DIGIT.search(token):
+                masked = mask_token(token)
+            else:
+                masked = mask_token(token)
+                if len(memo) >= _MEMO_SIZE:
+                    memo.clear()
+                memo[token] = masked
+        if out and out[-1] == PARAM:
+            # A parameter spelled with several words ("12 ms", "<1 sec", "5 KB") is still one parameter.
+            if masked == PARAM:
+                continue
+            unit = masked.rstrip(_TRIM_TAIL)
+            if unit.lower() in _UNITS:
+                out[-1] = PARAM + masked[len(unit) :]
+                continue
         out.append(masked)
     return out
 
 
+def title_token(text: str) -> str | None:
+    """`title=<what fired>` when the text names its rule or alert on a line of its own, else None."""
+    match = _TITLE_LINE.search(text)
+    if match is None:
+        return None
+    return "title=" + "_".join(mask_tokens(match.group(1).strip("*_ ")))
+
+
+def identity_tokens(text: str) -> list[str]:
+    """The tokens an identity is learned from: the masked message, led by the alert's title when it has one."""
+    tokens = mask_tokens(text)
+    title = title_token(text) if "\n" in text or ":" in text[:40] else None
+    return [title, *tokens] if title else tokens
+
+
 def canonical(text: str) -> str:
     """The text with what varies between repeats replaced by placeholders (no learning)."""
-    return " ".join(mask_tokens(status_prefix(text)[1]))
+    return " ".join(identity_tokens(status_prefix(text)[1]))
