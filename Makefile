@@ -36,6 +36,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/storm.py
 	$(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/hostile.py
+	$(BIN)/python benchmarks/identity.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -11,6 +11,7 @@ import os
 import sqlite3
 import sys
 import tempfile
+from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, TextIO
 
@@ -173,11 +174,13 @@ async def triage_command(settings: Settings, args: argparse.Namespace, stdin: Te
         await gateway.aclose()
 
 
+# Lines triaged at once by `--jsonl` with the heuristic engine: the store's work on its thread overlaps the
+# rules on the event loop. Model calls stay one at a time (a batch must not hit a provider's rate limit).
+JSONL_WINDOW = 16
+
+
 async def _triage_lines(gateway: Gateway, engine: str | None, stdin: TextIO, stdout: TextIO) -> int:
-    failures = 0
-    for number, line in enumerate(stdin, start=1):
-        if not line.strip():
-            continue
+    async def one(number: int, line: str) -> tuple[dict[str, Any], bool]:
         item_id: Any = None
         try:
             item = json.loads(line)
@@ -185,12 +188,32 @@ async def _triage_lines(gateway: Gateway, engine: str | None, stdin: TextIO, std
             if not isinstance(item, dict) or not isinstance(item.get("text"), str):
                 raise InputError('each line must be a JSON object with a string "text"')
             result = await gateway.service.triage(item["text"], source="cli", engine=engine)
-            out: dict[str, Any] = {"id": item_id, **result.model_dump(mode="json")}
+            return {"id": item_id, **result.model_dump(mode="json")}, False
         except (json.JSONDecodeError, InputError) as exc:
-            failures += 1
-            out = {"id": item_id, "line": number, "error": str(exc)}
+            return {"id": item_id, "line": number, "error": str(exc)}, True
+
+    window = JSONL_WINDOW if engine == "heuristic" or gateway.service.model is None else 1
+    await gateway.service.identity.ready()  # loaded before any line, so none waits on it and overtakes
+    pending: deque[asyncio.Task[tuple[dict[str, Any], bool]]] = deque()
+    failures = 0
+
+    async def write_oldest() -> None:
+        nonlocal failures
+        out, failed = await pending.popleft()
+        failures += failed
         stdout.write(json.dumps(out) + "\n")
         stdout.flush()
+
+    for number, line in enumerate(stdin, start=1):
+        if not line.strip():
+            continue
+        # Tasks start in line order, and identification runs before a task first waits: the templates are
+        # learned in input order, as when the lines are triaged one by one.
+        pending.append(asyncio.create_task(one(number, line)))
+        if len(pending) >= window:
+            await write_oldest()
+    while pending:
+        await write_oldest()
     return 1 if failures else 0
 
 

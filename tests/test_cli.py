@@ -106,3 +106,26 @@ def test_jsonl_error_line_keeps_the_id(tmp_path: Path) -> None:
     done = run(["triage", "--jsonl"], tmp_path, stdin='{"id": "x"}\n')
     expected = {"id": "x", "line": 1, "error": 'each line must be a JSON object with a string "text"'}
     assert json.loads(done.stdout) == expected
+
+
+def test_jsonl_gives_one_fingerprint_per_kind_of_line_and_keeps_it_across_runs(tmp_path: Path) -> None:
+    users = ["alice", "bob", "carol", "dave", "erin"]
+    lines = []
+    for n in range(60):
+        if n % 2:
+            text = f"Dec 10 06:55:{n % 60:02d} gate sshd[{2400 + n}]: Accepted password for {users[n % 5]} from " \
+                   f"10.0.{n}.7 port {40000 + n} ssh2"
+        else:
+            text = f"PacketResponder {n % 3} for block blk_{n * 7919} terminating"
+        lines.append(json.dumps({"id": n, "text": text}))
+    stdin = "\n".join(lines) + "\n"
+    first = [json.loads(line) for line in run(["triage", "--jsonl"], tmp_path, stdin=stdin).stdout.splitlines()]
+    assert [o["id"] for o in first] == list(range(60))
+    prints: dict[int, set[str]] = {0: set(), 1: set()}
+    for o in first:
+        prints[o["id"] % 2].add(o["meta"]["fingerprint"])
+    assert all(len(p) == 1 for p in prints.values()) and prints[0] != prints[1]
+    # A second process learns nothing new: it reads the templates the first one stored.
+    later = "Accepted password for zoe from 10.1.1.1 port 2 ssh2"
+    again = json.loads(run(["triage", "--json", later], tmp_path).stdout)
+    assert {again["meta"]["fingerprint"]} == prints[1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,7 @@ from tests.conftest import GatewayFactory
 from tests.fakes import slack_requests as sr
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.fakes.slack import Call, FakeSlack
+from tests.test_identity import storm_message
 from tests.servers import serve
 
 CHANNEL = "CALERT"
@@ -135,6 +137,20 @@ def test_storm_of_500_alerts_gives_one_card_and_one_model_call_per_incident(stor
     gaps = [b - a for a, b in itertools.pairwise(writes)]
     assert min(gaps) >= PACE * 0.9
     assert store.count_triages() == 10
+
+
+def test_a_storm_whose_repeats_differ_in_every_volatile_way_gives_ten_cards(storm: Storm) -> None:
+    # hex suffixes, req=…, job ids, session numbers, timestamps mid-text, pod names, IPs, durations, counts
+    rng = random.Random(11)
+    texts = [storm_message(kind, rng) for _ in range(50) for kind in range(10)]
+    assert storm.send_many(texts) == [200] * 500
+    store = storm.gateway.store
+    storm.slack.wait_for(lambda: store.alert_counts().get("done") == 500, timeout=30)
+    incidents = wait_for_carded_incidents(storm)
+    assert len(incidents) == 10 and sorted(i.count for i in incidents) == [50] * 10
+    assert storm.openai.calls == 10 and len(wait_for_posts(storm.slack, 10, timeout=20)) == 10
+    # the card of the pod incident lists where it fired
+    assert any(len(i.places) > 2 for i in incidents)
 
 
 def test_resolved_notice_marks_the_card_resolved_without_a_new_card(storm: Storm) -> None:

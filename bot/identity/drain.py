@@ -18,7 +18,7 @@ from bot.identity.mask import PARAM, distinct_words
 MAX_TEMPLATES = 20_000
 SIMILARITY = 0.5
 PREFIX_WORDS = 2
-MAX_PER_GROUP = 200
+MAX_PER_GROUP = 1000
 _EXACT_ENTRIES = 50_000
 
 

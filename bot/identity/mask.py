@@ -55,6 +55,9 @@ _OPPOSITES = frozenset(
 )
 
 
+_HTTP_METHODS = frozenset(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE"])
+
+
 def distinct_words(mine: str, theirs: str) -> bool:
     """Do two words at one position make two kinds of message (`VM Started` vs `VM Paused`)?
 
@@ -65,6 +68,8 @@ def distinct_words(mine: str, theirs: str) -> bool:
         return True
     a, b = mine.rstrip(_TRIM_TAIL), theirs.rstrip(_TRIM_TAIL)
     if _is_event(a) and _is_event(b):
+        return True
+    if a.strip("\"'") in _HTTP_METHODS and b.strip("\"'") in _HTTP_METHODS:
         return True
     return a.lower() in _OPPOSITES and b.lower() in _OPPOSITES
 
