@@ -22,8 +22,8 @@ from tests.conftest import GatewayFactory
 from tests.fakes import slack_requests as sr
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.fakes.slack import Call, FakeSlack
-from tests.test_identity import storm_message
 from tests.servers import serve
+from tests.test_identity import storm_message
 
 CHANNEL = "CALERT"
 PACE = 0.05
