@@ -5,9 +5,11 @@ from __future__ import annotations
 import contextlib
 import hmac
 import json
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -25,6 +27,8 @@ from bot.settings import Settings
 from bot.triage.errors import InputError
 from bot.triage.normalize import HARD_LIMIT_CHARS, decode
 from bot.triage.service import TriageService
+
+log = structlog.get_logger("bot.app")
 
 # Bodies beyond this are refused while reading (the text itself is capped lower and truncated).
 MAX_BODY_BYTES = 4 * HARD_LIMIT_CHARS
@@ -160,6 +164,12 @@ def create_app(
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
+        # Queue gauges are read from the store at scrape time, so they are true whoever did the work.
+        try:
+            stats = await service.store.run(service.store.queue_stats)
+            service.metrics.set_queues(stats, time.time())
+        except Exception:  # a busy or failing store must not take the other metrics down with it
+            log.warning("queue_stats_unavailable", exc_info=True)
         return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     if slack_handler is not None:

@@ -56,6 +56,10 @@ class Metrics:
                               registry=r)
         self.slack_writes = Counter("triage_slack_writes", "Cards posted and redrawn by the card pump",
                                     ["kind", "outcome"], registry=r)
+        self.queue_depth = Gauge("triage_queue_depth", "Unfinished work waiting in the store",
+                                 ["queue", "state"], registry=r)
+        self.queue_oldest = Gauge("triage_queue_oldest_seconds", "Age of the oldest unfinished entry",
+                                  ["queue", "state"], registry=r)
         self.latency = Histogram(
             "triage_latency_seconds",
             "End-to-end triage latency",
@@ -63,6 +67,14 @@ class Metrics:
             buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
             registry=r,
         )
+
+    def set_queues(self, stats: list[tuple[str, str, int, float | None]], now: float) -> None:
+        """Queue depth and age of the oldest entry per queue and state, from the store's queue_stats."""
+        self.queue_depth.clear()
+        self.queue_oldest.clear()
+        for queue, state, rows, oldest in stats:
+            self.queue_depth.labels(queue, state).set(rows)
+            self.queue_oldest.labels(queue, state).set(max(0.0, now - oldest) if oldest is not None else 0.0)
 
     def set_circuit(self, state: str) -> None:
         self.circuit.set(CIRCUIT_VALUES.get(state, 0))

@@ -7,6 +7,7 @@ from typing import Any
 
 import structlog
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts.incidents import retry_delay, should_retry
@@ -33,6 +34,20 @@ def slack_error(exc: SlackApiError) -> str:
         return "unknown_error"
 
 
+def without_reconnects(client: AsyncWebClient) -> AsyncWebClient:
+    """The same client minus the retry handlers that re-send a call after a connection error."""
+    handlers = [h for h in client.retry_handlers if not isinstance(h, AsyncConnectionErrorRetryHandler)]
+    if len(handlers) == len(client.retry_handlers):
+        return client
+    return AsyncWebClient(
+        token=client.token,
+        base_url=client.base_url,
+        timeout=client.timeout,
+        headers=dict(client.headers),
+        retry_handlers=handlers,
+    )
+
+
 class CardPoster:
     """Posts cards with the injected client (whose retry handlers absorb 429s) and records them."""
 
@@ -40,6 +55,9 @@ class CardPoster:
         self, client: AsyncWebClient, store: Store, *, retry_base: float | None = None, clock: Any = time.time
     ) -> None:
         self.client = client
+        # Keyed posts (queued cards) go through a client that never re-sends on a dropped connection: the
+        # first call may have reached Slack, and the card pump finds it by its metadata instead.
+        self._once_client = without_reconnects(client)
         self.store = store
         # With a base delay, every degraded card posted is queued for re-triage by the model (bot.jobs).
         self.retry_base = retry_base
@@ -62,7 +80,8 @@ class CardPoster:
         extra: dict[str, Any] = {}
         if key is not None:
             extra["metadata"] = {"event_type": METADATA_EVENT, "event_payload": {"key": key}}
-        answer = await self.client.chat_postMessage(
+        client = self._once_client if key is not None else self.client
+        answer = await client.chat_postMessage(
             channel=channel,
             thread_ts=thread_ts,
             text=message["text"],
@@ -92,7 +111,10 @@ class CardPoster:
         return True
 
     async def find(self, channel: str, thread_ts: str | None, key: str, oldest: float) -> str | None:
-        """The ts of a card posted with `key` since `oldest`, if Slack has one (crash recovery)."""
+        """The ts of a card posted with `key` since `oldest`, None when Slack has none (crash recovery).
+
+        Raises SlackApiError when the channel's history cannot be read.
+        """
         try:
             if thread_ts:
                 answer = await self.client.conversations_replies(
@@ -103,8 +125,9 @@ class CardPoster:
                     channel=channel, oldest=f"{oldest:.6f}", include_all_metadata=True, limit=200
                 )
         except SlackApiError as exc:
+            # Not knowing is not "not there": the caller must not post again on this.
             log.warning("slack_history_unavailable", channel=channel, error=slack_error(exc))
-            return None
+            raise
         for message in answer.get("messages") or []:
             metadata = message.get("metadata") or {}
             if metadata.get("event_type") == METADATA_EVENT and (metadata.get("event_payload") or {}).get("key") == key:

@@ -62,16 +62,19 @@ class PostgresLeaseStore(PostgresStormStore):
     ) -> tuple[list[tuple[str, Incident]], float | None]:
         """Reserve the next Slack write of every channel whose pacing slot is free (see the SQLite store)."""
         with self._tx() as conn:
+            # Only the head of each channel's queue is read (see the SQLite store).
             posts = [_incident(r) for r in conn.execute(
-                f"select {_INCIDENT_COLUMNS} from incidents where (post_state = 'pending' and post_not_before <= %s)"
+                f"select {_INCIDENT_COLUMNS} from incidents where id in (select distinct on (channel) id"
+                " from incidents where (post_state = 'pending' and post_not_before <= %s)"
                 " or (post_state = 'sending' and (lease_until <= %s or (coalesce(lease_owner, '') <> %s and"
-                f" {_DEAD_OWNER.format(col='incidents.lease_owner')}))) order by first_seen limit %s"
-                " for update skip locked",
+                f" {_DEAD_OWNER.format(col='incidents.lease_owner')}))) order by channel, first_seen)"
+                " order by first_seen limit %s for update skip locked",
                 (now, now, replica, stale_before, limit),
             ).fetchall()]
             updates = [_incident(r) for r in conn.execute(
-                f"select {_INCIDENT_COLUMNS} from incidents where post_state = 'posted' and dirty = 1"
-                " and shown_at <= %s order by shown_at limit %s for update skip locked",
+                f"select {_INCIDENT_COLUMNS} from incidents where id in (select distinct on (channel) id"
+                " from incidents where post_state = 'posted' and dirty = 1 and shown_at <= %s"
+                " order by channel, shown_at) order by shown_at limit %s for update skip locked",
                 (now - interval, limit),
             ).fetchall()]
             claimed: list[tuple[str, Incident]] = []

@@ -268,6 +268,30 @@ class PostgresStormStore:
                 (not_before, incident_id),
             )
 
+    def postpone_sending(self, incident_id: str, not_before: float) -> None:
+        """A post that may have reached Slack stays 'sending' (see the SQLite store)."""
+        with self._tx() as conn:
+            conn.execute(
+                "update incidents set post_attempts = post_attempts + 1, lease_until = %s, post_not_before = %s"
+                " where id = %s and post_state = 'sending'",
+                (not_before, not_before, incident_id),
+            )
+
+    def queue_stats(self) -> list[tuple[str, str, int, float | None]]:
+        """(queue, state, rows, oldest timestamp) of the work not finished (see the SQLite store)."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                "select 'alerts', status, count(*), min(received_at) from alerts where status = 'accepted'"
+                " group by status"
+                " union all select 'cards', post_state, count(*), min(first_seen) from incidents"
+                " where post_state <> 'posted' group by post_state"
+                " union all select 'redraws', 'dirty', count(*), min(last_seen) from incidents"
+                " where post_state = 'posted' and dirty = 1"
+                " union all select 'retries', state, count(*), min(next_at) from retries where state = 'pending'"
+                " group by state"
+            ).fetchall()
+        return [(str(q), str(state), int(n), oldest) for q, state, n, oldest in rows if n]
+
     def due_updates(self, now: float, interval: float, limit: int = 100) -> list[Incident]:
         """Posted cards whose counter or resolution changed, and were last redrawn long enough ago."""
         return self._incidents(

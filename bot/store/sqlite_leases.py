@@ -62,15 +62,20 @@ class LeaseStore(StormStore):
         seconds until a busy channel with work frees up (None when none was waiting).
         """
         with self._tx() as conn:
+            # Only the head of each channel's queue is read: a long backlog in one channel can never push
+            # another channel's first card out of the batch.
             posts = [_incident(r) for r in conn.execute(
-                f"select {_INCIDENT_COLUMNS} from incidents where (post_state = 'pending' and post_not_before <= ?)"
+                f"select {_INCIDENT_COLUMNS} from incidents where id in (select id from (select id, row_number()"
+                " over (partition by channel order by first_seen) as rn from incidents where"
+                " (post_state = 'pending' and post_not_before <= ?)"
                 " or (post_state = 'sending' and (lease_until <= ? or (coalesce(lease_owner, '') <> ? and"
-                f" {_DEAD_OWNER.format(col='incidents.lease_owner')}))) order by first_seen limit ?",
+                f" {_DEAD_OWNER.format(col='incidents.lease_owner')})))) where rn = 1) order by first_seen limit ?",
                 (now, now, replica, stale_before, limit),
             ).fetchall()]
             updates = [_incident(r) for r in conn.execute(
-                f"select {_INCIDENT_COLUMNS} from incidents where post_state = 'posted' and dirty = 1"
-                " and shown_at <= ? order by shown_at limit ?",
+                f"select {_INCIDENT_COLUMNS} from incidents where id in (select id from (select id, row_number()"
+                " over (partition by channel order by shown_at) as rn from incidents where post_state = 'posted'"
+                " and dirty = 1 and shown_at <= ?) where rn = 1) order by shown_at limit ?",
                 (now - interval, limit),
             ).fetchall()]
             claimed: list[tuple[str, Incident]] = []

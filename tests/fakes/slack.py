@@ -70,6 +70,7 @@ class FakeSlack:
         self.channel_errors: dict[str, str] = {}
         self._scripts: dict[str, deque[_Scripted]] = defaultdict(deque)
         self._delays: dict[str, float] = {}
+        self._drops: dict[str, int] = {}
         self.socket_acks: list[dict[str, Any]] = []
         self._sockets: list[web.WebSocketResponse] = []
         self._envelopes = itertools.count(1)
@@ -187,6 +188,11 @@ class FakeSlack:
         with self._lock:
             self._delays[method] = seconds
 
+    def drop_after(self, method: str, *, times: int = 1) -> None:
+        """Carry out the next `times` calls of `method`, then close the connection instead of answering."""
+        with self._lock:
+            self._drops[method] = self._drops.get(method, 0) + times
+
     def reset(self) -> None:
         with self._lock:
             self.calls.clear()
@@ -266,6 +272,9 @@ class FakeSlack:
             self.calls.append(call)
             delay = self._delays.get(method, 0.0)
             scripted = self._scripts[method].popleft() if self._scripts.get(method) else None
+            drop = self._drops.get(method, 0) > 0
+            if drop:
+                self._drops[method] -= 1
         if delay:
             await asyncio.sleep(delay)
         if scripted is not None:
@@ -274,6 +283,11 @@ class FakeSlack:
             status, extra = 200, {}
             body = self._answer(method, args, headers)
         call.status, call.response = status, body
+        if drop:
+            # The call took effect; the caller never hears so (a connection lost on the way back).
+            if request.transport is not None:
+                request.transport.close()
+            raise ConnectionResetError("dropped by the fake")
         return web.json_response(body, status=status, headers=extra)
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:
