@@ -168,3 +168,22 @@ def test_a_megabyte_of_blanks_is_cheap() -> None:
     text = " " * 1_000_000 + "x" + "\n\t " * 1000
     assert mask_tokens(text) == ["x"]
     assert strip_header(" " * 1_000_000) == " " * 1_000_000
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("[]|:-. 0123456789aZ\t\n:INFOWARN-Jun"), max_size=300))
+def test_header_stripping_only_ever_removes_a_prefix(text: str) -> None:
+    body = strip_header(text)
+    assert body.strip() in text and len(body) <= len(text)
+
+
+HEADERISH = ["INFO", "WARN", "Jun", "Mon", "- ", "ERROR:", "kernel:", "[error]", "2024-01-01", "12:00:00", "UTC",
+             "1117838570", "D ", "Tag:", "<*>", "http://x", "a@b.c", "ms", "sec", "|", "\t", "\n", " ", "[", "]"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(HEADERISH), max_size=30))
+def test_log_shaped_text_always_gets_an_identity(parts: list[str]) -> None:
+    text = "".join(parts)
+    identity = Identifier().identify(text)
+    assert len(identity.fingerprint) == 16 and fingerprint(text) == fingerprint(text)

@@ -127,7 +127,7 @@ def _consume(text: str, tagged: bool) -> str:
     consumed = 0
     n = len(text)
     while pos < n and pos < _MAX_HEADER:
-        while pos < n and text[pos] == " ":
+        while pos < n and text[pos].isspace():
             pos += 1
         if pos >= n:
             break
@@ -147,11 +147,17 @@ def _consume(text: str, tagged: bool) -> str:
                 break  # `LEVEL component [context] message`: one context group, then the message
             continue
         match = _TOKEN.match(text, pos)
-        assert match is not None
+        if match is None:
+            break
         token = match.group()
         end = match.end()
         low = token.strip(",;").lower()
         if consumed == 0 and tagged:
+            # `TAG epoch date node … COMPONENT LEVEL message`: everything up to the level is header.
+            level_end = _tagged_level_end(text, end)
+            if level_end is not None:
+                pos = level_end
+                break
             pos, consumed = end, 1
             continue
         if token == "-" or token == "|":
@@ -208,8 +214,19 @@ def _consume(text: str, tagged: bool) -> str:
     return rest or text.strip()
 
 
+def _tagged_level_end(text: str, pos: int) -> int | None:
+    """End of the first level word among the next few header fields (before any `component:`), if any."""
+    for match in list(_TOKEN.finditer(text, pos, min(len(text), pos + 200)))[:10]:
+        word = match.group()
+        if word.lower() in LEVELS:
+            return match.end()
+        if word.endswith(":"):
+            return None
+    return None
+
+
 def _skip(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos] == " ":
+    while pos < len(text) and text[pos].isspace():
         pos += 1
     return pos
 

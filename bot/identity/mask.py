@@ -20,6 +20,11 @@ _UNITS = frozenset(
      "min", "mins", "minute", "minutes", "h", "hr", "hrs", "hour", "hours", "day", "days", "b", "kb", "mb", "gb",
      "tb", "kib", "mib", "gib", "byte", "bytes", "%"]
 )
+# Month and weekday names are parts of a date written inside a message ("at Fri Jun 17 07:07:00 2005").
+_CALENDAR = frozenset(
+    ["Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec", "Mon", "Tue", "Wed", "Thu", "Fri",
+     "Sat", "Sun"]
+)
 # Masks of words seen before; numbers and ids are not kept (they rarely repeat).
 _MEMO: dict[str, str] = {}
 _MEMO_SIZE = 50_000
@@ -49,9 +54,9 @@ _NAME_WORD = re.compile(r"[A-Z][a-z]{2,}")
 
 # Words whose difference is the message's meaning, never a parameter: `Link is Up` / `Link is Down`.
 _OPPOSITES = frozenset(
-    ["up", "down", "on", "off", "true", "false", "yes", "no", "start", "stop", "success", "failure", "open",
-     "close", "enable", "disable", "allow", "deny", "online", "offline", "ok", "error", "firing", "resolved",
-     "connect", "disconnect", "in", "out", "begin", "end", "add", "remove", "create", "delete", "lock", "unlock"]
+    ["up", "down", "start", "stop", "success", "failure", "open", "close", "enable", "disable", "allow", "deny",
+     "online", "offline", "connect", "disconnect", "firing", "resolved", "begin", "end", "add", "remove",
+     "create", "delete", "lock", "unlock", "login", "logout"]
 )
 
 
@@ -161,7 +166,7 @@ def mask_tokens(text: str) -> list[str]:
     for token in strip_header(text).split():
         masked = memo.get(token)
         if masked is None:
-            if token.isdigit():
+            if token.isdigit() or token in _CALENDAR:
                 masked = PARAM
             elif _DIGIT.search(token):
                 masked = mask_token(token)
