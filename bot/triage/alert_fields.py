@@ -47,6 +47,7 @@ _LOOSE_PLACE = re.compile(
     r"|\b(?i:app|application|service|tenant|team|customer)\s{1,3}[\"']([A-Z][^\"'\n]{1,40})[\"']"
     r"|(?<![\w./-])([a-z][a-z0-9]{1,30}(?:-[a-z0-9]{1,30}){0,6}-\d[\w-]{0,30}(?:\.[a-z][\w-]{0,30}){0,4})(?![\w-])"
 )
+_URL_HOST = re.compile(r"\bhttps?://([A-Za-z0-9][A-Za-z0-9.-]{1,100}[A-Za-z0-9])")
 _NUMBER_LIKE = re.compile(r"[\d.,:/%*-]+[a-z]{0,3}|\d[\w.]*|[a-z]{1,3}\d{1,3}|http/[\d.]+|utf-\d+|x86-64")
 _ENDPOINT = re.compile(
     r"\b(?:GET|POST|PUT|PATCH|DELETE|HEAD)\s{1,3}(/[\w./{}:-]{0,120})|\bendpoint\s{1,3}(/[\w./{}:-]{0,120})"
@@ -160,6 +161,9 @@ def loose_places(text: str, limit: int = 3) -> list[str]:
         (weak if hit.group(1) is not None else strong).append(name)
         if len(strong) >= limit:
             break
+    url = _URL_HOST.search(text) if "://" in text else None
+    if url is not None and url.group(1) not in strong and len(strong) < limit:
+        strong.append(url.group(1))
     return (strong + weak)[:limit]
 
 

@@ -32,6 +32,8 @@ def _what(analysis: Analysis) -> str:
         failure = f"{failure} ({token})"
     place = analysis.fields.target
     where = f" on {place}" if place and place != _NO_PLACE else ", place not stated"
+    if failure.lower().startswith(analysis.subject.lower()):
+        return f"{failure[0].upper()}{failure[1:]}{where}"
     return f"{analysis.subject}: {failure}{where}"
 
 
