@@ -192,3 +192,19 @@ def test_a_database_from_before_memory_gains_precedents_and_search(tmp_path: Pat
         assert [s["triage_id"] for s in similar] == ["old-1"]
     finally:
         store.close()
+
+
+NASTY = [
+    "", " \t\n" * 1000, "'", "''", "\\", "a'b c\\d", '"quoted" NEAR(x y) AND OR NOT * ^ : -', "!(a & b) | c <-> d",
+    "Ünïcödé çafé naïve straße ΔΣ 漢字 テスト", "x" * 5000 + " disk", "drop table triages; --", "%s %(x)s {0}",
+]
+
+
+def test_untrusted_text_never_breaks_indexing_or_recall_on_any_backend(store: Store) -> None:
+    for number, text in enumerate(NASTY):
+        store.record_triage(_result(f"n{number}", f"fp-{number}", at=float(number)), text or "-")
+    for number, text in enumerate(NASTY):
+        recalled = store.recall(f"fp-{number}", text, exclude=f"n{number}")
+        assert recalled["precedent"] is None
+        assert all(s["triage_id"] != f"n{number}" for s in recalled["similar"])
+    assert store.recall("fp-x", "naïve straße café")["similar"]

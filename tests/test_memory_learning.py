@@ -39,7 +39,7 @@ JUDGED_KINDS = [
     ("LoginFailuresBurst", "{n} failed logins for admin accounts from one network"),
     ("DiskInodesLow", "only {n}% inodes left on the uploads volume"),
     ("MongoConnectionsHigh", "{n} open connections on the mongo primary"),
-    ("S3ReplicationFailed", "{n} objects failed to replicate to the backup bucket"),
+    ("ObjectReplicationFailed", "{n} objects failed to replicate to the backup bucket"),
     ("ContainerOomKilled", "worker container was OOM killed {n} times"),
     ("HpaMaxedOut", "autoscaler at maximum replicas for {n} minutes"),
     ("LoadBalancerUnhealthyTargets", "{n} unhealthy targets behind the public load balancer"),
@@ -80,9 +80,9 @@ OTHER_KINDS = [
 ]
 
 
-def alert(kind: tuple[str, str], n: int) -> str:
+def alert(kind: tuple[str, str], n: int, host: str = "node-1.prod") -> str:
     name, description = kind
-    return f"[FIRING:1] {name} (prod-cluster) | {description.format(n=n)}"
+    return f"[FIRING:1] {name} ({host} prod) | {description.format(n=n)}"
 
 
 def run_cli(args: list[str], db: str) -> subprocess.CompletedProcess[str]:
@@ -139,15 +139,16 @@ def test_thirty_judged_cards_decide_their_incidents_and_become_thirty_cases(slac
     slack.slack.wait_for(lambda: len(slack.slack.calls_to("chat.update")) >= len(JUDGED_KINDS), timeout=30)
     assert len(slack.feedback()) == len(JUDGED_KINDS)
 
-    # New variants (other values) and the exact judged texts: the people's labels, with precedent and history.
+    # New variants (other values, other hosts) and the exact judged texts: the people's labels and history.
     for kind in JUDGED_KINDS:
         judged_text = alert(kind, 10)
         severity, category, verdict = expected[judged_text]
-        for text in (judged_text, alert(kind, 10_000), alert(kind, 3)):
+        variants = (alert(kind, 10_000), alert(kind, 3, "node-17.prod"), alert(kind, 55, "ip-10-2-3-4"))
+        for text in (judged_text, *variants):
             card = triage(slack, text)
             assert (card["severity"], card["category"]) == (severity, category), text
             precedent = card["meta"]["precedent"]
-            assert precedent is not None and precedent["verdict"] == verdict
+            assert precedent is not None and precedent["verdict"] == verdict, (text, card["meta"]["fingerprint"])
             assert card["meta"]["similar"] and card["meta"]["similar"][0]["triage_id"] == precedent["triage_id"]
 
     # Alerts nobody judged come back as they were, without a precedent.
