@@ -81,7 +81,11 @@ def test_different_kinds_never_merge() -> None:
     d = identifier.identify("[FIRING:1] HostOutOfMemory node-3:9100 memory 93%")
     e = identifier.identify("[FIRING:1] Service3HighErrorRate api-3 error rate 12%")
     f = identifier.identify("[FIRING:1] Service4HighErrorRate api-4 error rate 12%")
-    assert len({x.fingerprint for x in (a, b, c, d, e, f)}) == 6
+    g = identifier.identify("disk full on node-1")
+    h = identifier.identify("disk slow on node-2")
+    i = identifier.identify("Interface eth0 Link is Up")
+    j = identifier.identify("Interface eth1 Link is Down")
+    assert len({x.fingerprint for x in (a, b, c, d, e, f, g, h, i, j)}) == 10
 
 
 def test_learning_generalises_a_word_parameter_and_keeps_the_first_id() -> None:

@@ -19,6 +19,8 @@ MAX_TEMPLATES = 20_000
 SIMILARITY = 0.5
 PREFIX_WORDS = 2
 MAX_PER_GROUP = 1000
+# In a message of this few words one different word is a third of it: a different event, not a parameter.
+SHORT_TEMPLATE = 3
 _EXACT_ENTRIES = 50_000
 
 
@@ -120,7 +122,7 @@ class TemplateLearner:
             score = similarity(candidate.tokens, tokens)
             if score > best_score:
                 best, best_score = candidate, score
-        if best is not None and best_score >= self.threshold and best.literals:
+        if best is not None and self._joins(best, best_score):
             if merge(best.tokens, tokens):
                 best.literals = sum(1 for token in best.tokens if token != PARAM)
                 self.dirty.add(best.id)
@@ -141,9 +143,14 @@ class TemplateLearner:
             score = similarity(candidate.tokens, tokens)
             if score > best_score:
                 best, best_score = candidate, score
-        if best is not None and best_score >= self.threshold and best.literals:
+        if best is not None and self._joins(best, best_score):
             return best
         return None
+
+    def _joins(self, template: Template, score: float) -> bool:
+        if not template.literals or score < self.threshold:
+            return False
+        return template.literals > SHORT_TEMPLATE or score == 1.0
 
     def load(self, rows: Iterable[tuple[str, str, int, float]]) -> int:
         """Adopt stored templates (id, pattern, count, last seen), oldest first; returns how many."""
