@@ -34,6 +34,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/redact.py
 	$(BIN)/python benchmarks/ack.py
 	$(BIN)/python benchmarks/storm.py
+	$(BIN)/python benchmarks/replicas.py
 	$(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/hostile.py
 	$(BIN)/python benchmarks/identity.py

@@ -39,8 +39,9 @@ def replica_env(
         PYTHONPATH=str(ROOT), OPENAI_API_KEY="k", OPENAI_BASE_URL=model.base_url, SLACK_BOT_TOKEN="xoxb-test",
         SLACK_SIGNING_SECRET=sr.SECRET, SLACK_API_URL=slack.base_url, TRIAGE_ALERT_CHANNELS=channel,
         TRIAGE_SLACK_POST_INTERVAL="0.05", TRIAGE_COUNTER_INTERVAL="0.2", TRIAGE_LOG_LEVEL="info",
-        **database, **extra,
     )
+    env.update(database)
+    env.update(extra)
     return env
 
 
