@@ -62,20 +62,27 @@ class PostgresLeaseStore(PostgresStormStore):
     ) -> tuple[list[tuple[str, Incident]], float | None]:
         """Reserve the next Slack write of every channel whose pacing slot is free (see the SQLite store)."""
         with self._tx() as conn:
-            # Only the head of each channel's queue is read (see the SQLite store).
+            # Only the head of each channel's queue is read (see the SQLite store). The condition is checked
+            # again outside the subquery: a row another replica claimed and committed meanwhile is locked in
+            # its new state, and that check drops it.
+            due_post = (
+                "((post_state = 'pending' and post_not_before <= %s) or (post_state = 'sending' and"
+                " (lease_until <= %s or (coalesce(lease_owner, '') <> %s and"
+                f" {_DEAD_OWNER.format(col='incidents.lease_owner')}))))"
+            )
+            post_args = (now, now, replica, stale_before)
             posts = [_incident(r) for r in conn.execute(
                 f"select {_INCIDENT_COLUMNS} from incidents where id in (select distinct on (channel) id"
-                " from incidents where (post_state = 'pending' and post_not_before <= %s)"
-                " or (post_state = 'sending' and (lease_until <= %s or (coalesce(lease_owner, '') <> %s and"
-                f" {_DEAD_OWNER.format(col='incidents.lease_owner')}))) order by channel, first_seen)"
+                f" from incidents where {due_post} order by channel, first_seen) and {due_post}"
                 " order by first_seen limit %s for update skip locked",
-                (now, now, replica, stale_before, limit),
+                (*post_args, *post_args, limit),
             ).fetchall()]
+            due_update = "post_state = 'posted' and dirty = 1 and shown_at <= %s"
             updates = [_incident(r) for r in conn.execute(
                 f"select {_INCIDENT_COLUMNS} from incidents where id in (select distinct on (channel) id"
-                " from incidents where post_state = 'posted' and dirty = 1 and shown_at <= %s"
-                " order by channel, shown_at) order by shown_at limit %s for update skip locked",
-                (now - interval, limit),
+                f" from incidents where {due_update} order by channel, shown_at) and {due_update}"
+                " order by shown_at limit %s for update skip locked",
+                (now - interval, now - interval, limit),
             ).fetchall()]
             claimed: list[tuple[str, Incident]] = []
             busy: list[float] = []
