@@ -13,7 +13,6 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.alerts.incidents import MAX_RETRY_ATTEMPTS, retry_delay
 from bot.card import TriageResult
-from bot.slack.blocks import CardState
 from bot.slack.poster import CardPoster
 from bot.store import Store
 from bot.store.retention import cutoff
@@ -95,14 +94,7 @@ class RetryLater:
             self.store.save_post, result.meta.triage_id, row["channel"], row["ts"], post.get("thread_ts"), requester
         )
         await self.store.run(self.store.replace_incident_triage, old_id, result.meta.triage_id)
-        incident = await self.store.run(self.store.incident_for_triage, result.meta.triage_id)
-        state = CardState(updated_by_model=True, requested_by=requester)
-        if incident is not None:
-            state = CardState(
-                seen_count=incident.count, last_seen=incident.last_seen, resolved=incident.resolved,
-                resolved_at=incident.last_seen if incident.resolved else None, updated_by_model=True,
-            )
-        await self.poster.update(row["channel"], row["ts"], result, state)
+        await self.poster.redraw(row["channel"], row["ts"], result.meta.triage_id, requester)
         await self.store.run(self.store.finish_retry, old_id, "updated")
         log.info("card_updated_by_model", old=old_id, new=result.meta.triage_id, channel=row["channel"])
         return 1

@@ -13,8 +13,7 @@ from slack_sdk.errors import SlackApiError
 from bot.alerts.incidents import Incident
 from bot.observability import Metrics
 from bot.settings import Settings
-from bot.slack.blocks import CardState, FeedbackNote
-from bot.slack.feedback import notes_from_rows
+from bot.slack.blocks import CardState, FeedbackNote, card_state
 from bot.slack.poster import CardPoster, slack_error
 from bot.store import Store
 from bot.store.leases import POST_LEASE, new_replica_id, stale_before
@@ -197,12 +196,7 @@ class CardPump:
 
     async def redraw(self, incident: Incident) -> bool:
         assert incident.triage_id is not None and incident.card_ts is not None
-        result = await self.store.run(self.store.get_triage, incident.triage_id)
-        if result is None:
-            return False
-        rows = await self.store.run(self.store.feedback_for, incident.triage_id)
-        state = self.state(incident, notes_from_rows(rows), updated_by_model=result.meta.source == "retry")
-        updated = await self.poster.update(incident.channel, incident.card_ts, result, state)
+        updated = await self.poster.redraw(incident.channel, incident.card_ts, incident.triage_id)
         await self.store.run(self.store.mark_shown, incident.id, incident.count, incident.resolved, self._clock())
         return updated
 
@@ -210,12 +204,4 @@ class CardPump:
     def state(
         incident: Incident, feedback: Sequence[FeedbackNote] = (), updated_by_model: bool = False
     ) -> CardState:
-        return CardState(
-            feedback=feedback,
-            seen_count=incident.count,
-            last_seen=incident.last_seen,
-            resolved=incident.resolved,
-            resolved_at=incident.last_seen if incident.resolved else None,
-            updated_by_model=updated_by_model,
-            places=incident.places,
-        )
+        return card_state(incident, feedback, updated_by_model=updated_by_model)

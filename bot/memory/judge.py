@@ -7,11 +7,8 @@ from typing import Any
 
 import structlog
 
-from bot.alerts.pump import CardPump
 from bot.card import TriageResult
 from bot.memory.verdicts import VerdictRequest, fold_verdict, plan_verdict
-from bot.slack.blocks import CardState
-from bot.slack.feedback import notes_from_rows
 from bot.slack.poster import CardPoster
 from bot.store import Store
 
@@ -69,10 +66,4 @@ class Judge:
         post = await self.store.run(self.store.get_post, triage_id)
         if not post or not post.get("channel") or not post.get("ts"):
             return
-        notes = notes_from_rows(await self.store.run(self.store.feedback_for, triage_id))
-        incident = await self.store.run(self.store.incident_for_triage, triage_id)
-        if incident is not None:
-            state = CardPump.state(incident, notes)
-        else:
-            state = CardState(feedback=notes, requested_by=post.get("requested_by"))
-        await self.poster.update(str(post["channel"]), str(post["ts"]), result, state)
+        await self.poster.redraw(str(post["channel"]), str(post["ts"]), triage_id, post.get("requested_by"))

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from bot.alerts.incidents import Incident
 from bot.card import CATEGORIES, SEVERITIES, Precedent, SimilarIncident, TriageResult
 
 ACTION_CONFIRM = "triage_confirm"
@@ -93,6 +94,32 @@ def effective_labels(result: TriageResult, state: CardState) -> tuple[str, str]:
             category = note.new
     return severity, category
 
+
+def card_state(
+    incident: Incident | None,
+    feedback: Sequence[FeedbackNote] = (),
+    *,
+    requested_by: str | None = None,
+    updated_by_model: bool = False,
+) -> CardState:
+    """The one place a card's state is built from what is stored: its incident's counter, resolution and
+    places (when it is an incident's card), the feedback so far, who asked, whether the model redrew it.
+
+    Every redraw (counter, resolve, click, re-triage, verdict) goes through this, so none of them can drop
+    what another one shows.
+    """
+    if incident is None:
+        return CardState(feedback=tuple(feedback), requested_by=requested_by, updated_by_model=updated_by_model)
+    return CardState(
+        feedback=tuple(feedback),
+        seen_count=incident.count,
+        last_seen=incident.last_seen,
+        resolved=incident.resolved,
+        resolved_at=incident.last_seen if incident.resolved else None,
+        updated_by_model=updated_by_model,
+        places=incident.places,
+        requested_by=requested_by,
+    )
 
 def card_message(result: TriageResult, state: CardState | None = None, *, precedent_link: str | None = None) -> Message:
     """The full card: `text` fallback plus blocks, ready for chat.postMessage / chat.update.

@@ -28,7 +28,7 @@ from bot.card import TriageResult
 from bot.settings import Settings
 from bot.slack import blocks, modal, payloads, shortcut
 from bot.slack.background import Background
-from bot.slack.feedback import feedback_change, needs_reviewer, notes_from_rows
+from bot.slack.feedback import feedback_change, needs_reviewer
 from bot.slack.poster import CANNOT_POST, CardPoster, slack_error
 from bot.store import Store
 from bot.triage.errors import InputError
@@ -237,16 +237,16 @@ class SlackBot:
             await self.redraw(click, result, await self.card_state(result, origin), respond)
 
     async def card_state(self, result: TriageResult, requested_by: str | None = None) -> blocks.CardState:
-        """Everything a redraw shows besides the result itself (feedback so far, who asked)."""
-        rows = await self.store.run(self.store.feedback_for, result.meta.triage_id)
-        return blocks.CardState(feedback=notes_from_rows(rows), requested_by=requested_by)
+        """Everything a redraw shows besides the result itself: feedback so far, who asked, and for an
+        incident's card its counter and resolution (one builder for every redraw, see blocks.card_state)."""
+        return await self.poster.state_of(result, requested_by)
 
     async def redraw(
         self, click: payloads.CardAction, result: TriageResult, state: blocks.CardState, respond: Respond
     ) -> None:
         where = (click.channel_id, click.message_ts) if click.channel_id and click.message_ts else None
         where = where or await self.poster.where(click.triage_id)
-        if where and await self.poster.update(where[0], where[1], result, state):
+        if where and await self.poster.redraw(where[0], where[1], click.triage_id, state.requested_by):
             return
         # Cards answered through a response_url (bot not in channel) can only be replaced through one.
         await respond(replace_original=True, **blocks.card_message(result, state))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -13,7 +14,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.alerts.incidents import retry_delay, should_retry
 from bot.card import TriageResult
 from bot.memory.links import precedent_link
-from bot.slack.blocks import CardState, card_message
+from bot.slack.blocks import CardState, card_message, card_state
+from bot.slack.feedback import notes_from_rows
 from bot.store import Store
 
 # Errors meaning "the bot cannot post here": answer through the command's response_url instead.
@@ -32,6 +34,17 @@ def slack_error(exc: SlackApiError) -> str:
         return str(response.get("error") or "unknown_error")
     except AttributeError:
         return "unknown_error"
+
+
+_CARD_LOCKS: dict[tuple[str, str], asyncio.Lock] = {}
+
+
+def _card_lock(channel: str, ts: str) -> asyncio.Lock:
+    """The lock of one posted card, shared by every poster in the process."""
+    if len(_CARD_LOCKS) > 10_000:
+        for key in [k for k, lock in _CARD_LOCKS.items() if not lock.locked()]:
+            del _CARD_LOCKS[key]
+    return _CARD_LOCKS.setdefault((channel, ts), asyncio.Lock())
 
 
 def without_reconnects(client: AsyncWebClient) -> AsyncWebClient:
@@ -109,6 +122,30 @@ class CardPoster:
             log.warning("slack_update_failed", triage_id=result.meta.triage_id, error=slack_error(exc))
             return False
         return True
+
+    async def state_of(self, result: TriageResult, requested_by: str | None = None) -> CardState:
+        """A card's state as stored now (incident counter and resolution, feedback, requester)."""
+        triage_id = result.meta.triage_id
+        rows = await self.store.run(self.store.feedback_for, triage_id)
+        incident = await self.store.run(self.store.incident_for_triage, triage_id)
+        if requested_by is None:
+            post = await self.store.run(self.store.get_post, triage_id) or {}
+            requested_by = post.get("requested_by")
+        return card_state(incident, notes_from_rows(rows), requested_by=requested_by,
+                          updated_by_model=result.meta.source == "retry")
+
+    async def redraw(self, channel: str, ts: str, triage_id: str, requested_by: str | None = None) -> bool:
+        """Redraw a posted card from what is stored, one redraw per card at a time.
+
+        The card shows the triage the store says it shows now (a re-triage moves it to the newer one), so
+        a redraw that started before a newer result can never put the older card back.
+        """
+        async with _card_lock(channel, ts):
+            current = await self.store.run(self.store.triage_at, channel, ts) or triage_id
+            result = await self.store.run(self.store.get_triage, current)
+            if result is None:
+                return False
+            return await self.update(channel, ts, result, await self.state_of(result, requested_by))
 
     async def find(self, channel: str, thread_ts: str | None, key: str, oldest: float) -> str | None:
         """The ts of a card posted with `key` since `oldest`, None when Slack has none (crash recovery).
