@@ -23,7 +23,7 @@ from bot.card import TriageResult
 from bot.limits import BodyLimit, BodyTooLarge, drain, refuse
 from bot.memory.judge import Judge, UnknownTriage
 from bot.memory.verdicts import VerdictError, VerdictRequest
-from bot.settings import Settings
+from bot.settings import Settings, reveal
 from bot.triage.errors import InputError
 from bot.triage.normalize import HARD_LIMIT_CHARS, decode
 from bot.triage.service import TriageService
@@ -111,7 +111,7 @@ def create_app(
     app = FastAPI(title="Triage Gateway", version="0.1.0", docs_url=None, redoc_url=None)
     app.state.service = service
 
-    app.add_middleware(GuardV1, token=settings.api_token)
+    app.add_middleware(GuardV1, token=reveal(settings.api_token))
     # Outermost: no route, token check or parser ever holds more than its route's limit.
     app.add_middleware(BodyLimit, default=MAX_BODY_BYTES, limits={SLACK_PATH: SLACK_MAX_BODY_BYTES})
 

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from bot.alerts.alertmanager import PayloadError, parse_alerts
 from bot.app import bearer_ok, create_app
+from bot.settings import reveal
 from bot.wiring import Gateway
 
 
@@ -19,7 +20,7 @@ def add_alertmanager_route(app: FastAPI, gateway: Gateway) -> None:
 
     @app.post("/v1/alerts/alertmanager")
     async def alertmanager(request: Request) -> JSONResponse:
-        token = settings.alertmanager_token
+        token = reveal(settings.alertmanager_token)
         if not token:
             return JSONResponse({"error": "Alertmanager intake is off: set TRIAGE_ALERTMANAGER_TOKEN"}, 404)
         supplied = request.headers.get("authorization") or ""

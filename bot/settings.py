@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 
 # USD per one million tokens: (input, output). Overridable with TRIAGE_PRICES (JSON).
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
@@ -73,7 +73,7 @@ class Settings(BaseModel):
     # Seconds without a heartbeat after which a replica counts as dead and its work is taken over.
     replica_lease: float = Field(default=10.0, gt=0)
 
-    openai_api_key: str | None = None
+    openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     model_fast: str = "gpt-4o-mini"
     model_strong: str = "gpt-4o"
@@ -87,7 +87,7 @@ class Settings(BaseModel):
     budget_fast_only_ratio: float = 0.8
     prices: dict[str, tuple[float, float]] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
 
-    api_token: str | None = None
+    api_token: SecretStr | None = None
     cache_ttl: float = Field(default=24 * 3600, ge=0)
     max_input_chars: int = Field(default=16_000, ge=200)
     strong_input_chars: int = Field(default=6_000, ge=1)
@@ -97,16 +97,16 @@ class Settings(BaseModel):
     circuit_cooldown: float = Field(default=30.0, gt=0)
     log_level: str = "info"
 
-    slack_bot_token: str | None = None
-    slack_signing_secret: str | None = None
-    slack_app_token: str | None = None
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
     alert_channels: list[str] = Field(default_factory=list)
     reviewer_group: str | None = None
 
     coalesce_window: float = Field(default=3600.0, ge=0)
     counter_interval: float = Field(default=10.0, ge=0)
-    alertmanager_token: str | None = None
+    alertmanager_token: SecretStr | None = None
     alertmanager_channel: str | None = None
     retry_interval: float = Field(default=30.0, gt=0)
     # Slack allows about one message per second per channel; cards and counter updates are paced to it.
@@ -176,3 +176,8 @@ def _without_password(url: str) -> str:
         return url
     host = parts.netloc.rsplit("@", 1)[-1]
     return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def reveal(value: SecretStr | None) -> str | None:
+    """The plain value of a secret setting, for the one client that needs it; None when unset."""
+    return value.get_secret_value() if value is not None else None

@@ -16,7 +16,7 @@ from bot.alerts.pump import CardPump
 from bot.jobs import Jobs, RetryLater, build_scheduler
 from bot.memory.judge import Judge
 from bot.observability import Metrics
-from bot.settings import Settings
+from bot.settings import Settings, reveal
 from bot.slack.listeners import SlackBot, build_slack_client
 from bot.slack.poster import CardPoster
 from bot.store import Store, open_store
@@ -106,7 +106,7 @@ class Gateway:
 def build_openai_client(settings: Settings) -> openai.AsyncOpenAI:
     # tenacity owns retries: the client's own must be off or the two multiply.
     return openai.AsyncOpenAI(
-        api_key=settings.openai_api_key,
+        api_key=reveal(settings.openai_api_key),
         base_url=settings.openai_base_url,
         max_retries=0,
         timeout=settings.model_timeout,

@@ -25,7 +25,7 @@ from starlette.responses import Response
 
 from bot.alerts.intake import AlertIntake
 from bot.card import TriageResult
-from bot.settings import Settings
+from bot.settings import Settings, reveal
 from bot.slack import blocks, modal, payloads, shortcut
 from bot.slack.background import Background
 from bot.slack.feedback import feedback_change, needs_reviewer
@@ -48,7 +48,7 @@ log = structlog.get_logger("bot.slack")
 def build_slack_client(settings: Settings, *, rate_limit_retries: int = 8) -> AsyncWebClient:
     """The Web API client: Slack's own retry handlers wait out 429s and reconnect on network errors."""
     return AsyncWebClient(
-        token=settings.slack_bot_token,
+        token=reveal(settings.slack_bot_token),
         base_url=settings.slack_api_url,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
@@ -86,7 +86,7 @@ class SlackBot:
         self._session: aiohttp.ClientSession | None = None
         self.app = AsyncApp(
             client=client,
-            signing_secret=settings.slack_signing_secret or "",
+            signing_secret=reveal(settings.slack_signing_secret) or "",
             process_before_response=False,
             logger=logger,
         )

@@ -12,7 +12,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts.intake import AlertIntake
-from bot.settings import Settings
+from bot.settings import Settings, reveal
 from bot.slack.listeners import SlackBot, build_slack_client
 from bot.store import Store
 from bot.triage.service import TriageService
@@ -45,7 +45,7 @@ async def run_socket_mode(
     if intake is None:
         raise SocketModeUnavailable("no alert intake: build the gateway with socket_mode=True and a bot token")
     bot = SlackBot(settings, service, store, client, intake=intake, **bot_options)
-    handler = AsyncSocketModeHandler(bot.app, settings.slack_app_token, web_client=client)
+    handler = AsyncSocketModeHandler(bot.app, reveal(settings.slack_app_token), web_client=client)
     stop = stop or asyncio.Event()
     bot.open_session()
     # Connecting retries for as long as Slack is unreachable; a stop request must still end it.
