@@ -148,7 +148,8 @@ def serve(settings: Settings, host: str, port: int, insecure: bool) -> int:
     gateway = build_gateway(settings)
     announce(settings)
     app = build_app(gateway)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
+                            log_config=None)
     uvicorn.Server(config).run()
     return 0
 

@@ -27,6 +27,36 @@ def configure_logging(level: str = "info", stream: TextIO | None = None) -> None
         logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
         cache_logger_on_first_use=False,
     )
+    _route_stdlib_logging(numeric, stream or sys.stderr)
+
+
+class _JSONHandler(logging.StreamHandler):
+    """Marks the handler this module installs, so configuring again replaces it and nothing else."""
+
+
+def _route_stdlib_logging(level: int, stream: TextIO) -> None:
+    """uvicorn, Bolt, slack_sdk and APScheduler log through the stdlib: give them the same JSON lines."""
+    handler = _JSONHandler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.stdlib.add_logger_name,
+                structlog.stdlib.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _JSONHandler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    # Libraries log each HTTP request and job run at INFO: only their warnings, unless debugging.
+    root.setLevel(level if level <= logging.DEBUG else max(level, logging.WARNING))
 
 
 class Metrics:

@@ -1,4 +1,4 @@
-"""Secret settings never show in a repr, a dump or a log line, and still reach the clients that need them."""
+"""Secret settings stay hidden and every log line is JSON, the libraries' included."""
 
 from __future__ import annotations
 
@@ -27,3 +27,21 @@ def test_secrets_reach_their_clients() -> None:
     assert reveal(settings.slack_signing_secret) == SECRETS["SLACK_SIGNING_SECRET"]
     assert settings.model_enabled and settings.slack_enabled
     assert reveal(Settings().openai_api_key) is None
+
+
+def test_library_logs_are_json_lines() -> None:
+    import io
+    import json
+    import logging
+
+    from bot.observability import configure_logging
+
+    stream = io.StringIO()
+    configure_logging("info", stream)
+    try:
+        logging.getLogger("uvicorn.error").warning("port %s busy", 8080)
+        logging.getLogger("httpx").info("HTTP Request: noise")
+    finally:
+        configure_logging("info")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(e["logger"], e["level"], e["event"]) for e in lines] == [("uvicorn.error", "warning", "port 8080 busy")]
