@@ -39,9 +39,9 @@ def test_library_logs_are_json_lines() -> None:
     stream = io.StringIO()
     configure_logging("info", stream)
     try:
-        logging.getLogger("uvicorn.error").warning("port %s busy", 8080)
-        logging.getLogger("httpx").info("HTTP Request: noise")
+        logging.getLogger("triage.library.server").warning("port %s busy", 8080)
+        logging.getLogger("triage.library.client").info("HTTP Request: noise")
     finally:
         configure_logging("info")
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
-    assert [(e["logger"], e["level"], e["event"]) for e in lines] == [("uvicorn.error", "warning", "port 8080 busy")]
+    assert [(e["logger"], e["level"], e["event"]) for e in lines] == [("triage.library.server", "warning", "port 8080 busy")]
