@@ -44,4 +44,5 @@ def test_library_logs_are_json_lines() -> None:
     finally:
         configure_logging("info")
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
-    assert [(e["logger"], e["level"], e["event"]) for e in lines] == [("triage.library.server", "warning", "port 8080 busy")]
+    seen = [(e["logger"], e["level"], e["event"]) for e in lines]
+    assert seen == [("triage.library.server", "warning", "port 8080 busy")]
