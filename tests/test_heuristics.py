@@ -362,3 +362,17 @@ def test_cards_do_not_depend_on_the_process_hash_seed() -> None:
         for seed in ("1", "2", "3")
     }
     assert len(outputs) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "category", "severity"),
+    [
+        ("Kafka topic audit-log has 6 under-replicated partitions on cluster events-prod", "data", "P2"),
+        ("(error) OOM command not allowed when used memory > 'maxmemory' on cache-7", "data", "P2"),
+        ("OOM command not allowed when used memory > 'maxmemory' on cache-7; logins are failing for a few users",
+         "data", "P1"),
+    ],
+)
+def test_unlabelled_failures_get_their_own_severity(text: str, category: str, severity: str) -> None:
+    card = heuristic_card(text)
+    assert (card.category, card.severity) == (category, severity)

@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 
 from bot.card import TriageCard
 from bot.evals.cases import load_cases
-from bot.triage.alert_fields import extract_fields, loose_place
+from bot.triage.alert_fields import (
+    code_service,
+    extract_fields,
+    host_names,
+    loose_place,
+    namespaced_workloads,
+    workload_name,
+)
 from bot.triage.heuristics import heuristic_card
 from bot.triage.redact import redact
 from tests.conftest import GatewayFactory
@@ -125,6 +132,31 @@ def test_the_card_names_the_place_the_alert_names(text: str, place: str) -> None
     assert any(place in step for step in card.steps)
 
 
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        ("Uploads are refused by files.eu.example.org: 'request entity too large'", "files.eu.example.org"),
+        ("ALARM: \"queue-backlog\" Namespace=AWS/SQS QueueName=billing-retries MetricName=ApproximateAgeOfOldest",
+         "billing-retries"),
+        ("[Triggered] p95 latency over dbinstanceidentifier:users-db-main was > 2s", "users-db-main"),
+        ("FunctionName=pdf-render Errors=41 over 5 minutes", "pdf-render"),
+        ("[FIRING:1] KubeDeploymentReplicasMismatch app=search-gateway replicas 1/3 for 20m", "search-gateway"),
+        ("Job batch/ledger-compact-29012345 failed: BackoffLimitExceeded", "ledger-compact"),
+        ("Pod media/transcoder-7d9f8c6b5-k2x4q is in CrashLoopBackOff", "transcoder"),
+        ("HTTP 503 from haproxy: backend search_pool has no server available", "search_pool"),
+        ("panic: assignment to entry in nil map\n\ngoroutine 7 [running]:\n"
+         "github.com/example/route-planner/internal/graph.(*Index).Add(...)", "route-planner"),
+        ("java.lang.IllegalStateException: closed\n\tat com.example.fulfilment.pick.Picker.next(Picker.java:12)",
+         "fulfilment"),
+        ("Traceback (most recent call last):\n  File \"/srv/exporter/jobs/run.py\", line 3, in main\nValueError: x",
+         "exporter"),
+    ],
+)
+def test_the_card_names_places_from_tags_prose_object_names_and_code(text: str, place: str) -> None:
+    card = heuristic_card(text)
+    assert place in card.summary + " ".join(card.steps)
+
+
 @settings(max_examples=200)
 @given(st.text(max_size=400))
 def test_place_finding_never_fails(text: str) -> None:
@@ -133,10 +165,38 @@ def test_place_finding_never_fails(text: str) -> None:
     loose_place(text)
 
 
+def test_package_names_and_file_names_are_not_hosts() -> None:
+    assert host_names("at org.springframework.jdbc.core.JdbcTemplate and com.example.billing.Api") == []
+    assert host_names("File reserve.go and kafka.replication.under_replicated_partitions") == []
+    assert host_names("probe of api.eu.example.net failed") == ["api.eu.example.net"]
+
+
+def test_generated_suffixes_are_stripped_only_when_present() -> None:
+    assert workload_name("report-export-28519200") == "report-export"
+    assert workload_name("ledger-writer-5f6d8-h2v9x") == "ledger-writer"
+    assert workload_name("kafka-broker-3") == ""
+    assert namespaced_workloads("see acme/payments-service and /var/lib-2000") == []
+
+
+def test_framework_packages_do_not_name_the_service() -> None:
+    assert code_service("at org.springframework.web.Servlet.run(Servlet.java:1)") == ""
+    assert code_service('File "/usr/lib/python3.11/site-packages/x.py"') == ""
+
+
+@settings(max_examples=200)
+@given(st.text(alphabet=st.sampled_from("abz09-./:= \n\"(_"), max_size=400))
+def test_place_patterns_never_fail_on_place_like_text(text: str) -> None:
+    host_names(text)
+    namespaced_workloads(text)
+    code_service(text)
+    assert len(extract_fields(text).target) <= 60
+
+
 @pytest.mark.parametrize(
     "text",
-    [" " * 1_000_000, "on " * 333_000, "a-1" * 333_000, "service '" * 100_000, "GET /" * 200_000],
-    ids=["blanks", "on", "hyphen-digits", "quotes", "endpoints"],
+    [" " * 1_000_000, "on " * 333_000, "a-1" * 333_000, "service '" * 100_000, "GET /" * 200_000,
+     "a.b" * 333_000, "ns/a-1" * 166_000, "app=" * 250_000, 'File "/app/' * 90_000],
+    ids=["blanks", "on", "hyphen-digits", "quotes", "endpoints", "dots", "namespaced", "tags", "code-dirs"],
 )
 def test_place_finding_is_linear_on_a_megabyte(text: str) -> None:
     extract_fields(text)

@@ -42,10 +42,44 @@ _EXCEPTION_LINE = re.compile(
 _LOOSE_PLACE = re.compile(
     r"\b(?i:(on|at|in|for|from)|host|pod|node|instance|service|cluster|app|application|deployment|broker"
     r"|controller|replica|database|db|bucket|topic|repo|repository|endpoint|queue|server|vm|domain|tenant"
-    r"|probe|container|table)\s{1,3}(?:(?i:host|the|of|to|on)\s{1,3})?[\"'`]?"
+    r"|probe|container|table|backend|frontend)\s{1,3}(?:(?i:host|the|of|to|on)\s{1,3})?[\"'`]?"
     r"((?=[\w.@/*-]{0,80}[A-Za-z])(?=[\w.@/*-]{0,80}[\d.@/_*-])[A-Za-z0-9*/][\w.@/*-]{0,80}[A-Za-z0-9])"
     r"|\b(?i:app|application|service|tenant|team|customer)\s{1,3}[\"']([A-Z][^\"'\n]{1,40})[\"']"
     r"|(?<![\w./-])([a-z][a-z0-9]{1,30}(?:-[a-z0-9]{1,30}){0,6}-\d[\w-]{0,30}(?:\.[a-z][\w-]{0,30}){0,4})(?![\w-])"
+)
+# Dimension and tag keys that name a resource in cloud and metric alerts (CloudWatch, Datadog, Prometheus):
+# `ApiName=public-api`, `dbinstanceidentifier:orders-db`. A colon counts only with no blank after it, so
+# prose such as "app: the checkout page" is not read as a tag.
+_RESOURCE_FIELD = re.compile(
+    r"(?<![\w.-])(?i:apiname|servicename|functionname|dbinstanceidentifier|dbclusteridentifier|loadbalancer"
+    r"|targetgroup|queuename|clustername|topicname|tablename|bucketname|cachenodeid|cacheclusterid|streamname"
+    r"|consumergroup|consumer_group|app|application|deployment|statefulset|daemonset|kube_deployment"
+    r"|kube_service|service_name|app_name)(?:\s?=\s?|:)\"?([A-Za-z0-9][\w./-]{0,100})"
+)
+# A host name in prose: at least three labels and a top-level name hosts use ("sso.corp.example.com").
+_FQDN = re.compile(r"(?<![\w.@/-])([a-z0-9][a-z0-9.-]{2,200}\.([a-z]{2,12}))(?![\w-]|\.[\w-])")
+_HOST_TLDS = frozenset(
+    [
+        "com", "net", "org", "io", "dev", "app", "cloud", "internal", "local", "lan", "corp", "example", "eu", "us",
+        "uk", "de", "fr", "nl", "co", "ai", "tech", "svc",
+    ]
+)
+_PACKAGE_ROOTS = frozenset(["com", "org", "net", "io", "java", "javax", "kotlin", "scala", "sun", "jdk", "android"])
+# `namespace/name-<suffix>` as Kubernetes prints jobs and pods (nightly/report-export-28519200).
+_NAMESPACED = re.compile(r"(?<![\w./-])[a-z0-9][a-z0-9-]{0,62}/([a-z][a-z0-9-]{0,120}[a-z0-9])(?![\w./-])")
+# The service a stack trace's code lives in: a Go module path, a Java package under the vendor's
+# domain, or the directory under an application root that a Python/Node file sits in.
+_GO_MODULE = re.compile(r"\b(?:github\.com|gitlab\.com|bitbucket\.org)/[\w.-]{1,100}/([\w.-]{1,100})/")
+_JAVA_PACKAGE = re.compile(r"\b(?:com|org|net|io)\.([a-z]\w{0,40})\.([a-z]\w{0,40})\.")
+_CODE_DIR = re.compile(r"[\"(\s]/(?:app|srv|opt|code|usr/src/app|usr/src|home/\w{1,40})/([\w-]{1,60})/")
+_FRAMEWORKS = frozenset(
+    [
+        "springframework", "apache", "hibernate", "sun", "google", "fasterxml", "zaxxer", "netty", "grpc",
+        "microsoft", "oracle", "mysql", "postgresql", "amazonaws", "aws", "jboss", "eclipse", "jetbrains", "squareup",
+    ]
+)
+_NOT_SERVICES = frozenset(
+    ["lib", "lib64", "venv", "env", "site-packages", "node_modules", "local", "bin", "src", "dist", "build", "conda"]
 )
 _URL_HOST = re.compile(r"\bhttps?://([A-Za-z0-9][A-Za-z0-9.-]{1,100}[A-Za-z0-9])")
 _NUMBER_LIKE = re.compile(r"[\d.,:/%*-]+[a-z]{0,3}|\d[\w.]*|[a-z]{1,3}\d{1,3}|http/[\d.]+|utf-\d+|x86-64")
@@ -164,7 +198,64 @@ def loose_places(text: str, limit: int = 3) -> list[str]:
     url = _URL_HOST.search(text) if "://" in text else None
     if url is not None and url.group(1) not in strong and len(strong) < limit:
         strong.append(url.group(1))
+    for host in host_names(text) if text.count(".") >= 2 else []:
+        if len(strong) < limit and not any(host in name or name in host for name in strong):
+            strong.append(host)
     return (strong + weak)[:limit]
+
+
+def host_names(text: str) -> list[str]:
+    """Fully-qualified host names written in prose, not Java packages or file names."""
+    found: list[str] = []
+    for hit in _FQDN.finditer(text):
+        name = hit.group(1)
+        labels = name.split(".")
+        if (
+            hit.group(2) in _HOST_TLDS and len(labels) >= 3 and "" not in labels
+            and labels[0] not in _PACKAGE_ROOTS and name not in found
+        ):
+            found.append(name)
+    return found
+
+
+def _random_part(part: str) -> bool:
+    """A generated name suffix: a job's schedule number or a replica set / pod hash."""
+    if part.isdigit():
+        return len(part) >= 3
+    return 4 <= len(part) <= 10 and any(c.isdigit() for c in part) and any(c.isalpha() for c in part)
+
+
+def workload_name(name: str) -> str:
+    """The workload behind a generated Kubernetes object name, or '' when it has no generated suffix."""
+    parts = name.split("-")
+    kept = list(parts)
+    while len(kept) > 1 and _random_part(kept[-1]):
+        kept.pop()
+    return "-".join(kept) if len(kept) < len(parts) else ""
+
+
+def namespaced_workloads(text: str) -> list[str]:
+    """Workloads named as `namespace/name-<suffix>` (Kubernetes jobs and pods)."""
+    found: list[str] = []
+    for hit in _NAMESPACED.finditer(text):
+        name = workload_name(hit.group(1))
+        if name and name not in found:
+            found.append(name)
+    return found
+
+
+def code_service(text: str) -> str:
+    """The service a stack trace's code belongs to, from its module path, package or directory, or ''."""
+    go = _GO_MODULE.search(text) if ".com/" in text or ".org/" in text else None
+    if go is not None:
+        return go.group(1)
+    for hit in _JAVA_PACKAGE.finditer(text):
+        if hit.group(1) not in _FRAMEWORKS and hit.group(2) not in _FRAMEWORKS:
+            return hit.group(2)
+    for hit in _CODE_DIR.finditer(text):
+        if hit.group(1) not in _NOT_SERVICES:
+            return hit.group(1)
+    return ""
 
 
 def loose_place(text: str) -> str:
@@ -190,6 +281,14 @@ def extract_fields(text: str) -> AlertFields:
         value = hit.group(2).rstrip(".:")
         if key not in where and value and value.lower() not in ("<na>", "null", "none"):
             where[key] = value
+    for hit in _RESOURCE_FIELD.finditer(text):
+        value = hit.group(1).rstrip(".:/")
+        if value and value.lower() not in ("<na>", "null", "none"):
+            where.setdefault("resource", value)
+            break
+    workloads = namespaced_workloads(text) if "/" in text else []
+    if workloads:
+        where.setdefault("workload", workloads[0])
     pg = _PG_LINE.search(text) if ":  " in text else None
     if pg is not None and pg.group(2):
         where.setdefault("database", f"{pg.group(2)} (user {pg.group(1)})")
@@ -205,12 +304,22 @@ def extract_fields(text: str) -> AlertFields:
     # names the alert mentions outside its fields: the first stands in for a missing host or pod, the
     # rest are kept so the card mentions every place the alert names
     loose = [name for name in loose_places(text) if not any(name in value for value in where.values())]
-    if loose and not any(key in where for key in ("instance", "pod", "container", "host")):
+    named = ("instance", "pod", "container", "host", "resource", "workload")
+    if loose and not any(key in where for key in named):
         where["near"] = loose.pop(0)
     if loose:
         where["also"] = ", ".join(loose[:2])
+    if not any(key in where for key in (*named, "near", "service", "job")):
+        # a stack trace names no host, but its code path names the service
+        code = code_service(text)
+        if code:
+            where["service"] = code
     target = next(
-        (where[key] for key in ("instance", "pod", "container", "host", "near", "service", "job") if key in where),
+        (
+            where[key]
+            for key in ("instance", "pod", "container", "host", "resource", "workload", "near", "service", "job")
+            if key in where
+        ),
         "",
     )
     if not target and "database" in where:
@@ -221,8 +330,8 @@ def extract_fields(text: str) -> AlertFields:
     firing = _FIRING.match(lines[0])
     count = int(firing.group(2)) if firing is not None and firing.group(2) else 1
     order = (
-        "host", "instance", "job", "service", "cluster", "namespace", "pod", "container", "database", "endpoint",
-        "process", "user", "near", "also",
+        "host", "instance", "job", "service", "resource", "workload", "cluster", "namespace", "pod", "container",
+        "database", "endpoint", "process", "user", "near", "also",
     )
     ordered = tuple((key, clip(where[key], 80)) for key in order if key in where)
     return AlertFields(
