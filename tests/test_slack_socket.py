@@ -94,3 +94,34 @@ async def test_message_shortcut_over_socket_mode(socket_gateway: Gateway, fake_s
     (post,) = await fake_slack.wait_for_async(fake_slack.posts)
     assert post.args["channel"] == "CDEV" and post.args["thread_ts"] == "18.25"
     assert "cache-1" in json.dumps(fake_slack.message("CDEV", post.response["ts"]))
+
+
+async def test_modal_and_home_tab_over_socket_mode(socket_gateway: Gateway, fake_slack: FakeSlack) -> None:
+    command = dict(parse_qsl(sr.slash_command("", channel="CDEV")))
+    envelope = fake_slack.socket_send("slash_commands", command)
+    await fake_slack.wait_for_async(lambda: fake_slack.socket_ack(envelope))
+    (opened,) = await fake_slack.wait_for_async(lambda: fake_slack.calls_to("views.open", ok_only=True))
+    view = json.loads(opened.args["view"]) if isinstance(opened.args["view"], str) else opened.args["view"]
+    assert view["callback_id"] == "triage_modal"
+
+    values = {"triage_text": {"text": {"type": "plain_text_input", "value": "OOMKilled: worker-3\nexit 137"}},
+              "triage_channel": {"channel": {"type": "conversations_select", "selected_conversation": "COPS"}}}
+    form = dict(parse_qsl(sr.view_submission({k: view[k] for k in ("type", "callback_id", "private_metadata")},
+                                             values)))
+    envelope = fake_slack.socket_send("interactive", json.loads(form["payload"]))
+    await fake_slack.wait_for_async(lambda: fake_slack.socket_ack(envelope))
+    (post,) = await fake_slack.wait_for_async(fake_slack.posts)
+    assert post.args["channel"] == "COPS"
+
+    empty = {"triage_text": {"text": {"type": "plain_text_input", "value": "  "}}}
+    form = dict(parse_qsl(sr.view_submission({k: view[k] for k in ("type", "callback_id", "private_metadata")},
+                                             empty)))
+    envelope = fake_slack.socket_send("interactive", json.loads(form["payload"]))
+    ack = await fake_slack.wait_for_async(lambda: fake_slack.socket_ack(envelope))
+    assert ack["payload"]["response_action"] == "errors" and "triage_text" in ack["payload"]["errors"]
+
+    envelope = fake_slack.socket_send("events_api", json.loads(sr.app_home_opened("U4")))
+    await fake_slack.wait_for_async(lambda: fake_slack.socket_ack(envelope))
+    (publish,) = await fake_slack.wait_for_async(lambda: fake_slack.calls_to("views.publish", ok_only=True))
+    assert publish.args["user_id"] == "U4" and "OOMKilled" in str(publish.args["view"])
+    assert len(fake_slack.posts()) == 1

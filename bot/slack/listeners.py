@@ -26,7 +26,7 @@ from starlette.responses import Response
 from bot.alerts.intake import AlertIntake
 from bot.card import TriageResult
 from bot.settings import Settings, reveal
-from bot.slack import blocks, modal, payloads, shortcut
+from bot.slack import blocks, home, modal, payloads, shortcut
 from bot.slack.background import Background
 from bot.slack.feedback import feedback_change, needs_reviewer
 from bot.slack.poster import CANNOT_POST, CardPoster, slack_error
@@ -100,6 +100,8 @@ class SlackBot:
         self.app.shortcut(shortcut.CALLBACK_ID)(self.on_message_shortcut)
         self.modal = modal.TriageModal(service, client, self.poster)
         self.app.view_submission(modal.CALLBACK_ID)(self.on_modal_submission)
+        self.home = home.HomeTab(settings, store, client)
+        self.app.event("app_home_opened")(self.on_home_opened)
         self._http = AsyncSlackRequestHandler(self.app)
 
     async def handle(self, request: Request) -> Response:
@@ -181,6 +183,12 @@ class SlackBot:
             return
         await ack()
         self.background.spawn(self.modal.submit(submission, self.background.yield_to_requests), "slack-modal")
+
+    async def on_home_opened(self, event: dict[str, Any]) -> None:
+        user = event.get("user")
+        # The Messages and About tabs open the same event; only the Home tab has a view to publish.
+        if isinstance(user, str) and user and event.get("tab", "home") == "home":
+            self.background.spawn(self.home.publish(user), "slack-home")
 
     async def on_action(self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         await ack()
