@@ -123,5 +123,5 @@ async def test_modal_and_home_tab_over_socket_mode(socket_gateway: Gateway, fake
     envelope = fake_slack.socket_send("events_api", json.loads(sr.app_home_opened("U4")))
     await fake_slack.wait_for_async(lambda: fake_slack.socket_ack(envelope))
     (publish,) = await fake_slack.wait_for_async(lambda: fake_slack.calls_to("views.publish", ok_only=True))
-    assert publish.args["user_id"] == "U4" and "OOMKilled" in str(publish.args["view"])
+    assert publish.args["user_id"] == "U4" and "worker-3" in str(publish.args["view"])
     assert len(fake_slack.posts()) == 1
