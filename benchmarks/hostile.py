@@ -25,8 +25,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.triage.front import prepare  # noqa: E402
 from bot.triage.normalize import normalize  # noqa: E402
-from bot.triage.service import prepare  # noqa: E402
 
 MB = 1_000_000
 CAP = 16_000  # TRIAGE_MAX_INPUT_CHARS default

@@ -33,7 +33,8 @@ from bot.identity import fingerprint as text_fingerprint  # noqa: E402
 from bot.observability import Metrics, configure_logging  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.store import SQLiteStore  # noqa: E402
-from bot.triage.service import TriageService, prepare  # noqa: E402
+from bot.triage.front import prepare  # noqa: E402
+from bot.triage.service import TriageService  # noqa: E402
 
 KINDS = [
     ("CrashLooping", "pod is crash looping, restarted {n} times"),

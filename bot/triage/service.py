@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 import uuid
 from collections.abc import Callable
@@ -13,7 +12,6 @@ from typing import Literal
 import structlog
 
 from bot.card import TriageCard, TriageMeta, TriageResult
-from bot.identity import fingerprint as text_fingerprint
 from bot.identity.keeper import IdentityKeeper
 from bot.memory.precedent import Memory, memory_from, with_precedent
 from bot.observability import Metrics
@@ -22,13 +20,11 @@ from bot.store import Store
 from bot.store.leases import new_replica_id
 from bot.triage.cost import estimate_cost
 from bot.triage.errors import ModelError
-from bot.triage.evidence import Evidence, check_answer
+from bot.triage.evidence import check_answer
 from bot.triage.flight import SharedFlight
-from bot.triage.heuristics import analyse, card_of
+from bot.triage.front import Prepared, cache_key, prepare
 from bot.triage.memo import Memo
 from bot.triage.model import MAX_OUTPUT_TOKENS, ModelAnswer, ModelClient
-from bot.triage.normalize import normalize
-from bot.triage.redact import redact
 from bot.triage.resilience import CircuitBreaker, LoopSemaphore
 from bot.triage.routing import BudgetState, RoutePolicy, Tier, budget_state, escalate, first_tier
 
@@ -43,19 +39,6 @@ _CIRCUIT_KINDS = frozenset(
 )
 
 log = structlog.get_logger("bot.triage")
-
-
-@dataclass
-class Prepared:
-    """What the pure stages make of an input before any engine runs."""
-
-    text: str
-    input_hash: str
-    fingerprint: str
-    truncated: bool
-    redactions: list[str]
-    prescreen: TriageCard
-    evidence: Evidence
 
 
 @dataclass
@@ -75,26 +58,6 @@ class Outcome:
     review: tuple[str, ...] = ()  # why a person should look: evidence overruled the answer, a label conflict
     # (key, card to reuse) when this outcome should be written to the idempotency cache
     cache_entry: tuple[str, TriageResult] | None = None
-
-
-def cache_key(text: str, prompt_version: str, model: str, memory_tag: str = "") -> str:
-    return hashlib.sha256(f"{prompt_version}\x00{model}\x00{memory_tag}\x00{text}".encode()).hexdigest()
-
-
-def prepare(raw: str | bytes, max_chars: int, identify: Callable[[str], str] = text_fingerprint) -> Prepared:
-    """The pure front of the pipeline: normalise, redact, identify, pre-screen."""
-    norm = normalize(raw, max_chars)
-    text, kinds = redact(norm.text)
-    analysis = analyse(text)
-    return Prepared(
-        text=text,
-        input_hash=norm.digest,
-        fingerprint=identify(text),
-        truncated=norm.truncated,
-        redactions=kinds,
-        prescreen=card_of(analysis),
-        evidence=analysis.evidence,
-    )
 
 
 class TriageService:
