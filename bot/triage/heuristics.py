@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from bot.card import STEP_MAX, TriageCard
+from bot.reading import Read, Reading, read
 from bot.triage.alert_fields import AlertFields, extract_fields
 from bot.triage.evidence import Evidence
 from bot.triage.instructions import strip_requests
@@ -14,6 +15,7 @@ from bot.triage.normalize import undecodable_share
 from bot.triage.rules import SEVERITY_ORDER, Rule, RuleSet, default_rules
 from bot.triage.severity import (
     LabelHit,
+    reading_label,
     Signal,
     decide_severity,
     find_label,
@@ -30,6 +32,9 @@ _UNKNOWN_CATEGORY_CONFIDENCE = 0.25
 _GENERIC_STEPS_FACTOR = 0.8
 # At or above this share of undecodable bytes the input is binary, not an alert.
 _BINARY_SHARE = 0.3
+_RESOLVED_STATES = frozenset({"resolved", "ok", "recovered", "up", "closed", "incident.resolved", "close",
+                              "resolve", "inactive", "deactivated"})
+_SAFE_TARGET = re.compile(r"[^\w.:/@ ()-]")
 _RESOLVED = re.compile(r"\[RESOLVED\b|\bstatus\s*[=:]\s*\"?resolved\b", re.IGNORECASE)
 
 
@@ -57,6 +62,7 @@ class Analysis:
     # sentences addressed to the triager, removed before any rule ran
     requests_removed: int = 0
     evidence: Evidence = field(default_factory=Evidence)
+    reading: Reading = field(default_factory=Reading)
 
 
 def heuristic_card(text: str) -> TriageCard:
@@ -75,16 +81,20 @@ def card_of(analysis: Analysis) -> TriageCard:
     )
 
 
-def analyse(text: str, rules: RuleSet | None = None) -> Analysis:
+def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = None) -> Analysis:
     """Run the rules over one alert and return the decisions with their evidence."""
     rs = rules or default_rules()
+    taken = taken if taken is not None else read(text)
+    reading = taken.reading
+    # a JSON payload is matched on its fields rendered as text, not on its keys and punctuation
+    text = taken.body or text
     # "mark this P3" or "ignore previous instructions" is never evidence: drop it before any rule runs
     text, requests_removed = strip_requests(text)
     prepared = rs.prepare(text)
     found = rs.match(prepared)
     matched_ids = frozenset(rs.rules[index].id for index in found)
 
-    category, scores, subject = _categorise(rs, found)
+    category, scores, subject = _categorise(rs, found, reading.source)
     binary = undecodable_share(text)
     if binary >= _BINARY_SHARE:
         # a few words that survive in binary noise are not evidence of anything
@@ -99,7 +109,8 @@ def analyse(text: str, rules: RuleSet | None = None) -> Analysis:
         severity_found = rs.match(severity_text)
     severity_ids = frozenset(rs.rules[index].id for index in severity_found)
 
-    label = find_label(rs, text, prepared.lowered)
+    # a label from the tool's own label field, on the tool's own scale; else one in label position in the text
+    label = reading_label(rs, reading) or find_label(rs, text, prepared.lowered)
     signals = term_signals(rs, severity_found, severity_text, labelled=label is not None)
     measured = measured_percent(text) if severity_ids & {"http_5xx", "http_4xx", "error_rate"} else None
     signals.extend(numeric_signals(rs, severity_ids, severity_text.lowered, measured))
@@ -110,7 +121,9 @@ def analyse(text: str, rules: RuleSet | None = None) -> Analysis:
     if label is not None and loss is not None and _rank(loss.severity) < _rank(label.level.most):
         # a stated loss of service outranks a lower label; a person should settle the disagreement
         severity, basis, severity_confidence, conflict = loss.severity, "conflict", 0.3, loss
-    resolved = "resolved" in prepared.lowered and _RESOLVED.search(text) is not None
+    resolved = reading.status in _RESOLVED_STATES or (
+        "resolved" in prepared.lowered and _RESOLVED.search(text) is not None and not reading.status
+    )
     if resolved:
         severity, basis, severity_confidence = "P3", "resolved", 0.8
     if binary >= _BINARY_SHARE:
@@ -119,7 +132,12 @@ def analyse(text: str, rules: RuleSet | None = None) -> Analysis:
 
     all_ids = matched_ids | severity_ids
     fields = extract_fields(text)
-    playbook_id, failure, steps = _steps(rs, category, all_ids, fields.target)
+    if reading.resource:
+        # the resource field the tool filled names the place, never a region, host of a vendor or an id
+        fields = replace(fields, target=_SAFE_TARGET.sub("", reading.resource)[:60] or fields.target)
+    elif fields.target and fields.target != "the affected component":
+        reading = reading.model_copy(update={"resource": fields.target})
+    playbook_id, failure, steps = _steps(rs, category, all_ids, fields.target, reading)
     confidence = _confidence(category, scores, severity_confidence)
     if playbook_id.endswith("_default") or playbook_id == "none":
         # nothing told us which failure this is: the steps are generic, and the card says so by its confidence
@@ -146,6 +164,7 @@ def analyse(text: str, rules: RuleSet | None = None) -> Analysis:
         conflict=conflict,
         requests_removed=requests_removed,
         evidence=evidence,
+        reading=reading,
     )
 
 
@@ -189,10 +208,15 @@ def _evidence(
 
 
 # --- category -----------------------------------------------------------------------------------------
-def _categorise(rs: RuleSet, found: dict[int, str]) -> tuple[str, dict[str, float], str]:
+def _categorise(rs: RuleSet, found: dict[int, str], source: str = "") -> tuple[str, dict[str, float], str]:
     scores: dict[str, float] = {}
     best_rule: dict[str, Rule] = {}
     strongest: dict[str, float] = {}
+    vote = rs.source_votes.get(source)
+    if vote is not None:
+        # the tool that wrote the text says what kind of thing it watches (a GuardDuty finding is security)
+        scores[vote[0]] = vote[1]
+        strongest[vote[0]] = vote[1]
     for index in found:
         rule = rs.rules[index]
         if rule.category is None or rule.weight <= 0:
@@ -217,17 +241,41 @@ def _categorise(rs: RuleSet, found: dict[int, str]) -> tuple[str, dict[str, floa
 
 # --- steps and confidence -----------------------------------------------------------------------------
 def _steps(
-    rs: RuleSet, category: str, ids: frozenset[str], target: str
+    rs: RuleSet, category: str, ids: frozenset[str], target: str, reading: Reading | None = None
 ) -> tuple[str, str, tuple[str, str, str]]:
-    chosen = next((book for book in rs.playbooks_for(category) if book.when <= ids), None)
-    if chosen is None:
-        return "none", "", (
-            "Read the full alert and identify the affected service and its owner",
-            "Check that service's dashboards and logs around the alert time",
-            "Escalate to the owning team if you confirm user impact",
-        )
+    source = reading.source if reading is not None else ""
+    chosen = next(
+        (book for book in rs.playbooks_for(category)
+         if book.when <= ids and (not book.sources or source in book.sources) and source not in book.not_sources),
+        None,
+    )
+    if chosen is None or (chosen.id.endswith("_default") and reading is not None and reading.alert_name):
+        return "none", "", reading_steps(reading, target)
     filled = tuple(_fill_step(step, target) for step in chosen.steps)
     return chosen.id, chosen.failure, (filled[0], filled[1], filled[2])
+
+
+def reading_steps(reading: Reading | None, target: str) -> tuple[str, str, str]:
+    """Steps built from what the reading states, when no playbook fits the failure."""
+    place = target if target and target != "the affected component" else ""
+    name = reading.alert_name if reading is not None else ""
+    tool = reading.source if reading is not None and reading.source not in ("unknown", "chat", "ticket") else ""
+    metric = reading.metrics[0] if reading is not None and reading.metrics else None
+    first = (
+        f"Search the runbook and past incidents for '{name[:60]}'" + (f" and confirm it still fires for {place}"
+                                                                       if place else "")
+        if name else f"Identify the service and owner of {place or 'the affected component'} from the alert"
+    )
+    if metric is not None:
+        limit = f" against its threshold {metric.threshold:g}{metric.unit and ' ' + metric.unit}" if (
+            metric.threshold is not None) else ""
+        second = f"Graph {metric.name[:50]} on {place or 'the resource'}{limit} over the last hours"
+    elif tool:
+        second = f"Open the alert in {tool} and check {place or 'the resource'}'s recent changes, logs and events"
+    else:
+        second = f"Check {place or 'that service'}'s dashboards and logs around the alert time"
+    third = f"Escalate to the team that owns {place or 'the service'} if users are affected"
+    return (_fill_step(first, target), _fill_step(second, target), _fill_step(third, target))
 
 
 def _fill_step(step: str, target: str) -> str:

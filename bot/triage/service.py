@@ -356,6 +356,8 @@ class TriageService:
             created_at=self._clock(),
             precedent=memory.precedent,
             similar=list(memory.similar),
+            reading=prepared.reading,
+            links=list(prepared.links),
         )
         return TriageResult(**card.model_dump(), meta=meta)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.reading import Reading
 from bot.triage.rules import SEVERITY_ORDER, LabelLevel, RuleSet, Text
 
 _DEFAULT_SEVERITY = "P3"
@@ -190,6 +191,27 @@ def find_label(rs: RuleSet, text: str, lowered: str) -> LabelHit | None:
                 best = candidate
         if best is not None:
             return best
+    return None
+
+
+# Label keys read from any tool's label field when it has no scale of its own.
+_GENERIC_LABEL_KEYS = ("severity", "priority", "urgency", "level")
+
+
+def reading_label(rs: RuleSet, reading: Reading) -> LabelHit | None:
+    """The severity label in the tool's own label field, mapped by the tool's own scale."""
+    if not reading.labels:
+        return None
+    lowered = {key.lower(): value for key, value in reading.labels.items()}
+    for key in (*_GENERIC_LABEL_KEYS, *(k for (source, k) in rs.vendor_scales if source == reading.source)):
+        value = lowered.get(key)
+        if not value:
+            continue
+        table_name = rs.vendor_scales.get((reading.source, key)) or rs.vendor_scales.get(("*", key), "default")
+        word = re.sub(r"[-_ `*]", "", value.lower())
+        level = rs.labels[table_name].get(word)
+        if level is not None:
+            return LabelHit(f"{reading.source}:{key}", word, level, 0.8 if table_name == "default" else 0.7)
     return None
 
 

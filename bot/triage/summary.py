@@ -31,10 +31,27 @@ def _what(analysis: Analysis) -> str:
     if token and token.lower() not in failure.lower():
         failure = f"{failure} ({token})"
     place = analysis.fields.target
-    where = f" on {place}" if place and place != _NO_PLACE else ", place not stated"
+    known = bool(place) and place != _NO_PLACE
+    name = alert_title(analysis.reading.alert_name)
     if failure.lower().startswith(analysis.subject.lower()):
-        return f"{failure[0].upper()}{failure[1:]}{where}"
-    return f"{analysis.subject}: {failure}{where}"
+        what = f"{failure[0].upper()}{failure[1:]}"
+    else:
+        what = f"{analysis.subject}: {failure}"
+    if name:
+        # the alert's own name first: what people search runbooks and history by
+        return f"{name} — {place}: {what}" if known and place.lower() not in name.lower() else f"{name}: {what}"
+    return f"{what} on {place}" if known else f"{what}, place not stated"
+
+
+_TITLE_WORDS = 5
+
+
+def alert_title(name: str) -> str:
+    """The alert's name for a card's first line; a long title is cut so the card never repeats the alert."""
+    words = name.split()
+    if len(words) <= _TITLE_WORDS:
+        return " ".join(words)
+    return " ".join(words[:_TITLE_WORDS]) + "…"
 
 
 def _where(analysis: Analysis) -> str:

@@ -1,0 +1,61 @@
+"""Reading: recognise which tool wrote an input and parse it as that tool writes it.
+
+`read(text)` never fails: an unknown shape gets the generic reading (source 'unknown').
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.reading.draft import Draft
+from bot.reading.model import Event, Link, Metric, Reading
+from bot.reading.payloads import parse_json, read_payload
+from bot.reading.texts import ADAPTERS, HEAD_CHARS
+
+__all__ = ["Event", "Link", "Metric", "Read", "Reading", "read"]
+
+
+@dataclass(frozen=True)
+class Read:
+    """A reading plus what the engine needs beside it: the links, the alert's prose, the text to match rules on."""
+
+    reading: Reading
+    links: tuple[Link, ...] = ()
+    description: str = ""
+    # for JSON payloads, the fields that matter rendered as plain text; '' when the input is text already
+    body: str = ""
+    structured: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def read(text: str) -> Read:
+    """The reading of one input (already normalised and redacted)."""
+    draft = Draft()
+    head = text[:HEAD_CHARS]
+    stripped = head.lstrip()
+    try:
+        if stripped[:1] in ("{", "[") or ("{" in stripped[:200] and stripped.rstrip().endswith(("}", "]"))):
+            value = parse_json(text[: 4 * HEAD_CHARS * 10])
+            if value is not None and read_payload(value, draft):
+                return _done(draft)
+        first = next((line for line in head.splitlines() if line.strip()), "")
+        for adapter in ADAPTERS:
+            candidate = Draft()
+            if adapter(head, first, candidate):
+                draft = candidate
+                draft.structured = draft.source not in ("chat", "ticket")
+                break
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
+        # a shape the adapters misjudged: the generic reading, never a failed triage
+        draft = Draft()
+    return _done(draft)
+
+
+def _done(draft: Draft) -> Read:
+    return Read(
+        reading=draft.reading(),
+        links=tuple(draft.links),
+        description=draft.description,
+        body=draft.body,
+        structured=draft.structured,
+    )
