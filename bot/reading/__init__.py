@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from bot.reading.draft import Draft
 from bot.reading.model import Event, Link, Metric, Reading
 from bot.reading.payloads import parse_json, read_payload
-from bot.reading.texts import ADAPTERS, HEAD_CHARS
+from bot.reading.texts import ADAPTERS, HEAD_CHARS, header_name
 
 __all__ = ["Event", "Link", "Metric", "Read", "Reading", "read"]
 
@@ -45,6 +45,8 @@ def read(text: str) -> Read:
                 draft = candidate
                 draft.structured = draft.source not in ("chat", "ticket")
                 break
+        if not draft.alert_name and not draft.people_text:
+            draft.alert_name = header_name(head)
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
         # a shape the adapters misjudged: the generic reading, never a failed triage
         draft = Draft()

@@ -489,8 +489,8 @@ def _log_line(data: dict[str, Any], draft: Draft) -> None:
     for key in ("service", "logger", "app", "component", "c", "host", "hostname", "_HOSTNAME", "SYSLOG_IDENTIFIER"):
         draft.label(key, data.get(key))
     draft.set(resource=data.get("service") or data.get("app") or data.get("_HOSTNAME") or data.get("hostname"))
-    error = data.get("error") or data.get("err") or data.get("exception") or data.get("stack")
-    draft.body = f"{level}: {text_of(message)}\n{text_of(error) if not isinstance(error, dict) else json.dumps(error)[:1000]}"
+    # JSON lines: the rules read them as they are, every line counts
+    draft.body = ""
 
 
 def _kube_event(data: dict[str, Any], draft: Draft) -> None:

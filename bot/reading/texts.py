@@ -589,6 +589,21 @@ def people(head: str, first: str, draft: Draft) -> bool:
     return True
 
 
+_NAME_KEYS = ("alertname", "alert", "alert name", "alarm", "alarm name", "rule", "rule name", "monitor", "check",
+              "title", "subject", "condition")
+
+
+def header_name(head: str) -> str:
+    """The alert's name from a `Key: value` header line (alert:, alarm name:, rule:, subject:...), or ''."""
+    found: dict[str, str] = {}
+    for hit in _FIELD_LINE.finditer(head[:4000]):
+        key = hit.group(1).strip().lower()
+        value = hit.group(2).strip().strip("*`\"' ")
+        if key in _NAME_KEYS and 0 < len(value) <= 120 and key not in found:
+            found[key] = value
+    return next((found[key] for key in _NAME_KEYS if key in found), "")
+
+
 ADAPTERS: tuple[Callable[[str, str, Draft], bool], ...] = (
     alertmanager,
     cloudwatch_mail,

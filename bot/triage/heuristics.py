@@ -95,6 +95,9 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
     matched_ids = frozenset(rs.rules[index].id for index in found)
 
     category, scores, subject = _categorise(rs, found, reading.source)
+    if rs.source_votes.get(reading.source, ("",))[0] == "unknown":
+        # a tool outside the categories (cost anomalies): say so rather than guess from its words
+        category, subject = "unknown", "Cost anomaly" if "cost" in reading.source else subject
     binary = undecodable_share(text)
     if binary >= _BINARY_SHARE:
         # a few words that survive in binary noise are not evidence of anything
@@ -121,6 +124,15 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
     if label is not None and loss is not None and _rank(loss.severity) < _rank(label.level.most):
         # a stated loss of service outranks a lower label; a person should settle the disagreement
         severity, basis, severity_confidence, conflict = loss.severity, "conflict", 0.3, loss
+    severity, basis, severity_confidence, signal = _from_reading(
+        rs, reading, severity, basis, severity_confidence, signal, label, measured, severity_ids
+    )
+    if severity == "P0" and basis == "reading" and label is not None and _rank(label.level.most) > 0:
+        conflict = signal
+    cap = _cap(rs, severity_found, severity_text)
+    if cap is not None and _rank(severity) < _rank(cap.severity) and loss is None and basis != "reading":
+        # what the text says about scope (one of six hosts, not production) bounds the label and the signals
+        severity, basis, severity_confidence, signal = cap.severity, "capped", 0.6, cap
     resolved = reading.status in _RESOLVED_STATES or (
         "resolved" in prepared.lowered and _RESOLVED.search(text) is not None and not reading.status
     )
@@ -170,6 +182,47 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
 
 def _rank(severity: str) -> int:
     return SEVERITY_ORDER.index(severity)
+
+
+_ACTIVE_STATES = frozenset({"alarm", "firing", "triggered", "open", "fired", "activated", "alerting", "down",
+                            "incident.triggered", "trigger", "create", "re-triggered"})
+_METRIC_ALARM_TOOLS = frozenset({"cloudwatch", "azure-monitor", "gcp-monitoring", "grafana", "alertmanager",
+                                 "datadog", "newrelic"})
+
+
+def _from_reading(
+    rs: RuleSet, reading: Reading, severity: str, basis: str, confidence: float, signal: Signal | None,
+    label: LabelHit | None, measured: float | None, ids: frozenset[str],
+) -> tuple[str, str, float, Signal | None]:
+    """Severity from what the reading measured: no healthy backends, nearly every request failing, cost."""
+    healthy = next((m for m in reading.metrics if "healthy" in m.name.lower() and "unhealthy" not in m.name.lower()
+                    and m.value is not None), None)
+    if healthy is not None and healthy.value == 0:
+        found = Signal("P0", 0.7, "no healthy backends left", f"{healthy.name} = 0", "reading_healthy")
+        return "P0", "reading", 0.7, found
+    if measured is not None and measured >= rs.thresholds.get("error_rate_p0_percent", 90.0) and ids & {
+        "http_5xx", "error_rate"
+    }:
+        found = Signal("P0", 0.65, "nearly every request failing", f"{measured:g} %", "error_rate_p0")
+        return "P0", "reading", 0.65, found
+    if "cost" in reading.source and reading.metrics and reading.metrics[0].value is not None:
+        spend = reading.metrics[0].value
+        level = "P2" if spend >= rs.thresholds.get("cost_p2_usd", 1000.0) else "P3"
+        return level, "reading", 0.6, Signal(level, 0.6, "unexpected spend", f"${spend:,.0f}", "cost")
+    if (label is None and signal is None and reading.source in _METRIC_ALARM_TOOLS
+            and reading.status.lower() in _ACTIVE_STATES):
+        found = Signal("P2", 0.5, "a monitored threshold crossed", reading.alert_name[:60] or "alarm", "alarm")
+        return "P2", "inferred", 0.5, found
+    return severity, basis, confidence, signal
+
+
+def _cap(rs: RuleSet, found: dict[int, str], prepared: object) -> Signal | None:
+    """The strictest bound the text puts on severity, or None."""
+    caps = [rs.rules[i] for i in found if rs.rules[i].caps]
+    if not caps:
+        return None
+    rule = max(caps, key=lambda r: _rank(r.caps or "P0"))
+    return Signal(rule.caps or "P3", 0.6, rule.reason, found[rs.by_id[rule.id]], rule.id)
 
 
 def _evidence(

@@ -58,6 +58,8 @@ class Rule:
     outranks_label: bool = False
     # proof of the category on its own: a model answer that says otherwise is overruled
     decisive: bool = False
+    # context that bounds how severe the card can be, whatever the label ("non-production", "1 of 6 hosts")
+    caps: str | None = None
 
 
 @dataclass(frozen=True)
@@ -237,6 +239,7 @@ def _build_rules(
             unlabelled_only=bool(raw.get("unlabelled_only", False)),
             outranks_label=bool(raw.get("outranks_label", False)),
             decisive=bool(raw.get("decisive", False)),
+            caps=_severity(raw["caps"], where) if "caps" in raw else None,
         )
         terms = _strings(raw.get("terms", []), where)
         raw_patterns = _strings(raw.get("patterns", []), where)

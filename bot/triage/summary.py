@@ -86,6 +86,6 @@ def _basis(analysis: Analysis) -> str:
         if signal is not None and signal.severity != "P3":
             text = f"{text} and the text shows {signal.reason} ('{signal.evidence}')"
         return text
-    if analysis.basis == "inferred" and signal is not None:
+    if analysis.basis in ("inferred", "reading", "capped") and signal is not None:
         return f"the text shows {signal.reason} ('{signal.evidence}')"
     return "no severity label and no impact are stated"
