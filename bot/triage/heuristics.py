@@ -154,7 +154,7 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
     if playbook_id.endswith("_default") or playbook_id == "none":
         # nothing told us which failure this is: the steps are generic, and the card says so by its confidence
         confidence = round(confidence * _GENERIC_STEPS_FACTOR, 2)
-    evidence = _evidence(rs, found, label, loss, resolved, conflict, requests_removed)
+    evidence = _evidence(rs, found, label, loss, resolved, conflict, requests_removed, reading, basis == "capped")
     if binary >= _BINARY_SHARE:
         note = f"{binary:.0%} of the input is binary or undecodable"
         evidence = replace(evidence, category="unknown", category_reason=note, review=(*evidence.review, note))
@@ -225,6 +225,12 @@ def _cap(rs: RuleSet, found: dict[int, str], prepared: object) -> Signal | None:
     return Signal(rule.caps or "P3", 0.6, rule.reason, found[rs.by_id[rule.id]], rule.id)
 
 
+_SECURITY_TOOLS = frozenset({"falco", "guardduty", "securityhub", "wazuh", "auditd", "github-secret-scanning",
+                             "gitleaks", "trufflehog", "secret-scanning"})
+# A stated loss of service or an active compromise raises a weaker answer this far; the rest is the engine's call.
+_FLOOR = "P1"
+
+
 def _evidence(
     rs: RuleSet,
     found: dict[int, str],
@@ -233,6 +239,8 @@ def _evidence(
     resolved: bool,
     conflict: Signal | None,
     requests_removed: int,
+    reading: Reading | None = None,
+    capped: bool = False,
 ) -> Evidence:
     """What the text proves on its own, for checking any engine's answer."""
     decisive = next((rs.rules[i] for i in found if rs.rules[i].decisive and rs.rules[i].category), None)
@@ -242,17 +250,20 @@ def _evidence(
     if requests_removed:
         review.append("the text tells the triager how to classify it; that part was ignored")
     most, least, why = "P0", "P3", ""
-    if resolved:
+    breach = next((rs.rules[i] for i in found if rs.rules[i].id == "breach"), None)
+    if resolved or capped:
         pass
-    elif loss is not None:
-        least, why = loss.severity, f"the text states {loss.reason} ('{loss.evidence}')"
-        if label is not None and _rank(label.level.most) <= _rank(loss.severity):
-            most = label.level.most
-    elif label is not None:
-        most, least, why = label.level.most, label.level.least, f"the alert is labelled {label.word}"
+    elif loss is not None and _rank(loss.severity) <= _rank(_FLOOR):
+        least, why = _FLOOR, f"the text states {loss.reason} ('{loss.evidence}')"
+    elif breach is not None:
+        least, why = _FLOOR, f"the text states {breach.reason} ('{found[rs.by_id[breach.id]]}')"
+    if label is not None:
+        most = label.level.most
+    source = reading.source if reading is not None else ""
     return Evidence(
         category=decisive.category if decisive else None,
         category_reason=f"the text shows {decisive.label or decisive.id}" if decisive else "",
+        category_binding=source in _SECURITY_TOOLS,
         most=most,
         least=least,
         severity_reason=why,
