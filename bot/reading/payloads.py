@@ -141,7 +141,7 @@ def _datadog(data: dict[str, Any], draft: Draft) -> None:
 
 def _newrelic(data: dict[str, Any], draft: Draft) -> None:
     draft.source = "newrelic"
-    names = dig(data, "accumulations", "conditionName") or []
+    names = dig(data, "accumulations", "conditionName") or data.get("alertConditionNames") or []
     draft.alert_name = text_of(data.get("condition_name") or data.get("conditionName")
                                or (names[0] if isinstance(names, list) and names else "") or data.get("title"))
     for key in ("priority", "severity", "policy_name", "policyName"):
@@ -166,7 +166,9 @@ def _sentry(data: dict[str, Any], draft: Draft) -> None:
     exception = values[-1] if isinstance(values, list) and values and isinstance(values[-1], dict) else {}
     title = text_of(event.get("title") or issue.get("title") if isinstance(issue, dict) else event.get("title"))
     title = title or text_of(data.get("message") or data.get("title"))
-    draft.alert_name = text_of(exception.get("type")) or title.split(":", 1)[0]
+    rules = data.get("triggering_rules") or data.get("triggered_rule") or dig(data, "data", "triggered_rule")
+    rule = rules[0] if isinstance(rules, list) and rules else rules
+    draft.alert_name = text_of(rule) or title or text_of(exception.get("type"))
     tags = event.get("tags")
     if isinstance(tags, list):
         draft.labels_from({str(t[0]): t[1] for t in tags[:40] if isinstance(t, list) and len(t) == 2})
@@ -238,7 +240,9 @@ def _cloudwatch(data: dict[str, Any], draft: Draft) -> None:
     draft.label("namespace", trigger.get("Namespace"))
     draft.label("region", data.get("Region"))
     dimension = next((v for k, v in draft.labels.items() if k not in ("namespace", "region")), "")
-    draft.resource = dimension
+    # load balancer and target group dimensions read 'targetgroup/<name>/<id>': the name is the resource
+    parts = dimension.split("/")
+    draft.resource = parts[1] if len(parts) == 3 and parts[0] in ("targetgroup", "app", "net") else dimension
     reason = text_of(data.get("NewStateReason"))
     measured = re.search(r"\[(-?[\d.]+(?:E-?\d+)?)\s", reason)
     draft.metric(trigger.get("MetricName") or "metric", measured.group(1) if measured else None,
@@ -530,7 +534,7 @@ _ADAPTERS: tuple[Adapter, ...] = (
     (lambda d: ("event_type" in d and "alert_transition" in d) or "alert_metric" in d or "alert_priority" in d
      or ("title" in d and "body" in d and ("tags" in d or "org" in d)), _datadog),
     (lambda d: "condition_name" in d and ("incident_url" in d or "policy_name" in d) or "issueUrl" in d
-     or isinstance(d.get("accumulations"), dict), _newrelic),
+     or isinstance(d.get("accumulations"), dict) or "alertConditionNames" in d, _newrelic),
     (lambda d: (isinstance(dig(d, "data", "event"), dict) or isinstance(dig(d, "data", "issue"), dict)
                 or ("culprit" in d and "project" in d)), _sentry),
     (lambda d: isinstance(dig(d, "event", "data"), dict) and str(dig(d, "event", "event_type")).startswith("incident")

@@ -127,11 +127,58 @@ _DD_HEAD = re.compile(r"^\s*\[(Triggered|Recovered|Warn|Re-Triggered|No Data|Ale
                       r"\s*(?:\[(P[1-5])\]\s*)?(.{0,200})$", re.IGNORECASE)
 
 
+# "[P1] Triggered on {host:web-1}: Disk usage high" / "[P2] Recovered: title"
+_DD_HEAD2 = re.compile(r"^\s*\[(P[1-5])\]\s*(Triggered|Recovered|Warn|Re-Triggered|No Data|Renotify)(?: on \{([^}]{1,200})\})?"
+                      r"\s*:\s*(.{1,200})$", re.IGNORECASE)
+_PD_HEAD = re.compile(r"^\s*\[#(\d{1,12})\]\s*(Triggered|Acknowledged|Resolved|Reassigned|Escalated)\s*:\s*(.{1,200})$",
+                      re.IGNORECASE)
+_OG_HEAD = re.compile(r"^\s*Opsgenie Alert\s*(?:\[(P[1-5])\])?\s*(?:#\d{1,12})?\s*:\s*(.{1,200})$", re.IGNORECASE)
+_TITLE_END = re.compile(r"\b(?:on|for|at|from)\s+([a-z0-9][\w.-]{1,100}[a-z0-9])\s*$")
+_TITLE_SLUG = re.compile(r"(?<![\w./-])([a-z][a-z0-9]*(?:-[a-z0-9]+)+)(?![\w/])")
+
+
+def title_place(title: str) -> str:
+    """The thing a title names: 'on mq-prod-2' at its end, else its first hyphenated name."""
+    ends = _TITLE_END.search(title)
+    if ends is not None:
+        return ends.group(1)
+    slug = _TITLE_SLUG.search(title)
+    return slug.group(1) if slug else ""
+
+
+def paging(head: str, first: str, draft: Draft) -> bool:
+    """PagerDuty and Opsgenie notifications: '[#123] Triggered: title', 'Opsgenie Alert [P1] #9: title'."""
+    pd = _PD_HEAD.match(first)
+    og = _OG_HEAD.match(first) if pd is None else None
+    if pd is None and og is None:
+        return False
+    draft.source = "pagerduty" if pd is not None else "opsgenie"
+    if pd is not None:
+        draft.status, draft.alert_name = pd.group(2).lower(), pd.group(3).strip()
+    elif og is not None:
+        draft.alert_name = og.group(2).strip()
+        if og.group(1):
+            draft.label("priority", og.group(1))
+    _fields(head, draft)
+    draft.resource = title_place(draft.alert_name) or draft.labels.get("entity", "") or draft.labels.get(
+        "service", "")
+    _environment(draft)
+    return True
+
+
 def datadog(head: str, first: str, draft: Draft) -> bool:
     hit = _DD_HEAD.match(first)
-    if hit is None and "datadog" not in head[:2000].lower():
+    other = _DD_HEAD2.match(first) if hit is None else None
+    if hit is None and other is None and "datadog" not in head[:2000].lower():
         return False
     draft.source = "datadog"
+    if other is not None:
+        draft.label("priority", other.group(1))
+        draft.status, draft.alert_name = other.group(2).lower(), other.group(4).strip()
+        for part in (other.group(3) or "").split(","):
+            key, _, value = part.strip().partition(":")
+            if value:
+                draft.label(key.strip(), value.strip())
     if hit is not None:
         draft.status = hit.group(1).lower()
         draft.alert_name = hit.group(4).strip()
@@ -226,11 +273,15 @@ def uptime(head: str, first: str, draft: Draft) -> bool:
         return False
     if not tool and "monitor" not in lowered and "check" not in lowered and "location" not in lowered:
         return False
-    draft.source = tool.replace(" ", "-") if tool else "uptime-check"
+    draft.source = tool.replace(" ", "").replace("betteruptime", "betterstack") if tool else "uptime-check"
     draft.status = next((g.lower() for g in (hit.groups() if hit else ()) if g and not g.isdigit()), "")
     _fields(head, draft)
     name = _UPTIME_NAME.search(head[:3000])
-    if name is not None:
+    named = re.search(r"(?im)^(?:new incident on|monitor is (?:down|up):|(?:down|up) alert:?)\s*([^\n(]{1,120}?)\s*$|"
+                      r"^([\w.-]{1,120}) \([\w.-]{1,200}\) is (?:down|up)\b", head[:3000])
+    if named is not None:
+        draft.alert_name = (named.group(1) or named.group(2) or "").strip()
+    elif name is not None:
         draft.alert_name = name.group(1).strip(" :-")
     url = _HOST_URL.search(head)
     draft.set(resource=draft.labels.get("monitor") or draft.labels.get("check") or (url.group(1) if url else "")
@@ -249,10 +300,33 @@ _KUBE_OBJECT = re.compile(r"\b(pod|deployment|replicaset|statefulset|daemonset|j
 _NAMESPACE = re.compile(r"(?i)\bnamespace[\s:=\"]{1,3}([a-z0-9][a-z0-9-]{0,62})")
 
 
+_KUBE_REASON = re.compile(r"\b(CrashLoopBackOff|ImagePullBackOff|ErrImagePull|OOMKilled|Evicted|FailedScheduling|FailedMount"
+                          r"|FailedAttachVolume|NodeNotReady|BackoffLimitExceeded|DeadlineExceeded|CreateContainerConfigError"
+                          r"|CreateContainerError|InvalidImageName|ProgressDeadlineExceeded|FailedCreate|Unhealthy|BackOff"
+                          r"|NodeHasDiskPressure|NodeHasMemoryPressure|FreeDiskSpaceFailed|SyncLoadBalancerFailed)\b")
+_NODE_ROW = re.compile(r"^([a-z0-9][a-z0-9.-]{0,200})\s+(NotReady|Ready,SchedulingDisabled|Unknown)\s", re.MULTILINE)
+
+
 def kubernetes(head: str, first: str, draft: Draft) -> bool:
+    found = _kubernetes(head, first, draft)
+    if found:
+        node = _NODE_ROW.search(head) if "NotReady" in head or "Unknown" in head else None
+        reason = _KUBE_REASON.search(head)
+        if node is not None and node.group(2) == "NotReady":
+            draft.alert_name, draft.resource = "NodeNotReady", f"node/{node.group(1)}"
+        elif reason is not None and draft.alert_name in ("", "Failed", "Pulled", "Pulling", "Created", "Started",
+                                                          "Killing", "Scheduled", "BackOff", "Unhealthy"):
+            draft.alert_name = reason.group(1)
+    return found
+
+
+def _kubernetes(head: str, first: str, draft: Draft) -> bool:
     events = list(_KUBE_EVENT.finditer(head)) if ("Warning" in head or "Normal" in head) else []
     rows = list(_KUBE_POD_ROW.finditer(head)) if ("READY" in head or "/" in head) else []
     kubectl = "kubectl" in head or "LAST SEEN" in head or "Events:" in head or ("READY" in head and "STATUS" in head)
+    if not events and not rows and kubectl and _NODE_ROW.search(head) is not None:
+        draft.source = "kubernetes"
+        return True
     if not events and not (rows and kubectl):
         return False
     if events and not kubectl and not any(e.group(3) for e in events):
@@ -607,6 +681,7 @@ def header_name(head: str) -> str:
 ADAPTERS: tuple[Callable[[str, str, Draft], bool], ...] = (
     alertmanager,
     cloudwatch_mail,
+    paging,
     datadog,
     security,
     kubernetes,
