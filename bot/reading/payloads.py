@@ -36,8 +36,6 @@ def _resource_from(labels: dict[str, str]) -> str:
     for key in _RESOURCE_KEYS:
         value = labels.get(key, "")
         if value and key != "namespace":
-            if key in ("instance",) and ":" in value:
-                value = value.rsplit(":", 1)[0] if value.rsplit(":", 1)[1].isdigit() else value
             if namespace and key in ("deployment", "statefulset", "daemonset", "pod", "job_name", "service",
                                      "container", "app"):
                 return f"{namespace}/{value}"

@@ -11,7 +11,9 @@ from bot.reading.draft import Draft, clip, level_of, worst_level
 HEAD_CHARS = 20_000
 
 _KV = re.compile(r"(?<![\w.-])([A-Za-z_][\w.-]{0,40})=(?:\"([^\"\n]{0,200})\"|([^\s,\"]{1,200}))")
-_KV_LINE = re.compile(r"^[ \t]{0,8}[-*•]?[ \t]{0,3}([A-Za-z_][\w.-]{0,40})[ \t]{0,3}=[ \t]{0,3}(.{1,300})$", re.MULTILINE)
+# `key = value` on a line of its own, as label lists print it (a blank beside the '='; `key=value` pairs are inline)
+_KV_LINE = re.compile(r"^[ \t]{0,8}[-*•]?[ \t]{0,3}([A-Za-z_][\w.-]{0,40})(?:[ \t]{1,3}=[ \t]{0,3}|=[ \t]{1,3})(.{1,300})$",
+                      re.MULTILINE)
 _INLINE_PAIR = re.compile(r"\s[A-Za-z_][\w.-]{0,40}=\S")
 _FIELD_LINE = re.compile(r"^[ \t]{0,8}[-*•]?[ \t]{0,3}\*?([A-Za-z][\w .-]{0,30}?)\*?:\*?[ \t]{1,5}(\S.{0,300})$", re.MULTILINE)
 _URL = re.compile(r"https?://[^\s\"'<>|`)]{1,1990}")
@@ -38,8 +40,6 @@ def _labels_resource(draft: Draft) -> str:
         value = labels.get(key, "")
         if not value or key == "namespace":
             continue
-        if key == "instance" and value.rsplit(":", 1)[-1].isdigit():
-            value = value.rsplit(":", 1)[0]
         if namespace and key in ("deployment", "statefulset", "daemonset", "pod", "job_name", "service", "container",
                                  "app"):
             return f"{namespace}/{value}"
@@ -603,12 +603,14 @@ def logs(head: str, first: str, draft: Draft) -> bool:
     else:
         draft.source = "app-log"
     for hit in syslog[:20]:
-        program = hit.group(3)
+        program = hit.group(2)
         draft.event(_line_level(hit.group(4)), f"{program}: {hit.group(4)}")
-        draft.set(resource=hit.group(2))
         draft.label("program", program)
     if syslog:
-        draft.label("host", syslog[0].group(2))
+        draft.label("host", syslog[0].group(1))
+        unit = re.search(r"\b([\w@-]{1,80}\.service)\b", head)
+        host = syslog[0].group(1)
+        draft.set(resource=f"{unit.group(1)} on {host}" if unit else host)
     if not syslog:
         for line in head.splitlines()[:40]:
             level = _line_level(line)
