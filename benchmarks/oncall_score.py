@@ -59,15 +59,15 @@ def main(cases_path: str, cards_path: str, verbose: bool = False) -> None:
     families: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     for case in cases:
         card = cards.get(case["id"], {})
-        figures = score(case, card)
-        misses = [name for name, ok in figures.items() if ok is False]
+        outcome = score(case, card)
+        misses = [name for name, ok in outcome.items() if ok is False]
         if verbose and misses:
             reading = (card.get("meta") or {}).get("reading") or {}
             print(f"{case['id']}: {card.get('category')}/{card.get('severity')} want {case['expected']} "
                   f"misses={misses}\n   summary={card.get('summary', '')!r}\n   steps={card.get('steps')}\n"
                   f"   reading={ {k: reading.get(k) for k in ('source', 'alert_name', 'resource')} } "
                   f"want={case.get('reading')} place={case.get('place')} comp={case.get('component')}")
-        for name, ok in figures.items():
+        for name, ok in outcome.items():
             if ok is None:
                 continue
             totals[name][0] += ok

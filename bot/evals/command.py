@@ -131,7 +131,8 @@ def format_summary(summary: Mapping[str, Any], engine: str) -> str:
             f"  {file}: {figures['cases']} cases, category {figures['category_accuracy']:.1%},"
             f" severity {figures['severity_accuracy']:.1%}"
         )
-    lines.append(f"  confidently wrong   {summary.get('confidently_wrong', 0.0):7.1%}    (confidence >= 0.8, wrong severity)")
+    wrong = summary.get("confidently_wrong", 0.0)
+    lines.append(f"  confidently wrong   {wrong:7.1%}    (confidence >= 0.8, wrong severity)")
     lines.append("  calibration: confidence bin, cards, mean confidence, severity right, both right")
     for row in summary.get("calibration", []):
         if row["cards"]:

@@ -12,10 +12,12 @@ HEAD_CHARS = 20_000
 
 _KV = re.compile(r"(?<![\w.-])([A-Za-z_][\w.-]{0,40})=(?:\"([^\"\n]{0,200})\"|([^\s,\"]{1,200}))")
 # `key = value` on a line of its own, as label lists print it (a blank beside the '='; `key=value` pairs are inline)
-_KV_LINE = re.compile(r"^[ \t]{0,8}[-*•]?[ \t]{0,3}([A-Za-z_][\w.-]{0,40})(?:[ \t]{1,3}=[ \t]{0,3}|=[ \t]{1,3})(.{1,300})$",
+_KV_LINE = re.compile(r"^[ \t]{0,8}[-*•]?[ \t]{0,3}([A-Za-z_][\w.-]{0,40})"
+                      r"(?:[ \t]{1,3}=[ \t]{0,3}|=[ \t]{1,3})(.{1,300})$",
                       re.MULTILINE)
 _INLINE_PAIR = re.compile(r"\s[A-Za-z_][\w.-]{0,40}=\S")
-_FIELD_LINE = re.compile(r"^[ \t]{0,8}[-*•]?[ \t]{0,3}\*?([A-Za-z][\w .-]{0,30}?)\*?:\*?[ \t]{1,5}(\S.{0,300})$", re.MULTILINE)
+_FIELD_LINE = re.compile(r"^[ \t]{0,8}[-*•]?[ \t]{0,3}\*?([A-Za-z][\w .-]{0,30}?)\*?:\*?[ \t]{1,5}(\S.{0,300})$",
+                         re.MULTILINE)
 _URL = re.compile(r"https?://[^\s\"'<>|`)]{1,1990}")
 _SLACK_URL = re.compile(r"<(https?://[^|>\s]{1,1990})(?:\|[^>]{0,200})?>")
 _CAMEL = re.compile(r"^[A-Z][A-Za-z0-9]{2,80}$")
@@ -128,7 +130,8 @@ _DD_HEAD = re.compile(r"^\s*\[(Triggered|Recovered|Warn|Re-Triggered|No Data|Ale
 
 
 # "[P1] Triggered on {host:web-1}: Disk usage high" / "[P2] Recovered: title"
-_DD_HEAD2 = re.compile(r"^\s*\[(P[1-5])\]\s*(Triggered|Recovered|Warn|Re-Triggered|No Data|Renotify)(?: on \{([^}]{1,200})\})?"
+_DD_HEAD2 = re.compile(r"^\s*\[(P[1-5])\]\s*(Triggered|Recovered|Warn|Re-Triggered|No Data|Renotify)"
+                      r"(?: on \{([^}]{1,200})\})?"
                       r"\s*:\s*(.{1,200})$", re.IGNORECASE)
 _PD_HEAD = re.compile(r"^\s*\[#(\d{1,12})\]\s*(Triggered|Acknowledged|Resolved|Reassigned|Escalated)\s*:\s*(.{1,200})$",
                       re.IGNORECASE)
@@ -300,7 +303,8 @@ _KUBE_OBJECT = re.compile(r"\b(pod|deployment|replicaset|statefulset|daemonset|j
 _NAMESPACE = re.compile(r"(?i)\bnamespace[\s:=\"]{1,3}([a-z0-9][a-z0-9-]{0,62})")
 
 
-_KUBE_REASON = re.compile(r"\b(CrashLoopBackOff|ImagePullBackOff|ErrImagePull|OOMKilled|Evicted|FailedScheduling|FailedMount"
+_KUBE_REASON = re.compile(r"\b(CrashLoopBackOff|ImagePullBackOff|ErrImagePull|OOMKilled|Evicted|FailedScheduling"
+                          r"|FailedMount"
                           r"|FailedAttachVolume|NodeNotReady|BackoffLimitExceeded|DeadlineExceeded|CreateContainerConfigError"
                           r"|CreateContainerError|InvalidImageName|ProgressDeadlineExceeded|FailedCreate|Unhealthy|BackOff"
                           r"|NodeHasDiskPressure|NodeHasMemoryPressure|FreeDiskSpaceFailed|SyncLoadBalancerFailed)\b")
@@ -503,8 +507,8 @@ _MONEY = re.compile(r"\$\s?([\d,]{1,12}(?:\.\d{1,2})?)")
 
 def cost(head: str, first: str, draft: Draft) -> bool:
     lowered = head[:3000].lower()
-    if not ("cost anomaly" in lowered or "anomalous spend" in lowered or "budget" in lowered and "$" in head
-            or "spend" in lowered and "anomal" in lowered):
+    if not ("cost anomaly" in lowered or "anomalous spend" in lowered or ("budget" in lowered and "$" in head)
+            or ("spend" in lowered and "anomal" in lowered)):
         return False
     draft.source = "aws-cost-anomaly" if "aws" in lowered else "cost-anomaly"
     _fields(head, draft)

@@ -15,12 +15,12 @@ from bot.triage.normalize import undecodable_share
 from bot.triage.rules import SEVERITY_ORDER, Rule, RuleSet, default_rules
 from bot.triage.severity import (
     LabelHit,
-    reading_label,
     Signal,
     decide_severity,
     find_label,
     measured_percent,
     numeric_signals,
+    reading_label,
     strip_event_fields,
     strongest_signal,
     term_signals,
