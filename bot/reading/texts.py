@@ -313,6 +313,12 @@ _NODE_ROW = re.compile(r"^([a-z0-9][a-z0-9.-]{0,200})\s+(NotReady|Ready,Scheduli
 
 def kubernetes(head: str, first: str, draft: Draft) -> bool:
     found = _kubernetes(head, first, draft)
+    if found and "NotReady" in head:
+        statuses = [hit.group(2) for hit in re.finditer(r"^([a-z0-9][a-z0-9.-]{0,200})\s+(Ready|NotReady)\S*\s",
+                                                        head, re.MULTILINE)]
+        if statuses:
+            draft.metric("nodes", len(statuses))
+            draft.metric("nodes not ready", statuses.count("NotReady"))
     if found:
         node = _NODE_ROW.search(head) if "NotReady" in head or "Unknown" in head else None
         reason = _KUBE_REASON.search(head)

@@ -125,11 +125,11 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
         # a stated loss of service outranks a lower label; a person should settle the disagreement
         severity, basis, severity_confidence, conflict = loss.severity, "conflict", 0.3, loss
     severity, basis, severity_confidence, signal = _from_reading(
-        rs, reading, severity, basis, severity_confidence, signal, label, measured, severity_ids
+        rs, reading, severity, basis, severity_confidence, signal, label, measured, severity_ids, text
     )
     if severity == "P0" and basis == "reading" and label is not None and _rank(label.level.most) > 0:
         conflict = signal
-    cap = _cap(rs, severity_found, severity_text)
+    cap = _strictest(_cap(rs, severity_found, severity_text), _one_short(text, reading), _scope(reading, signal))
     if cap is not None and _rank(severity) < _rank(cap.severity) and loss is None and basis != "reading":
         # what the text says about scope (one of six hosts, not production) bounds the label and the signals
         severity, basis, severity_confidence, signal = cap.severity, "capped", 0.6, cap
@@ -190,9 +190,43 @@ _METRIC_ALARM_TOOLS = frozenset({"cloudwatch", "azure-monitor", "gcp-monitoring"
                                  "datadog", "newrelic"})
 
 
+_ERROR_SHARE = re.compile(
+    r"(?:error|fail|5xx|non-2xx)[^\n%]{0,40}?(\d{1,3}(?:\.\d{1,3})?)\s?%"
+    r"|(\d{1,3}(?:\.\d{1,3})?)\s?%[^\n%]{0,30}?(?:error|fail|5xx|of (?:all )?requests)",
+    re.IGNORECASE,
+)
+# "5 of 6 hosts reporting normally": one short of all, a contained problem
+_SHORT_OF_ALL = re.compile(
+    r"\b(\d{1,4}) (?:of|out of|/) ?(\d{1,4}) (?:\w+ ){0,3}(?:are |is )?(?:reporting normally|healthy|up|ready|running"
+    r"|available|in service|serving)\b",
+    re.IGNORECASE,
+)
+
+
+def error_share(text: str) -> float | None:
+    """The largest share of failing requests the text states next to an error word, or None."""
+    values = [float(hit.group(1) or hit.group(2)) for hit in _ERROR_SHARE.finditer(text[:20_000])]
+    shares = [value for value in values if value <= 100]
+    return max(shares) if shares else None
+
+
+def _one_short(text: str, reading: Reading) -> Signal | None:
+    """A cap when all but one of several instances are fine (text or a kubectl table)."""
+    for hit in _SHORT_OF_ALL.finditer(text[:20_000]):
+        fine, total = int(hit.group(1)), int(hit.group(2))
+        if total >= 3 and total - fine == 1:
+            return Signal("P2", 0.6, "one of several instances", hit.group(0), "one_short")
+    counts = {metric.name: metric.value for metric in reading.metrics if metric.value is not None}
+    for name, value in counts.items():
+        total = counts.get(name.removesuffix(" not ready"), 0.0) if name.endswith(" not ready") else 0.0
+        if value == 1 and total >= 3:
+            return Signal("P2", 0.6, "one of several instances", f"1 of {total:g} {name}", "one_short")
+    return None
+
+
 def _from_reading(
     rs: RuleSet, reading: Reading, severity: str, basis: str, confidence: float, signal: Signal | None,
-    label: LabelHit | None, measured: float | None, ids: frozenset[str],
+    label: LabelHit | None, measured: float | None, ids: frozenset[str], text: str = "",
 ) -> tuple[str, str, float, Signal | None]:
     """Severity from what the reading measured: no healthy backends, nearly every request failing, cost."""
     healthy = next((m for m in reading.metrics if "healthy" in m.name.lower() and "unhealthy" not in m.name.lower()
@@ -200,10 +234,9 @@ def _from_reading(
     if healthy is not None and healthy.value == 0:
         found = Signal("P0", 0.7, "no healthy backends left", f"{healthy.name} = 0", "reading_healthy")
         return "P0", "reading", 0.7, found
-    if measured is not None and measured >= rs.thresholds.get("error_rate_p0_percent", 90.0) and ids & {
-        "http_5xx", "error_rate"
-    }:
-        found = Signal("P0", 0.65, "nearly every request failing", f"{measured:g} %", "error_rate_p0")
+    failing = error_share(text) if ids & {"http_5xx", "error_rate"} else None
+    if failing is not None and failing >= rs.thresholds.get("error_rate_p0_percent", 90.0):
+        found = Signal("P0", 0.65, "nearly every request failing", f"{failing:g} %", "error_rate_p0")
         return "P0", "reading", 0.65, found
     if "cost" in reading.source and reading.metrics and reading.metrics[0].value is not None:
         spend = reading.metrics[0].value
@@ -214,6 +247,25 @@ def _from_reading(
         found = Signal("P2", 0.5, "a monitored threshold crossed", reading.alert_name[:60] or "alarm", "alarm")
         return "P2", "inferred", 0.5, found
     return severity, basis, confidence, signal
+
+
+_NOT_PRODUCTION = frozenset({"staging", "stage", "stg", "dev", "development", "test", "testing", "qa", "sandbox",
+                             "preview", "nonprod", "non-prod", "uat"})
+
+
+def _scope(reading: Reading, signal: Signal | None) -> Signal | None:
+    """Caps from what the reading states: a non-production environment, a certificate's distant expiry."""
+    environment = reading.environment.lower().split("-")[0] if reading.environment else ""
+    if environment in _NOT_PRODUCTION or reading.environment.lower() in _NOT_PRODUCTION:
+        return Signal("P3", 0.6, "not production", f"environment {reading.environment}", "environment")
+    if signal is not None and signal.rule == "cert_expiry" and signal.severity in ("P2", "P3"):
+        return signal
+    return None
+
+
+def _strictest(*caps: Signal | None) -> Signal | None:
+    found = [cap for cap in caps if cap is not None]
+    return max(found, key=lambda cap: _rank(cap.severity)) if found else None
 
 
 def _cap(rs: RuleSet, found: dict[int, str], prepared: object) -> Signal | None:

@@ -208,7 +208,8 @@ def reading_label(rs: RuleSet, reading: Reading) -> LabelHit | None:
         if not value:
             continue
         table_name = rs.vendor_scales.get((reading.source, key)) or rs.vendor_scales.get(("*", key), "default")
-        word = re.sub(r"[-_ `*]", "", value.lower())
+        first = value.split()[0] if value.split() else value
+        word = re.sub(r"[-_ `*():]", "", first.lower())
         level = rs.labels[table_name].get(word)
         if level is not None:
             return LabelHit(f"{reading.source}:{key}", word, level, 0.8 if table_name == "default" else 0.7)
