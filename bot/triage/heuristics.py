@@ -365,15 +365,30 @@ def _steps(
          if book.when <= ids and (not book.sources or source in book.sources) and source not in book.not_sources),
         None,
     )
-    if chosen is None or (chosen.id.endswith("_default") and reading is not None and reading.alert_name):
+    generic = chosen is not None and chosen.id.endswith("_default") and category != "security"
+    if chosen is None or (generic and reading is not None and reading.alert_name):
+        # security keeps its contain-preserve-rotate default: never restart first on a named alert
         return "none", "", reading_steps(reading, target)
     filled = tuple(_fill_step(step, target) for step in chosen.steps)
     return chosen.id, chosen.failure, (filled[0], filled[1], filled[2])
 
 
+# What a cloud metric namespace watches, for steps built from the reading.
+_NAMESPACES = {
+    "aws/applicationelb": "load balancer target group", "aws/elb": "load balancer", "aws/networkelb": "load balancer",
+    "aws/rds": "RDS database", "aws/dynamodb": "DynamoDB table", "aws/sqs": "SQS queue", "aws/lambda": "Lambda function",
+    "aws/ecs": "ECS service", "aws/ec2": "EC2 instance", "aws/elasticache": "ElastiCache cluster",
+    "aws/kinesis": "Kinesis stream", "aws/sns": "SNS topic", "aws/apigateway": "API Gateway API", "aws/s3": "S3 bucket",
+    "aws/es": "OpenSearch domain", "aws/eks": "EKS cluster", "aws/efs": "EFS file system",
+}
+
+
 def reading_steps(reading: Reading | None, target: str) -> tuple[str, str, str]:
     """Steps built from what the reading states, when no playbook fits the failure."""
     place = target if target and target != "the affected component" else ""
+    kind = _NAMESPACES.get((reading.labels.get("namespace", "") if reading is not None else "").lower(), "")
+    if place and kind:
+        place = f"{kind} {place}"
     name = reading.alert_name if reading is not None else ""
     tool = reading.source if reading is not None and reading.source not in ("unknown", "chat", "ticket") else ""
     metric = reading.metrics[0] if reading is not None and reading.metrics else None
