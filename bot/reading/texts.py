@@ -672,7 +672,29 @@ def people(head: str, first: str, draft: Draft) -> bool:
     draft.people_text = True
     _fields(head, draft)
     draft.set(alert_name=draft.labels.get("subject") or draft.labels.get("title"))
+    found = [" ".join(hit.group(1).lower().split()) for hit in _FEATURE.finditer(sample)]
+    if found:
+        # the most specific feature named, wherever it appears (a requester's e-mail header is not the problem)
+        draft.resource = min(found, key=_feature_rank)
     return True
+
+
+def _feature_rank(name: str) -> int:
+    key = name.replace(" ", "").replace("-", "")
+    return next((i for i, words in enumerate(_FEATURE_ORDER) if key.startswith(words)), len(_FEATURE_ORDER))
+
+
+_FEATURE_ORDER = ("checkout", "shoppingcart", "cart", "payment", "myorders", "order", "login", "signin", "signup",
+                  "passwordreset", "search", "admindashboard", "dashboard", "report", "export", "invoice", "billing",
+                  "upload", "mobileapp", "website", "web", "api", "notification", "email", "email")
+
+
+# What people name when they report a problem: the feature of the product they use.
+_FEATURE = re.compile(
+    r"(?i)\b(check ?out|shopping cart|cart|log ?in|sign[ -]?in|sign[ -]?up|payments?|my orders|orders? page|orders?"
+    r"|admin dashboard|dashboard|reports?|exports?|search|invoices?|billing|uploads?|notifications?|e-?mails?"
+    r"|password reset|mobile app|web ?site|api)\b"
+)
 
 
 _NAME_KEYS = ("alertname", "alert", "alert name", "alarm", "alarm name", "rule", "rule name", "monitor", "check",

@@ -366,6 +366,8 @@ def _steps(
         None,
     )
     generic = chosen is not None and chosen.id.endswith("_default") and category != "security"
+    if reading is not None and reading.people_text and (chosen is None or generic or chosen.id in _PEOPLE_BOOKS):
+        return "people", "", people_steps(reading, target)
     if chosen is None or (generic and reading is not None and reading.alert_name):
         # security keeps its contain-preserve-rotate default: never restart first on a named alert
         return "none", "", reading_steps(reading, target)
@@ -381,6 +383,19 @@ _NAMESPACES = {
     "aws/kinesis": "Kinesis stream", "aws/sns": "SNS topic", "aws/apigateway": "API Gateway API", "aws/s3": "S3 bucket",
     "aws/es": "OpenSearch domain", "aws/eks": "EKS cluster", "aws/efs": "EFS file system",
 }
+
+
+_PEOPLE_BOOKS = frozenset({"customer_ticket", "app_errors", "edge_outage", "gateway_errors", "sso_signin"})
+
+
+def people_steps(reading: Reading, target: str) -> tuple[str, str, str]:
+    """Steps for what a person reported: reproduce it, find it in the service's signals, answer the reporter."""
+    feature = reading.resource or "what they describe"
+    return (
+        _fill_step(f"Reproduce the reported problem with {feature} yourself and note the exact error and time", target),
+        _fill_step(f"Check {feature}'s error rate, logs and latest deploy around the time the reporter gives", target),
+        _fill_step("Tell the reporter what you found; open an incident if other customers are affected", target),
+    )
 
 
 def reading_steps(reading: Reading | None, target: str) -> tuple[str, str, str]:

@@ -60,6 +60,12 @@ def _where(analysis: Analysis) -> str:
         value if key == "near" else f"also named {value}" if key == "also" else f"{key} {value}"
         for key, value in fields.where
     )
+    reading = analysis.reading
+    if reading.people_text:
+        about = f" about {reading.resource}" if reading.resource else ""
+        return f"Where: reported by a person ({reading.source}){about}" + (f"; {found}" if found else "")
+    if not found and reading.resource:
+        found = reading.resource
     return f"Where: {found or 'not stated in the alert'}"
 
 
