@@ -23,6 +23,15 @@ def summarise(analysis: Analysis) -> str:
 def _what(analysis: Analysis) -> str:
     if analysis.category == "unknown" and analysis.evidence.category_reason:
         return f"Unreadable input: {analysis.evidence.category_reason}; a person needs to look at the source"
+    reading = analysis.reading
+    if analysis.category == "unknown" and reading.source not in ("unknown", "chat", "ticket") and (
+        reading.alert_name or analysis.signal is not None
+    ):
+        # a tool outside the categories (a cost anomaly): say what it reported, not that nothing was found
+        name = alert_title(reading.alert_name) or reading.source
+        place = alert_title(reading.resource)
+        reason = analysis.signal.reason if analysis.signal is not None else "raised an alert"
+        return f"{name} — {place}: {reason}" if place else f"{name}: {reason}"
     if analysis.category == "unknown":
         return "No known component or failure in this text: a person needs to read it"
     failure = analysis.failure if analysis.failure not in ("", "problem") else ""
@@ -62,10 +71,10 @@ def _where(analysis: Analysis) -> str:
     )
     reading = analysis.reading
     if reading.people_text:
-        about = f" about {reading.resource}" if reading.resource else ""
+        about = f" about {alert_title(reading.resource)}" if reading.resource else ""
         return f"Where: reported by a person ({reading.source}){about}" + (f"; {found}" if found else "")
     if not found and reading.resource:
-        found = reading.resource
+        found = alert_title(reading.resource)
     return f"Where: {found or 'not stated in the alert'}"
 
 
