@@ -5,12 +5,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from bot.reading.draft import Draft
 from bot.reading.model import Event, Link, Metric, Reading
 from bot.reading.payloads import parse_json, read_payload
 from bot.reading.texts import ADAPTERS, HEAD_CHARS, header_name
+
+_EXCEPTION = re.compile(r"\b[A-Z][A-Za-z]{2,60}(?:Exception|Error)\b")
 
 __all__ = ["Event", "Link", "Metric", "Read", "Reading", "read"]
 
@@ -37,6 +40,9 @@ def read(text: str) -> Read:
         if stripped[:1] in ("{", "[") or ("{" in stripped[:200] and stripped.rstrip().endswith(("}", "]"))):
             value = parse_json(text[: 4 * HEAD_CHARS * 10])
             if value is not None and read_payload(value, draft):
+                if not draft.alert_name and draft.source in ("node", "go", "json-log", "mongodb"):
+                    exception = _EXCEPTION.search(head)
+                    draft.alert_name = exception.group(0) if exception else ""
                 return _done(draft)
         first = next((line for line in head.splitlines() if line.strip()), "")
         for adapter in ADAPTERS:

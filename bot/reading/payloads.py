@@ -481,7 +481,9 @@ _PINO_LEVELS = {10: "trace", 20: "debug", 30: "info", 40: "warning", 50: "error"
 
 
 def _log_line(data: dict[str, Any], draft: Draft) -> None:
-    draft.source = "json-log"
+    # pino (Node) writes numeric levels with pid and hostname; zap (Go) writes ts and caller
+    pino = isinstance(data.get("level"), int) and "pid" in data
+    draft.source = "node" if pino else "go" if "caller" in data and "ts" in data else "json-log"
     level = data.get("level") or data.get("severity") or data.get("lvl") or data.get("log.level") or data.get("s")
     if isinstance(level, int):
         level = _PINO_LEVELS.get(level, "info")

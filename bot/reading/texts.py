@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from bot.reading.draft import Draft, clip, level_of, worst_level
+from bot.reading.draft import LEVEL_ORDER, Draft, clip, level_of, worst_level
+
+LEVEL_RANK = {level: rank for rank, level in enumerate(LEVEL_ORDER)}
 
 # Only the head of a long input is read: enough for any alert, bounded for anything else.
 HEAD_CHARS = 20_000
@@ -163,8 +165,8 @@ def paging(head: str, first: str, draft: Draft) -> bool:
         if og.group(1):
             draft.label("priority", og.group(1))
     _fields(head, draft)
-    draft.resource = title_place(draft.alert_name) or draft.labels.get("entity", "") or draft.labels.get(
-        "service", "")
+    entity = draft.labels.get("entity", "")
+    draft.resource = entity or title_place(draft.alert_name) or draft.labels.get("service", "")
     _environment(draft)
     return True
 
@@ -276,6 +278,8 @@ def uptime(head: str, first: str, draft: Draft) -> bool:
         return False
     if not tool and "monitor" not in lowered and "check" not in lowered and "location" not in lowered:
         return False
+    if not tool and any(pattern.search(head) for _, pattern in _SERVERS):
+        return False
     draft.source = tool.replace(" ", "").replace("betteruptime", "betterstack") if tool else "uptime-check"
     draft.status = next((g.lower() for g in (hit.groups() if hit else ()) if g and not g.isdigit()), "")
     _fields(head, draft)
@@ -313,6 +317,9 @@ _NODE_ROW = re.compile(r"^([a-z0-9][a-z0-9.-]{0,200})\s+(NotReady|Ready,Scheduli
 
 def kubernetes(head: str, first: str, draft: Draft) -> bool:
     found = _kubernetes(head, first, draft)
+    if found and ("cert-manager" in head or re.search(r"\b(?:certificate|certificaterequest|issuer|clusterissuer)"
+                                                      r"(?:\.cert-manager\.io)?/", head.lower())):
+        draft.source = "cert-manager"
     if found and "NotReady" in head:
         statuses = [hit.group(2) for hit in re.finditer(r"^([a-z0-9][a-z0-9.-]{0,200})\s+(Ready|NotReady)\S*\s",
                                                         head, re.MULTILINE)]
@@ -390,6 +397,10 @@ def ci(head: str, first: str, draft: Draft) -> bool:
     repo = re.search(r"\b([A-Za-z0-9][\w.-]{0,60}/[A-Za-z0-9][\w.-]{0,100})\b(?!/)", head)
     workflow = re.search(r"(?i)\b(?:workflow|pipeline|job|build)\s+['\"`]?([\w .#/-]{1,80}?)['\"`]?\s+(?:failed|has "
                          r"failed|#\d)", head)
+    for key in ("repository", "repo", "project"):
+        if key in draft.labels:
+            cleaned = re.sub(r"\s*\(\s*https?://\S{1,300}\s*\)", "", draft.labels[key])
+            draft.labels[key] = re.sub(r"\s*/\s*", "/", cleaned).strip()
     draft.set(
         resource=draft.labels.get("repository") or draft.labels.get("repo") or draft.labels.get("project")
         or draft.labels.get("application") or draft.labels.get("app")
@@ -496,6 +507,8 @@ def certificate(head: str, first: str, draft: Draft) -> bool:
     if not any(word in lowered for word in ("expir", "not after", "notafter", "x509", "handshake", "renew",
                                             "untrusted", "unknown authority", "self-signed", "self signed")):
         return False
+    if any(pattern.search(head) for name, pattern in _SERVERS if name in ("envoy", "nginx", "haproxy")):
+        return False
     draft.source = "cert-manager" if "cert-manager" in lowered or "certificate.cert-manager.io" in lowered else (
         "certificate")
     _fields(head, draft)
@@ -518,8 +531,7 @@ def cost(head: str, first: str, draft: Draft) -> bool:
         return False
     draft.source = "aws-cost-anomaly" if "aws" in lowered else "cost-anomaly"
     _fields(head, draft)
-    service = re.search(r"(?i)\b(?:service|in)\s+((?:Amazon|AWS|Azure|Google)\s[\w ]{2,60}?|[A-Z][\w]{1,40})"
-                        r"(?:[\s,.;)]|$)", head)
+    service = re.search(r"\b(?:[Ss]ervice:?|in)\s+((?:Amazon|AWS|Azure|Google)\s[\w ]{2,60}?)(?:[\s,.;)(]|$)", head)
     draft.set(resource=draft.labels.get("service") or (service.group(1).strip() if service else ""),
               alert_name=draft.labels.get("monitor") or draft.labels.get("monitor_name") or "Cost anomaly")
     amounts = _MONEY.findall(head)
@@ -591,6 +603,43 @@ def _exception(head: str) -> tuple[str, str]:
     return "", ""
 
 
+_LOGBACK = re.compile(r"^\S{10}[ T][\d:.,]{8,12}\s{1,3}(?:ERROR|WARN|INFO|DEBUG|TRACE)\s{1,3}\d{1,8} --- \[",
+                      re.MULTILINE)
+_LOG4J = re.compile(r"^\S{10}[ T][\d:.,]{8,12}\s{1,3}(?:\[[^\]\n]{1,80}\]\s{1,3})?(?:ERROR|WARN|INFO|DEBUG|TRACE|FATAL)"
+                    r"\s{1,3}(?:\[[^\]\n]{1,80}\]\s{1,3})?[a-zA-Z_$][\w$]*(?:\.[\w$]+){1,12}\s{1,3}[-:]", re.MULTILINE)
+_LOGGER = re.compile(r"(?:ERROR|WARN|FATAL)\s{1,3}(?:\d{1,8} --- )?\[[^\]\n]{1,80}\]\s{1,3}"
+                     r"(?:[a-zA-Z_$][\w$]*\.){1,12}([A-Z][\w$]{1,80})\s{1,30}[-:]")
+# an exception class, or an error code in capitals (MISCONF, CERTIFICATE_VERIFY_FAILED), not a value after '=' or '/'
+_CODE_TOKEN = re.compile(r"\b([A-Z][A-Za-z]{2,60}(?:Exception|Error))\b"
+                         r"|(?<![=/\w])([A-Z][A-Z0-9]{4,}(?:_[A-Z0-9]{2,}){0,6}"
+                         r"|[A-Z][A-Z0-9]{2,}(?:_[A-Z0-9]{2,}){1,6})"
+                         r"(?![\w/=])")
+_FAILURE_PHRASES = (
+    "no space left on device", "i/o error", "oom-kill", "out of memory", "failed password", "connection refused",
+    "certificate has expired", "read-only file system", "segfault", "too many open files", "permission denied",
+    "memory resource limit alarm", "no server available", "deadlock", "election succeeded", "health status changed",
+)
+_NOT_CODES = frozenset({"ERROR", "WARN", "WARNING", "INFO", "DEBUG", "FATAL", "PANIC", "LOG", "DETAIL", "STATEMENT",
+                        "CONTEXT", "HINT", "TRACE", "NOTICE", "CRITICAL", "GET", "POST", "PUT", "DELETE", "HTTP", "UTC",
+                        "SSL", "TLS", "JSON", "SQL", "THE", "AND", "NULL", "NOTE", "SYSTEM", "SELECT", "FROM", "WHERE",
+                        "ID", "URL", "API", "OK", "PID", "CPU", "GMT", "ALERT", "EMERG", "CRIT", "ERR"})
+
+
+def _log_name(draft: Draft) -> str:
+    """The failure a log names: an exception class, an error code, or a known failure phrase of its worst line."""
+    ordered = sorted(draft.events, key=lambda e: LEVEL_RANK.get(e.level, 9))
+    for event in ordered[:5]:
+        for hit in _CODE_TOKEN.finditer(event.text):
+            token = hit.group(1) or hit.group(2)
+            if token and token not in _NOT_CODES:
+                return token
+        lowered = event.text.lower()
+        phrase = next((p for p in _FAILURE_PHRASES if p in lowered), "")
+        if phrase:
+            return phrase
+    return ""
+
+
 def logs(head: str, first: str, draft: Draft) -> bool:
     runtime, root = _exception(head)
     server = next((name for name, pattern in _SERVERS if pattern.search(head)), "")
@@ -602,12 +651,24 @@ def logs(head: str, first: str, draft: Draft) -> bool:
         return False
     if server:
         draft.source = server
+    elif runtime == "java" and _LOGBACK.search(head):
+        draft.source = "logback"
+    elif runtime == "java" and _LOG4J.search(head):
+        draft.source = "log4j"
     elif runtime:
         draft.source = runtime
     elif dotnet:
         draft.source = "dotnet"
     elif syslog:
-        draft.source = "journald" if "systemd" in head or "-- Logs begin" in head or "kernel:" in head else "syslog"
+        programs = {hit.group(2).split("[", 1)[0] for hit in syslog[:40]}
+        if programs == {"sshd"}:
+            draft.source = "sshd"
+        elif "-- Logs begin" in head or "-- Journal begins" in head or "journalctl" in head or any(
+            program.startswith("systemd") for program in programs
+        ):
+            draft.source = "journald"
+        else:
+            draft.source = "syslog"
     elif go_levels:
         draft.source = "logfmt"
     else:
@@ -633,7 +694,11 @@ def logs(head: str, first: str, draft: Draft) -> bool:
     if go_levels:
         draft.label("level", worst_level([level_of(level) for level in go_levels]) or go_levels[0])
     _pairs(head, draft) if "=" in head[:2000] else None
-    draft.set(resource=draft.labels.get("service") or draft.labels.get("app") or draft.labels.get("host"))
+    logger = _LOGGER.search(head)
+    draft.set(resource=draft.labels.get("service") or draft.labels.get("app") or draft.labels.get("host")
+              or (logger.group(1) if logger else ""))
+    if not draft.alert_name:
+        draft.alert_name = _log_name(draft)
     return True
 
 

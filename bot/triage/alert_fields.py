@@ -189,7 +189,7 @@ def loose_places(text: str, limit: int = 3) -> list[str]:
     weak: list[str] = []
     for hit in _LOOSE_PLACE.finditer(text):
         name = (hit.group(2) or hit.group(3) or hit.group(4) or "").strip()
-        if not name or _NUMBER_LIKE.fullmatch(name.lower()) or name in strong or name in weak:
+        if not name or _NUMBER_LIKE.fullmatch(name.lower()) or name in strong or name in weak or not_a_place(name):
             continue
         # after "in", "at", "for"... a name may be a function or a file; a named host or pod is better
         (weak if hit.group(1) is not None else strong).append(name)
@@ -202,6 +202,21 @@ def loose_places(text: str, limit: int = 3) -> list[str]:
         if len(strong) < limit and not any(host in name or name in host for name in strong):
             strong.append(host)
     return (strong + weak)[:limit]
+
+
+# Names that are never the place: request and trace ids, thread names, weekdays and months.
+_ID_LIKE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{16,}", re.IGNORECASE)
+_THREAD = re.compile(r"(?:^|-)(?:exec|thread|nio|pool|worker-thread|scheduling|task)-\d", re.IGNORECASE)
+_CALENDAR = frozenset([
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february", "march",
+    "april", "june", "july", "august", "september", "october", "november", "december", "today", "tomorrow",
+    "yesterday", "details",
+])
+
+
+def not_a_place(name: str) -> bool:
+    """An id, a thread name or a calendar word: never the place a card names."""
+    return bool(_ID_LIKE.search(name)) or bool(_THREAD.search(name)) or name.lower() in _CALENDAR
 
 
 def host_names(text: str) -> list[str]:

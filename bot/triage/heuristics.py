@@ -213,8 +213,8 @@ def error_share(text: str) -> float | None:
 def _one_short(text: str, reading: Reading) -> Signal | None:
     """A cap when all but one of several instances are fine (text or a kubectl table)."""
     for hit in _SHORT_OF_ALL.finditer(text[:20_000]):
-        fine, total = int(hit.group(1)), int(hit.group(2))
-        if total >= 3 and total - fine == 1:
+        fine, whole = int(hit.group(1)), int(hit.group(2))
+        if whole >= 3 and whole - fine == 1:
             return Signal("P2", 0.6, "one of several instances", hit.group(0), "one_short")
     counts = {metric.name: metric.value for metric in reading.metrics if metric.value is not None}
     for name, value in counts.items():
@@ -378,7 +378,8 @@ def _steps(
 # What a cloud metric namespace watches, for steps built from the reading.
 _NAMESPACES = {
     "aws/applicationelb": "load balancer target group", "aws/elb": "load balancer", "aws/networkelb": "load balancer",
-    "aws/rds": "RDS database", "aws/dynamodb": "DynamoDB table", "aws/sqs": "SQS queue", "aws/lambda": "Lambda function",
+    "aws/rds": "RDS database", "aws/dynamodb": "DynamoDB table", "aws/sqs": "SQS queue",
+    "aws/lambda": "Lambda function",
     "aws/ecs": "ECS service", "aws/ec2": "EC2 instance", "aws/elasticache": "ElastiCache cluster",
     "aws/kinesis": "Kinesis stream", "aws/sns": "SNS topic", "aws/apigateway": "API Gateway API", "aws/s3": "S3 bucket",
     "aws/es": "OpenSearch domain", "aws/eks": "EKS cluster", "aws/efs": "EFS file system",
