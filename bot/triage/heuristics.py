@@ -130,7 +130,8 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
     if severity == "P0" and basis == "reading" and label is not None and _rank(label.level.most) > 0:
         conflict = signal
     cap = _strictest(_cap(rs, severity_found, severity_text), _one_short(text, reading), _scope(reading, signal))
-    if cap is not None and _rank(severity) < _rank(cap.severity) and loss is None and basis != "reading":
+    stated_p0 = (loss is not None and loss.severity == "P0") or basis == "reading"
+    if cap is not None and _rank(severity) < _rank(cap.severity) and not stated_p0:
         # what the text says about scope (one of six hosts, not production) bounds the label and the signals
         severity, basis, severity_confidence, signal = cap.severity, "capped", 0.6, cap
     resolved = reading.status in _RESOLVED_STATES or (
@@ -305,7 +306,9 @@ def _evidence(
     breach = next((rs.rules[i] for i in found if rs.rules[i].id == "breach"), None)
     if resolved or capped:
         pass
-    elif loss is not None and _rank(loss.severity) <= _rank(_FLOOR):
+    elif loss is not None and (loss.severity == "P0" or requests_removed):
+        # a stated full loss (nothing serving, data lost, customers affected) is decisive; so is any stated loss
+        # of service in text that tried to steer the triage, since the answer may have been steered
         least, why = _FLOOR, f"the text states {loss.reason} ('{loss.evidence}')"
     elif breach is not None:
         least, why = _FLOOR, f"the text states {breach.reason} ('{found[rs.by_id[breach.id]]}')"
