@@ -405,7 +405,9 @@ def people_steps(reading: Reading, target: str) -> tuple[str, str, str]:
 def reading_steps(reading: Reading | None, target: str) -> tuple[str, str, str]:
     """Steps built from what the reading states, when no playbook fits the failure."""
     place = target if target and target != "the affected component" else ""
-    kind = _NAMESPACES.get((reading.labels.get("namespace", "") if reading is not None else "").lower(), "")
+    labels = reading.labels if reading is not None else {}
+    namespace = labels.get("namespace") or labels.get("metricnamespace") or labels.get("metric_namespace") or ""
+    kind = _NAMESPACES.get(namespace.lower(), "")
     if place and kind:
         place = f"{kind} {place}"
     name = reading.alert_name if reading is not None else ""
