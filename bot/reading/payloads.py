@@ -14,7 +14,8 @@ from bot.reading.draft import Draft, clip, dig, number, text_of
 _ARN_NAME = re.compile(r"[:/]([\w.-]{1,120})$")
 _ENV_KEYS = ("environment", "env", "stage", "deployment_environment", "tier")
 _RESOURCE_KEYS = (
-    "service", "deployment", "statefulset", "daemonset", "job_name", "pod", "container", "instance", "host",
+    "service", "deployment", "statefulset", "daemonset", "persistentvolumeclaim", "horizontalpodautoscaler", "cronjob",
+    "ingress", "job_name", "pod", "container", "instance", "host",
     "hostname", "node", "queue", "topic", "database", "db", "cluster", "app", "application", "namespace", "job",
 )
 
@@ -39,7 +40,8 @@ def _resource_from(labels: dict[str, str]) -> str:
         value = labels.get(key, "")
         if value and key != "namespace":
             if namespace and key in ("deployment", "statefulset", "daemonset", "pod", "job_name", "service",
-                                     "container", "app"):
+                                     "container", "app", "persistentvolumeclaim", "horizontalpodautoscaler",
+                                     "cronjob", "ingress"):
                 return f"{namespace}/{value}"
             return value
     return namespace

@@ -33,8 +33,9 @@ _LINK_KEYS = {
     "run": "run", "build url": "run", "pipeline": "run", "job url": "run", "workflow run": "run",
 }
 _ENV_WORDS = ("environment", "env", "stage")
-_RESOURCE_LABELS = ("deployment", "statefulset", "daemonset", "job_name", "service", "pod", "container", "instance",
-                    "host", "hostname", "node", "queue", "topic", "database", "cluster", "app", "namespace", "job")
+_RESOURCE_LABELS = ("deployment", "statefulset", "daemonset", "persistentvolumeclaim", "horizontalpodautoscaler",
+                    "cronjob", "job_name", "ingress", "service", "pod", "container", "instance", "host", "hostname",
+                    "node", "queue", "topic", "database", "cluster", "app", "namespace", "job")
 
 
 def _labels_resource(draft: Draft) -> str:
@@ -45,7 +46,7 @@ def _labels_resource(draft: Draft) -> str:
         if not value or key == "namespace":
             continue
         if namespace and key in ("deployment", "statefulset", "daemonset", "pod", "job_name", "service", "container",
-                                 "app"):
+                                 "app", "persistentvolumeclaim", "horizontalpodautoscaler", "cronjob", "ingress"):
             return f"{namespace}/{value}"
         return value
     return namespace
@@ -151,6 +152,33 @@ def title_place(title: str) -> str:
     return slug.group(1) if slug else ""
 
 
+_NAGIOS = re.compile(r"^\W{0,4}(PROBLEM|RECOVERY|ACKNOWLEDGEMENT|FLAPPINGSTART|FLAPPINGSTOP)\s+(Service|Host) Alert:\s*"
+                     r"([\w.-]{1,120})(?:/([^*\n]{1,120}?))?\s+is\s+(\w{2,12})", re.IGNORECASE)
+_ZABBIX = re.compile(r"^\W{0,4}(Problem|PROBLEM|Resolved|RESOLVED|OK)(?: started at [^:]{1,40})?:\s*(.{3,200})$")
+
+
+def host_checks(head: str, first: str, draft: Draft) -> bool:
+    """Nagios/Icinga ('** PROBLEM Service Alert: host/Service is CRITICAL **') and Zabbix ('PROBLEM: trigger')."""
+    nagios = _NAGIOS.match(first)
+    lowered = head[:3000].lower()
+    if nagios is not None:
+        draft.source = "icinga" if "icinga" in lowered else "nagios"
+        draft.resource, draft.alert_name = nagios.group(3), (nagios.group(4) or "host down").strip()
+        draft.status = "resolved" if nagios.group(1).upper() == "RECOVERY" else "problem"
+        draft.label("state", nagios.group(5))
+        _fields(head, draft, labels=False)
+        return True
+    zabbix = _ZABBIX.match(first) if "zabbix" in lowered or "trigger" in lowered else None
+    if zabbix is None:
+        return False
+    draft.source = "zabbix"
+    draft.status = "resolved" if zabbix.group(1).lower() in ("resolved", "ok") else "problem"
+    _fields(head, draft)
+    draft.alert_name = draft.labels.get("trigger") or zabbix.group(2).split(" (", 1)[0].strip()
+    draft.resource = draft.labels.get("host") or title_place(zabbix.group(2))
+    return True
+
+
 def paging(head: str, first: str, draft: Draft) -> bool:
     """PagerDuty and Opsgenie notifications: '[#123] Triggered: title', 'Opsgenie Alert [P1] #9: title'."""
     pd = _PD_HEAD.match(first)
@@ -212,12 +240,21 @@ def _tool_by_word(word: str, source: str) -> Callable[[str, str, Draft], bool]:
         draft.source = source
         _fields(head, draft)
         _pairs(head, draft)
+        user = re.search(r"(?i)\bfor user\s+([\w.@+-]{2,120})|\buser(?:name)?\s*[:=]\s*([\w.@+-]{2,120})", head)
+        if user is not None:
+            draft.label("user", user.group(1) or user.group(2))
         draft.set(alert_name=draft.labels.get("alert") or draft.labels.get("condition") or draft.labels.get("title")
-                  or draft.labels.get("monitor"),
+                  or draft.labels.get("monitor") or draft.labels.get("trigger") or draft.labels.get("problem")
+                  or draft.labels.get("check"),
                   resource=draft.labels.get("service") or draft.labels.get("entity") or draft.labels.get("host")
-                  or draft.labels.get("component") or draft.labels.get("resource") or _labels_resource(draft),
+                  or draft.labels.get("component") or draft.labels.get("resource") or _labels_resource(draft)
+                  or draft.labels.get("user"),
                   status=draft.labels.get("status") or draft.labels.get("state"))
         _environment(draft)
+        if not draft.alert_name:
+            # "Okta: Suspicious sign-in detected for user x" — the first line, less the tool's name
+            line = re.sub(r"^\W{0,4}[\w ]{2,30}?:\s+", "", first.strip()) if ":" in first[:40] else first.strip()
+            draft.alert_name = clip(line, 120) if 0 < len(line) <= 160 else ""
         return True
     return adapter
 
@@ -394,6 +431,12 @@ def ci(head: str, first: str, draft: Draft) -> bool:
     _fields(head, draft)
     _pairs(head, draft)
     app = re.search(r"(?i)\bapplication\s+['\"`]?([a-z0-9][\w.-]{0,100})", head)
+    build = re.search(r"\bBuild #(\d{1,9}) (?:of|for) ([\w./-]{1,120})", head)
+    if build is not None:
+        draft.set(alert_name=f"{build.group(2)} #{build.group(1)}", resource=build.group(2))
+    if draft.source == "argocd":
+        state = re.search(r"\b(Degraded|Missing|OutOfSync|SyncFailed|sync failed|Unknown)\b", head)
+        draft.set(alert_name=state.group(1) if state else "")
     repo = re.search(r"\b([A-Za-z0-9][\w.-]{0,60}/[A-Za-z0-9][\w.-]{0,100})\b(?!/)", head)
     workflow = re.search(r"(?i)\b(?:workflow|pipeline|job|build)\s+['\"`]?([\w .#/-]{1,80}?)['\"`]?\s+(?:failed|has "
                          r"failed|#\d)", head)
@@ -568,8 +611,7 @@ _SERVERS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("mongodb", re.compile(r"\"c\":\s?\"(?:STORAGE|NETWORK|REPL|COMMAND|ACCESS)\"|mongod\b|MongoDB")),
     ("cassandra", re.compile(r"\b(?:ERROR|WARN|INFO)\s+\[(?:CompactionExecutor|MemtableFlushWriter|ReadStage|"
                              r"MutationStage|GossipStage|Native-Transport)[^\]]{0,40}\]|(?i:cassandra)")),
-    ("nginx", re.compile(r"^\d{4}/\d\d/\d\d [\d:]{8} \[(?:error|warn|crit|alert|emerg)\] \d{1,8}#\d{1,6}:",
-                         re.MULTILINE)),
+    ("nginx", re.compile(r"\d{4}/\d\d/\d\d [\d:]{8} \[(?:error|warn|crit|alert|emerg)\] \d{1,8}#\d{1,6}:")),
     ("haproxy", re.compile(r"haproxy(?:\[\d+\])?:|\bServer [\w.-]{1,100}/[\w.-]{1,100} is (?:DOWN|UP)|has no server "
                            r"available")),
     ("envoy", re.compile(r"\benvoy\b|upstream_reset_before_response|\bUH\b.{0,40}no_healthy_upstream")),
@@ -619,8 +661,9 @@ _FAILURE_PHRASES = (
     "certificate has expired", "read-only file system", "segfault", "too many open files", "permission denied",
     "memory resource limit alarm", "no server available", "deadlock", "election succeeded", "health status changed",
 )
-_NOT_CODES = frozenset({"ERROR", "WARN", "WARNING", "INFO", "DEBUG", "FATAL", "PANIC", "LOG", "DETAIL", "STATEMENT",
-                        "CONTEXT", "HINT", "TRACE", "NOTICE", "CRITICAL", "GET", "POST", "PUT", "DELETE", "HTTP", "UTC",
+_NOT_CODES = frozenset({"PROBLEM", "RECOVERY", "FIRING", "RESOLVED", "ALARM", "WARNING", "CRITICAL", "ERROR", "WARN",
+                        "INFO", "DEBUG", "FATAL", "PANIC", "LOG", "DETAIL", "STATEMENT",
+                        "CONTEXT", "HINT", "TRACE", "NOTICE", "GET", "POST", "PUT", "DELETE", "HTTP", "UTC",
                         "SSL", "TLS", "JSON", "SQL", "THE", "AND", "NULL", "NOTE", "SYSTEM", "SELECT", "FROM", "WHERE",
                         "ID", "URL", "API", "OK", "PID", "CPU", "GMT", "ALERT", "EMERG", "CRIT", "ERR"})
 
@@ -694,6 +737,10 @@ def logs(head: str, first: str, draft: Draft) -> bool:
     if go_levels:
         draft.label("level", worst_level([level_of(level) for level in go_levels]) or go_levels[0])
     _pairs(head, draft) if "=" in head[:2000] else None
+    if server == "postgresql" and not draft.resource:
+        at = re.search(r"\b[\w-]{1,60}@([\w-]{1,60})\s{1,3}(?:LOG|ERROR|FATAL|PANIC|WARNING):", head)
+        if at is not None:
+            draft.resource = f"database {at.group(1)}"
     logger = _LOGGER.search(head)
     draft.set(resource=draft.labels.get("service") or draft.labels.get("app") or draft.labels.get("host")
               or (logger.group(1) if logger else ""))
@@ -731,6 +778,8 @@ def people(head: str, first: str, draft: Draft) -> bool:
         return False
     human = len(_PEOPLE.findall(sample))
     machine = len(_MACHINE.findall(sample))
+    if not _TICKET.search(sample):
+        machine += len(_FIELD_LINE.findall(sample))
     if human < 2 or machine > max(2, human):
         return False
     draft.source = "ticket" if _TICKET.search(sample) else "chat"
@@ -781,6 +830,7 @@ ADAPTERS: tuple[Callable[[str, str, Draft], bool], ...] = (
     alertmanager,
     cloudwatch_mail,
     paging,
+    host_checks,
     datadog,
     security,
     kubernetes,
@@ -793,6 +843,7 @@ ADAPTERS: tuple[Callable[[str, str, Draft], bool], ...] = (
     _tool_by_word("google cloud monitoring", "gcp-monitoring"),
     _tool_by_word("cloud monitoring", "gcp-monitoring"),
     _tool_by_word("zabbix", "zabbix"),
+    _tool_by_word("okta", "okta"),
     _tool_by_word("nagios", "nagios"),
     _tool_by_word("icinga", "icinga"),
     uptime,

@@ -87,7 +87,7 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
     taken = taken if taken is not None else read(text)
     reading = taken.reading
     # a JSON payload is matched on its fields rendered as text, not on its keys and punctuation
-    text = taken.body or text
+    text = mask_sender(taken.body or text, reading.source)
     # "mark this P3" or "ignore previous instructions" is never evidence: drop it before any rule runs
     text, requests_removed = strip_requests(text)
     prepared = rs.prepare(text)
@@ -95,6 +95,9 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
     matched_ids = frozenset(rs.rules[index].id for index in found)
 
     category, scores, subject = _categorise(rs, found, reading.source)
+    if category == "unknown" and reading.people_text and reading.resource:
+        # a person reporting trouble with a feature of the product: the service's own behaviour
+        category, subject = "app", "Customer-reported problem"
     if rs.source_votes.get(reading.source, ("",))[0] == "unknown":
         # a tool outside the categories (cost anomalies): say so rather than guess from its words
         category, subject = "unknown", "Cost anomaly" if "cost" in reading.source else subject
@@ -183,6 +186,29 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
 
 def _rank(severity: str) -> int:
     return SEVERITY_ORDER.index(severity)
+
+
+# The tool that sent an alert is not its subject: a Zabbix CPU alert is about CPU, not the monitoring stack.
+_SENDERS: dict[str, tuple[str, ...]] = {
+    "zabbix": ("zabbix",), "nagios": ("nagios",), "icinga": ("icinga2", "icinga"), "datadog": ("datadoghq", "datadog"),
+    "newrelic": ("newrelic", "new relic"), "pagerduty": ("pagerduty",), "opsgenie": ("opsgenie",),
+    "sentry": ("sentry",), "pingdom": ("pingdom",), "uptimerobot": ("uptimerobot",),
+    "betterstack": ("betterstack", "better stack", "betteruptime"), "statuscake": ("statuscake",),
+    "checkly": ("checkly",), "okta": ("okta",),
+}
+
+
+def mask_sender(text: str, source: str) -> str:
+    """The text without the sending tool's name and links to its own site."""
+    words = _SENDERS.get(source)
+    if not words:
+        return text
+    pattern = re.compile(
+        r"https?://[^\s\"'<>|)]{0,200}(?:" + "|".join(re.escape(w) for w in words) + r")[^\s\"'<>|)]{0,300}"
+        r"|\b(?:" + "|".join(re.escape(w) for w in words) + r")\b",
+        re.IGNORECASE,
+    )
+    return pattern.sub(" ", text)
 
 
 _ACTIVE_STATES = frozenset({"alarm", "firing", "triggered", "open", "fired", "activated", "alerting", "down",
