@@ -204,7 +204,8 @@ def _pagerduty(data: dict[str, Any], draft: Draft) -> None:
     draft.label("priority", dig(incident, "priority", "summary") or dig(incident, "priority", "name"))
     draft.label("severity", payload.get("severity"))
     draft.status = text_of(incident.get("status") or dig(data, "event", "event_type") or data.get("event_action"))
-    draft.set(resource=payload.get("component") or payload.get("source") or dig(incident, "service", "summary")
+    # Events API v2: `source` is the affected system, `component` the part of it that failed
+    draft.set(resource=payload.get("source") or payload.get("component") or dig(incident, "service", "summary")
               or dig(incident, "service", "name"))
     details = payload.get("custom_details")
     draft.description = text_of(json.dumps(details)[:2000] if isinstance(details, dict) else details)

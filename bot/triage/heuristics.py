@@ -194,18 +194,24 @@ _SENDERS: dict[str, tuple[str, ...]] = {
     "newrelic": ("newrelic", "new relic"), "pagerduty": ("pagerduty",), "opsgenie": ("opsgenie",),
     "sentry": ("sentry",), "pingdom": ("pingdom",), "uptimerobot": ("uptimerobot",),
     "betterstack": ("betterstack", "better stack", "betteruptime"), "statuscake": ("statuscake",),
-    "checkly": ("checkly",), "okta": ("okta",),
+    "checkly": ("checkly",), "okta": ("okta",), "grafana": ("grafana",),
 }
+# Senders whose name may be the subject too (an alert about Prometheus itself): only links to their UI are masked.
+_SENDER_URLS: dict[str, tuple[str, ...]] = {"alertmanager": ("alertmanager", "prometheus"), "grafana": ("grafana",)}
 
 
 def mask_sender(text: str, source: str) -> str:
     """The text without the sending tool's name and links to its own site."""
+    hosts = _SENDER_URLS.get(source)
+    if hosts:
+        text = re.sub(r"https?://[^\s\"'<>|)]{0,200}(?:" + "|".join(hosts) + r")[^\s\"'<>|)]{0,300}", " ", text,
+                      flags=re.IGNORECASE)
     words = _SENDERS.get(source)
     if not words:
         return text
     pattern = re.compile(
         r"https?://[^\s\"'<>|)]{0,200}(?:" + "|".join(re.escape(w) for w in words) + r")[^\s\"'<>|)]{0,300}"
-        r"|\b(?:" + "|".join(re.escape(w) for w in words) + r")\b",
+        r"|(?<![A-Za-z])(?:" + "|".join(re.escape(w) for w in words) + r")(?![A-Za-z])",
         re.IGNORECASE,
     )
     return pattern.sub(" ", text)
