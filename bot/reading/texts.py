@@ -481,8 +481,9 @@ def security(head: str, first: str, draft: Draft) -> bool:
         rule = draft.labels.get("rule")
         draft.set(alert_name=rule or (falco[0].group(2).split(" (", 1)[0] if falco else ""))
         fields = dict(_KV.findall(head) and [(h.group(1), h.group(3) or h.group(2) or "") for h in _KV.finditer(head)])
-        draft.set(resource=fields.get("k8s.pod") or fields.get("k8s.pod.name") or fields.get("container")
-                  or fields.get("container.name") or fields.get("container_name") or fields.get("host"))
+        draft.set(resource=(fields.get("k8s.pod") or fields.get("k8s.pod.name") or fields.get("k8s_pod_name")
+                            or fields.get("container") or fields.get("container.name") or fields.get("container_name")
+                            or fields.get("host") or "").rstrip(")],;"))
         return True
     wazuh = _WAZUH_RULE.search(head) if "level" in head else None
     if wazuh is not None or "wazuh" in lowered:
@@ -548,12 +549,14 @@ def certificate(head: str, first: str, draft: Draft) -> bool:
     if "certificate" not in lowered and "x509" not in lowered and "tls" not in lowered and "ssl" not in lowered:
         return False
     if not any(word in lowered for word in ("expir", "not after", "notafter", "x509", "handshake", "renew",
-                                            "untrusted", "unknown authority", "self-signed", "self signed")):
+                                            "untrusted", "unknown authority", "self-signed", "self signed", "issuing",
+                                            "issuer", "acme", "not ready")):
         return False
     if any(pattern.search(head) for name, pattern in _SERVERS if name in ("envoy", "nginx", "haproxy")):
         return False
-    draft.source = "cert-manager" if "cert-manager" in lowered or "certificate.cert-manager.io" in lowered else (
-        "certificate")
+    manager = "cert-manager" in lowered or "issuer" in lowered or "certificaterequest" in lowered or (
+        "acme" in lowered and "order" in lowered) or re.search(r"certificate [a-z0-9-]{1,63}/[a-z0-9]", lowered)
+    draft.source = "cert-manager" if manager else "certificate"
     _fields(head, draft)
     name = _CN.search(head) or _CERT_NAME.search(head)
     draft.set(resource=draft.labels.get("domain") or draft.labels.get("host") or draft.labels.get("certificate")
@@ -736,7 +739,9 @@ def logs(head: str, first: str, draft: Draft) -> bool:
         draft.alert_name = dotnet.group(2).rsplit(".", 1)[-1]
     if go_levels:
         draft.label("level", worst_level([level_of(level) for level in go_levels]) or go_levels[0])
-    _pairs(head, draft) if "=" in head[:2000] else None
+    if "=" in head[:2000] and not runtime:
+        # key=value inside an exception message (HTTPSConnectionPool(host='api.vendor.com')) is not a label
+        _pairs(head, draft)
     if server == "postgresql" and not draft.resource:
         at = re.search(r"\b[\w-]{1,60}@([\w-]{1,60})\s{1,3}(?:LOG|ERROR|FATAL|PANIC|WARNING):", head)
         if at is not None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from bot.card import STEP_MAX, TriageCard
 from bot.reading import Read, Reading, read
-from bot.triage.alert_fields import AlertFields, extract_fields
+from bot.triage.alert_fields import AlertFields, code_service, extract_fields
 from bot.triage.evidence import Evidence
 from bot.triage.instructions import strip_requests
 from bot.triage.normalize import undecodable_share
@@ -34,6 +34,7 @@ _GENERIC_STEPS_FACTOR = 0.8
 _BINARY_SHARE = 0.3
 _RESOLVED_STATES = frozenset({"resolved", "ok", "recovered", "up", "closed", "incident.resolved", "close",
                               "resolve", "inactive", "deactivated"})
+_RUNTIMES = frozenset({"java", "python", "go", "node", "dotnet", "logback", "log4j", "sentry"})
 _SAFE_TARGET = re.compile(r"[^\w.:/@ ()-]")
 _RESOLVED = re.compile(r"\[RESOLVED\b|\bstatus\s*[=:]\s*\"?resolved\b", re.IGNORECASE)
 
@@ -148,6 +149,11 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
 
     all_ids = matched_ids | severity_ids
     fields = extract_fields(text)
+    if not reading.resource and reading.source in _RUNTIMES:
+        # a stack trace names no host, but its code path names the service (never the host of an API it called)
+        service = code_service(text)
+        if service:
+            reading = reading.model_copy(update={"resource": service})
     if reading.resource:
         # the resource field the tool filled names the place, never a region, host of a vendor or an id
         fields = replace(fields, target=_SAFE_TARGET.sub("", reading.resource)[:60] or fields.target)
