@@ -21,6 +21,7 @@ from bot.store.leases import new_replica_id
 from bot.triage.cost import estimate_cost
 from bot.triage.errors import ModelError
 from bot.triage.evidence import check_answer
+from bot.triage.summary import name_the_alert
 from bot.triage.flight import SharedFlight
 from bot.triage.front import Prepared, cache_key, prepare
 from bot.triage.memo import Memo
@@ -127,6 +128,8 @@ class TriageService:
             outcome.error = repr(exc)
         # any engine's answer is held to the text's hard evidence; a disagreement asks for a person
         outcome.card, outcome.review = check_answer(outcome.card, prepared.evidence)
+        # the card names the alert (what people search runbooks and history by), whichever engine wrote it
+        outcome.card = name_the_alert(outcome.card, prepared.reading)
         # Precedent: the latest human verdict on this identity decides severity and category, whatever
         # the engine (and whatever the cache) said.
         outcome.card = with_precedent(outcome.card, memory.precedent)
