@@ -21,13 +21,13 @@ from bot.store.leases import new_replica_id
 from bot.triage.cost import estimate_cost
 from bot.triage.errors import ModelError
 from bot.triage.evidence import check_answer
-from bot.triage.summary import name_the_alert
 from bot.triage.flight import SharedFlight
 from bot.triage.front import Prepared, cache_key, prepare
 from bot.triage.memo import Memo
 from bot.triage.model import MAX_OUTPUT_TOKENS, ModelAnswer, ModelClient
 from bot.triage.resilience import CircuitBreaker, LoopSemaphore
 from bot.triage.routing import BudgetState, RoutePolicy, Tier, budget_state, escalate, first_tier
+from bot.triage.summary import name_the_alert
 
 EngineChoice = Literal["auto", "model", "heuristic"]
 HEURISTIC_PROMPT = "heuristic"
