@@ -73,6 +73,16 @@ def dig(data: Any, *path: str | int) -> Any:
     return data
 
 
+PROSE_MAX = 4000
+
+
+def prose(value: Any) -> str:
+    """A scalar's text for the rules to read, kept long (a description, a log line); '' for containers."""
+    if value is None or isinstance(value, dict | list):
+        return ""
+    return clip(value, PROSE_MAX)
+
+
 def text_of(value: Any) -> str:
     """A scalar as text; '' for None, containers and empty values."""
     if value is None or isinstance(value, dict | list):

@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from bot.reading.draft import Draft, clip, dig, number, text_of
+from bot.reading.draft import Draft, clip, dig, number, prose, text_of
 
 _ARN_NAME = re.compile(r"[:/]([\w.-]{1,120})$")
 _ENV_KEYS = ("environment", "env", "stage", "deployment_environment", "tier")
@@ -66,7 +66,7 @@ def _alertmanager(data: dict[str, Any], draft: Draft) -> None:
     draft.set(alert_name=draft.labels.get("alertname") or data.get("title"))
     draft.resource = _resource_from(draft.labels)
     draft.environment = _environment(draft.labels)
-    draft.description = text_of(annotations.get("description") or annotations.get("message")
+    draft.description = prose(annotations.get("description") or annotations.get("message")
                                 or annotations.get("summary") or data.get("message"))
     for alert in alerts[:20]:
         alert_labels = alert.get("labels") if isinstance(alert.get("labels"), dict) else {}
@@ -83,7 +83,7 @@ def _alertmanager(data: dict[str, Any], draft: Draft) -> None:
                       ("grafana_url", "dashboard"), ("dashboard_url", "dashboard"), ("playbook", "runbook")):
         draft.link(kind, annotations.get(key))
     count = len(firing) or len(alerts)
-    summary = text_of(annotations.get("summary"))
+    summary = prose(annotations.get("summary"))
     draft.body = "\n".join(
         part for part in (
             f"[{draft.status.upper() or 'FIRING'}:{count}] {draft.alert_name}",
@@ -95,8 +95,8 @@ def _alertmanager(data: dict[str, Any], draft: Draft) -> None:
 
 def _grafana_legacy(data: dict[str, Any], draft: Draft) -> None:
     draft.source = "grafana"
-    draft.set(alert_name=data.get("ruleName") or data.get("title"), status=data.get("state"),
-              description=data.get("message"))
+    draft.set(alert_name=data.get("ruleName") or data.get("title"), status=data.get("state"))
+    draft.description = prose(data.get("message"))
     draft.labels_from(data.get("tags"))
     for match in (data.get("evalMatches") or [])[:10]:
         if isinstance(match, dict):
@@ -131,7 +131,7 @@ def _datadog(data: dict[str, Any], draft: Draft) -> None:
     draft.status = text_of(data.get("alert_transition") or data.get("alert_status") or data.get("transition"))
     draft.set(resource=data.get("hostname") or data.get("host") or _resource_from(tags),
               environment=_environment(tags))
-    body = text_of(data.get("body") or data.get("event_msg") or data.get("text") or data.get("message"))
+    body = prose(data.get("body") or data.get("event_msg") or data.get("text") or data.get("message"))
     draft.description = body
     if data.get("alert_metric"):
         draft.metric(data.get("alert_metric"), data.get("alert_value") or data.get("value"),
@@ -152,7 +152,7 @@ def _newrelic(data: dict[str, Any], draft: Draft) -> None:
     entities = dig(data, "entitiesData", "names") or dig(data, "accumulations", "entity.name") or []
     target = dig(data, "targets", 0, "name")
     draft.set(resource=(entities[0] if isinstance(entities, list) and entities else "") or target)
-    draft.description = text_of(data.get("details") or data.get("title"))
+    draft.description = prose(data.get("details") or data.get("title"))
     draft.link("source", data.get("issueUrl") or data.get("incident_url") or data.get("violation_chart_url"))
     draft.link("runbook", data.get("runbook_url"))
     draft.body = f"{draft.alert_name}\n{draft.description}"
@@ -189,7 +189,7 @@ def _sentry(data: dict[str, Any], draft: Draft) -> None:
         f"{frame.get('module') or frame.get('filename') or ''}.{frame.get('function') or ''}"
         for frame in trace[-5:] if isinstance(frame, dict)
     )
-    draft.body = f"{title}\n{text_of(exception.get('value'))}\n{culprit}\n{frames}"
+    draft.body = f"{title}\n{prose(exception.get('value'))}\n{culprit}\n{frames}"
 
 
 def _pagerduty(data: dict[str, Any], draft: Draft) -> None:
@@ -208,7 +208,7 @@ def _pagerduty(data: dict[str, Any], draft: Draft) -> None:
     draft.set(resource=payload.get("source") or payload.get("component") or dig(incident, "service", "summary")
               or dig(incident, "service", "name"))
     details = payload.get("custom_details")
-    draft.description = text_of(json.dumps(details)[:2000] if isinstance(details, dict) else details)
+    draft.description = prose(json.dumps(details)[:2000] if isinstance(details, dict) else details)
     draft.link("source", incident.get("html_url"))
     for link in (data.get("links") or [])[:3]:
         draft.link("dashboard", link.get("href") if isinstance(link, dict) else None)
@@ -226,7 +226,7 @@ def _opsgenie(data: dict[str, Any], draft: Draft) -> None:
         draft.labels_from(_tags(tags))
     draft.status = text_of(data.get("action") or alert.get("status"))
     draft.set(resource=alert.get("entity") or alert.get("source"), environment=_environment(draft.labels))
-    draft.description = text_of(alert.get("description"))
+    draft.description = prose(alert.get("description"))
     draft.body = f"{draft.alert_name}\n{draft.description}"
 
 
@@ -246,11 +246,11 @@ def _cloudwatch(data: dict[str, Any], draft: Draft) -> None:
     # load balancer and target group dimensions read 'targetgroup/<name>/<id>': the name is the resource
     parts = dimension.split("/")
     draft.resource = parts[1] if len(parts) == 3 and parts[0] in ("targetgroup", "app", "net") else dimension
-    reason = text_of(data.get("NewStateReason"))
+    reason = prose(data.get("NewStateReason"))
     measured = re.search(r"\[(-?[\d.]+(?:E-?\d+)?)\s", reason)
     draft.metric(trigger.get("MetricName") or "metric", measured.group(1) if measured else None,
                  trigger.get("Threshold"))
-    draft.description = text_of(data.get("AlarmDescription"))
+    draft.description = prose(data.get("AlarmDescription"))
     draft.body = (f"ALARM \"{draft.alert_name}\" {trigger.get('Namespace', '')} {trigger.get('MetricName', '')} "
                   f"{' '.join(f'{k}={v}' for k, v in draft.labels.items())}\n{draft.description}\n{reason}")
 
@@ -270,7 +270,7 @@ def _eventbridge(data: dict[str, Any], draft: Draft) -> bool:
         draft.source = "aws-health"
         draft.set(alert_name=detail.get("eventTypeCode"), status=detail.get("statusCode"))
         text = dig(detail, "eventDescription", 0, "latestDescription")
-        draft.description = text_of(text)
+        draft.description = prose(text)
         draft.body = f"{draft.alert_name}\n{draft.description}"
         return True
     if source == "aws.cloudwatch" and isinstance(detail.get("alarmName"), str):
@@ -300,7 +300,7 @@ def _guardduty(finding: dict[str, Any], draft: Draft) -> None:
         or resource.get("resourceType"),
     )
     draft.label("region", finding.get("region"))
-    draft.description = text_of(finding.get("description") or finding.get("title"))
+    draft.description = prose(finding.get("description") or finding.get("title"))
     draft.event(draft.labels.get("severity", ""), finding.get("title"))
     draft.body = f"GuardDuty finding {draft.alert_name}\n{text_of(finding.get('title'))}\n{draft.description}"
 
@@ -317,7 +317,7 @@ def _securityhub(finding: dict[str, Any], draft: Draft) -> None:
     hit = _ARN_NAME.search(res_id)
     draft.resource = hit.group(1) if hit else res_id
     draft.status = text_of(finding.get("RecordState"))
-    draft.description = text_of(finding.get("Description"))
+    draft.description = prose(finding.get("Description"))
     draft.body = f"Security Hub finding ({product}) {draft.alert_name}\n{draft.description}"
 
 
@@ -336,7 +336,7 @@ def _azure(data: dict[str, Any], draft: Draft) -> None:
         hit = _ARN_NAME.search(text_of(targets[0]))
         target = hit.group(1) if hit else ""
     draft.resource = target
-    draft.description = text_of(essentials.get("description"))
+    draft.description = prose(essentials.get("description"))
     conditions = dig(data, "data", "alertContext", "condition", "allOf") or []
     for condition in conditions[:5] if isinstance(conditions, list) else []:
         if isinstance(condition, dict):
@@ -361,9 +361,9 @@ def _gcp(data: dict[str, Any], draft: Draft) -> None:
                                                if isinstance(resource_labels, dict) else {}))
     draft.metric(dig(incident, "metric", "displayName") or dig(incident, "metric", "type") or "metric",
                  incident.get("observed_value"), incident.get("threshold_value"))
-    draft.description = text_of(incident.get("summary") or dig(incident, "documentation", "content"))
+    draft.description = prose(incident.get("summary") or dig(incident, "documentation", "content"))
     draft.link("source", incident.get("url"))
-    draft.body = f"{draft.alert_name}\n{draft.description}\n{text_of(dig(incident, 'documentation', 'content'))}"
+    draft.body = f"{draft.alert_name}\n{draft.description}\n{prose(dig(incident, 'documentation', 'content'))}"
 
 
 def _cost_anomaly(data: dict[str, Any], draft: Draft) -> None:
@@ -412,7 +412,7 @@ def _github(data: dict[str, Any], draft: Draft) -> None:
         draft.label("package", package)
         draft.status = text_of(alert.get("state"))
         draft.resource = repo
-        draft.description = text_of(advisory.get("summary"))
+        draft.description = prose(advisory.get("summary"))
         draft.link("source", alert.get("html_url"))
         draft.body = f"Dependabot vulnerability advisory for dependency {package} in {repo}: {draft.description}"
 
@@ -445,7 +445,7 @@ def _argocd(data: dict[str, Any], draft: Draft) -> None:
     draft.status = text_of(phase or health)
     draft.alert_name = text_of(data.get("trigger") or data.get("title") or f"Argo CD {draft.resource}")
     message = dig(app, "status", "operationState", "message") or data.get("message")
-    draft.description = text_of(message)
+    draft.description = prose(message)
     draft.body = (f"Argo CD application {draft.resource} health {health} sync {sync} operation {phase}\n"
                   f"{draft.description}")
 
@@ -459,7 +459,7 @@ def _falco(data: dict[str, Any], draft: Draft) -> None:
               environment=None)
     draft.label("k8s.ns.name", fields.get("k8s.ns.name"))
     draft.event(data.get("priority"), data.get("output"))
-    draft.body = f"{data.get('time', '')}: {data.get('priority', '')} {text_of(data.get('output'))}"
+    draft.body = f"{data.get('time', '')}: {data.get('priority', '')} {prose(data.get('output'))}"
 
 
 def _wazuh(data: dict[str, Any], draft: Draft) -> None:
@@ -475,7 +475,7 @@ def _wazuh(data: dict[str, Any], draft: Draft) -> None:
     if isinstance(groups, list):
         draft.label("groups", ",".join(str(g) for g in groups[:8]))
     draft.resource = text_of(dig(data, "agent", "name") or dig(data, "agent", "id"))
-    draft.description = text_of(data.get("full_log"))
+    draft.description = prose(data.get("full_log"))
     draft.body = f"Wazuh alert: {draft.alert_name} on agent {draft.resource}\n{draft.description}"
 
 

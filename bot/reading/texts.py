@@ -18,7 +18,7 @@ _KV_LINE = re.compile(r"^[ \t]{0,8}[-*•]?[ \t]{0,3}([A-Za-z_][\w.-]{0,40})"
                       r"(?:[ \t]{1,3}=[ \t]{0,3}|=[ \t]{1,3})(.{1,300})$",
                       re.MULTILINE)
 _INLINE_PAIR = re.compile(r"\s[A-Za-z_][\w.-]{0,40}=\S")
-_FIELD_LINE = re.compile(r"^[ \t]{0,8}[-*•]?[ \t]{0,3}\*?([A-Za-z][\w .-]{0,30}?)\*?:\*?[ \t]{1,5}(\S.{0,300})$",
+_FIELD_LINE = re.compile(r"^[ \t]{0,8}[-*•]?[ \t]{0,3}\*?([A-Za-z][\w .-]{0,30}?)\*?:\*?[ \t]{1,40}(\S.{0,300})$",
                          re.MULTILINE)
 _URL = re.compile(r"https?://[^\s\"'<>|`)]{1,1990}")
 _SLACK_URL = re.compile(r"<(https?://[^|>\s]{1,1990})(?:\|[^>]{0,200})?>")
@@ -520,10 +520,10 @@ def security(head: str, first: str, draft: Draft) -> bool:
         _fields(head, draft)
         ghsa = re.search(r"\b(GHSA-\w{4}-\w{4}-\w{4}|CVE-\d{4}-\d{3,7})\b", head)
         repo = re.search(r"\b(?:in|repository|repo)\s+`?([A-Za-z0-9][\w.-]{0,60}/[\w.-]{1,100})", head)
-        package = re.search(r"(?i)\b(?:package|dependency|upgrade)\s+`?([\w@./-]{1,100})", head)
+        package = re.search(r"(?i)\b(?:package|dependency|upgrade)\s{1,40}`?([\w@./-]{3,100})", head)
         draft.set(alert_name=ghsa.group(1) if ghsa else "", resource=(repo.group(1) if repo else "")
                   or draft.labels.get("repository"))
-        if package is not None:
+        if package is not None and "package" not in draft.labels:
             draft.label("package", package.group(1))
         return True
     if "guardduty" in lowered or "security hub" in lowered or "securityhub" in lowered:
