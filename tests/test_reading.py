@@ -225,3 +225,20 @@ async def test_a_model_card_names_the_alert_and_keeps_its_own_words(
     assert result.summary.splitlines()[0].startswith("KubeDeploymentReplicasMismatch — Deployment has fewer")
     assert result.meta.reading is not None and result.meta.reading.resource == "shop/checkout-api"
     assert [link.kind for link in result.meta.links] == ["source", "runbook"]
+
+
+def test_the_slack_header_names_the_alert_and_its_resource() -> None:
+    from bot.card import TriageMeta, TriageResult
+    from bot.reading import Reading
+    from bot.slack.blocks import card_message
+
+    reading = Reading(source="alertmanager", alert_name="KubeDeploymentReplicasMismatch <!channel>",
+                      resource="shop/checkout-api")
+    result = TriageResult(
+        category="infra", severity="P2", summary="s", steps=["Check a", "Check b", "Check c"], confidence=0.8,
+        meta=TriageMeta(triage_id="t", engine="heuristic", prompt_version="heuristic", fingerprint="f",
+                        reading=reading),
+    )
+    header = card_message(result)["blocks"][0]["text"]["text"]
+    assert "KubeDeploymentReplicasMismatch" in header and "shop/checkout-api" in header
+    assert "<" not in header

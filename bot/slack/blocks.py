@@ -240,8 +240,9 @@ def _alert_title(result: TriageResult) -> str:
     reading = result.meta.reading
     if reading is None or not reading.alert_name:
         return ""
-    name = " ".join(reading.alert_name.split())
-    place = " ".join(reading.resource.split())
+    # from untrusted text: no angle brackets, so nothing in it can read as a Slack link or mention
+    name = " ".join(reading.alert_name.replace("<", " ").replace(">", " ").split())
+    place = " ".join(reading.resource.replace("<", " ").replace(">", " ").split())
     return f"{name} — {place}" if place and place.lower() not in name.lower() else name
 
 
