@@ -267,7 +267,7 @@ _CW_METRIC = re.compile(r"MetricName:\s*(\S{1,100})")
 
 
 def cloudwatch_mail(head: str, first: str, draft: Draft) -> bool:
-    if "CloudWatch" not in head and "AlarmName" not in head and "Alarm Details" not in head:
+    if "CloudWatch Alarm" not in head and "AlarmName" not in head and "Alarm Details" not in head:
         return False
     draft.source = "cloudwatch"
     hit = _CW_NAME.search(head)
@@ -503,7 +503,8 @@ def security(head: str, first: str, draft: Draft) -> bool:
         key = _AUDIT_KEY.search(head)
         draft.alert_name = key.group(1) if key else _AUDIT.search(head).group(1)  # type: ignore[union-attr]
         _pairs(head, draft)
-        draft.set(resource=draft.labels.get("hostname") or draft.labels.get("node") or draft.labels.get("exe"))
+        known = {k: v for k, v in draft.labels.items() if v not in ("?", "(none)", "none", "")}
+        draft.set(resource=known.get("hostname") or known.get("node") or known.get("exe"))
         return True
     if "secret scanning" in lowered or "gitleaks" in lowered or "trufflehog" in lowered or "secret detected" in lowered:
         draft.source = "github-secret-scanning" if "github" in lowered or "secret scanning" in lowered else (
@@ -735,8 +736,16 @@ def logs(head: str, first: str, draft: Draft) -> bool:
                 draft.event(level, line)
     if root:
         draft.alert_name = root
+    if dotnet is not None:
+        # .NET console logs abbreviate the level: fail, crit, warn, info
+        levels = [level_of({"fail": "error", "crit": "critical", "warn": "warning", "dbug": "debug",
+                            "trce": "debug"}.get(hit.group(1), hit.group(1))) for hit in _DOTNET.finditer(head)]
+        draft.label("level", worst_level(levels))
+    if root:
+        pass
     elif dotnet is not None:
-        draft.alert_name = dotnet.group(2).rsplit(".", 1)[-1]
+        exceptions = _DOTNET_EXC.findall(head)
+        draft.alert_name = exceptions[-1].rsplit(".", 1)[-1] if exceptions else dotnet.group(2).rsplit(".", 1)[-1]
     if go_levels:
         draft.label("level", worst_level([level_of(level) for level in go_levels]) or go_levels[0])
     if "=" in head[:2000] and not runtime:

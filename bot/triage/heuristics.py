@@ -280,7 +280,7 @@ def _from_reading(
     if "cost" in reading.source and reading.metrics and reading.metrics[0].value is not None:
         spend = reading.metrics[0].value
         level = "P2" if spend >= rs.thresholds.get("cost_p2_usd", 1000.0) else "P3"
-        return level, "reading", 0.6, Signal(level, 0.6, "unexpected spend", f"${spend:,.0f}", "cost")
+        return level, "inferred", 0.6, Signal(level, 0.6, "unexpected spend", f"${spend:,.0f}", "cost")
     if (label is None and signal is None and reading.source in _METRIC_ALARM_TOOLS
             and reading.status.lower() in _ACTIVE_STATES):
         found = Signal("P2", 0.5, "a monitored threshold crossed", reading.alert_name[:60] or "alarm", "alarm")
