@@ -103,6 +103,29 @@ _AM_HEAD = re.compile(r"^\s*(?::[\w+-]{1,30}:\s*)?\[(FIRING|RESOLVED)(?::(\d{1,5
 _SLACK_NAME = re.compile(r"^\s*(?::[\w+-]{1,30}:\s*)?\*?([A-Z][A-Za-z0-9_]{2,120})\*?\s*$")
 
 
+_GRAFANA_HEAD = re.compile(
+    r"^\W{0,4}(?:\*\*)?(Firing|Resolved)(?:\*\*)?\s*$|^\s*\[(Alerting|OK|No Data|Pending)\]\s+(.{1,200})$", re.IGNORECASE
+)
+_METRIC_LABELS = re.compile(r"\b([a-z_]{2,40})=\"([^\"\n]{1,120})\"")
+
+
+def grafana_text(head: str, first: str, draft: Draft) -> bool:
+    """Grafana's own templates: '**Firing**' with a label list, or legacy '[Alerting] rule name'."""
+    hit = _GRAFANA_HEAD.match(first)
+    if hit is None:
+        return False
+    draft.source = "grafana"
+    draft.status = (hit.group(1) or hit.group(2) or "").lower()
+    _pairs(head, draft)
+    _fields(head, draft)
+    for label in _METRIC_LABELS.finditer(head[:4000]):
+        draft.label(label.group(1), label.group(2))
+    draft.alert_name = draft.labels.get("alertname") or (hit.group(3) or "").strip()
+    draft.resource = _labels_resource(draft)
+    _environment(draft)
+    return True
+
+
 def alertmanager(head: str, first: str, draft: Draft) -> bool:
     hit = _AM_HEAD.match(first)
     slack = _SLACK_NAME.match(first) if hit is None and "*Alert:*" in head else None
@@ -136,6 +159,8 @@ _DD_HEAD = re.compile(r"^\s*\[(Triggered|Recovered|Warn|Re-Triggered|No Data|Ale
 _DD_HEAD2 = re.compile(r"^\s*\[(P[1-5])\]\s*(Triggered|Recovered|Warn|Re-Triggered|No Data|Renotify)"
                       r"(?: on \{([^}]{1,200})\})?"
                       r"\s*:\s*(.{1,200})$", re.IGNORECASE)
+_PD_MAIL = re.compile(r"assigned (?:to )?incident #(\d{1,12}):?\s*[\"“]([^\"”\n]{1,200})[\"”]"
+                      r"(?:\s+on service\s+([\w. -]{1,100}?)(?=[\s(.,]|$))?")
 _PD_HEAD = re.compile(r"^\s*\[#(\d{1,12})\]\s*(Triggered|Acknowledged|Resolved|Reassigned|Escalated)\s*:\s*(.{1,200})$",
                       re.IGNORECASE)
 _OG_HEAD = re.compile(r"^\s*Opsgenie Alert\s*(?:\[(P[1-5])\])?\s*(?:#\d{1,12})?\s*:\s*(.{1,200})$", re.IGNORECASE)
@@ -183,6 +208,14 @@ def paging(head: str, first: str, draft: Draft) -> bool:
     """PagerDuty and Opsgenie notifications: '[#123] Triggered: title', 'Opsgenie Alert [P1] #9: title'."""
     pd = _PD_HEAD.match(first)
     og = _OG_HEAD.match(first) if pd is None else None
+    mail = _PD_MAIL.search(head[:2000]) if pd is None and og is None else None
+    if mail is not None:
+        draft.source, draft.alert_name, draft.status = "pagerduty", mail.group(2).strip(), "triggered"
+        urgency = re.search(r"(?i)urgency:\s*(\w+)", head[:2000])
+        if urgency is not None:
+            draft.label("urgency", urgency.group(1))
+        draft.resource = (mail.group(3) or "").strip() or title_place(draft.alert_name)
+        return True
     if pd is None and og is None:
         return False
     draft.source = "pagerduty" if pd is not None else "opsgenie"
@@ -251,6 +284,15 @@ def _tool_by_word(word: str, source: str) -> Callable[[str, str, Draft], bool]:
                   or draft.labels.get("user"),
                   status=draft.labels.get("status") or draft.labels.get("state"))
         _environment(draft)
+        quoted = re.search(r"(?i)\b(?:alert|rule|monitor|check|alarm)\s+['\"“]([^'\"”\n]{2,120})['\"”]", head[:2000])
+        if quoted is not None and not draft.alert_name:
+            draft.alert_name = quoted.group(1)
+        sev = re.search(r"\((Sev[0-4])\)", head[:2000])
+        if sev is not None:
+            draft.label("severity", sev.group(1))
+        target = re.search(r"\bfired for\s+([\w.-]{2,120})", head[:2000])
+        if target is not None and not draft.resource:
+            draft.resource = target.group(1)
         if not draft.alert_name:
             # "Okta: Suspicious sign-in detected for user x" — the first line, less the tool's name
             line = re.sub(r"^\W{0,4}[\w ]{2,30}?:\s+", "", first.strip()) if ":" in first[:40] else first.strip()
@@ -842,6 +884,7 @@ def header_name(head: str) -> str:
 
 ADAPTERS: tuple[Callable[[str, str, Draft], bool], ...] = (
     alertmanager,
+    grafana_text,
     cloudwatch_mail,
     paging,
     host_checks,

@@ -34,6 +34,8 @@ _GENERIC_STEPS_FACTOR = 0.8
 _BINARY_SHARE = 0.3
 _RESOLVED_STATES = frozenset({"resolved", "ok", "recovered", "up", "closed", "incident.resolved", "close",
                               "resolve", "inactive", "deactivated"})
+# "Users affected: 1,204" is a count field (Sentry, APMs), not a statement that every user is affected
+_COUNT_FIELD = re.compile(r"(?i)\b(users|customers|sessions) (?:affected|impacted):[ \t]{0,5}([\d,]{1,12})")
 _RUNTIMES = frozenset({"java", "python", "go", "node", "dotnet", "logback", "log4j", "sentry"})
 _SAFE_TARGET = re.compile(r"[^\w.:/@ ()-]")
 _RESOLVED = re.compile(r"\[RESOLVED\b|\bstatus\s*[=:]\s*\"?resolved\b", re.IGNORECASE)
@@ -88,7 +90,7 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
     taken = taken if taken is not None else read(text)
     reading = taken.reading
     # a JSON payload is matched on its fields rendered as text, not on its keys and punctuation
-    text = mask_sender(taken.body or text, reading.source)
+    text = _COUNT_FIELD.sub(r"affected \1 count \2", mask_sender(taken.body or text, reading.source))
     # "mark this P3" or "ignore previous instructions" is never evidence: drop it before any rule runs
     text, requests_removed = strip_requests(text)
     prepared = rs.prepare(text)
