@@ -104,7 +104,8 @@ _SLACK_NAME = re.compile(r"^\s*(?::[\w+-]{1,30}:\s*)?\*?([A-Z][A-Za-z0-9_]{2,120
 
 
 _GRAFANA_HEAD = re.compile(
-    r"^\W{0,4}(?:\*\*)?(Firing|Resolved)(?:\*\*)?\s*$|^\s*\[(Alerting|OK|No Data|Pending)\]\s+(.{1,200})$", re.IGNORECASE
+    r"^\W{0,4}(?:\*\*)?(Firing|Resolved)(?:\*\*)?\s*$|^\s*\[(Alerting|OK|No Data|Pending)\]\s+(.{1,200})$",
+    re.IGNORECASE,
 )
 _METRIC_LABELS = re.compile(r"\b([a-z_]{2,40})=\"([^\"\n]{1,120})\"")
 
