@@ -384,7 +384,7 @@ _KUBE_EVENT = re.compile(r"^\s*(?:[\w-]{1,40}\s+)?(?:\S{1,12}\s+)?(Warning|Norma
 _KUBE_POD_ROW = re.compile(r"^([a-z0-9][a-z0-9.-]{0,200})\s+(\d+/\d+)\s+([A-Z][A-Za-z:]{2,40})\s+(\d+)", re.MULTILINE)
 _KUBE_OBJECT = re.compile(r"\b(pod|deployment|replicaset|statefulset|daemonset|job|cronjob|node|service|ingress"
                           r"|persistentvolumeclaim|pvc|hpa|certificate)/([a-z0-9][\w.-]{0,200})")
-_NAMESPACE = re.compile(r"(?i)\bnamespace[\s:=\"]{1,3}([a-z0-9][a-z0-9-]{0,62})")
+_NAMESPACE = re.compile(r"(?i)\bnamespace[ \t:=\"]{1,12}([a-z0-9][a-z0-9-]{0,62})")
 
 
 _KUBE_REASON = re.compile(r"\b(CrashLoopBackOff|ImagePullBackOff|ErrImagePull|OOMKilled|Evicted|FailedScheduling"
@@ -447,7 +447,8 @@ def _kubernetes(head: str, first: str, draft: Draft) -> bool:
             draft.alert_name, draft.resource = status, row.group(1)
     if not draft.resource:
         obj = _KUBE_OBJECT.search(head)
-        draft.resource = obj.group(2) if obj else ""
+        described = re.search(r"^Name:[ \t]{1,40}([a-z0-9][\w.-]{0,200})$", head, re.MULTILINE)
+        draft.resource = obj.group(2) if obj else described.group(1) if described else ""
     namespace = _NAMESPACE.search(head)
     if namespace is not None:
         draft.label("namespace", namespace.group(1))
@@ -648,7 +649,8 @@ _DOTNET_EXC = re.compile(r"((?:System|Microsoft|[A-Z]\w{0,40})(?:\.[A-Z]\w{0,60}
 
 _SERVERS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("postgresql", re.compile(r"(?:^|\s)(LOG|ERROR|FATAL|PANIC|WARNING|DETAIL|STATEMENT):\s{1,2}\S", re.MULTILINE)),
-    ("mysql", re.compile(r"\[(ERROR|Warning|Note|System)\] \[MY-\d{6}\]|\bInnoDB:|mysqld(?:\[\d+\])?:")),
+    ("mysql", re.compile(r"\[(ERROR|Warning|Note|System)\] \[MY-\d{6}\]|\bInnoDB:|mysqld(?:\[\d+\])?:|^# Query_time:",
+                         re.MULTILINE)),
     ("redis", re.compile(r"^\d{1,7}:[MSCX] \d\d \w{3} \d{4} [\d:.]{8,12} [#*.-] ", re.MULTILINE)),
     ("kafka", re.compile(r"\((?:kafka|org\.apache\.kafka)\.[\w.$]{1,120}\)|\[(?:KafkaServer|Controller|ReplicaFetcher|"
                          r"Partition|Log partition)[^\]]{0,80}\]|NotEnoughReplicas|kafka\.server")),
