@@ -242,3 +242,48 @@ def test_the_slack_header_names_the_alert_and_its_resource() -> None:
     header = card_message(result)["blocks"][0]["text"]["text"]
     assert "KubeDeploymentReplicasMismatch" in header and "shop/checkout-api" in header
     assert "<" not in header
+
+
+@pytest.mark.parametrize(
+    ("text", "category", "severities", "place"),
+    [
+        ("hi team, customers are telling us every checkout fails since this morning, we lost ~40 orders already",
+         "app", ("P0",), "checkout"),
+        ("anyone else seeing checkout being really slow for EU customers? p95 went from 300ms to 4s since lunch",
+         "app", ("P2",), "checkout"),
+        ("New Relic: Incident opened - Host not reporting\n\nPriority: Critical\nTarget: batch-worker-3\n\n"
+         "Description: batch-worker-3 has not reported for 10 minutes. 5 of 6 hosts in the pool report normally.",
+         "infra", ("P2",), "batch-worker-3"),
+        ("[P1] Triggered on {host:ci-runner-7}: Disk usage high on ci-runner-7\nDisk usage is 81% (threshold 80%). "
+         "This runner is in the non-production CI pool.", "infra", ("P3",), "ci-runner-7"),
+        ("Opsgenie Alert [P1] #1: Scheduled maintenance window started for db-replica-2\n\nNo action required.",
+         "data", ("P3",), "db-replica-2"),
+        ("PingdomAlert DOWN:\napi-eu (api.eu.example.io) is down since 09:41.\nDown from 1 location: Frankfurt\n"
+         "UP from 4 locations: Amsterdam, London, Paris, Stockholm", "infra", ("P2",), "api.eu.example.io"),
+        ('{"Type": "Notification", "Message": "{\\"AlarmName\\": \\"web-tg-HealthyHostCount\\", \\"NewStateValue\\": '
+         '\\"ALARM\\", \\"NewStateReason\\": \\"Threshold Crossed: 3 datapoints [0.0 (x)] were less than the threshold '
+         '(2.0).\\", \\"Trigger\\": {\\"MetricName\\": \\"HealthyHostCount\\", \\"Namespace\\": \\"AWS/ApplicationELB\\", '
+         '\\"Threshold\\": 2.0, \\"Dimensions\\": [{\\"name\\": \\"TargetGroup\\", \\"value\\": '
+         '\\"targetgroup/web-tg/6d0e\\"}]}}"}', "infra", ("P0",), "web-tg"),
+        ("$ kubectl get nodes\nNAME     STATUS     ROLES    AGE   VERSION\nnode-1   Ready      <none>   41d   v1.29\n"
+         "node-2   NotReady   <none>   41d   v1.29\nnode-3   Ready      <none>   41d   v1.29\n"
+         "node-4   Ready      <none>   41d   v1.29", "infra", ("P2",), "node-2"),
+    ],
+    ids=["customer-loss", "slow-checkout", "one-host-of-six", "non-production", "maintenance", "one-location",
+         "no-healthy-targets", "one-node-of-four"],
+)
+def test_severity_follows_impact_and_scope(text: str, category: str, severities: tuple[str, ...], place: str) -> None:
+    card = heuristic_card(text)
+    assert card.category == category
+    assert card.severity in severities
+    assert place in card.summary and any(place in step for step in card.steps)
+
+
+async def test_a_customer_report_gives_a_card_about_what_they_reported(gateways: GatewayFactory) -> None:
+    text = ("Subject: Can't place any order\n\nHello, every time I try to check out the page says 'Something went "
+            "wrong'. I was charged twice and nothing shows under My Orders. Please help.")
+    result = await gateways.build().service.triage(text)
+    assert result.meta.reading is not None and result.meta.reading.people_text
+    assert result.category == "app" and result.severity in ("P0", "P1")
+    assert "check out" in result.summary or "checkout" in result.summary
+    assert "reporter" in " ".join(result.steps)

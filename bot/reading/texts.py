@@ -365,9 +365,11 @@ def uptime(head: str, first: str, draft: Draft) -> bool:
     _fields(head, draft)
     name = _UPTIME_NAME.search(head[:3000])
     named = re.search(r"(?im)^(?:new incident on|monitor is (?:down|up):|(?:down|up) alert:?)\s*([^\n(]{1,120}?)\s*$|"
-                      r"^([\w.-]{1,120}) \([\w.-]{1,200}\) is (?:down|up)\b", head[:3000])
+                      r"^([\w.-]{1,120}) \(([\w.-]{1,200})\) is (?:down|up)\b", head[:3000])
     if named is not None:
         draft.alert_name = (named.group(1) or named.group(2) or "").strip()
+        if named.group(3):
+            draft.resource = named.group(3)
     elif name is not None:
         draft.alert_name = name.group(1).strip(" :-")
     url = _HOST_URL.search(head)
