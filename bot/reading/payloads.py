@@ -277,8 +277,21 @@ def _eventbridge(data: dict[str, Any], draft: Draft) -> bool:
         draft.source = "cloudwatch"
         draft.alert_name = detail["alarmName"]
         draft.status = text_of(dig(detail, "state", "value"))
-        reason = text_of(dig(detail, "state", "reason"))
-        draft.body = f"ALARM \"{draft.alert_name}\"\n{reason}"
+        reason = prose(dig(detail, "state", "reason"))
+        metric = dig(detail, "configuration", "metrics", 0, "metricStat", "metric") or {}
+        dimensions = metric.get("dimensions") if isinstance(metric, dict) else None
+        draft.labels_from(dimensions)
+        draft.label("namespace", metric.get("namespace") if isinstance(metric, dict) else None)
+        dimension = next((v for k, v in draft.labels.items() if k != "namespace"), "")
+        parts = dimension.split("/")
+        draft.resource = parts[1] if len(parts) == 3 and parts[0] in ("targetgroup", "app", "net") else dimension
+        measured = re.search(r"\[(-?[\d.]+(?:E-?\d+)?)\s", reason)
+        limit = re.search(r"threshold \((-?[\d.]+(?:E-?\d+)?)\)", reason)
+        draft.metric(metric.get("name") if isinstance(metric, dict) else "metric", measured.group(1) if measured
+                     else None, limit.group(1) if limit else None)
+        draft.description = prose(dig(detail, "configuration", "description"))
+        draft.body = (f"ALARM \"{draft.alert_name}\" {draft.labels.get('namespace', '')} "
+                      f"{' '.join(f'{k}={v}' for k, v in draft.labels.items())}\n{draft.description}\n{reason}")
         return True
     return False
 
