@@ -262,7 +262,8 @@ def test_the_slack_header_names_the_alert_and_its_resource() -> None:
          "UP from 4 locations: Amsterdam, London, Paris, Stockholm", "infra", ("P2",), "api.eu.example.io"),
         ('{"Type": "Notification", "Message": "{\\"AlarmName\\": \\"web-tg-HealthyHostCount\\", \\"NewStateValue\\": '
          '\\"ALARM\\", \\"NewStateReason\\": \\"Threshold Crossed: 3 datapoints [0.0 (x)] were less than the threshold '
-         '(2.0).\\", \\"Trigger\\": {\\"MetricName\\": \\"HealthyHostCount\\", \\"Namespace\\": \\"AWS/ApplicationELB\\", '
+         '(2.0).\\", \\"Trigger\\": {\\"MetricName\\": \\"HealthyHostCount\\", '
+         '\\"Namespace\\": \\"AWS/ApplicationELB\\", '
          '\\"Threshold\\": 2.0, \\"Dimensions\\": [{\\"name\\": \\"TargetGroup\\", \\"value\\": '
          '\\"targetgroup/web-tg/6d0e\\"}]}}"}', "infra", ("P0",), "web-tg"),
         ("$ kubectl get nodes\nNAME     STATUS     ROLES    AGE   VERSION\nnode-1   Ready      <none>   41d   v1.29\n"
