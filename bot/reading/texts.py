@@ -712,7 +712,7 @@ _FAILURE_PHRASES = (
     "certificate has expired", "read-only file system", "segfault", "too many open files", "permission denied",
     "memory resource limit alarm", "no server available", "deadlock", "election succeeded", "health status changed",
 )
-_NOT_CODES = frozenset({"PROBLEM", "RECOVERY", "FIRING", "RESOLVED", "ALARM", "WARNING", "CRITICAL", "ERROR", "WARN",
+_NOT_CODES = frozenset({"WRITE", "READ", "FLUSH", "PROBLEM", "RECOVERY", "FIRING", "RESOLVED", "ALARM", "WARNING", "CRITICAL", "ERROR", "WARN",
                         "INFO", "DEBUG", "FATAL", "PANIC", "LOG", "DETAIL", "STATEMENT",
                         "CONTEXT", "HINT", "TRACE", "NOTICE", "GET", "POST", "PUT", "DELETE", "HTTP", "UTC",
                         "SSL", "TLS", "JSON", "SQL", "THE", "AND", "NULL", "NOTE", "SYSTEM", "SELECT", "FROM", "WHERE",
@@ -723,14 +723,14 @@ def _log_name(draft: Draft) -> str:
     """The failure a log names: an exception class, an error code, or a known failure phrase of its worst line."""
     ordered = sorted(draft.events, key=lambda e: LEVEL_RANK.get(e.level, 9))
     for event in ordered[:5]:
-        for hit in _CODE_TOKEN.finditer(event.text):
-            token = hit.group(1) or hit.group(2)
-            if token and token not in _NOT_CODES:
-                return token
         lowered = event.text.lower()
         phrase = next((p for p in _FAILURE_PHRASES if p in lowered), "")
         if phrase:
             return phrase
+        for hit in _CODE_TOKEN.finditer(event.text):
+            token = hit.group(1) or hit.group(2)
+            if token and token not in _NOT_CODES:
+                return token
     return ""
 
 
@@ -743,7 +743,8 @@ def logs(head: str, first: str, draft: Draft) -> bool:
     go_levels = _GO_LEVEL.findall(head) if "level=" in head else []
     if not (runtime or server or syslog or dotnet or levels or go_levels):
         return False
-    if server:
+    kernel = bool(syslog) and syslog[0].group(2).split("[", 1)[0] == "kernel"
+    if server and not kernel:
         draft.source = server
     elif runtime == "java" and _LOGBACK.search(head):
         draft.source = "logback"
@@ -757,9 +758,9 @@ def logs(head: str, first: str, draft: Draft) -> bool:
         programs = {hit.group(2).split("[", 1)[0] for hit in syslog[:40]}
         if programs == {"sshd"}:
             draft.source = "sshd"
-        elif "-- Logs begin" in head or "-- Journal begins" in head or "journalctl" in head or any(
-            program.startswith("systemd") for program in programs
-        ):
+        elif "-- Logs begin" in head or "-- Journal begins" in head or "journalctl" in head or (not kernel and any(
+            program.startswith("systemd") or program in ("kubelet", "containerd", "dockerd") for program in programs
+        )):
             draft.source = "journald"
         else:
             draft.source = "syslog"
