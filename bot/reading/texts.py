@@ -712,7 +712,8 @@ _FAILURE_PHRASES = (
     "certificate has expired", "read-only file system", "segfault", "too many open files", "permission denied",
     "memory resource limit alarm", "no server available", "deadlock", "election succeeded", "health status changed",
 )
-_NOT_CODES = frozenset({"WRITE", "READ", "FLUSH", "PROBLEM", "RECOVERY", "FIRING", "RESOLVED", "ALARM", "WARNING", "CRITICAL", "ERROR", "WARN",
+_NOT_CODES = frozenset({"WRITE", "READ", "FLUSH", "PROBLEM", "RECOVERY", "FIRING", "RESOLVED", "ALARM", "WARNING",
+                        "CRITICAL", "ERROR", "WARN",
                         "INFO", "DEBUG", "FATAL", "PANIC", "LOG", "DETAIL", "STATEMENT",
                         "CONTEXT", "HINT", "TRACE", "NOTICE", "GET", "POST", "PUT", "DELETE", "HTTP", "UTC",
                         "SSL", "TLS", "JSON", "SQL", "THE", "AND", "NULL", "NOTE", "SYSTEM", "SELECT", "FROM", "WHERE",
