@@ -849,7 +849,8 @@ def people(head: str, first: str, draft: Draft) -> bool:
     draft.people_text = True
     _fields(head, draft)
     draft.set(alert_name=draft.labels.get("subject") or draft.labels.get("title"))
-    found = [" ".join(hit.group(1).lower().split()) for hit in _FEATURE.finditer(sample)]
+    found = [" ".join(hit.group(1).lower().split()).replace("log into", "login").replace("loginto", "login")
+             for hit in _FEATURE.finditer(sample)]
     if found:
         # the most specific feature named, wherever it appears (a requester's e-mail header is not the problem)
         draft.resource = min(found, key=_feature_rank)
@@ -868,8 +869,8 @@ _FEATURE_ORDER = ("checkout", "shoppingcart", "cart", "payment", "myorders", "or
 
 # What people name when they report a problem: the feature of the product they use.
 _FEATURE = re.compile(
-    r"(?i)\b(check ?out|shopping cart|cart|log ?in|sign[ -]?in|sign[ -]?up|payments?|my orders|orders? page|orders?"
-    r"|admin dashboard|dashboard|reports?|exports?|search|invoices?|billing|uploads?|notifications?|e-?mails?"
+    r"(?i)\b(check ?out|shopping cart|cart|log ?into|log ?in|sign[ -]?in|sign[ -]?up|payments?|my orders|orders? page"
+    r"|orders?|admin dashboard|dashboard|reports?|exports?|search|invoices?|billing|uploads?|notifications?|e-?mails?"
     r"|password reset|mobile app|web ?site|api)\b"
 )
 

@@ -293,7 +293,7 @@ def extract_fields(text: str) -> AlertFields:
     for hit in _FIELD.finditer(text):
         key = hit.group(1).lower()
         key = _FIELD_NAMES.get(key, key)
-        value = hit.group(2).rstrip(".:")
+        value = hit.group(2).rstrip(".:}")
         if key not in where and value and value.lower() not in ("<na>", "null", "none"):
             where[key] = value
     for hit in _RESOURCE_FIELD.finditer(text):
