@@ -81,12 +81,12 @@ def term_signals(rs: RuleSet, found: dict[int, str], prepared: Text, *, labelled
         if rule.severity is None or (labelled and rule.unlabelled_only):
             continue
         severity = rule.severity
-        if rule.hedgeable:
-            context = _term_context(rs, prepared.words, term)
-            if context == "negated":
-                continue
-            if context == "hedged":
-                severity = _less_severe(severity)
+        context = _term_context(rs, prepared.words, term)
+        if context == "negated" and (rule.hedgeable or severity in ("P0", "P1")):
+            # "not customer facing", "no data loss": a negated grave statement is no evidence, hedgeable or not
+            continue
+        if rule.hedgeable and context == "hedged":
+            severity = _less_severe(severity)
         signals.append(Signal(severity, rule.confidence, rule.reason, term, rule.id))
     return signals
 
