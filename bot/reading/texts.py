@@ -659,7 +659,8 @@ _SERVERS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("rabbitmq", re.compile(r"\[(?:error|warning|info|notice)\] <\d{1,6}\.\d{1,8}\.\d{1,6}>|rabbit@|RabbitMQ")),
     ("elasticsearch", re.compile(r"\]\[(?:WARN|ERROR|INFO|DEBUG) ?\]\[[\w.]{1,100}\s*\]|cluster_block_exception|"
                                  r"(?i:elasticsearch|opensearch)")),
-    ("mongodb", re.compile(r"\"c\":\s?\"(?:STORAGE|NETWORK|REPL|COMMAND|ACCESS)\"|mongod\b|MongoDB")),
+    ("mongodb", re.compile(r"\"c\":\s?\"(?:STORAGE|NETWORK|REPL|COMMAND|ACCESS)\"|mongod\b|MongoDB"
+                           r"|\bE11000 duplicate key|\[conn\d{1,9}\]")),
     ("cassandra", re.compile(r"\b(?:ERROR|WARN|INFO)\s+\[(?:CompactionExecutor|MemtableFlushWriter|ReadStage|"
                              r"MutationStage|GossipStage|Native-Transport)[^\]]{0,40}\]|(?i:cassandra)")),
     ("nginx", re.compile(r"\d{4}/\d\d/\d\d [\d:]{8} \[(?:error|warn|crit|alert|emerg)\] \d{1,8}#\d{1,6}:")),
@@ -712,7 +713,8 @@ _FAILURE_PHRASES = (
     "certificate has expired", "read-only file system", "segfault", "too many open files", "permission denied",
     "memory resource limit alarm", "no server available", "deadlock", "election succeeded", "health status changed",
 )
-_NOT_CODES = frozenset({"WRITE", "READ", "FLUSH", "PROBLEM", "RECOVERY", "FIRING", "RESOLVED", "ALARM", "WARNING",
+_NOT_CODES = frozenset({"WRITE", "READ", "FLUSH", "COMMAND", "NETWORK", "STORAGE", "REPL", "ACCESS", "QUERY",
+                        "CONTROL", "PROBLEM", "RECOVERY", "FIRING", "RESOLVED", "ALARM", "WARNING",
                         "CRITICAL", "ERROR", "WARN",
                         "INFO", "DEBUG", "FATAL", "PANIC", "LOG", "DETAIL", "STATEMENT",
                         "CONTEXT", "HINT", "TRACE", "NOTICE", "GET", "POST", "PUT", "DELETE", "HTTP", "UTC",
@@ -804,6 +806,10 @@ def logs(head: str, first: str, draft: Draft) -> bool:
         at = re.search(r"\b[\w-]{1,60}@([\w-]{1,60})\s{1,3}(?:LOG|ERROR|FATAL|PANIC|WARNING):", head)
         if at is not None:
             draft.resource = f"database {at.group(1)}"
+    if server == "envoy" and not draft.resource:
+        upstream = re.search(r"\"([a-z0-9][a-z0-9.-]{0,200}\.svc(?:\.cluster\.local)?)(?::\d{1,5})?\"", head)
+        if upstream is not None:
+            draft.resource = upstream.group(1)
     logger = _LOGGER.search(head)
     draft.set(resource=draft.labels.get("service") or draft.labels.get("app") or draft.labels.get("host")
               or (logger.group(1) if logger else ""))

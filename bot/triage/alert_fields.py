@@ -206,7 +206,10 @@ def loose_places(text: str, limit: int = 3) -> list[str]:
 
 # Names that are never the place: request and trace ids, thread names, weekdays and months.
 _ID_LIKE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{16,}", re.IGNORECASE)
-_THREAD = re.compile(r"(?:^|-)(?:exec|thread|nio|pool|worker-thread|scheduling|task)-\d", re.IGNORECASE)
+_THREAD = re.compile(
+    r"(?:^|-)(?:exec|thread|nio|pool|worker-thread|scheduling|task)-\d|^(?:req|request|trace|span|txn|msg)-?\d",
+    re.IGNORECASE,
+)
 _CALENDAR = frozenset([
     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february", "march",
     "april", "june", "july", "august", "september", "october", "november", "december", "today", "tomorrow",
@@ -270,7 +273,14 @@ def code_service(text: str) -> str:
     for hit in _CODE_DIR.finditer(text):
         if hit.group(1) not in _NOT_SERVICES:
             return hit.group(1)
+    for hit in _DOTNET_FRAME.finditer(text):
+        # .NET frames name the assembly's namespace: Acme.Orders.Controllers.X -> Acme.Orders
+        if hit.group(1) not in ("System", "Microsoft", "Newtonsoft", "Npgsql", "Grpc", "Polly"):
+            return f"{hit.group(1)}.{hit.group(2)}"
     return ""
+
+
+_DOTNET_FRAME = re.compile(r"^\s{1,12}at ([A-Z]\w{1,40})\.([A-Z]\w{1,40})\.[\w.`<>]{1,200}\(", re.MULTILINE)
 
 
 def loose_place(text: str) -> str:
