@@ -462,9 +462,12 @@ def _kubernetes(head: str, first: str, draft: Draft) -> bool:
 # --- CI/CD ---------------------------------------------------------------------------------------------------
 def ci(head: str, first: str, draft: Draft) -> bool:
     lowered = head[:4000].lower()
-    if "github actions" in lowered or "##[error]" in head or "workflow run" in lowered or ".github/workflows" in head:
+    if ("github actions" in lowered or "##[error]" in head or "workflow run" in lowered or ".github/workflows" in head
+            or "/actions/runs/" in head
+            or re.search(r"(?i)\bworkflow [\"'“][^\"'”\n]{1,80}[\"'”] (?:failed|has failed)", head)):
         draft.source = "github-actions"
-    elif "gitlab" in lowered and ("pipeline" in lowered or "job" in lowered):
+    elif ("gitlab" in lowered and ("pipeline" in lowered or "job" in lowered)) or (re.search(
+            r"(?i)\bpipeline #\d{1,12}\b", head) and "buildkite" not in lowered):
         draft.source = "gitlab-ci"
     elif "jenkins" in lowered or "finished: failure" in lowered:
         draft.source = "jenkins"
@@ -484,8 +487,13 @@ def ci(head: str, first: str, draft: Draft) -> bool:
         state = re.search(r"\b(Degraded|Missing|OutOfSync|SyncFailed|sync failed|Unknown)\b", head)
         draft.set(alert_name=state.group(1) if state else "")
     repo = re.search(r"\b([A-Za-z0-9][\w.-]{0,60}/[A-Za-z0-9][\w.-]{0,100})\b(?!/)", head)
-    workflow = re.search(r"(?i)\b(?:workflow|pipeline|job|build)\s+['\"`]?([\w .#/-]{1,80}?)['\"`]?\s+(?:failed|has "
-                         r"failed|#\d)", head)
+    workflow = re.search(r"(?i)\b(?:workflow|pipeline|job|build)\s+['\"`“]?([\w .#/-]{1,80}?)['\"`”]?\s+(?:failed|has "
+                         r"failed|#\d|for )", head)
+    run_repo = re.search(
+        r"\(([A-Za-z0-9][\w.-]{0,60}/[\w.-]{1,100})\)|\bfor ([A-Za-z0-9][\w.-]{0,60}/[\w.-]{1,100}) on\b", head
+    )
+    if run_repo is not None:
+        draft.label("repository", run_repo.group(1) or run_repo.group(2))
     for key in ("repository", "repo", "project"):
         if key in draft.labels:
             cleaned = re.sub(r"\s*\(\s*https?://\S{1,300}\s*\)", "", draft.labels[key])
@@ -553,9 +561,12 @@ def security(head: str, first: str, draft: Draft) -> bool:
         draft.set(resource=known.get("hostname") or known.get("node") or known.get("exe"))
         return True
     if "secret scanning" in lowered or "gitleaks" in lowered or "trufflehog" in lowered or "secret detected" in lowered:
-        draft.source = "github-secret-scanning" if "github" in lowered or "secret scanning" in lowered else (
-            "gitleaks" if "gitleaks" in lowered else "trufflehog" if "trufflehog" in lowered else "secret-scanning")
+        draft.source = "gitleaks" if "gitleaks" in lowered else "trufflehog" if "trufflehog" in lowered else (
+            "github-secret-scanning" if "github" in lowered or "secret scanning" in lowered else "secret-scanning")
         _fields(head, draft)
+        for name in ("repository", "repo"):
+            if draft.labels.get(name, "").startswith("http"):
+                draft.labels[name] = re.sub(r"^https?://[^/]{1,200}/", "", draft.labels[name]).rstrip("/")
         repo = re.search(r"\b(?:in|repository|repo)\s+`?([A-Za-z0-9][\w.-]{0,60}/[\w.-]{1,100})", head)
         kind = re.search(r"(?i)([\w -]{1,60}?(?:key|token|secret|password|credential)s?)\s+(?:detected|found|leaked|"
                          r"exposed)", head)
@@ -650,7 +661,10 @@ _NODE_EXC = re.compile(r"^(?:Uncaught )?([A-Z]\w{0,60}(?:Error|Exception|Rejecti
 _DOTNET_EXC = re.compile(r"((?:System|Microsoft|[A-Z]\w{0,40})(?:\.[A-Z]\w{0,60}){1,8}Exception)\b")
 
 _SERVERS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("postgresql", re.compile(r"(?:^|\s)(LOG|ERROR|FATAL|PANIC|WARNING|DETAIL|STATEMENT):\s{1,2}\S", re.MULTILINE)),
+    # PostgreSQL writes two blanks after its level ("ERROR:  relation ..."), or a [pid] / user@db prefix before it
+    ("postgresql", re.compile(r"(?:^|\s)(?:LOG|ERROR|FATAL|PANIC|WARNING|DETAIL|STATEMENT|HINT):  \S"
+                              r"|(?:\[\d{1,9}\]|@[\w-]{1,60})\s{1,3}(?:LOG|ERROR|FATAL|PANIC|WARNING):\s",
+                              re.MULTILINE)),
     ("mysql", re.compile(r"\[(ERROR|Warning|Note|System)\] \[MY-\d{6}\]|\bInnoDB:|mysqld(?:\[\d+\])?:|^# Query_time:",
                          re.MULTILINE)),
     ("redis", re.compile(r"^\d{1,7}:[MSCX] \d\d \w{3} \d{4} [\d:.]{8,12} [#*.-] ", re.MULTILINE)),
