@@ -137,7 +137,9 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
         conflict = signal
     cap = _strictest(_cap(rs, severity_found, severity_text), _one_short(text, reading), _scope(reading, signal))
     stated_p0 = (loss is not None and loss.severity == "P0") or basis == "reading"
-    if cap is not None and _rank(severity) < _rank(cap.severity) and not stated_p0:
+    # an environment that is not production bounds even a stated outage: no customer is behind it
+    strict = cap is not None and cap.rule in ("not_production", "environment")
+    if cap is not None and _rank(severity) < _rank(cap.severity) and (strict or not stated_p0):
         # what the text says about scope (one of six hosts, not production) bounds the label and the signals
         severity, basis, severity_confidence, signal = cap.severity, "capped", 0.6, cap
     resolved = reading.status in _RESOLVED_STATES or (
