@@ -138,7 +138,9 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
     cap = _strictest(_cap(rs, severity_found, severity_text), _one_short(text, reading), _scope(reading, signal))
     stated_p0 = (loss is not None and loss.severity == "P0") or basis == "reading"
     # an environment that is not production bounds even a stated outage: no customer is behind it
-    strict = cap is not None and cap.rule in ("not_production", "environment")
+    strict = cap is not None and (cap.rule == "environment" or (
+        cap.rule == "not_production" and not _names_production(severity_text.words)
+    ))
     if cap is not None and _rank(severity) < _rank(cap.severity) and (strict or not stated_p0):
         # what the text says about scope (one of six hosts, not production) bounds the label and the signals
         severity, basis, severity_confidence, signal = cap.severity, "capped", 0.6, cap
@@ -304,6 +306,14 @@ def _scope(reading: Reading, signal: Signal | None) -> Signal | None:
     if signal is not None and signal.rule == "cert_expiry" and signal.severity in ("P2", "P3"):
         return signal
     return None
+
+
+def _names_production(words: list[str]) -> bool:
+    """Whether the text speaks of production itself (not of "non production" or "not production")."""
+    return any(
+        word in ("prod", "production") and (i == 0 or words[i - 1] not in ("non", "not"))
+        for i, word in enumerate(words)
+    )
 
 
 def _strictest(*caps: Signal | None) -> Signal | None:
