@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack import blocks
 from bot.slack.poster import CANNOT_POST, CardPoster, slack_error
 from bot.triage.errors import InputError
+from bot.triage.markup import decode_markup
 from bot.triage.service import TriageService
 
 CALLBACK_ID = "triage_modal"
@@ -100,7 +101,7 @@ def parse_submission(body: Mapping[str, Any]) -> tuple[Submission | None, dict[s
     if errors:
         return None, errors
     user = _dict(body.get("user")).get("id")
-    return Submission(str(text), str(channel), user if isinstance(user, str) and user else None), {}
+    return Submission(decode_markup(str(text)), str(channel), user if isinstance(user, str) and user else None), {}
 
 
 def origin_channel(private_metadata: Any) -> str | None:

@@ -25,6 +25,10 @@ class Store(Protocol):
 
     def close(self) -> None: ...
 
+    def ping(self, timeout: float = 2.0) -> None:
+        """Raise unless the database can be used now (readiness)."""
+        ...
+
     # --- triages -------------------------------------------------------------------------------
     def record_triage(
         self,

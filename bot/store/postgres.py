@@ -62,6 +62,11 @@ class PostgresStore(PostgresMemoryStore, PostgresLeaseStore, PostgresSlackStore)
             pool.close()
             raise
 
+    def ping(self, timeout: float = 2.0) -> None:
+        """Raise unless a connection can be had and answers within `timeout` seconds."""
+        with self.pool.connection(timeout=timeout) as conn:
+            conn.execute("select 1")
+
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
