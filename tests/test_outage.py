@@ -121,7 +121,8 @@ class Served:
         return response, time.monotonic() - began
 
     def event(self, body: str) -> httpx.Response:
-        return self.http.post("/slack/events", content=body.encode(), headers=sr.signed_headers(body, "application/json"))
+        headers = sr.signed_headers(body, "application/json")
+        return self.http.post("/slack/events", content=body.encode(), headers=headers)
 
     def alertmanager(self) -> httpx.Response:
         payload = {
@@ -178,7 +179,7 @@ def test_postgres_stopped_and_started_again(
             assert_unavailable(response)
             assert seconds < FAST
         assert_unavailable(served.alertmanager())
-        body, event_id = sr.message_event(text="db-2 replication lag 300s on orders")
+        body, _ = sr.message_event(text="db-2 replication lag 300s on orders")
         refused = served.event(body)
         assert refused.status_code == 503  # not acked: Slack delivers it again
 
