@@ -31,6 +31,9 @@ RETRY_AFTER_SECONDS = 5
 # OperationalErrors (a missing table, bad SQL) are bugs, not an outage.
 _SQLITE_OUTAGE = ("locked", "busy", "readonly", "read-only", "unable to open", "disk i/o", "disk is full")
 
+# What a person in Slack is told when their /triage, shortcut or modal could not be kept.
+DATABASE_DOWN_NOTICE = "the triage database is unavailable right now, so no card could be kept. Try again in a minute."
+
 log = structlog.get_logger("bot.health")
 
 

@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts.intake import AlertIntake
 from bot.alerts.pump import CardPump
-from bot.health import DatabaseGate, GuardedStore
+from bot.health import DatabaseGate, DatabaseUnavailable, GuardedStore
 from bot.jobs import Jobs, RetryLater, build_scheduler
 from bot.memory.judge import Judge
 from bot.observability import Metrics
@@ -74,6 +74,8 @@ class Gateway:
                 await self.store.run(self.store.heartbeat, self.replica, time.time())
                 if self.intake is not None:
                     await self.intake.recover()
+            except DatabaseUnavailable:  # said once by the gate; the heartbeat resumes when it is back
+                continue
             except Exception:  # a database hiccup must not end the heartbeat for good
                 log.exception("replica_sweep_failed")
 

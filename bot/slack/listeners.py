@@ -27,7 +27,7 @@ from starlette.responses import Response
 
 from bot.alerts.intake import AlertIntake
 from bot.card import TriageResult
-from bot.health import DatabaseUnavailable
+from bot.health import DATABASE_DOWN_NOTICE, DatabaseUnavailable
 from bot.settings import Settings, reveal
 from bot.slack import blocks, home, modal, payloads, shortcut
 from bot.slack.background import Background
@@ -38,7 +38,6 @@ from bot.triage.errors import InputError
 from bot.triage.service import TriageService
 
 COMMAND = "/triage"
-DATABASE_DOWN = "The triage database is unavailable right now, so no card could be kept. Try again in a minute."
 ACTION_PATTERN = re.compile(
     f"^({blocks.ACTION_CONFIRM}|{blocks.ACTION_SEVERITY}|{blocks.ACTION_CATEGORY})$"
 )
@@ -222,7 +221,7 @@ class SlackBot:
             await respond(response_type="ephemeral", **blocks.error_message(str(exc)))
             return
         except DatabaseUnavailable:
-            await respond(response_type="ephemeral", **blocks.error_message(DATABASE_DOWN))
+            await respond(response_type="ephemeral", **blocks.error_message(DATABASE_DOWN_NOTICE))
             return
         user = command.get("user_id")
         state = blocks.CardState(requested_by=str(user) if user else None)

@@ -11,6 +11,7 @@ import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.health import DATABASE_DOWN_NOTICE, DatabaseUnavailable
 from bot.slack import blocks
 from bot.slack.poster import CANNOT_POST, CardPoster, slack_error
 from bot.triage.errors import InputError
@@ -164,9 +165,12 @@ class TriageModal:
         if yield_first is not None:
             await yield_first()
         try:
-            result = await self.service.triage(submission.text, source=SOURCE)
+            result = await self.service.triage(submission.text, source=SOURCE, must_record=True)
         except InputError as exc:
             await self.tell(submission, blocks.error_message(str(exc)))
+            return
+        except DatabaseUnavailable:
+            await self.tell(submission, blocks.error_message(DATABASE_DOWN_NOTICE))
             return
         state = blocks.CardState(requested_by=submission.user)
         try:
