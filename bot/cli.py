@@ -22,6 +22,7 @@ import structlog
 from uvicorn import server as uvicorn_server
 
 from bot.card import TriageResult
+from bot.health import DatabaseUnavailable
 from bot.observability import configure_logging, version
 from bot.settings import ConfigError, Settings, without_blanks
 from bot.store import open_store
@@ -116,6 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
         print(f"error: database {settings.database_label} (TRIAGE_DATABASE_URL): {exc}", file=sys.stderr)
+        return 2
+    except DatabaseUnavailable as exc:
+        print(f"error: database {settings.database_label}: {exc.reason}", file=sys.stderr)
         return 2
 
 
