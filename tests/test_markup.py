@@ -104,3 +104,16 @@ def test_a_verdict_given_over_http_reaches_the_slack_card(gateways: GatewayFacto
         assert stored.meta.precedent is not None and stored.meta.precedent.by == "alice"
         assert (stored.severity, stored.category) == (severity, "security")
         assert card["blocks"][0]["text"]["text"].split(" ")[1] == severity
+
+
+def test_a_typed_message_reads_its_text_once_not_again_from_its_rich_text() -> None:
+    # What Slack sends for a person's message: the mrkdwn text and the rich_text it was made from.
+    event = {
+        "type": "message", "user": "U1", "text": "*CRITICAL* <#C0123|ops> db-2 down &amp; <!subteam^S1|@dba>",
+        "blocks": [{"type": "rich_text", "elements": [{"type": "rich_text_section", "elements": [
+            {"type": "text", "text": "CRITICAL", "style": {"bold": True}}, {"type": "text", "text": " "},
+            {"type": "channel", "channel_id": "C0123"}, {"type": "text", "text": " db-2 down & "},
+            {"type": "usergroup", "usergroup_id": "S1"},
+        ]}]}],
+    }
+    assert alert_text(event) == "*CRITICAL* #ops db-2 down & @dba"

@@ -88,8 +88,12 @@ def alert_text(event: Mapping[str, Any]) -> str:
     _add(parts, event.get("text"))
     for attachment in _dicts(event.get("attachments")):
         _add(parts, *_attachment_parts(attachment))
+    # A person's message carries its `text` twice: as mrkdwn and as rich_text blocks Slack derived it from.
+    # Read once (from `text`), so the same words typed in a channel or sent over HTTP read the same.
+    typed = bool(parts) and not (event.get("bot_id") or event.get("subtype"))
     for block in _dicts(event.get("blocks")):
-        _add(parts, *_block_parts(block))
+        if not (typed and block.get("type") == "rich_text"):
+            _add(parts, *_block_parts(block))
     return "\n".join(parts)
 
 
