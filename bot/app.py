@@ -228,6 +228,8 @@ def create_app(
             "circuit": service.breaker.state,
             "prompt_version": service.prompt_version,
             "slack": slack_handler is not None,
+            # What the gate last saw, without asking the database: /readyz asks.
+            "database": "up" if database.available else "down",
         }
 
     @app.get("/readyz", responses=UNAVAILABLE_RESPONSE)
