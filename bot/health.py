@@ -31,6 +31,10 @@ RETRY_AFTER_SECONDS = 5
 # OperationalErrors (a missing table, bad SQL) are bugs, not an outage.
 _SQLITE_OUTAGE = ("locked", "busy", "readonly", "read-only", "unable to open", "disk i/o", "disk is full")
 
+# Maintenance that may rightly take long on a big database (the daily purges): not bounded by the gate's
+# deadline, so a slow purge is never taken for an outage. Lock and connection waits still bound them.
+UNBOUNDED = frozenset({"purge_expired", "purge_older_than"})
+
 # What a person in Slack is told when their /triage, shortcut or modal could not be kept.
 DATABASE_DOWN_NOTICE = "the triage database is unavailable right now, so no card could be kept. Try again in a minute."
 
@@ -137,7 +141,8 @@ class DatabaseGate:
 
         try:
             # The store's own timeouts (pool wait, busy timeout) normally answer first; this bounds the rest.
-            result = await asyncio.wait_for(self.store.run(guarded), self.timeout + 2.0)
+            deadline = None if getattr(fn, "__name__", "") in UNBOUNDED else self.timeout + 2.0
+            result = await asyncio.wait_for(self.store.run(guarded), deadline)
         except DatabaseUnavailable:
             raise
         except BaseException as exc:

@@ -230,3 +230,35 @@ def test_sqlite_locked_by_another_process(gateways: GatewayFactory, tmp_path: Pa
     finally:
         holder.close()
         assert served.stop() < 8
+
+
+async def test_the_gate_fails_fast_while_down_and_probes_its_way_back(tmp_path: Path) -> None:
+    from bot.health import DatabaseGate, DatabaseUnavailable, is_outage
+    from bot.store import open_store
+
+    store = open_store(str(tmp_path / "gate.db"), timeout=0.3)
+    now = [0.0]
+    gate = DatabaseGate(store, timeout=0.3, monotonic=lambda: now[0])
+    holder = sqlite3.connect(str(tmp_path / "gate.db"), isolation_level=None)
+    try:
+        await gate.call(store.heartbeat, "r1", 1.0)
+        holder.execute("BEGIN EXCLUSIVE")
+        with pytest.raises(DatabaseUnavailable):
+            await gate.call(store.heartbeat, "r1", 2.0)
+        assert not gate.available and "locked" in (gate.reason or "")
+        began = time.monotonic()
+        with pytest.raises(DatabaseUnavailable):
+            await gate.call(store.heartbeat, "r1", 3.0)  # no second wait for the lock
+        assert time.monotonic() - began < 0.1
+        holder.execute("ROLLBACK")
+        with pytest.raises(DatabaseUnavailable):
+            await gate.call(store.heartbeat, "r1", 4.0)  # not yet time to probe
+        now[0] += 1.5
+        await gate.call(store.heartbeat, "r1", 5.0)  # the probe
+        assert gate.available and await gate.check() is None
+    finally:
+        holder.close()
+        store.close()
+    assert is_outage(sqlite3.OperationalError("database is locked"))
+    assert not is_outage(sqlite3.OperationalError("no such table: x"))
+    assert not is_outage(ValueError("bug"))
