@@ -17,12 +17,13 @@ from bot.jobs import Jobs, RetryLater, build_scheduler
 from bot.memory.judge import Judge
 from bot.observability import Metrics
 from bot.settings import Settings, reveal
+from bot.shadow.runner import build_shadow
 from bot.slack.listeners import SlackBot, build_slack_client
 from bot.slack.poster import CardPoster
 from bot.store import Store, open_store
 from bot.store.leases import new_replica_id
 from bot.triage.model import ModelClient
-from bot.triage.prompt import load_prompt
+from bot.triage.prompt import Prompt, load_prompt
 from bot.triage.service import TriageService
 
 log = structlog.get_logger("bot.wiring")
@@ -88,6 +89,8 @@ class Gateway:
             log.warning("shutdown_with_alerts_in_progress", count=self.intake.busy)
         if self.pump is not None:
             await self.pump.stop(drain_timeout)
+        if self.service.shadow is not None:
+            await self.service.shadow.aclose(drain_timeout / 2)
         if self.openai_client is not None:
             await self.openai_client.close()
         try:
@@ -127,15 +130,25 @@ def build_gateway(
         client = build_openai_client(settings)
     model = None
     if client is not None:
-        model = ModelClient(
-            client,
-            load_prompt(),
-            timeout=settings.model_timeout,
-            attempts=settings.model_attempts,
-            on_retry=lambda name, kind: metrics.retries.labels(name, kind).inc(),
-        )
+        openai_client_ = client
+
+        def make_model(prompt: Prompt) -> ModelClient:
+            return ModelClient(
+                openai_client_,
+                prompt,
+                timeout=settings.model_timeout,
+                attempts=settings.model_attempts,
+                on_retry=lambda name, kind: metrics.retries.labels(name, kind).inc(),
+            )
+
+        model = make_model(load_prompt())
     replica = new_replica_id()
     service = TriageService(settings, store, metrics, model=model, replica=replica)
+    if model is not None:
+        # A candidate beside the live path (TRIAGE_SHADOW_MODEL / TRIAGE_SHADOW_PROMPT), on the same client.
+        service.shadow = build_shadow(
+            settings, store, make_model, live_prompt=model.prompt, live_circuit=lambda: service.breaker.state
+        )
     gateway = Gateway(settings, store, metrics, service, client, replica=replica)
     gateway.judge = Judge(store)
     # Socket Mode needs no signing secret: its Bolt app is built by bot.slack.socket over the same intake.
