@@ -34,7 +34,8 @@ class PostgresShadowStore:
 
     def shadow_rows(self, since: float = 0.0) -> list[dict[str, Any]]:
         return self._rows(
-            f"select {', '.join(SHADOW_COLUMNS)} from shadow_results where created_at >= %s order by created_at",
+            f"select {', '.join(SHADOW_COLUMNS)} from shadow_results where created_at >= %s"
+            " order by created_at, triage_id, model, prompt_version",
             (since,),
         )
 

@@ -41,7 +41,8 @@ class ShadowStore:
         """Shadow results recorded since a time, oldest first."""
         with self._lock:
             cursor = self.conn.execute(
-                f"select {', '.join(SHADOW_COLUMNS)} from shadow_results where created_at >= ? order by created_at",
+                f"select {', '.join(SHADOW_COLUMNS)} from shadow_results where created_at >= ?"
+                " order by created_at, triage_id, model, prompt_version",
                 (since,),
             )
             return [dict(zip(SHADOW_COLUMNS, values, strict=True)) for values in cursor.fetchall()]
