@@ -71,6 +71,7 @@ def parser() -> argparse.ArgumentParser:
                     help="with --compare: exit 1 when RUN_B agrees with the human labels on less than X (0-1)")
     ev.add_argument("--allow-degraded", action="store_true",
                     help="exit 0 even when cases fell back to the heuristic engine")
+    ev.add_argument("--prompt", metavar="FILE", help="ask the model with this prompt file instead of the built-in one")
     ev.add_argument("--no-holdout", action="store_true",
                     help="do not add the *holdout* case files beside the given ones")
 
@@ -257,6 +258,11 @@ def eval_command(settings: Settings, args: argparse.Namespace) -> int:
     from bot.evals.cases import Case
     from bot.evals.command import run_eval_command
     from bot.memory.cases import feedback_cases
+    from bot.shadow.runner import load_prompt_file
+    from bot.triage.model import ModelClient
+
+    if args.prompt:
+        load_prompt_file(args.prompt)  # a missing or empty file is a clear error before any case runs
 
     if args.engine == "model" and not settings.model_enabled and not args.compare:
         print("eval: --engine model needs OPENAI_API_KEY; without it every case falls back to the heuristic "
@@ -273,6 +279,12 @@ def eval_command(settings: Settings, args: argparse.Namespace) -> int:
                 "db_path": f"{scratch}/eval.db", "database_url": None, "shadow_model": None, "shadow_prompt": None,
             })
             gateway = build_gateway(scratch_settings)
+            if args.prompt and gateway.openai_client is not None:
+                # A candidate prompt, or the live one taken from another commit: same client, same limits.
+                gateway.service.model = ModelClient(
+                    gateway.openai_client, load_prompt_file(args.prompt), timeout=settings.model_timeout,
+                    attempts=settings.model_attempts,
+                )
             try:
                 yield gateway.service
             finally:

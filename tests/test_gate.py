@@ -19,6 +19,7 @@ from bot.evals.drift import gate, severity_drift
 from bot.evals.provenance import current_commit, holdout_files, is_holdout
 from bot.settings import Settings
 from bot.wiring import build_gateway
+from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.test_evals import RecordingService, case_line
 
 EVALS = Path(__file__).resolve().parents[1] / "evals"
@@ -208,3 +209,39 @@ def test_drift_counts_agreement_on_the_common_cases() -> None:
 
     drift = severity_drift(document("P1"), {"cases": document("P0")["cases"][:1]})
     assert drift["agreement"] == {"a": 1.0, "b": 0.0} and drift["common_cases"] == 1
+
+
+def test_the_ci_step_for_a_prompt_change_against_a_model(
+    tmp_path: Path, cases: Path, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Live prompt and candidate prompt through the same (fake) model, then the gate, as README's CI step."""
+    def answer(body: dict[str, Any]) -> Reply:
+        system = body["messages"][0]["content"]
+        return Reply.card(category="data", severity="P0" if "ALWAYS PAGE" in system else "P1", confidence=0.9)
+
+    fake_openai.default = answer
+    monkeypatch.setattr("bot.cli.configure_logging", lambda *a, **k: None)
+    for name, value in {"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": fake_openai.base_url,
+                        "TRIAGE_DB": str(tmp_path / "t.db")}.items():
+        monkeypatch.setenv(name, value)
+    live = tmp_path / "live.md"
+    live.write_text((Path(__file__).resolve().parents[1] / "prompts" / "triage.md").read_text(encoding="utf-8"))
+    paging = tmp_path / "paging.md"
+    paging.write_text(live.read_text(encoding="utf-8") + "\nALWAYS PAGE: every alert is a P0.\n")
+    common = [str(cases), "--engine", "model", "--no-holdout"]
+    assert main(["eval", *common, "--prompt", str(live), "--out", str(tmp_path / "live")]) == 0
+    assert main(["eval", *common, "--out", str(tmp_path / "same")]) == 0
+    assert main(["eval", *common, "--prompt", str(paging), "--out", str(tmp_path / "paging")]) == 0
+    runs = {name: json.loads((tmp_path / name / "run.json").read_text(encoding="utf-8"))
+            for name in ("live", "same", "paging")}
+    assert runs["live"]["settings"]["prompt_version"].startswith("live@")
+    assert runs["paging"]["settings"]["prompt_version"].startswith("paging@")
+    assert runs["live"]["settings"]["model_fast"] == "gpt-4o-mini" and runs["live"]["commit"]
+    capsys.readouterr()
+    gate_args = ["--max-drift", "5", "--min-agreement", "0.2"]
+    assert main(["eval", "--compare", str(tmp_path / "live"), str(tmp_path / "same"), *gate_args]) == 0
+    assert main(["eval", "--compare", str(tmp_path / "live"), str(tmp_path / "paging"), *gate_args]) == 1
+    captured = capsys.readouterr()
+    assert "dev.jsonl:db  P1 -> P0 (+1)" in captured.out and "gate failed" in captured.err
+    assert main(["eval", *common, "--prompt", str(tmp_path / "missing.md")]) == 2

@@ -232,6 +232,13 @@ def run_report(document: Mapping[str, Any]) -> str:
     for file, figures in summary["by_file"].items():
         per_file.append((f"{file} · category", figures["category_accuracy"]))
         per_file.append((f"{file} · severity", figures["severity_accuracy"]))
+    for file in document.get("holdout_files", []):
+        if file in summary["by_file"]:
+            continue
+        held_cases = [case for case in cases if case.get("file") == file]
+        for label in ("category", "severity") if held_cases else ():
+            right = sum(bool(case.get(f"{label}_ok")) for case in held_cases)
+            per_file.append((f"{file} · {label} (held-out)", right / len(held_cases)))
     engines = ", ".join(f"{escape(str(name))} {count}" for name, count in summary["engines"].items())
     models = ", ".join(f"{escape(str(name))} {count}" for name, count in summary["models"].items()) or "none"
     prompts = ", ".join(f"{escape(str(name))} {count}" for name, count in summary["prompt_versions"].items())
