@@ -211,3 +211,23 @@ def test_eval_page_for_dashboard(tmp_path: Path, db: str) -> None:
     page = dashboard_page(read(db), eval_run=run)
     assert f'data-key="split.holdout.severity_accuracy" data-value="{run["split"]["holdout"]["severity_accuracy"]}"' \
         in page
+
+
+def test_report_text_shows_the_versions_and_html_with_an_eval_run(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("bot.cli.configure_logging", lambda *a, **k: None)
+    monkeypatch.setenv("TRIAGE_DB", db)
+    assert main(["report"]) == 0
+    text = capsys.readouterr().out
+    assert "versions on the same judged cards" in text
+    live_line = next(line for line in text.splitlines() if line.startswith("live "))
+    shadow_line = next(line for line in text.splitlines() if line.startswith("shadow "))
+    assert "cand-model" in shadow_line and "83%" in shadow_line and "50%" in live_line
+    run_eval_command(args(files=[str(EVALS / "handwritten.jsonl")], out=str(tmp_path / "run")),
+                     lambda: RecordingService(), stdout=io.StringIO())
+    page = tmp_path / "d.html"
+    assert main(["report", "--html", str(page), "--eval", str(tmp_path / "run")]) == 0
+    assert "Offline evals: dev and held-out" in page.read_text(encoding="utf-8")
+    assert main(["report", "--html", str(page), "--eval", str(tmp_path / "nowhere")]) == 2
+    assert "--eval" in capsys.readouterr().err
