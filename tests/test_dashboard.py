@@ -5,11 +5,14 @@ from __future__ import annotations
 import io
 import json
 import time
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from bot.cli import main
@@ -231,3 +234,46 @@ def test_report_text_shows_the_versions_and_html_with_an_eval_run(
     assert "Offline evals: dev and held-out" in page.read_text(encoding="utf-8")
     assert main(["report", "--html", str(page), "--eval", str(tmp_path / "nowhere")]) == 2
     assert "--eval" in capsys.readouterr().err
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.text(max_size=400), model=st.text(min_size=1, max_size=40), prompt=st.text(min_size=1, max_size=40))
+def test_any_stored_text_is_escaped_on_the_page(text: str, model: str, prompt: str) -> None:
+    triages = [{"id": "a", "severity": "P1", "category": "data", "model": model, "prompt_version": prompt,
+                "source": "slack:channel", "created_at": NOW, "text": text, "fingerprint": text[:20]}]
+    feedback = [{"id": 1, "triage_id": "a", "action": "severity", "new_value": "P2", "created_at": NOW}]
+    shadows = [{"triage_id": "a", "model": prompt, "prompt_version": model, "severity": "P2", "category": "data",
+                "created_at": NOW}]
+    page = dashboard_page(full_report(triages, feedback, [], shadows))
+    assert_self_contained_html(page)
+    tags = Tags()
+    tags.feed(page)
+    # whatever the stored text held, the page has only the tags it writes itself, and shows the text as text
+    assert tags.names <= PAGE_TAGS, tags.names - PAGE_TAGS
+    assert text.strip()[:50].replace("\r", "\n") in "".join(tags.data).replace("\r", "\n") or not text.strip()
+
+
+PAGE_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "div", "b", "span", "table",
+             "thead", "tbody", "tr", "th", "td", "code", "svg", "text", "rect", "line", "circle", "polyline"}
+
+
+class Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+        self.data: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.names.add(tag)
+
+    def handle_data(self, data: str) -> None:
+        self.data.append(data)
+
+
+def test_a_megabyte_of_blanks_as_an_example_text() -> None:
+    triages = [{"id": "a", "severity": "P1", "category": "data", "source": "slack:channel", "created_at": NOW,
+                "text": " " * 1_000_000}]
+    feedback = [{"id": 1, "triage_id": "a", "action": "category", "new_value": "app", "created_at": NOW}]
+    report = full_report(triages, feedback, [], [])
+    assert len(report["overridden_identities"][0]["example"]) == 300
+    assert_self_contained_html(dashboard_page(report))
