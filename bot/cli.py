@@ -139,6 +139,12 @@ def announce(settings: Settings, socket_mode: bool = False) -> None:
         print(f"model engine: {settings.model_fast} (strong: {settings.model_strong}) at {where}", file=sys.stderr)
     else:
         print("model engine: off (no OPENAI_API_KEY) - using the heuristic engine", file=sys.stderr)
+    if settings.shadow_enabled:
+        candidate = " with prompt ".join(
+            part for part in (settings.shadow_model or settings.model_fast, settings.shadow_prompt) if part
+        )
+        state = f"{settings.shadow_rate:.0%} of live triages" if settings.model_enabled else "off (no model engine)"
+        print(f"shadow candidate: {candidate}, {state}", file=sys.stderr)
     if socket_mode:
         print("slack: Socket Mode (SLACK_APP_TOKEN, SLACK_BOT_TOKEN)", file=sys.stderr)
     elif settings.slack_enabled:
