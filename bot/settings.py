@@ -61,6 +61,8 @@ _ENV: dict[str, str] = {
     "TRIAGE_SHADOW_PROMPT": "shadow_prompt",
     "TRIAGE_SHADOW_RATE": "shadow_rate",
     "TRIAGE_SHADOW_BUDGET_SHARE": "shadow_budget_share",
+    "TRIAGE_SHADOW_BASE_URL": "shadow_base_url",
+    "TRIAGE_SHADOW_API_KEY": "shadow_api_key",
 }
 
 
@@ -125,6 +127,9 @@ class Settings(BaseModel):
     shadow_rate: float = Field(default=0.1, ge=0, le=1)
     # The candidate's own share of TRIAGE_DAILY_BUDGET_USD, spent apart from the live triages' budget.
     shadow_budget_share: float = Field(default=0.1, ge=0, le=1)
+    # The candidate on another OpenAI-compatible server (a self-hosted model beside a hosted one, say).
+    shadow_base_url: str | None = None
+    shadow_api_key: SecretStr | None = None
 
     @property
     def model_enabled(self) -> bool:

@@ -146,8 +146,21 @@ def build_gateway(
     service = TriageService(settings, store, metrics, model=model, replica=replica)
     if model is not None:
         # A candidate beside the live path (TRIAGE_SHADOW_MODEL / TRIAGE_SHADOW_PROMPT), on the same client.
+        shadow_client = None
+        make_candidate = make_model
+        if settings.shadow_enabled and settings.shadow_base_url:
+            # The candidate on a server of its own: a client of its own, closed with the runner.
+            own_client = shadow_client = openai.AsyncOpenAI(
+                api_key=reveal(settings.shadow_api_key) or reveal(settings.openai_api_key),
+                base_url=settings.shadow_base_url, max_retries=0, timeout=settings.model_timeout,
+            )
+
+            def make_candidate(prompt: Prompt) -> ModelClient:
+                return ModelClient(own_client, prompt, timeout=settings.model_timeout, attempts=settings.model_attempts)
+
         service.shadow = build_shadow(
-            settings, store, make_model, live_prompt=model.prompt, live_circuit=lambda: service.breaker.state
+            settings, store, make_candidate, live_prompt=model.prompt, live_circuit=lambda: service.breaker.state,
+            client=shadow_client,
         )
     gateway = Gateway(settings, store, metrics, service, client, replica=replica)
     gateway.judge = Judge(store)

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import SecretStr
 
 from bot.report import read_report
 from bot.server import build_app
@@ -120,7 +121,7 @@ def test_candidate_prompt_file(tmp_path: Path) -> None:
 
 async def triage_all(gateway: Gateway, texts: list[str]) -> list[Any]:
     results = [await gateway.service.triage(text, source="api") for text in texts]
-    await shadow(gateway).aclose(10)
+    await shadow(gateway).drain(10)
     return results
 
 
@@ -143,6 +144,22 @@ async def test_both_results_are_recorded_against_the_same_triage(
     assert {row["severity"] for row in gateway.store.triage_rows()} == {"P1"}
     models = [request["json"]["model"] for request in fake_openai.requests]
     assert models.count(LIVE) == 4 and models.count(CANDIDATE) == 4
+
+
+async def test_a_candidate_on_a_server_of_its_own(gateways: GatewayFactory, fake_openai: FakeOpenAI) -> None:
+    fake_openai.default = two_models(live="P1", candidate="P1")
+    with FakeOpenAI() as other:
+        other.default = two_models(live="P3", candidate="P3")
+        gateway = gateways.build(fake_openai, model_fast=LIVE, model_strong=LIVE, shadow_model=CANDIDATE,
+                                 shadow_rate=1.0, shadow_base_url=other.base_url,
+                                 shadow_api_key=SecretStr("other-key"))
+        results = await triage_all(gateway, TEXTS[:2])
+        assert [r.severity for r in results] == ["P1", "P1"]
+        assert {row["severity"] for row in gateway.store.shadow_rows()} == {"P3"}
+        assert [r["json"]["model"] for r in other.requests] == [CANDIDATE, CANDIDATE]
+        assert {r["headers"]["Authorization"] for r in other.requests} == {"Bearer other-key"}
+        assert all(r["json"]["model"] == LIVE for r in fake_openai.requests)
+        await shadow(gateway).aclose()
 
 
 async def test_rate_zero_and_no_candidate_mean_no_shadow(gateways: GatewayFactory, fake_openai: FakeOpenAI) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import openai
 import structlog
 
 from bot.card import TriageResult
@@ -56,6 +57,7 @@ class ShadowRunner:
         model_name: str,
         *,
         live_circuit: Callable[[], str],
+        client: openai.AsyncOpenAI | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -64,6 +66,8 @@ class ShadowRunner:
         self.model = model
         self.model_name = model_name
         self._live_circuit = live_circuit
+        # The candidate's own OpenAI client (TRIAGE_SHADOW_BASE_URL), closed with the runner; None: the live one.
+        self._client = client
         self._clock = clock
         self._monotonic = monotonic
         self.breaker = CircuitBreaker(settings.circuit_failures, settings.circuit_cooldown, monotonic)
@@ -110,16 +114,22 @@ class ShadowRunner:
         task.add_done_callback(self._tasks.discard)
         return True
 
-    async def aclose(self, timeout: float = 10.0) -> None:
+    async def drain(self, timeout: float = 10.0) -> None:
         """Let runs in flight finish (bounded), then cancel what is left: a shadow is never worth a hang."""
         if not self._tasks:
             return
-        tasks = list(self._tasks)
-        _, late = await asyncio.wait(tasks, timeout=timeout)
+        _, late = await asyncio.wait(list(self._tasks), timeout=timeout)
         for task in late:
             task.cancel()
         if late:
             await asyncio.gather(*late, return_exceptions=True)
+
+    async def aclose(self, timeout: float = 10.0) -> None:
+        """Drain, then close the candidate's own client (the live one is closed by its owner)."""
+        await self.drain(timeout)
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
 
     # --- one run ---------------------------------------------------------------------------------
 
@@ -202,6 +212,7 @@ def build_shadow(
     *,
     live_prompt: Prompt,
     live_circuit: Callable[[], str],
+    client: openai.AsyncOpenAI | None = None,
 ) -> ShadowRunner | None:
     """The runner for TRIAGE_SHADOW_MODEL / TRIAGE_SHADOW_PROMPT (the other one defaults to the live model or
     prompt); None when no candidate is named."""
@@ -209,4 +220,4 @@ def build_shadow(
         return None
     prompt = load_prompt_file(settings.shadow_prompt) if settings.shadow_prompt else live_prompt
     return ShadowRunner(settings, store, make_model(prompt), settings.shadow_model or settings.model_fast,
-                        live_circuit=live_circuit)
+                        live_circuit=live_circuit, client=client)
