@@ -176,4 +176,6 @@ def build_gateway(
         gateway.retry = RetryLater(service, store, poster, base_delay=settings.retry_interval)
         if not socket_mode:
             gateway.slack = SlackBot(settings, service, store, gateway.slack_client, intake=gateway.intake)
+            if service.shadow is not None:
+                service.shadow.yield_to_requests = gateway.slack.background.yield_to_requests
     return gateway

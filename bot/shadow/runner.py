@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,9 @@ class ShadowRunner:
         self._live_circuit = live_circuit
         # The candidate's own OpenAI client (TRIAGE_SHADOW_BASE_URL), closed with the runner; None: the live one.
         self._client = client
+        # Set by the Slack app: waits while Slack requests are in flight, so a shadow run never competes with
+        # an ack for the event loop (bot/slack/background.py).
+        self.yield_to_requests: Callable[[], Awaitable[None]] | None = None
         self._clock = clock
         self._monotonic = monotonic
         self.breaker = CircuitBreaker(settings.circuit_failures, settings.circuit_cooldown, monotonic)
@@ -138,12 +141,16 @@ class ShadowRunner:
             row = await self._ask(triage_id, prepared, memory)
             if row is None:
                 return
+            if self.yield_to_requests is not None:
+                await self.yield_to_requests()
             await self.store.run(self.store.record_shadow, row)
             self.recorded += 1
         except Exception:  # a shadow failure is logged and forgotten; the live card never hears of it
             log.exception("shadow_failed", triage_id=triage_id)
 
     async def _ask(self, triage_id: str, prepared: Prepared, memory: Memory) -> dict[str, Any] | None:
+        if self.yield_to_requests is not None:
+            await self.yield_to_requests()
         if await self._spent_today() >= (self._budget if self._budget is not None else float("inf")):
             self.skipped["budget_exhausted"] = self.skipped.get("budget_exhausted", 0) + 1
             return None
