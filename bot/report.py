@@ -398,7 +398,8 @@ def full_report(
     cards = judged_cards(triages, feedback)
     both = answers(cards, shadows)
     report["versions"] = versions(both)
-    report["timeline"] = timeline(both)
+    # Over time the live versions count every judged card (their history is older than any candidate's).
+    report["timeline"] = timeline(answers(cards, []) + [a for a in both if a.role == "shadow"])
     report["severity_matrix"] = severity_matrix(cards)
     report["overridden_identities"] = overridden_identities(cards)
     report["cost_per_day"] = cost_per_day(triages, shadows)
