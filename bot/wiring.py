@@ -23,7 +23,7 @@ from bot.slack.poster import CardPoster
 from bot.store import Store, open_store
 from bot.store.leases import new_replica_id
 from bot.triage.model import ModelClient
-from bot.triage.prompt import Prompt, load_prompt
+from bot.triage.prompt import load_prompt
 from bot.triage.service import TriageService
 
 log = structlog.get_logger("bot.wiring")
@@ -130,37 +130,19 @@ def build_gateway(
         client = build_openai_client(settings)
     model = None
     if client is not None:
-        openai_client_ = client
-
-        def make_model(prompt: Prompt) -> ModelClient:
-            return ModelClient(
-                openai_client_,
-                prompt,
-                timeout=settings.model_timeout,
-                attempts=settings.model_attempts,
-                on_retry=lambda name, kind: metrics.retries.labels(name, kind).inc(),
-            )
-
-        model = make_model(load_prompt())
+        model = ModelClient(
+            client,
+            load_prompt(),
+            timeout=settings.model_timeout,
+            attempts=settings.model_attempts,
+            on_retry=lambda name, kind: metrics.retries.labels(name, kind).inc(),
+        )
     replica = new_replica_id()
     service = TriageService(settings, store, metrics, model=model, replica=replica)
-    if model is not None:
-        # A candidate beside the live path (TRIAGE_SHADOW_MODEL / TRIAGE_SHADOW_PROMPT), on the same client.
-        shadow_client = None
-        make_candidate = make_model
-        if settings.shadow_enabled and settings.shadow_base_url:
-            # The candidate on a server of its own: a client of its own, closed with the runner.
-            own_client = shadow_client = openai.AsyncOpenAI(
-                api_key=reveal(settings.shadow_api_key) or reveal(settings.openai_api_key),
-                base_url=settings.shadow_base_url, max_retries=0, timeout=settings.model_timeout,
-            )
-
-            def make_candidate(prompt: Prompt) -> ModelClient:
-                return ModelClient(own_client, prompt, timeout=settings.model_timeout, attempts=settings.model_attempts)
-
+    if client is not None and model is not None:
+        # A candidate beside the live path (TRIAGE_SHADOW_MODEL / TRIAGE_SHADOW_PROMPT); None when none is named.
         service.shadow = build_shadow(
-            settings, store, make_candidate, live_prompt=model.prompt, live_circuit=lambda: service.breaker.state,
-            client=shadow_client,
+            settings, store, client, live_prompt=model.prompt, live_circuit=lambda: service.breaker.state
         )
     gateway = Gateway(settings, store, metrics, service, client, replica=replica)
     gateway.judge = Judge(store)

@@ -14,7 +14,7 @@ import structlog
 
 from bot.card import TriageResult
 from bot.memory.precedent import Memory, with_precedent
-from bot.settings import ConfigError, Settings
+from bot.settings import ConfigError, Settings, reveal
 from bot.shadow.sampling import shadow_budget, skip_reason
 from bot.store import Store
 from bot.triage.cost import estimate_cost
@@ -215,16 +215,23 @@ class ShadowRunner:
 def build_shadow(
     settings: Settings,
     store: Store,
-    make_model: Callable[[Prompt], ModelClient],
+    live_client: openai.AsyncOpenAI,
     *,
     live_prompt: Prompt,
     live_circuit: Callable[[], str],
-    client: openai.AsyncOpenAI | None = None,
 ) -> ShadowRunner | None:
-    """The runner for TRIAGE_SHADOW_MODEL / TRIAGE_SHADOW_PROMPT (the other one defaults to the live model or
-    prompt); None when no candidate is named."""
+    """The runner for TRIAGE_SHADOW_MODEL / TRIAGE_SHADOW_PROMPT (the one not named is the live model or
+    prompt), on the live OpenAI client or, with TRIAGE_SHADOW_BASE_URL, a client of its own; None when no
+    candidate is named."""
     if not settings.shadow_enabled:
         return None
     prompt = load_prompt_file(settings.shadow_prompt) if settings.shadow_prompt else live_prompt
-    return ShadowRunner(settings, store, make_model(prompt), settings.shadow_model or settings.model_fast,
-                        live_circuit=live_circuit, client=client)
+    own = None
+    if settings.shadow_base_url:
+        own = openai.AsyncOpenAI(
+            api_key=reveal(settings.shadow_api_key) or reveal(settings.openai_api_key),
+            base_url=settings.shadow_base_url, max_retries=0, timeout=settings.model_timeout,
+        )
+    model = ModelClient(own or live_client, prompt, timeout=settings.model_timeout, attempts=settings.model_attempts)
+    return ShadowRunner(settings, store, model, settings.shadow_model or settings.model_fast,
+                        live_circuit=live_circuit, client=own)
