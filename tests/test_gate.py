@@ -245,3 +245,15 @@ def test_the_ci_step_for_a_prompt_change_against_a_model(
     captured = capsys.readouterr()
     assert "dev.jsonl:db  P1 -> P0 (+1)" in captured.out and "gate failed" in captured.err
     assert main(["eval", *common, "--prompt", str(tmp_path / "missing.md")]) == 2
+
+
+def test_recorded_settings_hold_no_secret() -> None:
+    from pydantic import SecretStr
+
+    from bot.evals.provenance import answer_settings
+
+    recorded = answer_settings(
+        Settings(openai_api_key=SecretStr("sk-secret"), openai_base_url="https://user:pw@llm.example/v1"), "p@1"
+    )
+    assert recorded["openai_base_url"] == "https://llm.example/v1" and recorded["prompt_version"] == "p@1"
+    assert "sk-secret" not in json.dumps(recorded) and "pw" not in json.dumps(recorded)

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from bot.settings import Settings
 
@@ -39,7 +40,7 @@ def answer_settings(settings: Settings, prompt_version: str | None) -> dict[str,
     """The settings that change what the engines answer (never a secret): two runs differ where these do."""
     return {
         "model_enabled": settings.model_enabled,
-        "openai_base_url": settings.openai_base_url,
+        "openai_base_url": _without_credentials(settings.openai_base_url),
         "model_fast": settings.model_fast,
         "model_strong": settings.model_strong,
         "prompt_version": prompt_version,
@@ -51,6 +52,14 @@ def answer_settings(settings: Settings, prompt_version: str | None) -> dict[str,
         "deadline": settings.deadline,
         "daily_budget_usd": settings.daily_budget_usd,
     }
+
+
+def _without_credentials(url: str | None) -> str | None:
+    """A URL fit for a file others read: any user and password in it are dropped."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
 
 
 def is_holdout(file: str) -> bool:
