@@ -286,3 +286,22 @@ def test_judged_cards_in_slack_score_live_and_shadow_side_by_side(shadowed: Harn
     assert candidate["latency_ms_p50"] >= 1500 > live["latency_ms_p50"]
     # the existing keys stay as they were
     assert (report["cards"], report["confirmed"], report["overridden"]) == (3, 2, 1)
+
+
+def test_the_api_answers_without_waiting_for_the_candidate(gateways: GatewayFactory, fake_openai: FakeOpenAI) -> None:
+    fake_openai.default = two_models(live="P1", candidate="P3", candidate_delay=1.5)
+    gateway = gateways.build(fake_openai, model_fast=LIVE, model_strong=LIVE, shadow_model=CANDIDATE,
+                             shadow_rate=1.0)
+    with serve(build_app(gateway)) as url:
+        started = time.monotonic()
+        response = httpx.post(f"{url}/v1/triage", json={"text": TEXTS[0]}, timeout=10)
+        elapsed = time.monotonic() - started
+        assert response.status_code == 200 and response.json()["severity"] == "P1"
+        assert elapsed < 1.0, elapsed
+        triage_id = response.json()["meta"]["triage_id"]
+        deadline = time.monotonic() + 10
+        while not gateway.store.shadow_rows() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (row,) = gateway.store.shadow_rows()
+        assert (row["triage_id"], row["severity"]) == (triage_id, "P3")
+        assert gateway.store.get_triage(triage_id).severity == "P1"  # type: ignore[union-attr]
