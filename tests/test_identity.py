@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import random
 import string
+from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.alerts.alertmanager import alert_key, parse_alerts
 from bot.identity import Identifier, fingerprint
+from bot.identity.facets import facets
 from bot.identity.header import strip_header
 from bot.identity.mask import canonical, mask_tokens
 from bot.identity.places import places
@@ -191,3 +195,87 @@ def test_log_shaped_text_always_gets_an_identity(parts: list[str]) -> None:
     text = "".join(parts)
     identity = Identifier().identify(text)
     assert len(identity.fingerprint) == 16 and fingerprint(text) == fingerprint(text)
+
+
+PAIRS = Path(__file__).parent / "data" / "identity-pairs.jsonl"
+
+
+def test_pairs_written_without_the_rules_are_told_apart_or_coalesced() -> None:
+    """40 benign/severe and true-repeat pairs written by someone who had not read the identity rules."""
+    rows = [json.loads(line) for line in PAIRS.read_text().splitlines() if line.strip()]
+    assert len(rows) == 40
+    wrong = []
+    for row in rows:
+        identifier = Identifier()
+        same = identifier.identify(row["a"]).fingerprint == identifier.identify(row["b"]).fingerprint
+        if same != row["same"]:
+            wrong.append((row["id"], row["why"]))
+    assert not wrong
+
+
+@pytest.mark.parametrize(
+    ("benign", "severe"),
+    [
+        ("HighErrorRate api severity=warning error rate 3%", "HighErrorRate api severity=critical error rate 3%"),
+        ("*Severity:* warning\nDiskFilling on node-3", "*Severity:* critical\nDiskFilling on node-3"),
+        ("WARNING: replication lag on db-2", "CRITICAL: replication lag on db-2"),
+        ("QueueBacklog env=staging depth 300", "QueueBacklog env=production depth 300"),
+        ("checkout latency high on checkout-staging-2", "checkout latency high on checkout-prod-2"),
+        ("nightly export finished with 0 errors", "nightly export finished with 912 errors"),
+        ("5xx ratio 0.1% on edge", "5xx ratio 100% on edge"),
+        ("backend pool web: 4 of 4 healthy", "backend pool web: 0 of 4 healthy"),
+        ("failed_jobs=0 in batch run 7", "failed_jobs=12 in batch run 8"),
+        ("state: INSUFFICIENT_DATA cpu alarm on i-0ab", "cpu alarm on i-0ab"),
+    ],
+)
+def test_severity_environment_status_and_impact_keep_alerts_apart(benign: str, severe: str) -> None:
+    identifier = Identifier()
+    first, second = identifier.identify(benign), identifier.identify(severe)
+    assert first.fingerprint != second.fingerprint and first.incident_key != second.incident_key
+    assert fingerprint(benign) != fingerprint(severe)
+    # the order they arrive in changes nothing
+    other = Identifier()
+    assert other.identify(severe).fingerprint == second.fingerprint
+    assert other.identify(benign).fingerprint == first.fingerprint
+
+
+def test_true_repeats_still_coalesce() -> None:
+    identifier = Identifier()
+    repeats = [
+        "[FIRING:1] DiskFull severity=critical env=prod node-3 disk 93% used at 2024-09-01T10:00:00Z",
+        "[FIRING:2] DiskFull severity=critical env=prod node-7 disk 97% used at 2024-09-01T10:05:00Z",
+        "[FIRING:1] DiskFull severity=critical env=prod node-9 disk 91.5% used at 2024-09-01T11:00:03Z",
+    ]
+    assert len({identifier.identify(text).fingerprint for text in repeats}) == 1
+    errors = [f"sync job {n} ended with {e} errors" for n, e in ((41, 3), (42, 912), (43, 17))]
+    assert len({identifier.identify(text).fingerprint for text in errors}) == 1
+
+
+def test_a_resolved_notice_in_another_dialect_still_closes_its_incident() -> None:
+    identifier = Identifier()
+    firing = identifier.identify("[Alerting] Disk usage alert\nRule: Disk usage > 90% on /data")
+    resolved = identifier.identify("[OK] Disk usage alert\nRule: Disk usage > 90% on /data")
+    assert resolved.resolved and not firing.resolved
+    assert resolved.fingerprint != firing.fingerprint and resolved.incident_key == firing.incident_key
+
+
+def test_alertmanager_identity_keeps_severity_and_environment_whatever_the_grouping() -> None:
+    labels = {"alertname": "HighLatency", "severity": "warning", "env": "staging", "instance": "a:1"}
+    group = {"alertname": "HighLatency"}
+    assert alert_key(labels, group) != alert_key({**labels, "severity": "critical"}, group)
+    assert alert_key(labels, group) != alert_key({**labels, "env": "production"}, group)
+    assert alert_key(labels, group) == alert_key({**labels, "instance": "b:2"}, group)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("severity=:critical env prod 0 1 9 . % of / errors failed [OK] \"\n*_"),
+               max_size=400))
+def test_facets_never_fail_on_alert_shaped_text(text: str) -> None:
+    found = facets(text)
+    assert found == tuple(sorted(set(found)))
+    Identifier().identify(text)
+
+
+def test_facets_of_a_megabyte_of_blanks() -> None:
+    assert facets(" " * 1_000_000 + "severity=critical") == ()
+    assert facets("severity=critical" + " " * 1_000_000) == ("sev:critical",)

@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from bot.identity.facets import facet_shape, facets_agree, is_facet_token
 from bot.identity.mask import PARAM, distinct_words
 
 MAX_TEMPLATES = 20_000
@@ -48,6 +49,8 @@ class Template:
 
 
 def _prefix_word(token: str) -> str:
+    if is_facet_token(token):
+        return facet_shape(token)  # a resolved notice looks among its firing's templates
     return PARAM if PARAM in token else token
 
 
@@ -64,6 +67,10 @@ def similarity(template: Sequence[str], tokens: Sequence[str]) -> float:
         literals += 1
         if mine == theirs:
             same += 1
+        elif is_facet_token(mine) or is_facet_token(theirs):
+            if not (is_facet_token(mine) and facets_agree(mine, theirs)):
+                return 0.0  # another severity, environment, status or size of impact: another alert
+            same += 1
         elif distinct_words(mine, theirs):
             return 0.0  # two alert names, two events, or opposites: two problems, however alike the rest
     return same / literals if literals else 0.0
@@ -73,7 +80,7 @@ def merge(template: list[str], tokens: Sequence[str]) -> bool:
     """Generalise `template` in place to cover `tokens`; True when it changed."""
     changed = False
     for index, (mine, theirs) in enumerate(zip(template, tokens, strict=True)):
-        if mine != theirs and mine != PARAM:
+        if mine != theirs and mine != PARAM and not is_facet_token(mine):
             template[index] = PARAM
             changed = True
     return changed

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.identity.drain import MAX_TEMPLATES, TemplateLearner, template_id
+from bot.identity.facets import is_facet_token, resolved_token
 from bot.identity.mask import identity_tokens, status_prefix
 from bot.identity.places import places
 from bot.identity.status import is_resolved
@@ -74,6 +75,8 @@ class Identifier:
         resolved = is_resolved(text)
         _, body = status_prefix(text)
         tokens = identity_tokens(body[:_IDENTITY_CHARS])
+        if resolved and tokens and is_facet_token(tokens[0]):
+            tokens[0] = resolved_token(tokens[0])
         with self._lock:
             template = self.learner.learn(tokens, self._clock())
             base, pattern = template.id, template.pattern

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from bot.identity.facets import facet_token, facets
 from bot.identity.header import strip_header
 
 PARAM = "<*>"
@@ -161,9 +162,14 @@ def mask_token(token: str) -> str:
 
 def mask_tokens(text: str) -> list[str]:
     """The message body (header stripped) as tokens, parameters masked, runs of parameters folded."""
+    return mask_body(strip_header(text))
+
+
+def mask_body(body: str) -> list[str]:
+    """A message body (no header) as tokens, parameters masked, runs of parameters folded."""
     out: list[str] = []
     memo = _MEMO
-    for token in strip_header(text).split():
+    for token in body.split():
         masked = memo.get(token)
         if masked is None:
             if token.isdigit() or token in _CALENDAR:
@@ -195,11 +201,27 @@ def title_token(text: str) -> str | None:
     return "title=" + "_".join(mask_tokens(match.group(1).strip("*_ ")))
 
 
+def split_header(text: str) -> tuple[str, str]:
+    """(header, body): a log header (timestamp, level, component) and the message it carries."""
+    body = strip_header(text)
+    if body is text or not body:
+        return "", body
+    at = text.find(body[:64])
+    return (text[:at] if at > 0 else ""), body
+
+
 def identity_tokens(text: str) -> list[str]:
-    """The tokens an identity is learned from: the masked message, led by the alert's title when it has one."""
-    tokens = mask_tokens(text)
+    """The tokens an identity is learned from: the facets that keep alerts apart (severity, environment,
+    status, size of impact), the alert's title when it has one, then the masked message."""
+    header, body = split_header(text)
+    tokens = mask_body(body)
     title = title_token(text) if "\n" in text or ":" in text[:40] else None
-    return [title, *tokens] if title else tokens
+    lead = facet_token(facets(text, header))
+    if title:
+        tokens.insert(0, title)
+    if lead:
+        tokens.insert(0, lead)
+    return tokens
 
 
 def canonical(text: str) -> str:
