@@ -31,6 +31,14 @@ def template_id(tokens: Sequence[str]) -> str:
     return hashlib.blake2b(data.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
+_SLOT_CHARS = frozenset("<*>[](){},;:.\"'`=")
+
+
+def is_slot(token: str) -> bool:
+    """A parameter or punctuation alone (`<*>]`, `(<*>)`, `()`, `-`): no word in it, so no say in similarity."""
+    return token == PARAM or all(c in _SLOT_CHARS for c in token)
+
+
 @dataclass(eq=False)
 class Template:
     id: str
@@ -41,7 +49,7 @@ class Template:
     literals: int = field(default=0)
 
     def __post_init__(self) -> None:
-        self.literals = sum(1 for token in self.tokens if token != PARAM)
+        self.literals = sum(1 for token in self.tokens if not is_slot(token))
 
     @property
     def pattern(self) -> str:
@@ -58,11 +66,33 @@ def group_key(tokens: Sequence[str], depth: int = PREFIX_WORDS) -> tuple[str, ..
     return (str(len(tokens)), *(_prefix_word(t) for t in tokens[:depth]))
 
 
+# Words after which a plain word is a value (a user, a host), not part of what the message says.
+_NAMING = frozenset(
+    ["user", "users", "username", "account", "login", "logname", "owner", "host", "hostname", "node", "name",
+     "named", "domain", "group", "client", "peer", "server", "service", "queue", "topic", "table", "database",
+     "db", "bucket", "file", "package", "device", "interface", "port", "process", "program", "job", "task",
+     "for", "from", "by", "on", "at", "via"]
+)
+
+
+def _names_a_value(previous: str) -> bool:
+    if previous.endswith((":", "=")) and len(previous) > 1:
+        return True  # `browser: Chrome`: the value of a field
+    return previous.strip("\"'`:=,;()[]{}").lower() in _NAMING
+
+
 def similarity(template: Sequence[str], tokens: Sequence[str]) -> float:
-    """Share of the template's literal words the message repeats at the same positions."""
+    """Share of the template's literal words the message repeats at the same positions.
+
+    Two different plain words at one position make two messages (`disk limit` / `vcpu limit`, `spawn` /
+    `destroy`): log and alert parameters are numbers, ids, names and paths, which masking finds, or the
+    value after a word that names one (`user alice` / `user bob`).
+    """
     literals = same = 0
+    previous = ""
     for mine, theirs in zip(template, tokens, strict=True):
-        if mine == PARAM:
+        before, previous = previous, mine
+        if mine == PARAM or is_slot(mine):
             continue
         literals += 1
         if mine == theirs:
@@ -71,6 +101,10 @@ def similarity(template: Sequence[str], tokens: Sequence[str]) -> float:
             if not (is_facet_token(mine) and facets_agree(mine, theirs)):
                 return 0.0  # another severity, environment, status or size of impact: another alert
             same += 1
+        elif mine.isalpha() and theirs.isalpha() and not _names_a_value(before) and not (
+            mine.isupper() and theirs.isupper()  # states and enum values: RUNNING, DONE
+        ):
+            return 0.0
         elif distinct_words(mine, theirs):
             return 0.0  # two alert names, two events, or opposites: two problems, however alike the rest
     return same / literals if literals else 0.0
@@ -131,7 +165,7 @@ class TemplateLearner:
                 best, best_score = candidate, score
         if best is not None and self._joins(best, best_score):
             if merge(best.tokens, tokens):
-                best.literals = sum(1 for token in best.tokens if token != PARAM)
+                best.literals = sum(1 for token in best.tokens if not is_slot(token))
                 self.dirty.add(best.id)
             template = best
         else:
