@@ -15,9 +15,12 @@ from bot.alerts.alertmanager import alert_key, parse_alerts
 from bot.identity import Identifier, fingerprint
 from bot.identity.facets import facets
 from bot.identity.header import strip_header
+from bot.identity.keeper import IdentityKeeper
 from bot.identity.mask import canonical, mask_tokens
 from bot.identity.places import places
 from bot.slack.blocks import seen_line
+from bot.store import open_store
+from tests.conftest import Clock, Opener
 
 
 def _hex(rng: random.Random, n: int) -> str:
@@ -279,3 +282,76 @@ def test_facets_never_fail_on_alert_shaped_text(text: str) -> None:
 def test_facets_of_a_megabyte_of_blanks() -> None:
     assert facets(" " * 1_000_000 + "severity=critical") == ()
     assert facets("severity=critical" + " " * 1_000_000) == ("sev:critical",)
+
+
+# --- identity that stays put: shared through the store, pinned through floods ----------------------------
+
+VARIANTS = (
+    "[FIRING:1] KafkaConsumerLag group payments-consumer lag 5000 on topic orders-v2",
+    "[FIRING:3] KafkaConsumerLag group billing-consumer lag 12000 on topic invoices-eu",
+)
+
+
+def _flood_text(rng: random.Random, n: int) -> str:
+    words = " ".join("".join(rng.choice(string.ascii_lowercase) for _ in range(7)) for _ in range(3 + n % 5))
+    return f"{words} after {n} ms"
+
+
+@pytest.mark.parametrize("first_order", [(0, 1), (1, 0)])
+def test_two_replicas_agree_as_soon_as_one_learns(opener: Opener, first_order: tuple[int, int]) -> None:
+    """Two processes on one store, each sees a variant first: one identity between them, whatever the order."""
+    one, two = IdentityKeeper(opener()).identifier, IdentityKeeper(opener()).identifier
+    a, b = first_order
+    first = one.identify(VARIANTS[a])
+    second = two.identify(VARIANTS[b])  # learned by the other replica a moment ago
+    assert second.fingerprint == first.fingerprint
+    assert one.identify(VARIANTS[b]).fingerprint == two.identify(VARIANTS[a]).fingerprint == first.fingerprint
+
+
+def test_a_live_incident_keeps_its_identity_through_a_flood(tmp_path: Path, clock: Clock) -> None:
+    """20,000 unique texts after a live incident opened (both backends share the code; PostgreSQL's copy of
+    the protection is checked by the eviction test below, with a smaller cap)."""
+    path = str(tmp_path / "flood.db")
+    store = open_store(path, None, clock=clock)
+    keeper = IdentityKeeper(store)
+    identifier = keeper.identifier
+    live = identifier.identify(VARIANTS[0])
+    identifier.identify(VARIANTS[1])  # generalised: only the learned template knows both variants are one
+    store.take_alert("slack", "C1", "1.0", VARIANTS[0], clock(), (), live.incident_key, False, 60.0, ())
+    keeper.pin(live.incident_key)
+    rng = random.Random(11)
+    for n in range(20_000):
+        identifier.identify(_flood_text(rng, n))
+    assert identifier.learner.evicted > 0
+    variant = "[FIRING:2] KafkaConsumerLag group search-consumer lag 900 on topic queries-us"
+    assert identifier.identify(variant).incident_key == live.incident_key
+    # a replica starting after the flood learns it from the store, which kept it too
+    store.save_templates([], keep=keeper.identifier.learner.max_templates)  # trimmed to the cap, live one kept
+    other = open_store(path, None, clock=clock)
+    assert IdentityKeeper(other).identifier.identify(variant).incident_key == live.incident_key
+    store.close()
+    other.close()
+
+
+def test_a_template_evicted_here_comes_back_from_the_store(opener: Opener, clock: Clock) -> None:
+    store = opener()
+    keeper = IdentityKeeper(store, Identifier(max_templates=50))
+    live = keeper.identifier.identify(VARIANTS[0])
+    keeper.identifier.identify(VARIANTS[1])
+    store.take_alert("slack", "C1", "1.0", VARIANTS[0], clock(), (), live.incident_key, False, 60.0, ())
+    rng = random.Random(5)
+    for n in range(300):
+        keeper.identifier.identify(_flood_text(rng, n))
+    assert keeper.identifier.learner.get(live.fingerprint) is None  # not pinned: evicted from memory
+    store.save_templates([], keep=50)  # the store is trimmed too, but keeps an open incident's template
+    variant = "[FIRING:2] KafkaConsumerLag group search-consumer lag 900 on topic queries-us"
+    assert keeper.identifier.identify(variant).fingerprint == live.fingerprint
+
+
+def test_pins_are_bounded_and_a_flood_of_pins_keeps_the_cap() -> None:
+    identifier = Identifier(max_templates=100)
+    rng = random.Random(2)
+    for n in range(1000):
+        identity = identifier.identify(_flood_text(rng, n))
+        identifier.pin(identity.fingerprint)
+    assert len(identifier.learner) <= 100

@@ -81,6 +81,11 @@ def _names_a_value(previous: str) -> bool:
     return previous.strip("\"'`:=,;()[]{}").lower() in _NAMING
 
 
+def group_name(tokens: Sequence[str], depth: int = PREFIX_WORDS) -> str:
+    """The group key as one string: how the store files a template for other replicas to find."""
+    return "\x1f".join(group_key(tokens, depth))
+
+
 def similarity(template: Sequence[str], tokens: Sequence[str]) -> float:
     """Share of the template's literal words the message repeats at the same positions.
 
@@ -139,6 +144,8 @@ class TemplateLearner:
         self._exact: OrderedDict[tuple[str, ...], Template] = OrderedDict()
         self.dirty: set[str] = set()
         self.evicted = 0
+        # Templates of live or judged incidents: never evicted by a flood of new messages (at most half the cap).
+        self._pinned: OrderedDict[str, None] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._templates)
@@ -151,28 +158,49 @@ class TemplateLearner:
 
     def learn(self, tokens: Sequence[str], now: float = 0.0) -> Template:
         """The template of a masked message, learning from it."""
+        found = self.match(tokens, now)
+        if found is not None:
+            return found
+        group = self._groups.setdefault(group_key(tokens, self.depth), [])
+        template = self._create(list(tokens), group)
+        self._remember(tuple(tokens), template)
+        self._touch(template, now)
+        return template
+
+    def match(self, tokens: Sequence[str], now: float = 0.0) -> Template | None:
+        """The known template a masked message joins (generalising it), or None when it would need a new one."""
         key = tuple(tokens)
         found = self._exact.get(key)
         if found is not None and found.id in self._templates:
             self._exact.move_to_end(key)
             self._touch(found, now)
             return found
-        group = self._groups.setdefault(group_key(tokens, self.depth), [])
+        group = self._groups.get(group_key(tokens, self.depth))
+        if not group:
+            return None
         best, best_score = None, -1.0
         for candidate in group:
             score = similarity(candidate.tokens, tokens)
             if score > best_score:
                 best, best_score = candidate, score
-        if best is not None and self._joins(best, best_score):
-            if merge(best.tokens, tokens):
-                best.literals = sum(1 for token in best.tokens if not is_slot(token))
-                self.dirty.add(best.id)
-            template = best
-        else:
-            template = self._create(list(tokens), group)
-        self._remember(key, template)
-        self._touch(template, now)
-        return template
+        if best is None or not self._joins(best, best_score):
+            return None
+        if merge(best.tokens, tokens):
+            best.literals = sum(1 for token in best.tokens if not is_slot(token))
+            self.dirty.add(best.id)
+        self._remember(key, best)
+        self._touch(best, now)
+        return best
+
+    def pin(self, template_id_: str) -> bool:
+        """Keep a template through any flood (a live or judged incident's); True when it is known here."""
+        if template_id_ not in self._templates:
+            return False
+        self._pinned[template_id_] = None
+        self._pinned.move_to_end(template_id_)
+        while len(self._pinned) > self.max_templates // 2:
+            self._pinned.popitem(last=False)
+        return True
 
     def peek(self, tokens: Sequence[str]) -> Template | None:
         """The template a masked message would join, without learning anything."""
@@ -224,9 +252,15 @@ class TemplateLearner:
 
     def _insert(self, template: Template, group: list[Template]) -> None:
         if len(group) >= MAX_PER_GROUP:
-            self._evict(min(group, key=lambda t: t.last_seen))
+            unpinned = [t for t in group if t.id not in self._pinned]
+            if unpinned:
+                self._evict(min(unpinned, key=lambda t: t.last_seen))
         while len(self._templates) >= self.max_templates:
-            self._evict(next(iter(self._templates.values())))
+            oldest = next(iter(self._templates.values()))
+            if oldest.id in self._pinned:
+                self._templates.move_to_end(oldest.id)  # pinned: the next oldest goes instead
+                continue
+            self._evict(oldest)
         self._templates[template.id] = template
         group.append(template)
 
@@ -238,6 +272,7 @@ class TemplateLearner:
             if not group:
                 self._groups.pop(group_key(template.tokens, self.depth), None)
         self.dirty.discard(template.id)
+        self._pinned.pop(template.id, None)
         self.evicted += 1
 
     def _remember(self, key: tuple[str, ...], template: Template) -> None:

@@ -129,6 +129,12 @@ create index if not exists alerts_channel_ts on alerts (channel, ts);
     Migration(6, "incident terms", """
 create table if not exists incident_terms (term text primary key, docs integer not null) without rowid;
 """),
+    # Replicas share what they learn: a message no template here matches is looked up among the stored
+    # templates of its group (length and first words) before it makes a new one.
+    Migration(7, "identity groups", """
+alter table identity_templates add column grp text;
+create index if not exists identity_templates_grp on identity_templates (grp);
+"""),
 )
 
 
