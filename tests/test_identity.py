@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import random
 import string
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,6 +23,9 @@ from bot.identity.places import places
 from bot.slack.blocks import seen_line
 from bot.store import open_store
 from tests.conftest import Clock, Opener
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.slack import FakeSlack
+from tests.replicas import replica_env, replicas, slack_message
 
 
 def _hex(rng: random.Random, n: int) -> str:
@@ -355,3 +360,34 @@ def test_pins_are_bounded_and_a_flood_of_pins_keeps_the_cap() -> None:
         identity = identifier.identify(_flood_text(rng, n))
         identifier.pin(identity.fingerprint)
     assert len(identifier.learner) <= 100
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_two_serving_replicas_make_one_card_for_variants_seen_in_opposite_order(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
+    """Two `triage-bot serve` processes on one database: each gets the variants of one alert, in opposite
+    orders, over HTTP and in the alert channel; one fingerprint, one incident, one card."""
+    if backend == "postgres":
+        database = {"TRIAGE_DATABASE_URL": request.getfixturevalue("pg_url")}
+    else:
+        database = {"TRIAGE_DB": str(tmp_path / "shared.db")}
+    env = replica_env(database, fake_slack, fake_openai, "CALERT")
+    with replicas(2, env, tmp_path) as (first, second), httpx.Client(timeout=30) as client:
+        prints = []
+        for replica, text in ((first, VARIANTS[0]), (second, VARIANTS[1]), (first, VARIANTS[1]),
+                              (second, VARIANTS[0])):
+            answer = client.post(f"{replica.url}/v1/triage", json={"text": text})
+            prints.append(answer.json()["meta"]["fingerprint"])
+        assert len(set(prints)) == 1, prints
+        lag = "[FIRING:1] ConsumerGroupStalled group ledger-sync lag 5000 on partition orders-3"
+        other = "[FIRING:2] ConsumerGroupStalled group fraud-scoring lag 8000 on partition payments-9"
+        base = time.time()
+        assert slack_message(client, second.url, "CALERT", lag, f"{base:.6f}") == 200
+        fake_slack.wait_for(lambda: len(fake_slack.posts()) >= 1, timeout=30)
+        assert slack_message(client, first.url, "CALERT", other, f"{base + 1:.6f}") == 200
+        assert slack_message(client, second.url, "CALERT", other, f"{base + 2:.6f}") == 200
+        assert slack_message(client, first.url, "CALERT", lag, f"{base + 3:.6f}") == 200
+        time.sleep(1.5)  # repeats only move a counter; a second card would have been posted by now
+        threads = {post.args.get("thread_ts") for post in fake_slack.posts()}
+        assert len(fake_slack.posts()) == 1, threads
