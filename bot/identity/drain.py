@@ -35,7 +35,7 @@ _SLOT_CHARS = frozenset("<*>[](){},;:.\"'`=")
 
 
 def is_slot(token: str) -> bool:
-    """A parameter or punctuation alone (`<*>]`, `(<*>)`, `()`, `-`): no word in it, so no say in similarity."""
+    """A parameter or punctuation alone (`<*>]`, `(<*>)`, `()`): no word in it, so no say in similarity."""
     return token == PARAM or all(c in _SLOT_CHARS for c in token)
 
 
@@ -47,9 +47,15 @@ class Template:
     last_seen: float = 0.0
     # literal (non-parameter) positions; a template with none only matches exactly
     literals: int = field(default=0)
+    # positions that have no say in similarity (parameters, punctuation)
+    slots: list[bool] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.literals = sum(1 for token in self.tokens if not is_slot(token))
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.slots = [is_slot(token) for token in self.tokens]
+        self.literals = self.slots.count(False)
 
     @property
     def pattern(self) -> str:
@@ -86,7 +92,7 @@ def group_name(tokens: Sequence[str], depth: int = PREFIX_WORDS) -> str:
     return "\x1f".join(group_key(tokens, depth))
 
 
-def similarity(template: Sequence[str], tokens: Sequence[str]) -> float:
+def similarity(template: Sequence[str], tokens: Sequence[str], slots: Sequence[bool] | None = None) -> float:
     """Share of the template's literal words the message repeats at the same positions.
 
     Two different plain words at one position make two messages (`disk limit` / `vcpu limit`, `spawn` /
@@ -95,9 +101,10 @@ def similarity(template: Sequence[str], tokens: Sequence[str]) -> float:
     """
     literals = same = 0
     previous = ""
-    for mine, theirs in zip(template, tokens, strict=True):
+    skip = slots if slots is not None else [is_slot(token) for token in template]
+    for mine, theirs, slot in zip(template, tokens, skip, strict=True):
         before, previous = previous, mine
-        if mine == PARAM or is_slot(mine):
+        if slot:
             continue
         literals += 1
         if mine == theirs:
@@ -180,13 +187,13 @@ class TemplateLearner:
             return None
         best, best_score = None, -1.0
         for candidate in group:
-            score = similarity(candidate.tokens, tokens)
+            score = similarity(candidate.tokens, tokens, candidate.slots)
             if score > best_score:
                 best, best_score = candidate, score
         if best is None or not self._joins(best, best_score):
             return None
         if merge(best.tokens, tokens):
-            best.literals = sum(1 for token in best.tokens if not is_slot(token))
+            best.refresh()
             self.dirty.add(best.id)
         self._remember(key, best)
         self._touch(best, now)
@@ -209,7 +216,7 @@ class TemplateLearner:
             return found
         best, best_score = None, -1.0
         for candidate in self._groups.get(group_key(tokens, self.depth), ()):
-            score = similarity(candidate.tokens, tokens)
+            score = similarity(candidate.tokens, tokens, candidate.slots)
             if score > best_score:
                 best, best_score = candidate, score
         if best is not None and self._joins(best, best_score):

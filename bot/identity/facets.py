@@ -24,10 +24,13 @@ FACET_MARK = "\u2991"  # opens the facet token: no log or alert writes it
 _SCAN_CHARS = 2000
 _DIGIT = re.compile(r"\d")
 # `key: value`, `key=value`, `*Key:* value`, on the lower-cased text
+# (the character before the key is checked in Python: a leading lookbehind would slow every search)
 _KEYED = re.compile(
-    r"(?<![\w.-])(severity|sev|priority|prio|urgency|log[._]?level|level|env|environment|deployment[._]environment"
+    r"(severity|sev|priority|prio|urgency|log[._]?level|level|env|environment|deployment[._]environment"
     r"|deploy[._]env|stage|tier|status|state|alert[._ ]?state)[\s*_\"'`]*[:=][\s*_\"'`]*([a-z0-9][\w.-]{0,30})"
 )
+# Substrings every key above contains: most log lines have none, and skip the search.
+_KEY_HINTS = ("sev", "prio", "urgen", "level", "env", "stage", "tier", "stat")
 _KEY_KIND = {
     "severity": "sev", "sev": "sev", "priority": "sev", "prio": "sev", "urgency": "sev", "loglevel": "sev",
     "log_level": "sev", "log.level": "sev", "level": "sev",
@@ -65,22 +68,27 @@ _STATUS = {
 # Words that make the number beside them the size of a failure: 0 of them is benign, any is not.
 # Nouns count failures wherever a number stands before them (`912 errors`); states (`3 failed`, `2 down`) only
 # when the number is not an id that names a thing (`job 12345 failed`).
-_IMPACT_NOUNS = (
-    r"errors?|errs?|failures?|fails|exceptions?|timeouts?|crash(?:es)?|restarts?|panics?|5xx|4xx|violations|"
-    r"retries|drops|rejections|incidents|alerts"
+_IMPACT_NOUNS = frozenset(
+    ["error", "errors", "err", "errs", "failure", "failures", "fails", "exception", "exceptions", "timeout",
+     "timeouts", "crash", "crashes", "restart", "restarts", "panic", "panics", "5xx", "4xx", "violations",
+     "retries", "drops", "rejections", "incidents", "alerts"]
 )
-_IMPACT_STATES = (
-    r"failed|failing|timed[ -]out|crashed|unhealthy|healthy|down|unavailable|unreachable|lost|dropped|rejected|"
-    r"denied|refused|missing|corrupt(?:ed)?|offline|degraded|broken"
+_IMPACT_STATES = frozenset(
+    ["failed", "failing", "timed-out", "crashed", "unhealthy", "healthy", "down", "unavailable", "unreachable",
+     "lost", "dropped", "rejected", "denied", "refused", "missing", "corrupt", "corrupted", "offline",
+     "degraded", "broken"]
 )
-_IMPACT_WORDS = _IMPACT_NOUNS + "|" + _IMPACT_STATES
-_COUNT_LEAD = r"(?:^|[^\w\s.:/-]\s*|\b(?:with|and|are|were|is|has|had|have|of|saw|found|got|see)\s+)"
-_NUM = r"(\d+(?:\.\d+)?)"
-_COUNT = re.compile(rf"(?<![\w.:/-]){_NUM}\s+(?:\w+\s+)?({_IMPACT_NOUNS})\b")
-_STATE_COUNT = re.compile(rf"{_COUNT_LEAD}{_NUM}\s+(?:\w+\s+)?({_IMPACT_STATES})\b")
-_KEYED_COUNT = re.compile(rf"\b(\w*?(?:{_IMPACT_WORDS})\w*)[\s*_\"'`]*[:=][\s\"'`]*{_NUM}(?![\d.%])")
-_PERCENT = re.compile(rf"(?<![\w.]){_NUM}\s?%")
-_PORTION = re.compile(r"(?<![\w./:-])(\d+)\s*(?:/|of|out of)\s*(\d+)(?![\w./:-])")
+# Keys whose number is a count of failures: `errors=0`, `failed_jobs: 12`, `error_count=3`.
+_IMPACT_ROOTS = ("error", "fail", "exception", "timeout", "crash", "restart", "unhealthy", "lost", "drop", "reject",
+                 "denied", "refused", "missing", "corrupt", "panic", "5xx", "4xx", "violation", "retr", "offline")
+_IMPACT_ROOT = re.compile("|".join(_IMPACT_ROOTS))
+# Substrings one of the impact words contains: a message with none of them (and no share) has no impact facet.
+_IMPACT_HINTS = (*_IMPACT_ROOTS, "err", "healthy", "down", "unavailable", "unreachable", "degraded", "broken",
+                 "incidents", "alerts")
+_PORTION_HINT = re.compile(r"\d/\d")
+# Words before a number that make it a count (`with 3 failed`), not an id (`job 12345 failed`).
+_COUNT_LEAD = frozenset(["with", "and", "are", "were", "is", "has", "had", "have", "of", "saw", "found", "got", "see"])
+# A number, then one or two words: checked against the impact words in Python (cheaper than alternations).
 
 
 def _share(value: float) -> str:
@@ -109,19 +117,75 @@ def _impact_word(word: str) -> str:
     return low[:-1] if low.endswith("s") and low not in ("crashes", "retries") else low
 
 
-def _impact_facets(head: str, out: set[str]) -> None:
-    if "%" in head:
-        for match in _PERCENT.finditer(head):
-            out.add(f"pct:{_share(float(match.group(1)))}")
-    for match in _PORTION.finditer(head) if "/" in head or "of" in head else ():
-        part, whole = int(match.group(1)), int(match.group(2))
-        if whole > 0 and part <= whole:
-            out.add("of:" + ("none" if part == 0 else "all" if part == whole else "some"))
-    for counted in (_COUNT, _STATE_COUNT):
-        for match in counted.finditer(head):
-            out.add(f"n:{_impact_word(match.group(2))}={'none' if float(match.group(1)) <= 0 else 'some'}")
-    for match in _KEYED_COUNT.finditer(head):
-        out.add(f"n:{match.group(1).lower()}={'none' if float(match.group(2)) <= 0 else 'some'}")
+_EDGE = "()[]{},;\"'`*_|<>!?"
+_NUMERIC = re.compile(r"^[~≈]?(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(%?)$")
+_PAIR = re.compile(r"^([a-z_][\w.-]*?)[*_\"'`]*[:=][\"'`]*(\d+(?:\.\d+)?)(%?)$")
+
+
+def _value(token: str) -> tuple[float, bool] | None:
+    """(number, is a percentage) of a token that is only a number, else None."""
+    match = _NUMERIC.match(token)
+    return (float(match.group(1).replace(",", "")), bool(match.group(2))) if match else None
+
+
+def _impact_facets(low: str, out: set[str]) -> None:
+    """One pass over the words: only those that start with a digit, or a `key=digit` pair, are looked at."""
+    words = low.split()
+    for index, raw in enumerate(words):
+        lead = raw[0]
+        if not (lead.isdigit() or lead in "([~≈"):
+            if ("=" in raw or ":" in raw) and (raw[-1].isdigit() or "%" in raw or raw[-2:-1].isdigit()):
+                pair = _PAIR.match(raw.strip(_EDGE).rstrip(".:"))
+                if pair is not None:
+                    key, number, pct = pair.group(1), float(pair.group(2)), pair.group(3)
+                    if pct:
+                        out.add(f"pct:{_share(number)}")
+                    elif _IMPACT_ROOT.search(key):
+                        out.add(f"n:{key}={'none' if number <= 0 else 'some'}")
+            continue
+        word = raw.strip(_EDGE).rstrip(".:")
+        if not word or not word[0].isdigit():
+            continue
+        following = words[index + 1].strip(_EDGE) if index + 1 < len(words) else ""
+        if "/" in word:
+            part, _, whole = word.partition("/")
+            if part.isdigit() and whole.isdigit() and int(whole) > 0 and int(part) <= int(whole):
+                out.add("of:" + ("none" if int(part) == 0 else "all" if part == whole else "some"))
+            continue
+        value = _value(word)
+        if value is None:
+            continue
+        number, pct = value
+        if pct or following == "%":
+            out.add(f"pct:{_share(number)}")
+            continue
+        if following in ("of", "out") and index + 2 < len(words):
+            whole_at = index + 2 if following == "of" else index + 3
+            total = _value(words[whole_at].strip(_EDGE)) if whole_at < len(words) else None
+            if total is not None and total[0] > 0 and number <= total[0]:
+                out.add("of:" + ("none" if number == 0 else "all" if number == total[0] else "some"))
+                continue
+        if index > 0 and words[index - 1].endswith((":", "=")):
+            key = words[index - 1].strip(_EDGE).rstrip(":=").strip(_EDGE)
+            if key and _IMPACT_ROOT.search(key):
+                out.add(f"n:{key}={'none' if number <= 0 else 'some'}")
+                continue
+        after = words[index + 2].strip(_EDGE) if index + 2 < len(words) else ""
+        for noun in (following, after):
+            noun = noun.rstrip(".:")
+            if noun in _IMPACT_NOUNS or (noun in _IMPACT_STATES and _counts(words, index)):
+                out.add(f"n:{_impact_word(noun)}={'none' if number <= 0 else 'some'}")
+                break
+
+
+def _counts(words: list[str], index: int) -> bool:
+    """Is the number at `index` a count rather than an id? First, after punctuation, or after `with`-like words."""
+    if index == 0:
+        return True
+    before = words[index - 1]
+    if before[-1] in ",;:()[]|>-=" or words[index][0] in "([":
+        return True
+    return before.strip(_EDGE) in _COUNT_LEAD
 
 
 def facets(text: str, header: str = "") -> tuple[str, ...]:
@@ -135,7 +199,10 @@ def facets(text: str, header: str = "") -> tuple[str, ...]:
             if _SEVERITY[word] not in ("debug", "info"):
                 out.add(f"sev:{_SEVERITY[word]}")
             break
-    for match in _KEYED.finditer(low):
+    for match in _KEYED.finditer(low) if any(hint in low for hint in _KEY_HINTS) else ():
+        at = match.start()
+        if at and (low[at - 1].isalnum() or low[at - 1] in "_.-"):
+            continue  # the end of another word (`subenv=`, `my.state:`)
         kind, value = _KEY_KIND.get(match.group(1)), match.group(2)
         if kind == "sev":
             level = _severity(value)
@@ -148,7 +215,9 @@ def facets(text: str, header: str = "") -> tuple[str, ...]:
     if any(hint in low for hint in _ENV_HINTS) and not any(f.startswith("env:") for f in out):
         for match in _ENV_IN_NAMES.finditer(low):
             out.add(f"env:{_ENV[match.group(1)]}")
-    if _DIGIT.search(low):
+    if ("%" in low or " of " in low or any(hint in low for hint in _IMPACT_HINTS) or _PORTION_HINT.search(low)) and (
+        _DIGIT.search(low)
+    ):
         _impact_facets(low, out)
     return tuple(sorted(out))
 
