@@ -144,8 +144,8 @@ def _impact_facets(low: str, out: set[str]) -> None:
                         out.add(f"n:{key}={'none' if number <= 0 else 'some'}")
             continue
         word = raw.strip(_EDGE).rstrip(".:")
-        if not word or not word[0].isdigit():
-            continue
+        if not word or not word[0].isdigit() or (raw[-1] in "]:)>" and raw[0] in "[(<"):
+            continue  # `[97389]`, `(42)`: a pid or an id in brackets, not a count
         following = words[index + 1].strip(_EDGE) if index + 1 < len(words) else ""
         if "/" in word:
             part, _, whole = word.partition("/")
@@ -170,7 +170,9 @@ def _impact_facets(low: str, out: set[str]) -> None:
             if key and _IMPACT_ROOT.search(key):
                 out.add(f"n:{key}={'none' if number <= 0 else 'some'}")
                 continue
-        after = words[index + 2].strip(_EDGE) if index + 2 < len(words) else ""
+        # `912 http errors`, `3 unhealthy targets`: one plain word may stand between the number and its noun
+        middle = words[index + 1] if index + 1 < len(words) else ""
+        after = words[index + 2].strip(_EDGE) if index + 2 < len(words) and middle.isalpha() else ""
         for noun in (following, after):
             noun = noun.rstrip(".:")
             if noun in _IMPACT_NOUNS or (noun in _IMPACT_STATES and _counts(words, index)):
@@ -215,6 +217,8 @@ def facets(text: str, header: str = "") -> tuple[str, ...]:
     if any(hint in low for hint in _ENV_HINTS) and not any(f.startswith("env:") for f in out):
         for match in _ENV_IN_NAMES.finditer(low):
             out.add(f"env:{_ENV[match.group(1)]}")
+    if header and low.startswith(header[:64].lower()):
+        low = low[len(header) :]  # a header's numbers are clocks and pids, never the size of an impact
     if ("%" in low or " of " in low or any(hint in low for hint in _IMPACT_HINTS) or _PORTION_HINT.search(low)) and (
         _DIGIT.search(low)
     ):
