@@ -77,8 +77,16 @@ _NAMING = frozenset(
     ["user", "users", "username", "account", "login", "logname", "owner", "host", "hostname", "node", "name",
      "named", "domain", "group", "client", "peer", "server", "service", "queue", "topic", "table", "database",
      "db", "bucket", "file", "package", "device", "interface", "port", "process", "program", "job", "task",
-     "for", "from", "by", "on", "at", "via"]
+     "for", "from", "by", "on", "at", "via", "instance", "container", "pod", "cluster", "region", "zone"]
 )
+def _different_words(mine: str, theirs: str) -> bool:
+    """Two tokens that say different words (not values): `disk`/`vcpu`, and a field with a value against the
+    same field left empty (`rhost=<*>` / `rhost=`)."""
+    if mine.endswith("=") != theirs.endswith("=") and mine.split("=", 1)[0] == theirs.split("=", 1)[0]:
+        return True
+    if not (mine.isalpha() and theirs.isalpha()):
+        return False  # `(sshd)` / `(rsyslog)`: a value in brackets
+    return not (mine.isupper() and theirs.isupper())  # states and enum values: RUNNING, DONE
 
 
 def _names_a_value(previous: str) -> bool:
@@ -113,9 +121,7 @@ def similarity(template: Sequence[str], tokens: Sequence[str], slots: Sequence[b
             if not (is_facet_token(mine) and facets_agree(mine, theirs)):
                 return 0.0  # another severity, environment, status or size of impact: another alert
             same += 1
-        elif mine.isalpha() and theirs.isalpha() and not _names_a_value(before) and not (
-            mine.isupper() and theirs.isupper()  # states and enum values: RUNNING, DONE
-        ):
+        elif not _names_a_value(before) and _different_words(mine, theirs):
             return 0.0
         elif distinct_words(mine, theirs):
             return 0.0  # two alert names, two events, or opposites: two problems, however alike the rest

@@ -36,6 +36,8 @@ _HEXWORD = re.compile(r"^[0-9a-fA-F]{8,}$")
 _TLD = re.compile(
     r"^[a-z0-9-]+(?:\.[a-z0-9-]+)+\.(?:com|net|org|edu|gov|io|local|internal|lan|cluster|svc|hk|cn|de|uk|jp|fr|ru)$"
 )
+# Bundle and package ids (`com.apple.CacheDelete.daily`): which app or job, a value like a host name.
+_REVERSE_DNS = re.compile(r"^(?:com|org|net|io|edu|gov|de|uk)\.[A-Za-z][\w-]*\.[A-Za-z][\w.-]*$")
 # Names of what fired keep their value: the alert's name is the identity, not a parameter.
 IDENTITY_KEYS = frozenset(
     ["alertname", "alert_name", "alert", "rule", "rule_name", "check", "monitor", "job", "service", "namespace",
@@ -127,7 +129,7 @@ def _is_param(core: str) -> bool:
         return True
     if len(core) > 2 and core[1] == ":" and core[2] == "\\":
         return True
-    return bool(_HEXWORD.match(core) or _TLD.match(core))
+    return bool(_HEXWORD.match(core) or _TLD.match(core) or _REVERSE_DNS.match(core))
 
 
 def mask_token(token: str) -> str:
@@ -146,7 +148,7 @@ def mask_token(token: str) -> str:
         return token[:start] + PARAM + token[end:]  # URL, e-mail, user@host
     if start and end < len(token) and token[start - 1] in "\"'`" and token[end] == token[start - 1]:
         return token[: start - 1] + PARAM + token[end + 1 :]  # one quoted value
-    pair = _KEYVALUE.match(core) if ("=" in core or ":" in core) else None
+    pair = _KEYVALUE.match(core) if ("=" in core or ":" in core) and "::" not in core else None
     if pair is not None and (pair.group(2) == "=" or not _DIGIT.search(pair.group(1))):
         key, sep, value = pair.groups()
         if sep == ":" and (value.startswith("/") or "." in key):
