@@ -209,7 +209,10 @@ def split_header(text: str) -> tuple[str, str]:
     if body is text or not body:
         return "", body
     at = text.find(body[:64])
-    return (text[:at] if at > 0 else ""), body
+    header = text[:at] if at > 0 else ""
+    if header.strip().isdigit():
+        return "", text  # a count that opens the message (`640404 floating point alignment exceptions`)
+    return header, body
 
 
 def identity_tokens(text: str) -> list[str]:
