@@ -79,11 +79,13 @@ _NAMING = frozenset(
      "db", "bucket", "file", "package", "device", "interface", "port", "process", "program", "job", "task",
      "for", "from", "by", "on", "at", "via", "instance", "container", "pod", "cluster", "region", "zone"]
 )
+def _emptied(mine: str, theirs: str) -> bool:
+    """A field with a value against the same field left empty (`rhost=<*>` / `rhost=`): another message."""
+    return mine.endswith("=") != theirs.endswith("=") and mine.split("=", 1)[0] == theirs.split("=", 1)[0]
+
+
 def _different_words(mine: str, theirs: str) -> bool:
-    """Two tokens that say different words (not values): `disk`/`vcpu`, and a field with a value against the
-    same field left empty (`rhost=<*>` / `rhost=`)."""
-    if mine.endswith("=") != theirs.endswith("=") and mine.split("=", 1)[0] == theirs.split("=", 1)[0]:
-        return True
+    """Two tokens that say different words, not values: `disk` / `vcpu`, `spawn` / `destroy`."""
     if not (mine.isalpha() and theirs.isalpha()):
         return False  # `(sshd)` / `(rsyslog)`: a value in brackets
     return not (mine.isupper() and theirs.isupper())  # states and enum values: RUNNING, DONE
@@ -121,7 +123,7 @@ def similarity(template: Sequence[str], tokens: Sequence[str], slots: Sequence[b
             if not (is_facet_token(mine) and facets_agree(mine, theirs)):
                 return 0.0  # another severity, environment, status or size of impact: another alert
             same += 1
-        elif not _names_a_value(before) and _different_words(mine, theirs):
+        elif _emptied(mine, theirs) or (not _names_a_value(before) and _different_words(mine, theirs)):
             return 0.0
         elif distinct_words(mine, theirs):
             return 0.0  # two alert names, two events, or opposites: two problems, however alike the rest
