@@ -91,9 +91,9 @@ def _different_words(mine: str, theirs: str) -> bool:
     return not (mine.isupper() and theirs.isupper())  # states and enum values: RUNNING, DONE
 
 
-def _names_a_value(previous: str) -> bool:
-    if previous.endswith((":", "=")) and len(previous) > 1:
-        return True  # `browser: Chrome`: the value of a field
+def _names_a_value(previous: str, following: str = "") -> bool:
+    if previous.endswith((":", "=")) and len(previous) > 1 and not following.endswith(":"):
+        return True  # `browser: Chrome`: the value of a field (but `keepalive: Remote IP:` names a field)
     return previous.strip("\"'`:=,;()[]{}").lower() in _NAMING
 
 
@@ -112,7 +112,7 @@ def similarity(template: Sequence[str], tokens: Sequence[str], slots: Sequence[b
     literals = same = 0
     previous = ""
     skip = slots if slots is not None else [is_slot(token) for token in template]
-    for mine, theirs, slot in zip(template, tokens, skip, strict=True):
+    for index, (mine, theirs, slot) in enumerate(zip(template, tokens, skip, strict=True)):
         before, previous = previous, mine
         if slot:
             continue
@@ -123,7 +123,10 @@ def similarity(template: Sequence[str], tokens: Sequence[str], slots: Sequence[b
             if not (is_facet_token(mine) and facets_agree(mine, theirs)):
                 return 0.0  # another severity, environment, status or size of impact: another alert
             same += 1
-        elif _emptied(mine, theirs) or (not _names_a_value(before) and _different_words(mine, theirs)):
+        elif _emptied(mine, theirs) or (
+            _different_words(mine, theirs)
+            and not _names_a_value(before, template[index + 1] if index + 1 < len(template) else "")
+        ):
             return 0.0
         elif distinct_words(mine, theirs):
             return 0.0  # two alert names, two events, or opposites: two problems, however alike the rest

@@ -207,7 +207,8 @@ def facets(text: str, header: str = "") -> tuple[str, ...]:
             continue  # the end of another word (`subenv=`, `my.state:`)
         kind, value = _KEY_KIND.get(match.group(1)), match.group(2)
         if kind == "sev":
-            level = _severity(value)
+            # a bare number is a priority only under a priority's name (`level=3` is often a volume or a depth)
+            level = None if value.isdigit() and "level" in match.group(1) else _severity(value)
             if level is not None:
                 out.add(f"sev:{level}")
         elif kind == "env" and value in _ENV:
