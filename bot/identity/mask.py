@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.identity.facets import facet_token, facets
+from bot.identity.facets import facet_token, facets, impact_at
 from bot.identity.header import strip_header
 
 PARAM = "<*>"
@@ -167,17 +167,25 @@ def mask_tokens(text: str) -> list[str]:
     return mask_body(strip_header(text))
 
 
-def mask_body(body: str) -> list[str]:
-    """A message body (no header) as tokens, parameters masked, runs of parameters folded."""
+def mask_body(body: str, impact: set[str] | None = None) -> list[str]:
+    """A message body (no header) as tokens, parameters masked, runs of parameters folded.
+
+    With `impact`, the size-of-impact facets of the numbers masked away are added to it in the same pass.
+    """
     out: list[str] = []
     memo = _MEMO
-    for token in body.split():
+    words = body.split()
+    for index, token in enumerate(words):
         masked = memo.get(token)
         if masked is None:
             if token.isdigit() or token in _CALENDAR:
                 masked = PARAM
+                if impact is not None and token[0].isdigit():
+                    impact_at(words, index, impact)
             elif _DIGIT.search(token):
                 masked = mask_token(token)
+                if impact is not None:
+                    impact_at(words, index, impact)
             else:
                 masked = mask_token(token)
                 if len(memo) >= _MEMO_SIZE:
@@ -219,9 +227,10 @@ def identity_tokens(text: str) -> list[str]:
     """The tokens an identity is learned from: the facets that keep alerts apart (severity, environment,
     status, size of impact), the alert's title when it has one, then the masked message."""
     header, body = split_header(text)
-    tokens = mask_body(body)
+    impact: set[str] = set()
+    tokens = mask_body(body, impact)
     title = title_token(text) if "\n" in text or ":" in text[:40] else None
-    lead = facet_token(facets(text, header))
+    lead = facet_token(facets(text, header, impact))
     if title:
         tokens.insert(0, title)
     if lead:
