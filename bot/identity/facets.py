@@ -82,10 +82,6 @@ _IMPACT_STATES = frozenset(
 _IMPACT_ROOTS = ("error", "fail", "exception", "timeout", "crash", "restart", "unhealthy", "lost", "drop", "reject",
                  "denied", "refused", "missing", "corrupt", "panic", "5xx", "4xx", "violation", "retr", "offline")
 _IMPACT_ROOT = re.compile("|".join(_IMPACT_ROOTS))
-# Substrings one of the impact words contains: a message with none of them (and no share) has no impact facet.
-_IMPACT_HINTS = (*_IMPACT_ROOTS, "err", "healthy", "down", "unavailable", "unreachable", "degraded", "broken",
-                 "incidents", "alerts")
-_PORTION_HINT = re.compile(r"\d/\d")
 # Words before a number that make it a count (`with 3 failed`), not an id (`job 12345 failed`).
 _COUNT_LEAD = frozenset(["with", "and", "are", "were", "is", "has", "had", "have", "of", "saw", "found", "got", "see"])
 # A number, then one or two words: checked against the impact words in Python (cheaper than alternations).
@@ -129,55 +125,63 @@ def _value(token: str) -> tuple[float, bool] | None:
 
 
 def _impact_facets(low: str, out: set[str]) -> None:
-    """One pass over the words: only those that start with a digit, or a `key=digit` pair, are looked at."""
+    """One pass over the words: only those that hold a digit are looked at."""
     words = low.split()
     for index, raw in enumerate(words):
-        lead = raw[0]
-        if not (lead.isdigit() or lead in "([~≈"):
-            if ("=" in raw or ":" in raw) and (raw[-1].isdigit() or "%" in raw or raw[-2:-1].isdigit()):
-                pair = _PAIR.match(raw.strip(_EDGE).rstrip(".:"))
-                if pair is not None:
-                    key, number, pct = pair.group(1), float(pair.group(2)), pair.group(3)
-                    if pct:
-                        out.add(f"pct:{_share(number)}")
-                    elif _IMPACT_ROOT.search(key):
-                        out.add(f"n:{key}={'none' if number <= 0 else 'some'}")
-            continue
-        word = raw.strip(_EDGE).rstrip(".:")
-        if not word or not word[0].isdigit() or (raw[-1] in "]:)>" and raw[0] in "[(<"):
-            continue  # `[97389]`, `(42)`: a pid or an id in brackets, not a count
-        following = words[index + 1].strip(_EDGE) if index + 1 < len(words) else ""
-        if "/" in word:
-            part, _, whole = word.partition("/")
-            if part.isdigit() and whole.isdigit() and int(whole) > 0 and int(part) <= int(whole):
-                out.add("of:" + ("none" if int(part) == 0 else "all" if part == whole else "some"))
-            continue
-        value = _value(word)
-        if value is None:
-            continue
-        number, pct = value
-        if pct or following == "%":
-            out.add(f"pct:{_share(number)}")
-            continue
-        if following in ("of", "out") and index + 2 < len(words):
-            whole_at = index + 2 if following == "of" else index + 3
-            total = _value(words[whole_at].strip(_EDGE)) if whole_at < len(words) else None
-            if total is not None and total[0] > 0 and number <= total[0]:
-                out.add("of:" + ("none" if number == 0 else "all" if number == total[0] else "some"))
-                continue
-        if index > 0 and words[index - 1].endswith((":", "=")):
-            key = words[index - 1].strip(_EDGE).rstrip(":=").strip(_EDGE)
-            if key and _IMPACT_ROOT.search(key):
-                out.add(f"n:{key}={'none' if number <= 0 else 'some'}")
-                continue
-        # `912 http errors`, `3 unhealthy targets`: one plain word may stand between the number and its noun
-        middle = words[index + 1] if index + 1 < len(words) else ""
-        after = words[index + 2].strip(_EDGE) if index + 2 < len(words) and middle.isalpha() else ""
-        for noun in (following, after):
-            noun = noun.rstrip(".:")
-            if noun in _IMPACT_NOUNS or (noun in _IMPACT_STATES and _counts(words, index)):
-                out.add(f"n:{_impact_word(noun)}={'none' if number <= 0 else 'some'}")
-                break
+        if _DIGIT.search(raw):
+            impact_at(words, index, out)
+
+
+def impact_at(words: list[str], index: int, out: set[str]) -> None:
+    """The impact facet a word holding a digit gives, with the words around it (any case)."""
+    raw = words[index].lower()
+    lead = raw[0]
+    if not (lead.isdigit() or lead in "([~≈"):
+        if ("=" in raw or ":" in raw) and (raw[-1].isdigit() or "%" in raw or raw[-2:-1].isdigit()):
+            pair = _PAIR.match(raw.strip(_EDGE).rstrip(".:"))
+            if pair is not None:
+                key, number, pct = pair.group(1), float(pair.group(2)), pair.group(3)
+                if pct:
+                    out.add(f"pct:{_share(number)}")
+                elif _IMPACT_ROOT.search(key):
+                    out.add(f"n:{key}={'none' if number <= 0 else 'some'}")
+        return
+    word = raw.strip(_EDGE).rstrip(".:")
+    if not word or not word[0].isdigit() or (raw[-1] in "]:)>" and raw[0] in "[(<"):
+        return  # `[97389]`, `(42)`: a pid or an id in brackets, not a count
+    size = len(words)
+    following = words[index + 1].strip(_EDGE).lower() if index + 1 < size else ""
+    if "/" in word:
+        part, _, whole = word.partition("/")
+        if part.isdigit() and whole.isdigit() and int(whole) > 0 and int(part) <= int(whole):
+            out.add("of:" + ("none" if int(part) == 0 else "all" if part == whole else "some"))
+        return
+    value = _value(word)
+    if value is None:
+        return
+    number, pct = value
+    if pct or following == "%":
+        out.add(f"pct:{_share(number)}")
+        return
+    if following in ("of", "out") and index + 2 < size:
+        whole_at = index + 2 if following == "of" else index + 3
+        total = _value(words[whole_at].strip(_EDGE)) if whole_at < size else None
+        if total is not None and total[0] > 0 and number <= total[0]:
+            out.add("of:" + ("none" if number == 0 else "all" if number == total[0] else "some"))
+            return
+    if index > 0 and words[index - 1].endswith((":", "=")):
+        key = words[index - 1].lower().strip(_EDGE).rstrip(":=").strip(_EDGE)
+        if key and _IMPACT_ROOT.search(key):
+            out.add(f"n:{key}={'none' if number <= 0 else 'some'}")
+            return
+    # `912 http errors`, `3 unhealthy targets`: one plain word may stand between the number and its noun
+    middle = words[index + 1] if index + 1 < size else ""
+    after = words[index + 2].strip(_EDGE).lower() if index + 2 < size and middle.isalpha() else ""
+    for noun in (following, after):
+        noun = noun.rstrip(".:")
+        if noun in _IMPACT_NOUNS or (noun in _IMPACT_STATES and _counts(words, index)):
+            out.add(f"n:{_impact_word(noun)}={'none' if number <= 0 else 'some'}")
+            break
 
 
 def _counts(words: list[str], index: int) -> bool:
@@ -187,11 +191,12 @@ def _counts(words: list[str], index: int) -> bool:
     before = words[index - 1]
     if before[-1] in ",;:()[]|>-=" or words[index][0] in "([":
         return True
-    return before.strip(_EDGE) in _COUNT_LEAD
+    return before.strip(_EDGE).lower() in _COUNT_LEAD
 
 
-def facets(text: str, header: str = "") -> tuple[str, ...]:
-    """The sorted facets of a message; `header` is its log header (where a level word sits), if any."""
+def facets(text: str, header: str = "", impact: set[str] | None = None) -> tuple[str, ...]:
+    """The sorted facets of a message; `header` is its log header (where a level word sits), if any, and
+    `impact` the size-of-impact facets when the masking pass found them already (see mask_body)."""
     low = text[:_SCAN_CHARS].lower()
     out: set[str] = set()
     for word in header.lower().split():
@@ -218,12 +223,11 @@ def facets(text: str, header: str = "") -> tuple[str, ...]:
     if any(hint in low for hint in _ENV_HINTS) and not any(f.startswith("env:") for f in out):
         for match in _ENV_IN_NAMES.finditer(low):
             out.add(f"env:{_ENV[match.group(1)]}")
-    if header and low.startswith(header[:64].lower()):
-        low = low[len(header) :]  # a header's numbers are clocks and pids, never the size of an impact
-    if ("%" in low or " of " in low or any(hint in low for hint in _IMPACT_HINTS) or _PORTION_HINT.search(low)) and (
-        _DIGIT.search(low)
-    ):
-        _impact_facets(low, out)
+    if impact is not None:
+        out |= impact
+    elif _DIGIT.search(low):
+        # a header's numbers are clocks and pids, never the size of an impact
+        _impact_facets(low[len(header) :] if header and low.startswith(header[:64].lower()) else low, out)
     return tuple(sorted(out))
 
 
