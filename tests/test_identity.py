@@ -20,12 +20,15 @@ from bot.identity.header import strip_header
 from bot.identity.keeper import IdentityKeeper
 from bot.identity.mask import canonical, mask_tokens
 from bot.identity.places import places
+from bot.server import build_app
 from bot.slack.blocks import seen_line
 from bot.store import open_store
 from tests.conftest import Clock, Opener
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack import FakeSlack
+from tests.gateway import GatewayFactory
 from tests.replicas import replica_env, replicas, slack_message
+from tests.servers import serve
 
 
 def _hex(rng: random.Random, n: int) -> str:
@@ -391,3 +394,32 @@ def test_two_serving_replicas_make_one_card_for_variants_seen_in_opposite_order(
         time.sleep(1.5)  # repeats only move a counter; a second card would have been posted by now
         threads = {post.args.get("thread_ts") for post in fake_slack.posts()}
         assert len(fake_slack.posts()) == 1, threads
+
+
+@pytest.mark.parametrize(
+    ("judged", "other"),
+    [
+        ("[FIRING:1] PaymentsErrorRate severity=warning env=production | 5xx ratio 2.1% on checkout",
+         "[FIRING:1] PaymentsErrorRate severity=critical env=production | 5xx ratio 2.1% on checkout"),
+        ("[FIRING:1] PaymentsErrorRate severity=critical env=staging | 5xx ratio 2.1% on checkout",
+         "[FIRING:1] PaymentsErrorRate severity=critical env=production | 5xx ratio 2.1% on checkout"),
+    ],
+)
+def test_a_p3_verdict_on_one_variant_leaves_the_other_as_it_was(
+    gateways: GatewayFactory, judged: str, other: str
+) -> None:
+    """Over HTTP: the benign variant is judged P3; the severe one keeps its own identity and its own answer."""
+    gateway = gateways.build(api_token="t0ken")
+    headers = {"Authorization": "Bearer t0ken"}
+    with serve(build_app(gateway)) as url, httpx.Client(base_url=url, headers=headers, timeout=10) as http:
+        before = http.post("/v1/triage", json={"text": other}).json()
+        first = http.post("/v1/triage", json={"text": judged}).json()
+        assert first["meta"]["fingerprint"] != before["meta"]["fingerprint"]
+        verdict = {"verdict": "override", "severity": "P3", "category": "app", "by": "reviewer"}
+        response = http.post(f"/v1/triage/{first['meta']['triage_id']}/feedback", json=verdict)
+        assert response.status_code == 200, response.text
+        assert http.post("/v1/triage", json={"text": judged}).json()["severity"] == "P3"
+        after = http.post("/v1/triage", json={"text": other}).json()
+        assert after["meta"]["fingerprint"] == before["meta"]["fingerprint"]
+        assert after["meta"]["precedent"] is None
+        assert (after["severity"], after["category"]) == (before["severity"], before["category"])

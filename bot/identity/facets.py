@@ -1,4 +1,4 @@
-"""What keeps two alongside alerts apart: severity label, environment, status and the size of the impact.
+"""What keeps two look-alike alerts apart: severity label, environment, status and the size of the impact.
 
 Masking turns every number and id into a parameter so that repeats of one alert coalesce. A few facts must
 never be masked away, because a benign alert and a severe one differ only in them:
@@ -9,11 +9,12 @@ never be masked away, because a benign alert and a severe one differ only in the
 - the **status** the alert states beyond firing and resolved (`state: INSUFFICIENT_DATA`, `status: pending`;
   a resolved notice has its own fingerprint already and keeps its incident's key, see status.py);
 - the **size of the impact** carried by a number: zero or not beside an impact word (`0 errors` vs
-  `912 errors`), a share (`0.1%` vs `100%`), how many of a whole (`0 of 4 healthy` vs `4 of 4`).
+  `912 errors`), a share's class (none, under 1 %, part, 100 % or more: `0.1%` vs `100%`), how many of a
+  whole (none, some or all: `0 of 4 healthy` vs `4 of 4`).
 
 Each becomes one short facet (`sev:critical`, `env:prod`, `n:errors=some`, `pct:all`); the sorted facets lead
 the identity tokens, so two messages with different facets never share a template. Values that do not change
-the class (93 % vs 97 %, 12 vs 912 errors, a different host) still coalesce.
+the class (12 % vs 57 %, 12 vs 912 errors, a different host) still coalesce.
 """
 
 from __future__ import annotations
@@ -88,15 +89,14 @@ _COUNT_LEAD = frozenset(["with", "and", "are", "were", "is", "has", "had", "have
 
 
 def _share(value: float) -> str:
-    """A percentage's class: none, a trace, part, most, all. Values within a class are one incident."""
+    """A percentage's class: none, a trace (under 1 %), part, all. Values within a class are one incident:
+    an alert re-fired at 12 % and at 57 % is one problem above one threshold; 0.1 % and 100 % are not."""
     if value <= 0:
         return "none"
     if value < 1:
         return "trace"
-    if value < 50:
-        return "part"
     if value < 100:
-        return "most"
+        return "part"
     return "all"
 
 
@@ -153,7 +153,8 @@ def impact_at(words: list[str], index: int, out: set[str]) -> None:
     following = words[index + 1].strip(_EDGE).lower() if index + 1 < size else ""
     if "/" in word:
         part, _, whole = word.partition("/")
-        if part.isdigit() and whole.isdigit() and int(whole) > 0 and int(part) <= int(whole):
+        healthy = part.isdigit() and whole.isdigit() and 0 < int(whole) >= int(part) and _about_health(words, index)
+        if healthy:
             out.add("of:" + ("none" if int(part) == 0 else "all" if part == whole else "some"))
         return
     value = _value(word)
@@ -166,7 +167,7 @@ def impact_at(words: list[str], index: int, out: set[str]) -> None:
     if following in ("of", "out") and index + 2 < size:
         whole_at = index + 2 if following == "of" else index + 3
         total = _value(words[whole_at].strip(_EDGE)) if whole_at < size else None
-        if total is not None and total[0] > 0 and number <= total[0]:
+        if total is not None and total[0] > 0 and number <= total[0] and _about_health(words, index):
             out.add("of:" + ("none" if number == 0 else "all" if number == total[0] else "some"))
             return
     if index > 0 and words[index - 1].endswith((":", "=")):
@@ -182,6 +183,20 @@ def impact_at(words: list[str], index: int, out: set[str]) -> None:
         if noun in _IMPACT_NOUNS or (noun in _IMPACT_STATES and _counts(words, index)):
             out.add(f"n:{_impact_word(noun)}={'none' if number <= 0 else 'some'}")
             break
+
+
+# How many of a whole are healthy, failed, up…: a part of a whole says something only about such a state
+# (`0 of 4 healthy`, `2/3 replicas down`), not about progress (`Finished task 3.0 … (4/4)`).
+_HEALTH = _IMPACT_NOUNS | _IMPACT_STATES | frozenset(
+    ["up", "available", "ready", "running", "online", "passing", "passed", "succeeded", "ok", "reachable",
+     "alive", "dead", "in-sync", "synced", "active", "inactive", "serving", "responding", "replicas", "nodes",
+     "targets", "members", "brokers", "instances", "pods", "hosts", "backends", "endpoints", "checks"]
+)
+
+
+def _about_health(words: list[str], index: int) -> bool:
+    near = words[max(0, index - 2) : index + 5]
+    return any(word.strip(_EDGE).rstrip(".:;,").lower() in _HEALTH for word in near)
 
 
 def _counts(words: list[str], index: int) -> bool:
