@@ -77,7 +77,8 @@ _NAMING = frozenset(
     ["user", "users", "username", "account", "login", "logname", "owner", "host", "hostname", "node", "name",
      "named", "domain", "group", "client", "peer", "server", "service", "queue", "topic", "table", "database",
      "db", "bucket", "file", "package", "device", "interface", "port", "process", "program", "job", "task",
-     "for", "from", "by", "on", "at", "via", "instance", "container", "pod", "cluster", "region", "zone"]
+     "for", "from", "by", "on", "at", "via", "instance", "container", "pod", "cluster", "region", "zone", "comm",
+     "command", "cmd", "app", "application", "unit", "module", "image", "namespace", "realm", "tenant", "project"]
 )
 def _emptied(mine: str, theirs: str) -> bool:
     """A field with a value against the same field left empty (`rhost=<*>` / `rhost=`): another message."""
@@ -85,10 +86,12 @@ def _emptied(mine: str, theirs: str) -> bool:
 
 
 def _different_words(mine: str, theirs: str) -> bool:
-    """Two tokens that say different words, not values: `disk` / `vcpu`, `spawn` / `destroy`."""
-    if not (mine.isalpha() and theirs.isalpha()):
+    """Two tokens that say different words, not values: `disk` / `vcpu`, `spawn` / `destroy`, `memory:` /
+    `disk:` (a word with the punctuation that ends a phrase)."""
+    a, b = mine.rstrip(":,;."), theirs.rstrip(":,;.")
+    if not (a.isalpha() and b.isalpha()):
         return False  # `(sshd)` / `(rsyslog)`: a value in brackets
-    return not (mine.isupper() and theirs.isupper())  # states and enum values: RUNNING, DONE
+    return not (a.isupper() and b.isupper())  # states and enum values: RUNNING, DONE
 
 
 def _names_a_value(previous: str, following: str = "") -> bool:
