@@ -30,8 +30,6 @@ _KEYED = re.compile(
     r"(severity|sev|priority|prio|urgency|log[._]?level|level|env|environment|deployment[._]environment"
     r"|deploy[._]env|stage|tier|status|state|alert[._ ]?state)[\s*_\"'`]*[:=][\s*_\"'`]*([a-z0-9][\w.-]{0,30})"
 )
-# Substrings every key above contains: most log lines have none, and skip the search.
-_KEY_HINTS = ("sev", "prio", "urgen", "level", "env", "stage", "tier", "stat")
 _KEY_KIND = {
     "severity": "sev", "sev": "sev", "priority": "sev", "prio": "sev", "urgency": "sev", "loglevel": "sev",
     "log_level": "sev", "log.level": "sev", "level": "sev",
@@ -59,7 +57,6 @@ _ENV = {
 }
 # In names and prose only unambiguous spellings count (`dev` is also /dev, `stage` a Spark stage).
 _ENV_IN_NAMES = re.compile(r"(?<![a-z0-9/])(prod|production|prd|staging|stg|preprod|sandbox|uat)(?![a-z0-9])")
-_ENV_HINTS = ("prod", "prd", "stag", "stg", "sandbox", "uat")
 # Firing and resolved are not facets: a resolved notice gets its own fingerprint but closes its incident
 # (see status.py). These other states are alerts of their own.
 _STATUS = {
@@ -134,11 +131,11 @@ def _impact_facets(low: str, out: set[str]) -> None:
 
 def impact_at(words: list[str], index: int, out: set[str]) -> None:
     """The impact facet a word holding a digit gives, with the words around it (any case)."""
-    raw = words[index].lower()
+    raw = words[index]
     lead = raw[0]
     if not (lead.isdigit() or lead in "([~≈"):
         if ("=" in raw or ":" in raw) and (raw[-1].isdigit() or "%" in raw or raw[-2:-1].isdigit()):
-            pair = _PAIR.match(raw.strip(_EDGE).rstrip(".:"))
+            pair = _PAIR.match(raw.lower().strip(_EDGE).rstrip(".:"))
             if pair is not None:
                 key, number, pct = pair.group(1), float(pair.group(2)), pair.group(3)
                 if pct:
@@ -149,6 +146,8 @@ def impact_at(words: list[str], index: int, out: set[str]) -> None:
     word = raw.strip(_EDGE).rstrip(".:")
     if not word or not word[0].isdigit() or (raw[-1] in "]:)>" and raw[0] in "[(<"):
         return  # `[97389]`, `(42)`: a pid or an id in brackets, not a count
+    if not (word[-1].isdigit() or word[-1] == "%"):
+        return  # `0x1f`, `12ms`, `blk_3`: an id or a measure, not a count
     size = len(words)
     following = words[index + 1].strip(_EDGE).lower() if index + 1 < size else ""
     if "/" in word:
@@ -221,7 +220,11 @@ def facets(text: str, header: str = "", impact: set[str] | None = None) -> tuple
             if _SEVERITY[word] not in ("debug", "info"):
                 out.add(f"sev:{_SEVERITY[word]}")
             break
-    for match in _KEYED.finditer(low) if any(hint in low for hint in _KEY_HINTS) else ():
+    keyed = (
+        "sev" in low or "prio" in low or "urgen" in low or "level" in low or "env" in low or "stage" in low
+        or "tier" in low or "stat" in low
+    )  # every key _KEYED knows holds one of these: most log lines hold none
+    for match in _KEYED.finditer(low) if keyed else ():
         at = match.start()
         if at and (low[at - 1].isalnum() or low[at - 1] in "_.-"):
             continue  # the end of another word (`subenv=`, `my.state:`)
@@ -235,7 +238,8 @@ def facets(text: str, header: str = "", impact: set[str] | None = None) -> tuple
             out.add(f"env:{_ENV[value]}")
         elif kind == "status" and value in _STATUS:
             out.add(f"status:{_STATUS[value]}")
-    if any(hint in low for hint in _ENV_HINTS) and not any(f.startswith("env:") for f in out):
+    named = "prod" in low or "prd" in low or "stag" in low or "stg" in low or "sandbox" in low or "uat" in low
+    if named and not any(f.startswith("env:") for f in out):
         for match in _ENV_IN_NAMES.finditer(low):
             out.add(f"env:{_ENV[match.group(1)]}")
     if impact is not None:

@@ -93,8 +93,10 @@ class Identifier:
         if resolved and tokens and is_facet_token(tokens[0]):
             tokens[0] = resolved_token(tokens[0])
         now = self._clock()
-        with self._lock:
-            template = self.learner.match(tokens, now)
+        template = None
+        if self.fetch is not None:
+            with self._lock:
+                template = self.learner.match(tokens, now)
         if template is None and self.fetch is not None:
             # Nothing here fits: another replica (or this one, before a flood) may have learned it.
             rows = self._stored(group_name(tokens))

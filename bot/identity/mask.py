@@ -167,6 +167,14 @@ def mask_tokens(text: str) -> list[str]:
     return mask_body(strip_header(text))
 
 
+def _may_count(token: str) -> bool:
+    """Could this word be a count, a share or `key=count` (cheap test before the impact reading)?"""
+    first, last = token[0], token[-1]
+    if first.isdigit() or first in "([~≈":
+        return last.isdigit() or last in "%.,;:)]"
+    return (last.isdigit() or last == "%") and ("=" in token or ":" in token)
+
+
 def mask_body(body: str, impact: set[str] | None = None) -> list[str]:
     """A message body (no header) as tokens, parameters masked, runs of parameters folded.
 
@@ -180,11 +188,11 @@ def mask_body(body: str, impact: set[str] | None = None) -> list[str]:
         if masked is None:
             if token.isdigit() or token in _CALENDAR:
                 masked = PARAM
-                if impact is not None and token[0].isdigit():
+                if impact is not None and token.isdigit():
                     impact_at(words, index, impact)
             elif _DIGIT.search(token):
                 masked = mask_token(token)
-                if impact is not None:
+                if impact is not None and _may_count(token):
                     impact_at(words, index, impact)
             else:
                 masked = mask_token(token)
