@@ -143,9 +143,27 @@ create index alerts_channel_ts on alerts (channel, ts);
     Migration(6, "incident terms", """
 create table incident_terms (term text primary key, docs integer not null);
 """),
+    # Candidate answers to live triages (bot/shadow); see the SQLite twin.
+    Migration(7, "shadow results", """
+create table shadow_results (
+    triage_id text not null,
+    model text not null,
+    prompt_version text not null,
+    severity text,
+    category text,
+    confidence double precision,
+    latency_ms double precision not null default 0,
+    cost_usd double precision not null default 0,
+    created_at double precision not null,
+    error text,
+    result text,
+    primary key (triage_id, model, prompt_version)
+);
+create index shadow_results_created_at on shadow_results (created_at);
+"""),
     # Replicas share what they learn: a message no template here matches is looked up among the stored
     # templates of its group (length and first words) before it makes a new one.
-    Migration(7, "identity groups", """
+    Migration(8, "identity groups", """
 alter table identity_templates add column grp text;
 create index identity_templates_grp on identity_templates (grp);
 """),
