@@ -82,6 +82,8 @@ class AlertIntake:
             log.info("alert_redelivery_dropped", source=source, channel=channel, ts=ts)
             return None
         alert_id, incident, owner = taken
+        if owner:
+            self.service.identity.pin(identity.incident_key)
         self._settle(alert_id, incident, owner, source, clean)
         return alert_id
 
