@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -35,6 +36,13 @@ MAX_BODY_BYTES = 4 * HARD_LIMIT_CHARS
 # Slack's own payloads are a few kilobytes; this is read unauthenticated, before the signature check.
 SLACK_MAX_BODY_BYTES = 1024 * 1024
 SLACK_PATH = "/slack/events"
+
+
+FEEDBACK_PATH = re.compile(r"/v1/triage/[^/]+/feedback/?")
+FEEDBACK_NEEDS_TOKEN = (
+    "verdicts over HTTP need the API token: set TRIAGE_API_TOKEN on the gateway and send it as "
+    "Authorization: Bearer <token>"
+)
 
 
 class ErrorBody(BaseModel):
@@ -83,6 +91,11 @@ class GuardV1:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith("/v1/"):
+            if not self.token and FEEDBACK_PATH.fullmatch(scope["path"]):
+                with contextlib.suppress(BodyTooLarge):
+                    await drain(receive)
+                await refuse(send, 403, FEEDBACK_NEEDS_TOKEN)
+                return
             # The Alertmanager route checks its own shared token.
             checks_token = self.token and scope["path"] not in self.own_auth
             if checks_token and not bearer_ok(Headers(scope=scope).get("authorization"), self.token or ""):
@@ -141,9 +154,15 @@ def create_app(
 
     verdicts = judge or Judge(service.store)
 
-    @app.post("/v1/triage/{triage_id}/feedback", responses={404: {"model": ErrorBody}, **ERROR_RESPONSES})
+    @app.post(
+        "/v1/triage/{triage_id}/feedback",
+        responses={403: {"model": ErrorBody}, 404: {"model": ErrorBody}, **ERROR_RESPONSES},
+    )
     async def feedback(triage_id: str, body: VerdictRequest) -> Response:
-        """A verdict on a card, with the same effect as a click in Slack."""
+        """A verdict on a card, with the same effect as a click in Slack; only with the API token."""
+        if not reveal(settings.api_token):
+            # Verdicts teach later cards: with no token there is no way to know a reviewer sent this one.
+            return _error(403, FEEDBACK_NEEDS_TOKEN)
         try:
             answer = await verdicts.judge(triage_id, body)
         except UnknownTriage:
