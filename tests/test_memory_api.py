@@ -141,7 +141,8 @@ def test_the_cache_never_serves_a_card_people_have_since_corrected(
 ) -> None:
     fake_openai.default = Reply.card(severity="P2", category="infra")
     gateway = gateways.build(fake_openai, api_token=TOKEN)
-    with serve(build_app(gateway)) as url, httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10) as http:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with serve(build_app(gateway)) as url, httpx.Client(base_url=url, headers=headers, timeout=10) as http:
         api = Api(gateway, http)
         first = api.triage(DISK)
         again = api.triage(DISK)

@@ -10,6 +10,7 @@ from bot.card import TriageResult
 from bot.slack.blocks import CardState, FeedbackNote, effective_labels
 from bot.slack.payloads import CardAction
 
+
 @dataclass(frozen=True)
 class FeedbackChange:
     """One feedback row to store: the value shown before the click and the value chosen."""

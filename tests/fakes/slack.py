@@ -518,7 +518,9 @@ class FakeSlack:
             return {"ok": False, "error": "user_not_found"}
         types = set(str(args.get("types") or "public_channel").split(","))
         with self._lock:
-            scripted = {c: _Conversation(private=v.private, members=list(v.members)) for c, v in self.conversations.items()}
+            scripted = {
+                c: _Conversation(private=v.private, members=list(v.members)) for c, v in self.conversations.items()
+            }
             heard = set(self._heard) | {c for c, _ in self.messages}
         channels: list[dict[str, Any]] = []
         for channel, conv in sorted(scripted.items()):
