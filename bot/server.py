@@ -37,7 +37,7 @@ def add_alertmanager_route(app: FastAPI, gateway: Gateway) -> None:
         for alert in alerts:
             alert_id = await gateway.intake.accept(
                 source="alertmanager", channel=settings.alertmanager_channel, ts=None, text=alert.text,
-                identity=alert.identity,
+                identity=alert.identity, sender="alertmanager",
             )
             if alert_id is not None:
                 ids.append(alert_id)

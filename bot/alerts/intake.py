@@ -54,11 +54,14 @@ class AlertIntake:
         text: str,
         claims: tuple[str, ...] = (),
         identity: Identity | None = None,
+        sender: str | None = None,
     ) -> int | None:
         """Record the alert (redacted) and start its processing.
 
         `identity` comes with structured alerts (Alertmanager labels); other alerts are identified by their
         text. None when there is nothing to triage, or when one of `claims` was taken already (a re-delivery).
+        `sender` is the integration that sent it (a Slack bot or app, Alertmanager; None for a person): a
+        resolved notice closes only an incident the same sender opened.
         """
         try:
             clean = normalize(text, self.settings.max_input_chars).text
@@ -73,7 +76,7 @@ class AlertIntake:
         taken = await self.store.run(
             self.store.take_alert, source, channel, ts, clean, self._clock(), claims,
             identity.incident_key, identity.resolved, self.settings.coalesce_window, where,
-            self.replica,
+            self.replica, sender,
         )
         if taken is None:
             log.info("alert_redelivery_dropped", source=source, channel=channel, ts=ts)

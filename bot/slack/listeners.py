@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bot.alerts.incidents import sender_of
 from bot.alerts.intake import AlertIntake
 from bot.card import TriageResult
 from bot.settings import Settings, reveal
@@ -157,7 +158,9 @@ class SlackBot:
         # The claims and the alert go into the store together: a crash cannot keep one without the other.
         keys = (*([str(body["event_id"])] if body.get("event_id") else []), f"message:{channel}:{ts}")
         text = payloads.alert_text(event)
-        await self.intake.accept(source="slack:channel", channel=channel, ts=ts, text=text, claims=keys)
+        await self.intake.accept(
+            source="slack:channel", channel=channel, ts=ts, text=text, claims=keys, sender=sender_of(event)
+        )
 
     def skipped(self, event: dict[str, Any], context: Any) -> bool:
         identity = payloads.BotIdentity(context.get("bot_user_id"), context.get("bot_id"))

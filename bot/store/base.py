@@ -128,6 +128,7 @@ class Store(Protocol):
         window: float,
         places: tuple[str, ...] = (),
         owner: str | None = None,
+        sender: str | None = None,
     ) -> tuple[int, Incident | None, bool] | None: ...
 
     def pending_alerts(self) -> list[dict[str, Any]]: ...

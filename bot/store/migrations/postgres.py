@@ -143,6 +143,11 @@ create index alerts_channel_ts on alerts (channel, ts);
     Migration(6, "incident terms", """
 create table incident_terms (term text primary key, docs integer not null);
 """),
+    # Who sent each alert (a Slack bot or app, Alertmanager): only the sender that opened an incident may
+    # resolve it.
+    Migration(7, "alert senders", """
+alter table alerts add column sender text;
+"""),
 )
 
 

@@ -129,6 +129,11 @@ create index if not exists alerts_channel_ts on alerts (channel, ts);
     Migration(6, "incident terms", """
 create table if not exists incident_terms (term text primary key, docs integer not null) without rowid;
 """),
+    # Who sent each alert (a Slack bot or app, Alertmanager): only the sender that opened an incident may
+    # resolve it.
+    Migration(7, "alert senders", """
+alter table alerts add column sender text;
+"""),
 )
 
 
