@@ -151,7 +151,9 @@ class PostgresStormStore:
         try:
             with self._tx() as conn:
                 alert_id = self._insert_alert(conn, source, channel, ts, text, now, claims, owner)
-                conn.execute("update alerts set fingerprint = %s, sender = %s where id = %s", (fingerprint, sender, alert_id))
+                conn.execute(
+                    "update alerts set fingerprint = %s, sender = %s where id = %s", (fingerprint, sender, alert_id)
+                )
                 return (
                     alert_id,
                     *self._coalesce(conn, alert_id, fingerprint, channel, ts, resolved, now, window, places),
