@@ -157,7 +157,14 @@ class SlackBot:
         channel, ts = str(event["channel"]), str(event["ts"])
         # The claims and the alert go into the store together: a crash cannot keep one without the other.
         keys = (*([str(body["event_id"])] if body.get("event_id") else []), f"message:{channel}:{ts}")
-        text = payloads.alert_text(event)
+        # A re-delivery is dropped before any work on its text; the claim in take_alert stays the authority.
+        if await self.store.run(self.store.claimed, keys):
+            log.info("slack_redelivery_dropped", channel=channel, ts=ts)
+            return
+        # Reading the text is bounded and linear, and done off the event loop: the ack is never late.
+        text = await asyncio.to_thread(payloads.alert_text, event)
+        if not text:
+            return
         await self.intake.accept(
             source="slack:channel", channel=channel, ts=ts, text=text, claims=keys, sender=sender_of(event)
         )

@@ -68,6 +68,11 @@ class PostgresStormStore:
         except Redelivery:
             return None
 
+    def claimed(self, keys: tuple[str, ...]) -> bool:
+        """Has any of these event keys been claimed already? (a cheap look before any work on a re-delivery)"""
+        with self._tx() as conn:
+            return any(_one(conn, "select 1 from slack_events where event_id = %s", (key,)) for key in keys)
+
     def _insert_alert(
         self,
         conn: Conn,

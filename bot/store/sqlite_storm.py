@@ -70,6 +70,11 @@ class StormStore:
         with self._tx() as conn:
             return self._insert_alert(conn, source, channel, ts, text, now, claims, None)
 
+    def claimed(self, keys: tuple[str, ...]) -> bool:
+        """Has any of these event keys been claimed already? (a cheap look before any work on a re-delivery)"""
+        with self._lock:
+            return any(self._one("select 1 from slack_events where event_id = ?", (key,)) for key in keys)
+
     def _insert_alert(
         self,
         conn: sqlite3.Connection,

@@ -148,6 +148,15 @@ create table incident_terms (term text primary key, docs integer not null);
     Migration(7, "alert senders", """
 alter table alerts add column sender text;
 """),
+    # Webhook payloads acknowledged but not yet split into alerts (sealed: see bot/alerts/spool.py).
+    Migration(8, "webhook spool", """
+create table webhook_spool (
+    id bigserial primary key,
+    received_at double precision not null,
+    owner text,
+    body bytea not null
+);
+"""),
 )
 
 

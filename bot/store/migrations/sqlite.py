@@ -134,6 +134,15 @@ create table if not exists incident_terms (term text primary key, docs integer n
     Migration(7, "alert senders", """
 alter table alerts add column sender text;
 """),
+    # Webhook payloads acknowledged but not yet split into alerts (sealed: see bot/alerts/spool.py).
+    Migration(8, "webhook spool", """
+create table webhook_spool (
+    id integer primary key autoincrement,
+    received_at real not null,
+    owner text,
+    body blob not null
+);
+"""),
 )
 
 
