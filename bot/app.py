@@ -36,6 +36,9 @@ MAX_BODY_BYTES = 4 * HARD_LIMIT_CHARS
 # Slack's own payloads are a few kilobytes; this is read unauthenticated, before the signature check.
 SLACK_MAX_BODY_BYTES = 1024 * 1024
 SLACK_PATH = "/slack/events"
+# Alertmanager sends a whole group in one notification (20,000 alerts is about 16 MB); `max_alerts` caps it.
+ALERTMANAGER_PATH = "/v1/alerts/alertmanager"
+ALERTMANAGER_MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
 FEEDBACK_PATH = re.compile(r"/v1/triage/[^/]+/feedback/?")
@@ -126,7 +129,10 @@ def create_app(
 
     app.add_middleware(GuardV1, token=reveal(settings.api_token))
     # Outermost: no route, token check or parser ever holds more than its route's limit.
-    app.add_middleware(BodyLimit, default=MAX_BODY_BYTES, limits={SLACK_PATH: SLACK_MAX_BODY_BYTES})
+    app.add_middleware(
+        BodyLimit, default=MAX_BODY_BYTES,
+        limits={SLACK_PATH: SLACK_MAX_BODY_BYTES, ALERTMANAGER_PATH: ALERTMANAGER_MAX_BODY_BYTES},
+    )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
