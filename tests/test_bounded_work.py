@@ -28,7 +28,8 @@ def alertmanager_payload(count: int) -> dict[str, Any]:
     alerts = [
         {
             "status": "firing",
-            "labels": {"alertname": f"HighLatency{n % 20}", "severity": "warning", "instance": f"10.0.{n % 250}.1:9100"},
+            "labels": {"alertname": f"HighLatency{n % 20}", "severity": "warning",
+                       "instance": f"10.0.{n % 250}.1:9100"},
             "annotations": {"summary": f"p99 latency above 500ms on api-{n}", "description": f"token={SECRET}"},
             "startsAt": "2026-12-04T10:00:00Z",
             "generatorURL": f"http://prometheus:9090/graph?g0.expr=x{n}",
@@ -140,7 +141,8 @@ def test_text_of_a_huge_message_is_bounded_and_quick() -> None:
     assert time.monotonic() - started < 0.5
     assert text.startswith("Disk almost full on db-2") and len(text) <= payloads.MAX_TEXT_CHARS
     # Each part once; a repeated fallback is left out.
-    event = {"text": "Disk full on db-2", "attachments": [{"fallback": "Disk full on db-2", "text": "Disk full on db-2"}]}
+    same = "Disk full on db-2"
+    event = {"text": same, "attachments": [{"fallback": same, "text": same}]}
     assert payloads.alert_text(event) == "Disk full on db-2"
 
 

@@ -77,12 +77,13 @@ class AlertIntake:
         # Cleaning, redaction and identity are CPU work: off the event loop, so acks and health checks
         # are answered while a big payload is split into alerts.
         try:
-            clean, identity = await asyncio.to_thread(
+            clean, known = await asyncio.to_thread(
                 _prepare, text, self.settings.max_input_chars, identity, identifier
             )
         except InputError as exc:
             log.info("alert_ignored", source=source, channel=channel, reason=str(exc))
             return None
+        identity = known
         where = identity.places or places(clean)
         # Recorded and coalesced in one transaction: one trip to the store per alert, even in a storm.
         taken = await self.store.run(

@@ -209,7 +209,7 @@ class HomeTab:
         groups = aggregate(triages, feedback, posted)
         # Only what comes from the viewer's own channels: a private channel's incidents stay with its members.
         mine = await self.membership.channels_of(user) or frozenset()
-        rows = visible_rows(rows, mine)
+        rows = [dict(row) for row in visible_rows(rows, mine)]
         open_all = await self.store.run(
             self.store.open_incidents, now - self.settings.coalesce_window, OPEN_INCIDENTS_READ
         )

@@ -37,7 +37,8 @@ _NOT_SECRET_WORDS = (
 _NOT_SECRETS = frozenset(_NOT_SECRET_WORDS.split())
 _NUMBER = re.compile(r"\d{1,5}")
 _PATH = re.compile(r"/[\w./-]{0,255}")
-_PLACEHOLDER = re.compile(r"\$\{[^}]{1,64}\}|\$[A-Z_][A-Z0-9_]{0,63}|\*{3,}|x{3,}|<[^>]{1,64}>|\{\{[^}]{1,64}\}\}|%\(\w{1,64}\)[sdr]|%[sdr]")
+_PLACEHOLDER = re.compile(r"\$\{[^}]{1,64}\}|\$[A-Z_][A-Z0-9_]{0,63}|\*{3,}|x{3,}|<[^>]{1,64}>|\{\{[^}]{1,64}\}\}"
+    r"|%\(\w{1,64}\)[sdr]|%[sdr]")
 
 
 def _looks_secret(value: str) -> bool:
@@ -84,7 +85,7 @@ _PASSWORD_WORDS = (
 _SECRET_WORD = (
     r"pass(?:word|wd|phrase|code)?|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key"
     r"|account[_-]?key|signing[_-]?key|encryption[_-]?key|master[_-]?key|auth|credentials?|session"
-    r"|sessid|signature|sig|key[_-]data|(?<![A-Za-z])pw(?![A-Za-z])|" + _PASSWORD_WORDS
+    r"|sessid|signature|sig|key[_-]data|client[_-]certificate[_-]data|(?<![A-Za-z])pw(?![A-Za-z])|" + _PASSWORD_WORDS
 )
 _KEY_SUFFIX = r"(?:[_.-]?(?:key|id|value|token|secret|string|b64|base64)){0,2}"
 
@@ -201,6 +202,18 @@ _RULES: tuple[_Rule, ...] = (
         _looks_secret,
     ),
     _Rule(
+    "named_value",
+        # a setting named by one field and valued by another: <add key="ApiSecret" value="...">,
+        # {"name": "DB_PASSWORD", "value": "..."} (container env), <Environment name="x/apiKey" value="...">
+        re.compile(
+            rf"(?i)\b(?:name|key)[\"']?[ \t]{{0,3}}[=:][ \t]{{0,3}}[\"']?[^\"'\s<>{{}}]{{0,64}}(?:{_SECRET_WORD})"
+            r"[^\"'\s<>{}]{0,64}[\"']?[^<>{}\n]{0,200}?\bvalue[\"']?[ \t]{0,3}[=:][ \t]{0,3}"
+            r"(?:" + _quoted_or_bare() + ")"
+        ),
+        ("value",),
+        _looks_secret,
+    ),
+    _Rule(
     "form_value",
         # URL-encoded bodies and query strings: `password=x&...`, and encoded JSON (`%22password%22%3A%22x%22`)
         re.compile(
@@ -215,7 +228,8 @@ _RULES: tuple[_Rule, ...] = (
         re.compile(
             # the word as inflected ("lösenordet", "adgangskoden", "Kennworts")
             r"(?i)\b(?:password|passwd|passphrase|passcode|pwd|secret|api key|token|" + _PASSWORD_WORDS + r")\w{0,4}\b"
-            r"(?:[ \t]{1,3}(?:for|of|f(?:ü|u)r|von|de|du|pour|para|per|voor|för)(?:[ \t]{1,3}[\w@.-]{1,64}){1,3})?[ \t]{1,3}"
+            r"(?:[ \t]{1,3}(?:for|of|f(?:ü|u)r|von|de|du|pour|para|per|voor|för)"
+            r"(?:[ \t]{1,3}[\w@.-]{1,64}){1,3})?[ \t]{1,3}"
             r"(?:(?:(?:is|was|has[ \t]{1,3}been|got)[ \t]{1,3})?(?:set|changed|reset|updated)[ \t]{1,3}to"
             r"|(?:is|ist|lautet|est|es|è|é|e|är|er|on|jest|je|era|war|was|était)(?:[ \t]{1,3}(?:now|jetzt|nun"
             r"|maintenant|ahora|agora|ora|nu))?|(?:ge(?:ä|a)ndert|gesetzt)"
@@ -226,13 +240,27 @@ _RULES: tuple[_Rule, ...] = (
         _looks_secret,
     ),
     _Rule(
+    "prose_password",
+        # a password word followed by the password itself, no verb between ("la contraseña xjE8G6…")
+        re.compile(
+            r"(?i)\b(?:password|passwort|kennwort|" + _PASSWORD_WORDS + r")\w{0,4}[ \t]{1,3}"
+            r"(?P<vb>[A-Za-z0-9!#$%*_+/=.@-]{8,128})"
+        ),
+        ("pass", "kennwort", "mot de passe", "contrase", "clave", "senha", "wachtwoord", "senord", "passord",
+         "salasana", "has", "heslo", "parola", "jelsz", "пароль"),
+        lambda value: _looks_secret(value) and any(c.isdigit() for c in value) and any(c.isalpha() for c in value),
+    ),
+    _Rule(
     "high_entropy",
         re.compile(
-            r"(?i)\b(?:secret|token|key|password|passwd|credentials?|apikey|auth|signature|leaked|exposed)\w{0,24}"
+            r"(?i)\b(?:secret|token|key|password|passwd|credentials?|apikey|auth|signature|leaked|exposed|"
+            + _PASSWORD_WORDS + r")\w{0,24}"
             r"(?:[ \t]{0,3}[:=][ \t]{0,3}|[ \t]{1,3})[\"']?(?:(?:is|was|of|for)[ \t]{1,3})?"
             r"(?P<vb>[A-Za-z0-9+/_=.-]{16,1024})"
         ),
-        ("secret", "token", "key", "pass", "credential", "auth", "signature", "leaked", "exposed"),
+        ("secret", "token", "key", "pass", "credential", "auth", "signature", "leaked", "exposed", "kennwort",
+         "mot de passe", "contrase", "clave", "senha", "wachtwoord", "senord", "passord", "salasana", "has", "heslo",
+         "parola", "jelsz", "пароль"),
         _high_entropy,
     ),
 )
@@ -242,7 +270,8 @@ _PEM_END = re.compile(r"-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")
 # Key material: base64 lines (in a text, a JSON string with `\n` escapes, or a log that indents them), PEM
 # headers, and a truncation marker that cut through the block.
 _KEY_LINE = re.compile(
-    r"(?:[ \t]{0,16}(?:[A-Za-z0-9+/=]{8,128}|[A-Za-z-]{1,32}: [^\n]{0,128}|\[\.\.\. \d{1,12} characters truncated \.\.\.\])"
+    r"(?:[ \t]{0,16}(?:[A-Za-z0-9+/=]{8,128}|[A-Za-z-]{1,32}: [^\n]{0,128}"
+    r"|\[\.\.\. \d{1,12} characters truncated \.\.\.\])"
     r"[ \t]{0,4}(?:\r?\n|(?:\\r)?\\n))"
 )
 # A line of key material above an END line whose BEGIN line is not in the text (cut off, or never pasted).
@@ -344,6 +373,7 @@ _B64URL_RUN = re.compile(r"[A-Za-z0-9_-]{1,4096}")
 # closing and reopening a string, a backslash continuation, a `+` of concatenation.
 _WRAP = re.compile(r"(?:[\"']?[ \t]{0,8}[+\\]?[ \t]{0,8}(?:\r?\n|\\n)[ \t]{0,16}[+]?[ \t]{0,8}[\"']?)")
 _JWT_MIN_WRAPPED_LINE = 20
+_JWT_REST = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{16,4096}")
 
 
 def _mask_jwts(text: str) -> tuple[str, int]:
@@ -375,12 +405,23 @@ def _mask_jwts(text: str) -> tuple[str, int]:
             run = _B64URL_RUN.match(text, here)
             if run is None:
                 break
+            wrapped_word = line == 0 and not text.startswith(".", here - 1)
+            if wrapped_word and len(run.group()) < 16 and not text.startswith(".", run.end()):
+                break  # the next line starts with a word, not with the rest of the token
             end, line = run.end(), line + len(run.group())
         if dots >= 2 or (dots == 1 and "eyJ" in text[start.end() : end]):
             pieces.append(text[position : start.start()])
             pieces.append("[REDACTED:jwt]")
             position = end
             count += 1
+            if dots == 1:
+                # Cut at the end of its line (a logger wrapping long lines under a new header): the rest of
+                # the payload and the signature follow on the next line.
+                rest = _JWT_REST.search(text, end, min(len(text), end + 400))
+                if rest is not None and "\n" in text[end : rest.start()]:
+                    pieces.append(text[position : rest.start()])
+                    pieces.append("[REDACTED:jwt]")
+                    position = rest.end()
     if not count:
         return text, 0
     pieces.append(text[position:])
@@ -512,8 +553,8 @@ def redact(text: str) -> tuple[str, list[str]]:
         ("jwt", _mask_jwts),
         ("secret_data", _mask_secret_data),
     ):
-        text, found = masker(text)
-        if found:
+        text, masked = masker(text)
+        if masked:
             kinds.add(kind)
     lowered = text.lower()
     for rule in _RULES:
