@@ -176,6 +176,8 @@ def precedent_line(precedent: Precedent, link: str | None = None) -> str:
     text = f"{precedent.severity} · {precedent.category} as {word} by {_who(precedent.by)} on {_day(precedent.at)}"
     if link and link.startswith(("https://", "http://")):
         text += f" · <{_link_safe(link)}|judged card>"
+    if precedent.below_label:
+        text += f"\n:warning: *Below the alert's own label*, which asks for {precedent.below_label} or higher"
     return f":bookmark: {text}"
 
 

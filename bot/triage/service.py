@@ -6,14 +6,14 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import structlog
 
 from bot.card import TriageCard, TriageMeta, TriageResult
 from bot.identity.keeper import IdentityKeeper
-from bot.memory.precedent import Memory, memory_from, with_precedent
+from bot.memory.precedent import Memory, against_label, memory_from, with_precedent
 from bot.observability import Metrics
 from bot.settings import Settings
 from bot.store import Store
@@ -130,6 +130,8 @@ class TriageService:
         # Precedent: the latest human verdict on this identity decides severity and category, whatever
         # the engine (and whatever the cache) said.
         outcome.card = with_precedent(outcome.card, memory.precedent)
+        # A verdict below what the alert's own label asks for is kept, and said on the card.
+        memory = replace(memory, precedent=against_label(memory.precedent, prepared.evidence.least))
         result = self._result(prepared, outcome, source, started, memory)
         await self._finish(result, prepared, outcome)
         return result
@@ -340,9 +342,11 @@ class TriageService:
             cached=outcome.cached,
             degraded=outcome.degraded_reason is not None,
             degraded_reason=outcome.degraded_reason,
-            # A person already decided this incident's labels: nothing left to review.
-            needs_review=(card.confidence < self.settings.review_confidence or bool(outcome.review))
-            and memory.precedent is None,
+            # A person already decided this incident's labels: nothing left to review, unless their verdict
+            # is below what the alert's own label asks for.
+            needs_review=((card.confidence < self.settings.review_confidence or bool(outcome.review))
+            and memory.precedent is None)
+            or (memory.precedent is not None and memory.precedent.below_label is not None),
             latency_ms=round((self._monotonic() - started) * 1000, 3),
             cost_usd=round(outcome.cost_usd, 8),
             fingerprint=prepared.fingerprint,
