@@ -219,8 +219,8 @@ def usage_message() -> Message:
 
 
 def notice_message(text: str) -> Message:
-    """A short reply (ephemeral or response_url) whose text and block say the same thing."""
-    return {"text": text, "blocks": [_mrkdwn_section(escape(text))]}
+    """A short reply (ephemeral or response_url) whose text and block say the same thing, escaped in both."""
+    return {"text": escape(text), "blocks": [_mrkdwn_section(escape(text))]}
 
 
 def stale_action_message() -> Message:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections import OrderedDict
@@ -85,9 +86,21 @@ class Membership:
         self._members: TTLCache[str, frozenset[str]] = TTLCache(ttl, clock=clock)
         self._groups: TTLCache[str, frozenset[str]] = TTLCache(ttl, clock=clock)
         self._private: TTLCache[str, bool] = TTLCache(max(ttl, PRIVACY_TTL), clock=clock)
+        # One look-up per key at a time: a burst of clicks or Home tabs asks Slack once, the rest wait for it.
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    def _lock(self, kind: str, key: str) -> asyncio.Lock:
+        if len(self._locks) > 4096:
+            for stale in [k for k, lock in self._locks.items() if not lock.locked()]:
+                del self._locks[stale]
+        return self._locks.setdefault((kind, key), asyncio.Lock())
 
     async def channels_of(self, user: str) -> frozenset[str] | None:
         """The public and private channels `user` is a member of (users.conversations); None when unknown."""
+        async with self._lock("channels", user):
+            return await self._channels_of(user)
+
+    async def _channels_of(self, user: str) -> frozenset[str] | None:
         known = self._channels.get(user)
         if known is not None:
             return known
@@ -105,6 +118,10 @@ class Membership:
 
     async def members_of(self, channel: str) -> frozenset[str] | None:
         """The members of one conversation (conversations.members); None when unknown."""
+        async with self._lock("members", channel):
+            return await self._members_of(channel)
+
+    async def _members_of(self, channel: str) -> frozenset[str] | None:
         known = self._members.get(channel)
         if known is not None:
             return known
@@ -119,6 +136,10 @@ class Membership:
 
     async def group_members(self, group: str) -> frozenset[str] | None:
         """The members of a user group (usergroups.users.list); None when unknown."""
+        async with self._lock("group", group):
+            return await self._group_members(group)
+
+    async def _group_members(self, group: str) -> frozenset[str] | None:
         known = self._groups.get(group)
         if known is not None:
             return known
