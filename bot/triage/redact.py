@@ -20,6 +20,8 @@ class _Rule:
     hints: tuple[str, ...] = ()
     # decides whether a matched value really is a secret (False: leave it)
     accept: Callable[[str], bool] | None = None
+    # also run when the text holds a password word of another language (see _FOREIGN)
+    foreign: bool = False
 
 
 # Words that follow "password:" or "password is" in alerts without being a password.
@@ -78,6 +80,11 @@ def _quoted_or_bare(minimum: int = 1, tag: str = "") -> str:
 
 
 # "Password" in the languages alerts and tickets are written in.
+_FOREIGN_WORDS = (
+    r"passwort|kennwort|mot de passe|mot-de-passe|mdp|contrase|clave|senha|wachtwoord|senord|passord|adgangskode"
+    r"|salasana|hasło|haslo|heslo|parola|jelsz|пароль|密码|口令|パスワード|비밀번호"
+)
+_FOREIGN = re.compile(_FOREIGN_WORDS)
 _PASSWORD_WORDS = (
     r"passwort|kennwort|mot de passe|mot-de-passe|mdp|contrase(?:ñ|n)a|clave|senha|wachtwoord|l(?:ö|o)senord"
     r"|passord|adgangskode|salasana|has(?:ł|l)o|heslo|parola|jelsz(?:ó|o)|пароль|密码|口令|パスワード|비밀번호"
@@ -85,7 +92,7 @@ _PASSWORD_WORDS = (
 _SECRET_WORD = (
     r"pass(?:word|wd|phrase|code)?|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key"
     r"|account[_-]?key|signing[_-]?key|encryption[_-]?key|master[_-]?key|auth|credentials?|session"
-    r"|sessid|signature|sig|key[_-]data|client[_-]certificate[_-]data|(?<![A-Za-z])pw(?![A-Za-z])|" + _PASSWORD_WORDS
+    r"|sessid|signature|sig|key[_-]data|client[_-]certificate[_-]data|(?<![A-Za-z])pw(?![A-Za-z])"
 )
 _KEY_SUFFIX = r"(?:[_.-]?(?:key|id|value|token|secret|string|b64|base64)){0,2}"
 
@@ -196,10 +203,20 @@ _RULES: tuple[_Rule, ...] = (
             rf"(?i)(?:{_SECRET_WORD}){_KEY_SUFFIX}\\?[\"']?[ \t]{{0,5}}(?:=>|:=|[:=])[ \t]{{0,5}}"
             r"(?:" + _quoted_or_bare() + ")"
         ),
-        ("pass", "pwd", "secret", "token", "key", "auth", "credential", "session", "sessid", "sig", "pw", "kennwort",
-         "mot", "mdp", "contrase", "clave", "senha", "wachtwoord", "senord", "passord", "adgangskode", "salasana",
-         "has", "heslo", "parola", "jelsz", "пароль", "密码", "口令", "パスワード", "비밀번호"),
+        ("pass", "pwd", "secret", "token", "key", "auth", "credential", "session", "sessid", "sig", "pw"),
         _looks_secret,
+    ),
+    _Rule(
+    "key_value",
+        # the same in other languages ("Passwort: …", "contraseña=…"): its own rule, so that the common
+        # English case does not pay for every language at every position
+        re.compile(
+            rf"(?i)(?:{_PASSWORD_WORDS})\w{{0,4}}\\?[\"']?[ \t]{{0,5}}(?:=>|:=|[:=])[ \t]{{0,5}}"
+            r"(?:" + _quoted_or_bare(tag="l") + ")"
+        ),
+        ("\x00",),
+        _looks_secret,
+        foreign=True,
     ),
     _Rule(
     "named_value",
@@ -210,7 +227,7 @@ _RULES: tuple[_Rule, ...] = (
             r"[^\"'\s<>{}]{0,64}[\"']?[^<>{}\n]{0,200}?\bvalue[\"']?[ \t]{0,3}[=:][ \t]{0,3}"
             r"(?:" + _quoted_or_bare() + ")"
         ),
-        ("value",),
+        ("value=", "value\"", "value'", "value:", "value =", "value\\"),
         _looks_secret,
     ),
     _Rule(
@@ -235,9 +252,9 @@ _RULES: tuple[_Rule, ...] = (
             r"|maintenant|ahora|agora|ora|nu))?|(?:ge(?:ä|a)ndert|gesetzt)"
             r"[ \t]{1,3}(?:auf|zu))[ \t]{1,3}:?[ \t]{0,3}(?:" + _quoted_or_bare(3) + ")"
         ),
-        ("pass", "pwd", "secret", "api key", "token", "kennwort", "mot de passe", "contrase", "clave", "senha",
-         "wachtwoord", "senord", "passord", "salasana", "has", "heslo", "parola", "jelsz", "пароль", "密码"),
+        ("pass", "pwd", "secret", "api key", "token"),
         _looks_secret,
+        foreign=True,
     ),
     _Rule(
     "prose_password",
@@ -246,21 +263,18 @@ _RULES: tuple[_Rule, ...] = (
             r"(?i)\b(?:password|passwort|kennwort|" + _PASSWORD_WORDS + r")\w{0,4}[ \t]{1,3}"
             r"(?P<vb>[A-Za-z0-9!#$%*_+/=.@-]{8,128})"
         ),
-        ("pass", "kennwort", "mot de passe", "contrase", "clave", "senha", "wachtwoord", "senord", "passord",
-         "salasana", "has", "heslo", "parola", "jelsz", "пароль"),
+        ("password", "passwort"),
         lambda value: _looks_secret(value) and any(c.isdigit() for c in value) and any(c.isalpha() for c in value),
+        foreign=True,
     ),
     _Rule(
     "high_entropy",
         re.compile(
-            r"(?i)\b(?:secret|token|key|password|passwd|credentials?|apikey|auth|signature|leaked|exposed|"
-            + _PASSWORD_WORDS + r")\w{0,24}"
+            r"(?i)\b(?:secret|token|key|password|passwd|credentials?|apikey|auth|signature|leaked|exposed)\w{0,24}"
             r"(?:[ \t]{0,3}[:=][ \t]{0,3}|[ \t]{1,3})[\"']?(?:(?:is|was|of|for)[ \t]{1,3})?"
             r"(?P<vb>[A-Za-z0-9+/_=.-]{16,1024})"
         ),
-        ("secret", "token", "key", "pass", "credential", "auth", "signature", "leaked", "exposed", "kennwort",
-         "mot de passe", "contrase", "clave", "senha", "wachtwoord", "senord", "passord", "salasana", "has", "heslo",
-         "parola", "jelsz", "пароль"),
+        ("secret", "token", "key", "pass", "credential", "auth", "signature", "leaked", "exposed"),
         _high_entropy,
     ),
 )
@@ -455,8 +469,10 @@ def _mask_secret_data(text: str) -> tuple[str, int]:
     With `kind: Secret` in the text every value goes; without it only base64 values (a Secret's data pasted
     on its own), so a ConfigMap's plain settings stay readable.
     """
-    lowered_has = "data" in text
-    if not lowered_has:
+    if "ata" not in text:
+        return text, 0
+    yaml_block = _YAML_DATA.search(text) is not None
+    if not yaml_block and not ('"data"' in text or "'data'" in text or "Data\"" in text or "Data'" in text):
         return text, 0
     is_secret = _K8S_SECRET_KIND.search(text) is not None
     count = 0
@@ -467,7 +483,7 @@ def _mask_secret_data(text: str) -> tuple[str, int]:
             return False
         return is_secret or (_BASE64_VALUE.fullmatch(value) is not None and len(value) % 4 == 0)
 
-    lines = text.split("\n")
+    lines = text.split("\n") if yaml_block else []
     out: list[str] = []
     index = 0
     while index < len(lines):
@@ -503,7 +519,8 @@ def _mask_secret_data(text: str) -> tuple[str, int]:
             else:
                 out.append(entry_line)
             index += 1
-    text = "\n".join(out)
+    if yaml_block:
+        text = "\n".join(out)
 
     def json_block(match: re.Match[str]) -> str:
         nonlocal count
@@ -557,8 +574,9 @@ def redact(text: str) -> tuple[str, list[str]]:
         if masked:
             kinds.add(kind)
     lowered = text.lower()
+    foreign = _FOREIGN.search(lowered) is not None
     for rule in _RULES:
-        if rule.hints and not any(hint in lowered for hint in rule.hints):
+        if rule.hints and not (rule.foreign and foreign) and not any(hint in lowered for hint in rule.hints):
             continue
         found = [0]
         replaced = rule.pattern.sub(_replacer(rule, found), text)
