@@ -110,11 +110,21 @@ class WebhookSpool:
 
         Raises PayloadError for a body that is not a webhook payload (nothing is stored then).
         """
-        body = await asyncio.to_thread(check_payload, raw)
+        # Checking the payload and storing it go on at once; a payload found bad is taken out again.
+        checked, stored = await asyncio.gather(
+            asyncio.to_thread(check_payload, raw), self._store(raw), return_exceptions=True
+        )
+        if isinstance(stored, BaseException):
+            raise stored
+        if isinstance(checked, BaseException):
+            await self.store.run(self.store.spool_done, stored)
+            raise checked
+        self._spawn(self.process(stored, checked))
+        return stored, len(checked["alerts"])
+
+    async def _store(self, raw: bytes) -> int:
         sealed = await asyncio.to_thread(seal, raw, self.secret)
-        spool_id = await self.store.run(self.store.spool_put, sealed, self._clock(), self.replica)
-        self._spawn(self.process(spool_id, body))
-        return spool_id, len(body["alerts"])
+        return await self.store.run(self.store.spool_put, sealed, self._clock(), self.replica)
 
     async def process(self, spool_id: int, body: Mapping[str, Any]) -> None:
         """Split a spooled payload into alerts for the intake; each alert is claimed once, so a payload
@@ -156,9 +166,15 @@ class WebhookSpool:
         return len(taken)
 
     async def drain(self, timeout: float | None = None) -> bool:
+        """Let payloads being processed finish; those still going at the timeout are stopped and stay in the
+        spool, for the next start (or another replica) to finish: their alerts are claimed, none twice."""
         if not self._tasks:
             return True
         _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=5)
         return not pending
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:

@@ -47,7 +47,9 @@ def _looks_secret(value: str) -> bool:
     """A value worth hiding: not a status word, a small number, a placeholder, a path or an earlier mask."""
     if value.startswith("[REDACTED") or value.casefold() in _NOT_SECRETS:
         return False
-    return not (_NUMBER.fullmatch(value) or _PLACEHOLDER.fullmatch(value) or _PATH.fullmatch(value))
+    # a path has a few segments or a short name; one long run after a slash is base64 that starts with "/"
+    path = _PATH.fullmatch(value) is not None and (value.count("/") > 1 or len(value) <= 24)
+    return not (_NUMBER.fullmatch(value) or _PLACEHOLDER.fullmatch(value) or path)
 
 
 def _entropy(value: str) -> float:

@@ -60,6 +60,10 @@ class Outcome:
     cache_entry: tuple[str, TriageResult] | None = None
 
 
+# Inputs up to this size are prepared on the event loop (a thread hop costs more than the work).
+INLINE_PREPARE_CHARS = 4096
+
+
 class TriageService:
     def __init__(
         self,
@@ -111,12 +115,16 @@ class TriageService:
         started = self._monotonic()
         if fingerprint is not None:
             known: str = fingerprint
-            prepared = prepare(raw, self.settings.max_input_chars, lambda _: known)
+            identify: Callable[[str], str] = lambda _: known  # noqa: E731
         else:
             identifier = await self.identity.ready()
-            prepared = prepare(
-                raw, self.settings.max_input_chars, lambda text: identifier.identify(text).fingerprint
-            )
+            identify = lambda text: identifier.identify(text).fingerprint  # noqa: E731
+        if len(raw) > INLINE_PREPARE_CHARS:
+            # Cleaning and redacting a long input is CPU work: off the event loop, so acks and health
+            # checks are answered meanwhile.
+            prepared = await asyncio.to_thread(prepare, raw, self.settings.max_input_chars, identify)
+        else:
+            prepared = prepare(raw, self.settings.max_input_chars, identify)
         memory = await self._recall(prepared)
         try:
             outcome = await self._decide(prepared, engine or "auto", started, memory)
