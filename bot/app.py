@@ -39,6 +39,8 @@ SLACK_PATH = "/slack/events"
 # Alertmanager sends a whole group in one notification (20,000 alerts is about 16 MB); `max_alerts` caps it.
 ALERTMANAGER_PATH = "/v1/alerts/alertmanager"
 ALERTMANAGER_MAX_BODY_BYTES = 32 * 1024 * 1024
+# The agreement dashboard (bot/dashboard.py), behind the API token like /v1/*.
+REPORT_PATH = "/report"
 
 
 FEEDBACK_PATH = re.compile(r"/v1/triage/[^/]+/feedback/?")
@@ -85,7 +87,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 class GuardV1:
-    """ASGI middleware for /v1/*: the bearer token when one is configured."""
+    """ASGI middleware for /v1/* and the /report dashboard: the bearer token when one is configured."""
 
     def __init__(self, app: ASGIApp, token: str | None) -> None:
         self.app = app
@@ -93,7 +95,7 @@ class GuardV1:
         self.own_auth = frozenset({"/v1/alerts/alertmanager"})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
+        if scope["type"] == "http" and (scope["path"].startswith("/v1/") or scope["path"] == REPORT_PATH):
             if not self.token and FEEDBACK_PATH.fullmatch(scope["path"]):
                 with contextlib.suppress(BodyTooLarge):
                     await drain(receive)
@@ -196,6 +198,19 @@ def create_app(
         except Exception:  # a busy or failing store must not take the other metrics down with it
             log.warning("queue_stats_unavailable", exc_info=True)
         return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get(REPORT_PATH, include_in_schema=False)
+    async def report(since: float | None = None) -> Response:
+        """The agreement dashboard, the page `triage-bot report --html` writes; ?since=DAYS narrows it."""
+        from bot.dashboard import dashboard_page
+        from bot.report import read_report
+
+        if since is not None and not since > 0:
+            return _error(422, "since: a positive number of days")
+        start = time.time() - since * 86400 if since is not None else 0.0
+        figures = await service.store.run(read_report, service.store, start)
+        figures["since"] = start if since is not None else None
+        return Response(dashboard_page(figures), media_type="text/html; charset=utf-8")
 
     if slack_handler is not None:
         handler = slack_handler

@@ -23,6 +23,7 @@ from bot.card import TriageResult
 from bot.store.migrations.postgres import migrate
 from bot.store.postgres_leases import PostgresLeaseStore
 from bot.store.postgres_memory import PostgresMemoryStore
+from bot.store.postgres_shadow import PostgresShadowStore
 from bot.store.postgres_slack import PostgresSlackStore
 from bot.store.retention import PURGE
 
@@ -33,7 +34,7 @@ POOL_SIZE = 8
 Conn = psycopg.Connection[tuple[Any, ...]]
 
 
-class PostgresStore(PostgresMemoryStore, PostgresLeaseStore, PostgresSlackStore):
+class PostgresStore(PostgresMemoryStore, PostgresLeaseStore, PostgresSlackStore, PostgresShadowStore):
     """Shared by every replica: nothing a process remembers about it is authoritative."""
 
     shared = True

@@ -23,6 +23,7 @@ from bot.store.retention import PURGE
 from bot.store.sqlite_identity import IdentityStore
 from bot.store.sqlite_leases import LeaseStore
 from bot.store.sqlite_memory import MemoryStore
+from bot.store.sqlite_shadow import ShadowStore
 from bot.store.sqlite_slack import SlackStore
 
 P = ParamSpec("P")
@@ -42,7 +43,7 @@ def connect(path: str) -> sqlite_utils.Database:
     return db
 
 
-class SQLiteStore(MemoryStore, LeaseStore, IdentityStore, SlackStore):
+class SQLiteStore(MemoryStore, LeaseStore, IdentityStore, SlackStore, ShadowStore):
     """The embedded store: one file, one process, writes on one worker thread."""
 
     # One process owns the file, so what it remembers about the store stays true.

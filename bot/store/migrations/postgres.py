@@ -143,13 +143,31 @@ create index alerts_channel_ts on alerts (channel, ts);
     Migration(6, "incident terms", """
 create table incident_terms (term text primary key, docs integer not null);
 """),
+    # Candidate answers to live triages (bot/shadow); see the SQLite twin.
+    Migration(7, "shadow results", """
+create table shadow_results (
+    triage_id text not null,
+    model text not null,
+    prompt_version text not null,
+    severity text,
+    category text,
+    confidence double precision,
+    latency_ms double precision not null default 0,
+    cost_usd double precision not null default 0,
+    created_at double precision not null,
+    error text,
+    result text,
+    primary key (triage_id, model, prompt_version)
+);
+create index shadow_results_created_at on shadow_results (created_at);
+"""),
     # Who sent each alert (a Slack bot or app, Alertmanager): only the sender that opened an incident may
     # resolve it.
-    Migration(7, "alert senders", """
+    Migration(8, "alert senders", """
 alter table alerts add column sender text;
 """),
     # Webhook payloads acknowledged but not yet split into alerts (sealed: see bot/alerts/spool.py).
-    Migration(8, "webhook spool", """
+    Migration(9, "webhook spool", """
 create table webhook_spool (
     id bigserial primary key,
     received_at double precision not null,
