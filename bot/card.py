@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
 from bot.reading.model import Link, Reading
 
@@ -95,6 +96,16 @@ class Precedent(BaseModel):
     category: Category
     by: str
     at: float
+    # Set when the verdict puts this alert below what its own label (severity=critical, a Falco priority…)
+    # asks for: the least severe the label allows. Left out of the JSON when the verdict agrees with it.
+    below_label: Severity | None = None
+
+    @model_serializer(mode="wrap")
+    def _leave_out_agreement(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("below_label") is None:
+            data.pop("below_label", None)
+        return data
 
 
 class SimilarIncident(BaseModel):
@@ -154,3 +165,30 @@ class TriageResult(TriageCard):
             steps=list(self.steps),
             confidence=self.confidence,
         )
+
+
+# A summary line that states a severity (P0–P3); its category, when given, is in parentheses.
+_STATED_SEVERITY = re.compile(r"\bP[0-3]\b")
+_STATED_CATEGORY = re.compile(r"\((infra|app|data|security|unknown)\)")
+PRECEDENT_REASON = "as people judged this incident before"
+CORRECTION_REASON = "as corrected on this card"
+
+
+def restate_labels(summary: str, severity: str, category: str, reason: str) -> str:
+    """The summary agreeing with the labels a person set: a line stating other ones is restated.
+
+    Whatever engine wrote the summary, a line naming a severity (and maybe a category) other than the
+    card's now says the card's labels and why, so no line of a card contradicts its header.
+    """
+    lines = summary.splitlines()
+    changed = False
+    for n, line in enumerate(lines):
+        severities = set(_STATED_SEVERITY.findall(line))
+        if not severities:
+            continue
+        categories = set(_STATED_CATEGORY.findall(line))
+        if severities <= {severity} and categories <= {category}:
+            continue
+        lines[n] = f"Severity {severity} ({category}) {reason}"
+        changed = True
+    return "\n".join(lines) if changed else summary

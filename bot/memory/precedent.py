@@ -8,7 +8,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.card import Precedent, SimilarIncident, TriageCard
+from bot.card import PRECEDENT_REASON, Precedent, SimilarIncident, TriageCard, restate_labels
+
+SEVERITY_ORDER = ("P0", "P1", "P2", "P3")
 
 MAX_EXAMPLES = 3
 
@@ -65,8 +67,22 @@ def memory_from(recalled: Mapping[str, Any]) -> Memory:
     return Memory(precedent, tuple(similar), tuple(examples))
 
 
+def against_label(precedent: Precedent | None, least: str) -> Precedent | None:
+    """The precedent, marked when it sets severity below `least`, the least severe the alert's own label allows.
+
+    A reviewer may know better than the label; the card still says so, and a person looks again.
+    """
+    if precedent is None or least not in SEVERITY_ORDER or precedent.severity not in SEVERITY_ORDER:
+        return precedent
+    if SEVERITY_ORDER.index(precedent.severity) <= SEVERITY_ORDER.index(least):
+        return precedent
+    return precedent.model_copy(update={"below_label": least})
+
+
 def with_precedent(card: TriageCard, precedent: Precedent | None) -> TriageCard:
-    """The people's severity and category replace the engine's; summary and steps stay the engine's."""
+    """The people's severity and category replace the engine's; summary and steps stay the engine's, except
+    a summary line that stated other labels, which now states these (the card agrees with itself)."""
     if precedent is None or (card.severity, card.category) == (precedent.severity, precedent.category):
         return card
-    return card.model_copy(update={"severity": precedent.severity, "category": precedent.category})
+    summary = restate_labels(card.summary, precedent.severity, precedent.category, PRECEDENT_REASON)
+    return card.model_copy(update={"severity": precedent.severity, "category": precedent.category, "summary": summary})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
@@ -14,6 +15,7 @@ import aiohttp
 import structlog
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -23,12 +25,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bot.alerts.incidents import sender_of
 from bot.alerts.intake import AlertIntake
 from bot.card import TriageResult
+from bot.health import DATABASE_DOWN_NOTICE, DatabaseUnavailable
 from bot.settings import Settings, reveal
 from bot.slack import blocks, home, modal, payloads, shortcut
 from bot.slack.background import Background
-from bot.slack.feedback import feedback_change, needs_reviewer
+from bot.slack.feedback import feedback_change, verdict_refusal
+from bot.slack.membership import Membership
 from bot.slack.poster import CANNOT_POST, CardPoster, slack_error
 from bot.store import Store
 from bot.triage.errors import InputError
@@ -38,7 +43,6 @@ COMMAND = "/triage"
 ACTION_PATTERN = re.compile(
     f"^({blocks.ACTION_CONFIRM}|{blocks.ACTION_SEVERITY}|{blocks.ACTION_CATEGORY})$"
 )
-REVIEWERS_TTL = 300.0
 _LOCK_STRIPES = 64
 
 Respond = Callable[..., Awaitable[Any]]
@@ -78,11 +82,11 @@ class SlackBot:
         self.service = service
         self.store = store
         self.client = client
-        self.poster = CardPoster(client, store, retry_base=settings.retry_interval)
         self.background = Background(yield_limit=yield_limit)
         self._clock = clock
+        self.membership = Membership(client, clock=clock)
+        self.poster = CardPoster(client, store, retry_base=settings.retry_interval, membership=self.membership)
         self._locks = [asyncio.Lock() for _ in range(_LOCK_STRIPES)]
-        self._reviewers: tuple[float, frozenset[str]] | None = None
         self._session: aiohttp.ClientSession | None = None
         self.app = AsyncApp(
             client=client,
@@ -98,9 +102,9 @@ class SlackBot:
         self.app.action(ACTION_PATTERN)(self.on_action)
         self.shortcut = shortcut.MessageShortcut(service, store, client, self.poster)
         self.app.shortcut(shortcut.CALLBACK_ID)(self.on_message_shortcut)
-        self.modal = modal.TriageModal(service, client, self.poster)
+        self.modal = modal.TriageModal(service, client, self.poster, self.membership)
         self.app.view_submission(modal.CALLBACK_ID)(self.on_modal_submission)
-        self.home = home.HomeTab(settings, store, client)
+        self.home = home.HomeTab(settings, store, client, membership=self.membership)
         self.app.event("app_home_opened")(self.on_home_opened)
         self._http = AsyncSlackRequestHandler(self.app)
 
@@ -143,12 +147,26 @@ class SlackBot:
         await ack()
         self.background.spawn(self.command_card(command, parsed.text, respond), "slack-command")
 
-    async def record_alert(self, body: dict[str, Any], context: Any, next_: Callable[[], Awaitable[Any]]) -> None:
-        """Middleware: hand alert-channel messages to the intake before the request is answered."""
+    async def record_alert(
+        self, body: dict[str, Any], context: Any, next_: Callable[[], Awaitable[Any]]
+    ) -> BoltResponse | None:
+        """Middleware: hand alert-channel messages to the intake before the request is answered.
+
+        With the database down the alert cannot be recorded, so it is not acked: the 503 makes Slack
+        deliver the event again later (its retries), and nothing is acked that was not kept.
+        """
         event = body.get("event") if body.get("type") == "event_callback" else None
         if isinstance(event, dict) and event.get("type") == "message":
-            await self.take_alert(body, event, context)
+            try:
+                await self.take_alert(body, event, context)
+            except DatabaseUnavailable as exc:
+                log.warning("slack_alert_not_acked", reason=exc.reason, event_id=body.get("event_id"))
+                return BoltResponse(
+                    status=503, body=json.dumps({"error": exc.reason}),
+                    headers={"content-type": "application/json", "retry-after": str(exc.retry_after)},
+                )
         await next_()
+        return None
 
     async def take_alert(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
         if self.skipped(event, context):
@@ -156,8 +174,17 @@ class SlackBot:
         channel, ts = str(event["channel"]), str(event["ts"])
         # The claims and the alert go into the store together: a crash cannot keep one without the other.
         keys = (*([str(body["event_id"])] if body.get("event_id") else []), f"message:{channel}:{ts}")
-        text = payloads.alert_text(event)
-        await self.intake.accept(source="slack:channel", channel=channel, ts=ts, text=text, claims=keys)
+        # A re-delivery is dropped before any work on its text; the claim in take_alert stays the authority.
+        if await self.store.run(self.store.claimed, keys):
+            log.info("slack_redelivery_dropped", channel=channel, ts=ts)
+            return
+        # Reading the text is bounded and linear, and done off the event loop: the ack is never late.
+        text = await asyncio.to_thread(payloads.alert_text, event)
+        if not text:
+            return
+        await self.intake.accept(
+            source="slack:channel", channel=channel, ts=ts, text=text, claims=keys, sender=sender_of(event)
+        )
 
     def skipped(self, event: dict[str, Any], context: Any) -> bool:
         identity = payloads.BotIdentity(context.get("bot_user_id"), context.get("bot_id"))
@@ -181,6 +208,12 @@ class SlackBot:
         if submission is None:
             await ack(response_action="errors", errors=errors)
             return
+        # The card goes only where the submitter is a member; said in the modal itself when Slack answers in
+        # time, else (checked again after the ack) in a direct message.
+        refused = await self.modal.refusal_in_time(submission)
+        if refused:
+            await ack(response_action="errors", errors={modal.CHANNEL_BLOCK: refused})
+            return
         await ack()
         self.background.spawn(self.modal.submit(submission, self.background.yield_to_requests), "slack-modal")
 
@@ -199,9 +232,12 @@ class SlackBot:
     async def command_card(self, command: Mapping[str, Any], text: str, respond: Respond) -> None:
         await self.background.yield_to_requests()
         try:
-            result = await self.service.triage(text, source="slack:command")
+            result = await self.service.triage(text, source="slack:command", must_record=True)
         except InputError as exc:
             await respond(response_type="ephemeral", **blocks.error_message(str(exc)))
+            return
+        except DatabaseUnavailable:
+            await respond(response_type="ephemeral", **blocks.error_message(DATABASE_DOWN_NOTICE))
             return
         user = command.get("user_id")
         state = blocks.CardState(requested_by=str(user) if user else None)
@@ -220,9 +256,10 @@ class SlackBot:
         if click is None or result is None:
             await respond(response_type="ephemeral", replace_original=False, **blocks.stale_action_message())
             return
-        if needs_reviewer(click, self.settings.reviewer_group) and not await self.is_reviewer(click.user_id):
-            text = "Only members of the triage reviewer group can change severity or category. Confirm is open to all."
-            await respond(response_type="ephemeral", replace_original=False, **blocks.notice_message(text))
+        refused = await self.refusal(click, result)
+        if refused is not None:
+            log.info("slack_feedback_refused", triage_id=click.triage_id, user=click.user_id, action=click.action)
+            await self.tell(click, blocks.notice_message(refused), respond)
             return
         origin = payloads.requested_by(body.get("message"))
         async with self._lock_for(click.triage_id):
@@ -259,19 +296,30 @@ class SlackBot:
         # Cards answered through a response_url (bot not in channel) can only be replaced through one.
         await respond(replace_original=True, **blocks.card_message(result, state))
 
-    async def is_reviewer(self, user_id: str) -> bool:
+    async def refusal(self, click: payloads.CardAction, result: TriageResult) -> str | None:
+        """Why this click may not teach (see feedback.verdict_refusal), asking Slack who the reviewers are."""
         group = self.settings.reviewer_group
-        if not group:
-            return True
-        now = self._clock()
-        if self._reviewers is None or now - self._reviewers[0] > REVIEWERS_TTL:
+        if group:
+            members = await self.membership.group_members(group)
+            return verdict_refusal(click.user_id, reviewer_group=group, reviewers=members, channel_members=None)
+        channel = click.channel_id
+        if not channel:
+            where = await self.poster.where(result.meta.triage_id)
+            channel = where[0] if where else None
+        channel_members = await self.membership.members_of(channel) if channel else None
+        return verdict_refusal(click.user_id, reviewer_group=None, reviewers=None, channel_members=channel_members)
+
+    async def tell(self, click: payloads.CardAction, message: blocks.Message, respond: Respond) -> None:
+        """An answer only the clicking person sees: chat.postEphemeral, else the click's response_url."""
+        if click.channel_id:
             try:
-                answer = await self.client.usergroups_users_list(usergroup=group)
+                await self.client.chat_postEphemeral(
+                    channel=click.channel_id, user=click.user_id, text=message["text"], blocks=message["blocks"]
+                )
+                return
             except SlackApiError as exc:
-                log.warning("slack_reviewers_unavailable", group=group, error=slack_error(exc))
-                return False
-            self._reviewers = (now, frozenset(answer.get("users") or ()))
-        return user_id in self._reviewers[1]
+                log.info("slack_ephemeral_failed", channel=click.channel_id, error=slack_error(exc))
+        await respond(response_type="ephemeral", replace_original=False, **message)
 
     def _lock_for(self, triage_id: str) -> asyncio.Lock:
         # Striped locks: clicks on one card are serialised without a lock per card kept forever.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ParamSpec, Protocol, TypeVar
 
 from bot.alerts.incidents import Incident
@@ -25,6 +25,10 @@ class Store(Protocol):
 
     def close(self) -> None: ...
 
+    def ping(self, timeout: float = 2.0) -> None:
+        """Raise unless the database can be used now (readiness)."""
+        ...
+
     # --- triages -------------------------------------------------------------------------------
     def record_triage(
         self,
@@ -45,6 +49,14 @@ class Store(Protocol):
     def triage_rows(self, since: float = 0.0) -> list[dict[str, Any]]: ...
 
     def spent_since(self, since: float) -> float: ...
+
+    # --- shadow runs (bot/shadow): a candidate's answer to a live triage, keyed by triage id, model and
+    # prompt version. Rows are plain dicts with the keys of bot.store.sqlite_shadow.SHADOW_COLUMNS.
+    def record_shadow(self, row: Mapping[str, Any]) -> None: ...
+
+    def shadow_rows(self, since: float = 0.0) -> list[dict[str, Any]]: ...
+
+    def shadow_spent_since(self, since: float) -> float: ...
 
     # --- idempotency cache ---------------------------------------------------------------------
     def get_cached(self, key: str) -> TriageResult | None: ...
@@ -86,6 +98,8 @@ class Store(Protocol):
     # --- Slack ---------------------------------------------------------------------------------
     def claim_event(self, event_id: str) -> bool: ...
 
+    def claimed(self, keys: tuple[str, ...]) -> bool: ...
+
     def save_post(
         self, triage_id: str, channel: str, ts: str, thread_ts: str | None = None, requested_by: str | None = None
     ) -> None: ...
@@ -108,7 +122,9 @@ class Store(Protocol):
     # --- learned message templates (bot/identity) ----------------------------------------------
     def load_templates(self, limit: int) -> list[tuple[str, str, int, float]]: ...
 
-    def save_templates(self, rows: Sequence[tuple[str, str, int, float]], keep: int) -> None: ...
+    def save_templates(self, rows: Sequence[tuple[str, str, int, float, str]], keep: int | None) -> None: ...
+
+    def find_templates(self, group: str, limit: int) -> list[tuple[str, str, int, float]]: ...
 
     # --- alerts and incidents ------------------------------------------------------------------
     def accept_alert(
@@ -128,6 +144,7 @@ class Store(Protocol):
         window: float,
         places: tuple[str, ...] = (),
         owner: str | None = None,
+        sender: str | None = None,
     ) -> tuple[int, Incident | None, bool] | None: ...
 
     def pending_alerts(self) -> list[dict[str, Any]]: ...
@@ -195,6 +212,13 @@ class Store(Protocol):
     def retire(self, replica: str) -> None: ...
 
     def take_over_alerts(self, replica: str, stale_before: float, limit: int = 500) -> list[dict[str, Any]]: ...
+
+    # Webhook payloads acknowledged before processing (sealed by bot/alerts/spool.py).
+    def spool_put(self, body: bytes, now: float, owner: str) -> int: ...
+
+    def spool_take(self, replica: str, stale_before: float) -> list[tuple[int, bytes]]: ...
+
+    def spool_done(self, spool_id: int) -> None: ...
 
     def claim_writes(
         self,

@@ -23,24 +23,27 @@ from bot.store.retention import PURGE
 from bot.store.sqlite_identity import IdentityStore
 from bot.store.sqlite_leases import LeaseStore
 from bot.store.sqlite_memory import MemoryStore
+from bot.store.sqlite_shadow import ShadowStore
 from bot.store.sqlite_slack import SlackStore
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 
-def connect(path: str) -> sqlite_utils.Database:
+def connect(path: str, busy_timeout: float = 10.0) -> sqlite_utils.Database:
     """A database in WAL mode with a busy timeout, usable from the worker thread and the caller."""
-    conn = sqlite3.connect(path, check_same_thread=False, timeout=10.0, isolation_level=None)
+    conn = sqlite3.connect(path, check_same_thread=False, timeout=busy_timeout, isolation_level=None)
     db = sqlite_utils.Database(conn)
     if path != ":memory:":
         db.enable_wal()
-    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     conn.execute("PRAGMA synchronous = NORMAL")
+    # Deleted rows are overwritten, not just unlinked: a purged text leaves nothing behind in the file.
+    conn.execute("PRAGMA secure_delete = ON")
     return db
 
 
-class SQLiteStore(MemoryStore, LeaseStore, IdentityStore, SlackStore):
+class SQLiteStore(MemoryStore, LeaseStore, IdentityStore, SlackStore, ShadowStore):
     """The embedded store: one file, one process, writes on one worker thread."""
 
     # One process owns the file, so what it remembers about the store stays true.
@@ -54,8 +57,19 @@ class SQLiteStore(MemoryStore, LeaseStore, IdentityStore, SlackStore):
         self.ensure_schema()
 
     @classmethod
-    def open(cls, path: str, clock: Callable[[], float] = time.time) -> SQLiteStore:
-        return cls(connect(path), clock)
+    def open(cls, path: str, clock: Callable[[], float] = time.time, *, busy_timeout: float = 10.0) -> SQLiteStore:
+        return cls(connect(path, busy_timeout), clock)
+
+    def ping(self, timeout: float = 2.0) -> None:
+        """Raise unless the file can be written now: a write lock is taken and released at once."""
+        with self._lock:
+            busy = self.conn.execute("PRAGMA busy_timeout").fetchone()[0]
+            self.conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                self.conn.execute("ROLLBACK")
+            finally:
+                self.conn.execute(f"PRAGMA busy_timeout = {int(busy)}")
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -183,6 +197,17 @@ class SQLiteStore(MemoryStore, LeaseStore, IdentityStore, SlackStore):
         with self._tx() as conn:
             for table, statement in PURGE:
                 counts[table] = conn.execute(statement.format(p="?"), (before,)).rowcount
+            if counts.get("incident_text"):
+                # Merge the index so the deleted texts' entries are dropped from it, and recount the words
+                # from what is left (the counts hold words of the purged texts too).
+                conn.execute("insert into incident_text (incident_text) values ('optimize')")
+                conn.execute("delete from incident_terms")
+                for (text,) in conn.execute("select text from incident_text").fetchall():
+                    self._count_terms(text)
+        if counts.get("incident_text") or counts.get("triages"):
+            with self._lock:
+                # The write-ahead log still holds the pages as they were before the purge.
+                self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return counts
 
     def purge_expired(self) -> int:

@@ -6,14 +6,15 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Literal
 
 import structlog
 
 from bot.card import TriageCard, TriageMeta, TriageResult
+from bot.health import DatabaseUnavailable
 from bot.identity.keeper import IdentityKeeper
-from bot.memory.precedent import Memory, memory_from, with_precedent
+from bot.memory.precedent import Memory, against_label, memory_from, with_precedent
 from bot.observability import Metrics
 from bot.settings import Settings
 from bot.store import Store
@@ -28,6 +29,9 @@ from bot.triage.model import MAX_OUTPUT_TOKENS, ModelAnswer, ModelClient
 from bot.triage.resilience import CircuitBreaker, LoopSemaphore
 from bot.triage.routing import BudgetState, RoutePolicy, Tier, budget_state, escalate, first_tier
 from bot.triage.summary import name_the_alert
+
+if TYPE_CHECKING:
+    from bot.shadow.runner import ShadowRunner
 
 EngineChoice = Literal["auto", "model", "heuristic"]
 HEURISTIC_PROMPT = "heuristic"
@@ -59,6 +63,10 @@ class Outcome:
     review: tuple[str, ...] = ()  # why a person should look: evidence overruled the answer, a label conflict
     # (key, card to reuse) when this outcome should be written to the idempotency cache
     cache_entry: tuple[str, TriageResult] | None = None
+
+
+# Inputs up to this size are prepared on the event loop (a thread hop costs more than the work).
+INLINE_PREPARE_CHARS = 4096
 
 
 class TriageService:
@@ -97,30 +105,48 @@ class TriageService:
         # Replicas sharing a store make one model call per input between them (None: this process is alone).
         self.flight = SharedFlight(store, replica or new_replica_id(), lease=settings.deadline + 5.0,
                                    replica_lease=settings.replica_lease, clock=clock) if store.shared else None
+        # A candidate answering a sample of live triages in the background (bot/shadow), set by the wiring.
+        self.shadow: ShadowRunner | None = None
 
     @property
     def prompt_version(self) -> str:
         return self.model.prompt.version if self.model else HEURISTIC_PROMPT
 
     async def triage(
-        self, raw: str | bytes, *, source: str = "api", engine: str | None = None, fingerprint: str | None = None
+        self,
+        raw: str | bytes,
+        *,
+        source: str = "api",
+        engine: str | None = None,
+        fingerprint: str | None = None,
+        must_record: bool = False,
     ) -> TriageResult:
         """Triage one input. Raises InputError for unusable input; every other failure degrades.
 
         `fingerprint` is given by callers that identified the input already (the alert intake).
+        `must_record`: raise DatabaseUnavailable, as soon as the database is known to be down, rather than
+        answer with a card that was never recorded (the HTTP API, whose clients can retry).
         """
         started = self._monotonic()
         if fingerprint is not None:
             known: str = fingerprint
-            prepared = prepare(raw, self.settings.max_input_chars, lambda _: known)
+            identify: Callable[[str], str] = lambda _: known  # noqa: E731
         else:
             identifier = await self.identity.ready()
-            prepared = prepare(
-                raw, self.settings.max_input_chars, lambda text: identifier.identify(text).fingerprint
-            )
-        memory = await self._recall(prepared)
+            identify = lambda text: identifier.identify(text).fingerprint  # noqa: E731
+        if len(raw) > INLINE_PREPARE_CHARS:
+            # Cleaning and redacting a long input is CPU work: off the event loop, so acks and health
+            # checks are answered meanwhile.
+            prepared = await asyncio.to_thread(prepare, raw, self.settings.max_input_chars, identify)
+        else:
+            prepared = prepare(raw, self.settings.max_input_chars, identify)
+        memory = await self._recall(prepared, must_record)
         try:
             outcome = await self._decide(prepared, engine or "auto", started, memory)
+        except DatabaseUnavailable:
+            if must_record:
+                raise
+            outcome = self._heuristic(prepared, "database_unavailable")
         except Exception as exc:  # the gateway's own bug must still give a card and a record
             log.exception("triage_internal_error", fingerprint=prepared.fingerprint)
             self.metrics.errors.labels("internal").inc()
@@ -133,16 +159,28 @@ class TriageService:
         # Precedent: the latest human verdict on this identity decides severity and category, whatever
         # the engine (and whatever the cache) said.
         outcome.card = with_precedent(outcome.card, memory.precedent)
+        # A verdict below what the alert's own label asks for is kept, and said on the card.
+        memory = replace(memory, precedent=against_label(memory.precedent, prepared.evidence.least))
         result = self._result(prepared, outcome, source, started, memory)
-        await self._finish(result, prepared, outcome)
+        failure = await self._finish(result, prepared, outcome)
+        if must_record and failure is not None:
+            raise failure
+        if self.shadow is not None and failure is None:
+            # After the live result is recorded; starts a background task and returns at once.
+            self.shadow.offer(result, prepared, memory)
         return result
 
     # --- decisions -----------------------------------------------------------------------------
 
-    async def _recall(self, prepared: Prepared) -> Memory:
+    async def _recall(self, prepared: Prepared, must_record: bool = False) -> Memory:
         """Incident memory: the precedent and similar earlier incidents; a failing lookup only loses them."""
         try:
             recalled = await self.store.run(self.store.recall, prepared.fingerprint, prepared.text)
+        except DatabaseUnavailable:
+            if must_record:
+                raise
+            self.metrics.errors.labels("memory").inc()
+            return Memory()
         except Exception:  # memory is advice: a store problem must not cost the card
             log.exception("memory_recall_failed", fingerprint=prepared.fingerprint)
             self.metrics.errors.labels("memory").inc()
@@ -347,9 +385,11 @@ class TriageService:
             cached=outcome.cached,
             degraded=outcome.degraded_reason is not None,
             degraded_reason=outcome.degraded_reason,
-            # A person already decided this incident's labels: nothing left to review.
-            needs_review=(card.confidence < self.settings.review_confidence or bool(outcome.review))
-            and memory.precedent is None,
+            # A person already decided this incident's labels: nothing left to review, unless their verdict
+            # is below what the alert's own label asks for.
+            needs_review=((card.confidence < self.settings.review_confidence or bool(outcome.review))
+            and memory.precedent is None)
+            or (memory.precedent is not None and memory.precedent.below_label is not None),
             latency_ms=round((self._monotonic() - started) * 1000, 3),
             cost_usd=round(outcome.cost_usd, 8),
             fingerprint=prepared.fingerprint,
@@ -368,7 +408,8 @@ class TriageService:
         )
         return TriageResult(**card.model_dump(), meta=meta)
 
-    async def _finish(self, result: TriageResult, prepared: Prepared, outcome: Outcome) -> None:
+    async def _finish(self, result: TriageResult, prepared: Prepared, outcome: Outcome) -> DatabaseUnavailable | None:
+        """Metrics, the log line and the record; the outage that kept the triage from being recorded, if any."""
         meta = result.meta
         label = "cached" if meta.cached else "degraded" if meta.degraded else "ok"
         self.metrics.requests.labels(meta.engine, label).inc()
@@ -401,6 +442,10 @@ class TriageService:
             await self.store.run(
                 self.store.record_triage, result, prepared.text, outcome=label, error=outcome.error, cache=cache
             )
+        except DatabaseUnavailable as exc:
+            self.metrics.errors.labels("store").inc()
+            log.warning("triage_not_recorded", triage_id=meta.triage_id, reason=exc.reason)
+            return exc
         except Exception:  # a full disk must not turn a good card into an error for the caller
             self.metrics.errors.labels("store").inc()
             log.exception("triage_not_recorded", triage_id=meta.triage_id)
@@ -409,3 +454,4 @@ class TriageService:
         except Exception:  # templates are relearned from the stream; losing a batch only costs warm-up
             self.metrics.errors.labels("store").inc()
             log.exception("identity_templates_not_saved")
+        return None

@@ -129,6 +129,45 @@ create index if not exists alerts_channel_ts on alerts (channel, ts);
     Migration(6, "incident terms", """
 create table if not exists incident_terms (term text primary key, docs integer not null) without rowid;
 """),
+    # A candidate model or prompt answering the same live triages in the background (bot/shadow): never
+    # shown, compared with the live card and the people's verdict on it.
+    Migration(7, "shadow results", """
+create table if not exists shadow_results (
+    triage_id text not null,
+    model text not null,
+    prompt_version text not null,
+    severity text,
+    category text,
+    confidence real,
+    latency_ms real not null default 0,
+    cost_usd real not null default 0,
+    created_at real not null,
+    error text,
+    result text,
+    primary key (triage_id, model, prompt_version)
+);
+create index if not exists shadow_results_created_at on shadow_results (created_at);
+"""),
+    # Replicas share what they learn: a message no template here matches is looked up among the stored
+    # templates of its group (length and first words) before it makes a new one.
+    Migration(8, "identity groups", """
+alter table identity_templates add column grp text;
+create index if not exists identity_templates_grp on identity_templates (grp);
+"""),
+    # Who sent each alert (a Slack bot or app, Alertmanager): only the sender that opened an incident may
+    # resolve it.
+    Migration(9, "alert senders", """
+alter table alerts add column sender text;
+"""),
+    # Webhook payloads acknowledged but not yet split into alerts (sealed: see bot/alerts/spool.py).
+    Migration(10, "webhook spool", """
+create table webhook_spool (
+    id integer primary key autoincrement,
+    received_at real not null,
+    owner text,
+    body blob not null
+);
+"""),
 )
 
 
