@@ -215,15 +215,16 @@ async def test_a_right_model_keeps_its_category_severity_and_steps(
     assert "<<<READING" in str(fake_openai.requests[0]["json"])
 
 
-async def test_a_model_card_names_the_alert_and_keeps_its_own_words(
+async def test_a_model_card_keeps_its_own_words_and_carries_the_reading(
     fake_openai: FakeOpenAI, gateways: GatewayFactory
 ) -> None:
     fake_openai.script(Reply.card(category="infra", severity="P2", confidence=0.9,
                                   summary="Deployment has fewer ready replicas than desired.\nCheck the rollout."))
     result = await gateways.build(fake_openai).service.triage(ALERTMANAGER)
     assert result.meta.engine == "model"
-    assert result.summary.splitlines()[0].startswith("KubeDeploymentReplicasMismatch — Deployment has fewer")
-    assert result.meta.reading is not None and result.meta.reading.resource == "shop/checkout-api"
+    assert result.summary.startswith("Deployment has fewer ready replicas")
+    assert result.meta.reading is not None and result.meta.reading.alert_name == "KubeDeploymentReplicasMismatch"
+    assert result.meta.reading.resource == "shop/checkout-api"
     assert [link.kind for link in result.meta.links] == ["source", "runbook"]
 
 

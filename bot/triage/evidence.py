@@ -29,6 +29,9 @@ class Evidence:
     most: str = "P0"
     least: str = "P3"
     severity_reason: str = ""
+    # the least severe level the alert's own severity label allows (P3 when it has none): what a verdict
+    # below the label is measured against
+    label_least: str = "P3"
     review: tuple[str, ...] = ()
 
 

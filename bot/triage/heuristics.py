@@ -364,8 +364,11 @@ def _evidence(
         least, why = _FLOOR, f"the text states {loss.reason} ('{loss.evidence}')"
     elif breach is not None:
         least, why = _FLOOR, f"the text states {breach.reason} ('{found[rs.by_id[breach.id]]}')"
+    label_least = "P3"
     if label is not None:
         most = label.level.most
+        if not resolved:
+            label_least = label.level.least
     source = reading.source if reading is not None else ""
     return Evidence(
         category=decisive.category if decisive else None,
@@ -374,6 +377,7 @@ def _evidence(
         most=most,
         least=least,
         severity_reason=why,
+        label_least=label_least,
         review=tuple(review),
     )
 

@@ -28,7 +28,6 @@ from bot.triage.memo import Memo
 from bot.triage.model import MAX_OUTPUT_TOKENS, ModelAnswer, ModelClient
 from bot.triage.resilience import CircuitBreaker, LoopSemaphore
 from bot.triage.routing import BudgetState, RoutePolicy, Tier, budget_state, escalate, first_tier
-from bot.triage.summary import name_the_alert
 
 if TYPE_CHECKING:
     from bot.shadow.runner import ShadowRunner
@@ -154,13 +153,11 @@ class TriageService:
             outcome.error = repr(exc)
         # any engine's answer is held to the text's hard evidence; a disagreement asks for a person
         outcome.card, outcome.review = check_answer(outcome.card, prepared.evidence)
-        # the card names the alert (what people search runbooks and history by), whichever engine wrote it
-        outcome.card = name_the_alert(outcome.card, prepared.reading)
         # Precedent: the latest human verdict on this identity decides severity and category, whatever
         # the engine (and whatever the cache) said.
         outcome.card = with_precedent(outcome.card, memory.precedent)
         # A verdict below what the alert's own label asks for is kept, and said on the card.
-        memory = replace(memory, precedent=against_label(memory.precedent, prepared.evidence.least))
+        memory = replace(memory, precedent=against_label(memory.precedent, prepared.evidence.label_least))
         result = self._result(prepared, outcome, source, started, memory)
         failure = await self._finish(result, prepared, outcome)
         if must_record and failure is not None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.card import SUMMARY_LINE_MAX, TriageCard
-from bot.reading import Reading
+from bot.card import SUMMARY_LINE_MAX
 from bot.triage.alert_fields import clip
 
 if TYPE_CHECKING:
@@ -54,19 +53,6 @@ def _what(analysis: Analysis) -> str:
 
 
 _TITLE_WORDS = 5
-
-
-def name_the_alert(card: TriageCard, reading: Reading | None) -> TriageCard:
-    """The card with the alert's own name at the head of its summary, whichever engine wrote it."""
-    if reading is None or not reading.alert_name:
-        return card
-    title = alert_title(reading.alert_name)
-    lines = card.summary.splitlines()
-    first = lines[0] if lines else ""
-    if not title or title.rstrip("…").lower() in first.lower():
-        return card
-    lines[0] = clip(f"{title} — {first}", SUMMARY_LINE_MAX)
-    return card.model_copy(update={"summary": "\n".join(lines)})
 
 
 def alert_title(name: str) -> str:
