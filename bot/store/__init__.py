@@ -1,4 +1,5 @@
-"""Storage behind one interface: SQLite is the embedded default, PostgreSQL serves several replicas."""
+"""Storage behind one interface, one implementation: SQLite is the embedded default, PostgreSQL serves
+several replicas (bot/store/sql.py over the tables of bot/store/schema.py)."""
 
 from __future__ import annotations
 
@@ -6,21 +7,14 @@ import time
 from collections.abc import Callable
 
 from bot.store.base import Store
-from bot.store.sqlite import SQLiteStore, connect
-
-
-def is_postgres_url(url: str | None) -> bool:
-    return bool(url) and str(url).startswith(("postgresql://", "postgres://"))
+from bot.store.dialects import is_postgres_url
+from bot.store.sql import SQLStore
 
 
 def open_store(db_path: str, database_url: str | None = None, *, clock: Callable[[], float] = time.time) -> Store:
     """PostgreSQL when `database_url` names one (TRIAGE_DATABASE_URL), else the SQLite file at `db_path`."""
-    if database_url and is_postgres_url(database_url):
-        # Imported here so the embedded default never needs the PostgreSQL driver loaded.
-        from bot.store.postgres import PostgresStore
-
-        return PostgresStore.open(database_url, clock)
-    return SQLiteStore.open(db_path, clock)
+    target = database_url if database_url and is_postgres_url(database_url) else db_path
+    return SQLStore.open(target, clock)
 
 
-__all__ = ["SQLiteStore", "Store", "connect", "is_postgres_url", "open_store"]
+__all__ = ["SQLStore", "Store", "is_postgres_url", "open_store"]

@@ -1,0 +1,107 @@
+"""Bringing a database to this release's schema with Alembic, once, under a lock.
+
+Every store runs `upgrade` when it opens, and `triage-bot db upgrade` runs it on demand. Replicas starting
+together take turns: PostgreSQL holds an advisory lock for the migration's transaction, SQLite holds the
+file's write lock (BEGIN IMMEDIATE). Three kinds of database:
+
+- one Alembic already knows (an `alembic_version` table): upgraded to the newest revision;
+- one written by release 0.1.0, whose hand-written migrations kept their version in `PRAGMA user_version`
+  (SQLite) or a `schema_version` table (PostgreSQL): stamped with the baseline revision, whose schema is
+  exactly that release's, then upgraded in place; every row stays;
+- an empty one: created from bot/store/schema.py and stamped with the newest revision.
+
+The revisions ship inside the package (bot/store/migrations), found with importlib.resources.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, inspect, text
+
+from bot.store.dialects import Dialect
+from bot.store.schema import metadata
+
+BASELINE = "0001"
+# The last version of the hand-written migrations (release 0.1.0), the schema BASELINE describes.
+LEGACY_VERSION = 6
+
+
+class SchemaError(RuntimeError):
+    """The database cannot be brought to this release's schema (too old, or newer than this release)."""
+
+
+def _config(conn: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("bot.store").joinpath("migrations")))
+    config.attributes["connection"] = conn
+    return config
+
+
+def head() -> str:
+    revision = ScriptDirectory.from_config(_config()).get_current_head()
+    assert revision is not None
+    return revision
+
+
+def legacy_version(conn: Connection) -> int | None:
+    """The version release 0.1.0 recorded, or None when it did not write this database."""
+    tables = set(inspect(conn).get_table_names())
+    if conn.dialect.name == "sqlite":
+        version = int(conn.exec_driver_sql("pragma user_version").scalar_one())
+        return version if version or "triages" in tables else None
+    if "schema_version" not in tables:
+        return None
+    return int(conn.execute(text("select coalesce(max(version), 0) from schema_version")).scalar_one())
+
+
+def current(conn: Connection) -> str | None:
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def describe(dialect: Dialect) -> str:
+    """A line for `triage-bot db current`: the database's revision and whether it is the newest."""
+    with dialect.engine.connect() as conn:
+        revision = current(conn)
+        legacy = legacy_version(conn) if revision is None else None
+    newest = head()
+    if revision is None and legacy is not None:
+        return f"none (written by release 0.1.0, schema version {legacy}); `triage-bot db upgrade` adopts it"
+    if revision is None:
+        return f"none (empty database); `triage-bot db upgrade` creates revision {newest}"
+    return f"{revision} (head)" if revision == newest else f"{revision} (head is {newest})"
+
+
+def upgrade(dialect: Dialect) -> str:
+    """Bring the database to the newest revision (see the module docstring); returns that revision."""
+    newest = head()
+    with dialect.engine.begin() as conn:
+        dialect.migration_lock(conn)
+        config = _config(conn)
+        revision = current(conn)
+        if revision is not None:
+            known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+            if revision not in known:
+                raise SchemaError(f"database schema revision {revision} is newer than this release ({newest})")
+            if revision != newest:
+                command.upgrade(config, "head")
+            return newest
+        legacy = legacy_version(conn)
+        if legacy is None:
+            metadata.create_all(conn)
+            dialect.create_fulltext(conn)
+            command.stamp(config, "head")
+            return newest
+        if legacy != LEGACY_VERSION:
+            raise SchemaError(
+                f"database schema version {legacy} was written by a release older than 0.1.0"
+                if legacy < LEGACY_VERSION
+                else f"database schema version {legacy} is newer than this release"
+            )
+        command.stamp(config, BASELINE)
+        command.upgrade(config, "head")
+    return newest
