@@ -16,7 +16,7 @@ import pytest
 from bot.alerts.alertmanager import PayloadError, parse_payload
 from bot.alerts.incidents import Incident, is_resolved, retry_delay, should_retry
 from bot.server import build_app
-from bot.store import SQLiteStore
+from bot.store import SQLStore
 from bot.wiring import Gateway
 from tests.conftest import GatewayFactory
 from tests.fakes import slack_requests as sr
@@ -264,7 +264,7 @@ def test_pure_storm_decisions() -> None:
 
 
 def test_coalesce_is_idempotent_per_alert(tmp_path: object) -> None:
-    store = SQLiteStore.open(f"{tmp_path}/s.db")
+    store = SQLStore.open(f"{tmp_path}/s.db")
     first = store.accept_alert("test", "C1", "1.1", "disk full", 100.0)
     second = store.accept_alert("test", "C1", "1.2", "disk full", 101.0)
     assert first is not None and second is not None
@@ -317,7 +317,7 @@ def test_a_refused_post_is_retried_from_the_queue_not_lost(storm: Storm) -> None
 
 
 def test_claims_and_the_alert_are_recorded_together(tmp_path: object) -> None:
-    store = SQLiteStore.open(f"{tmp_path}/c.db")
+    store = SQLStore.open(f"{tmp_path}/c.db")
     first = store.accept_alert("slack", "C1", "1.1", "disk full", 100.0, ("Ev1", "message:C1:1.1"))
     again = store.accept_alert("slack", "C1", "1.1", "disk full", 101.0, ("Ev1", "message:C1:1.1"))
     other_event_same_message = store.accept_alert("slack", "C1", "1.1", "disk full", 102.0, ("Ev2", "message:C1:1.1"))

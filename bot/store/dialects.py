@@ -27,6 +27,7 @@ from sqlalchemy.sql.functions import GenericFunction
 
 from bot.store.schema import incident_text
 
+FTS5_TABLE = "create virtual table if not exists incident_text using fts5(text, fingerprint unindexed)"
 # Any fixed number works: it only has to be the same in every replica of this application.
 MIGRATION_LOCK = 0x7472_6961_6765  # "triage"
 BUSY_TIMEOUT = 10.0
@@ -99,7 +100,7 @@ class SQLite(Dialect):
         return sqlite.insert(table)
 
     def create_fulltext(self, conn: Connection) -> None:
-        conn.exec_driver_sql("create virtual table if not exists incident_text using fts5(text, fingerprint unindexed)")
+        conn.exec_driver_sql(FTS5_TABLE)
 
     def index_text(self, conn: Connection, fingerprint: str, body: str) -> bool:
         conn.execute(incident_text.insert().values(fingerprint=fingerprint, text=body))
