@@ -75,7 +75,8 @@ def test_a_database_of_the_previous_release_upgrades_in_place_with_every_row(leg
         precedent = store.precedent("fp0")
         assert precedent is not None and precedent["triage_id"] == "t0"
         assert store.verdict_link("t0") == "https://example.slack.com/archives/C1/p1"
-        assert [s["triage_id"] for s in store.recall("fp-x", "disk full on db-9 /var/lib/postgresql")["similar"]] == ["t0"]
+        similar = store.recall("fp-x", "disk full on db-9 /var/lib/postgresql")["similar"]
+        assert [s["triage_id"] for s in similar] == ["t0"]
         assert not store.record_feedback("t0", "U1", "confirm", None, None)  # the same click, stored by 0.1.0
         assert store.alert_counts() == {"accepted": 2, "done": 4}
         assert store.load_templates(10)[0][0] == "tpl2"

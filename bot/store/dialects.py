@@ -33,7 +33,7 @@ MIGRATION_LOCK = 0x7472_6961_6765  # "triage"
 BUSY_TIMEOUT = 10.0
 
 
-class greatest(GenericFunction[Any]):  # noqa: N801 - named as the SQL function it renders
+class greatest(GenericFunction[Any]):
     """The larger of its arguments (PostgreSQL `greatest`, SQLite's two-argument `max`)."""
 
     name = "greatest"

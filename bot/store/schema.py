@@ -24,6 +24,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.sql.elements import TextClause
 
 metadata = MetaData()
 
@@ -31,7 +32,7 @@ metadata = MetaData()
 Key = BigInteger().with_variant(Integer(), "sqlite")
 
 
-def _zero() -> object:
+def _zero() -> TextClause:
     return text("0")
 
 

@@ -248,7 +248,9 @@ class SQLStore:
     def _put_cached(self, conn: Connection, key: str, result: TriageResult, ttl: float) -> None:
         if ttl <= 0:
             return
-        stmt = self.dialect.insert(cache).values(key=key, result=result.model_dump_json(), expires_at=self._clock() + ttl)
+        stmt = self.dialect.insert(cache).values(
+            key=key, result=result.model_dump_json(), expires_at=self._clock() + ttl
+        )
         conn.execute(stmt.on_conflict_do_update(
             index_elements=[cache.c.key], set_={"result": stmt.excluded.result, "expires_at": stmt.excluded.expires_at}
         ))
@@ -463,7 +465,9 @@ class SQLStore:
                 found.append(fp)
         return found
 
-    def _latest(self, conn: Connection, fingerprint: str, exclude: str | None, skip: str | None) -> dict[str, Any] | None:
+    def _latest(
+        self, conn: Connection, fingerprint: str, exclude: str | None, skip: str | None
+    ) -> dict[str, Any] | None:
         found = conn.execute(
             select(triages.c.id).where(
                 triages.c.fingerprint == fingerprint, triages.c.id != (exclude or ""), triages.c.id != (skip or "")
@@ -524,7 +528,8 @@ class SQLStore:
     def posted_ids(self, since: float = 0.0) -> set[str]:
         """Triage ids that became a Slack card (posted by the bot) since a time."""
         with self._read() as conn:
-            return {str(t) for t in conn.execute(select(posts.c.triage_id).where(posts.c.created_at >= since)).scalars()}
+            found = conn.execute(select(posts.c.triage_id).where(posts.c.created_at >= since)).scalars()
+            return {str(triage_id) for triage_id in found}
 
     def save_message_card(self, channel: str, message_ts: str, triage_id: str, now: float) -> None:
         """Remember that the card of `triage_id` answers the Slack message (channel, message_ts)."""
@@ -861,7 +866,9 @@ class SQLStore:
 
     def replace_incident_triage(self, old_triage_id: str, new_triage_id: str) -> None:
         with self._tx() as conn:
-            conn.execute(update(incidents).where(incidents.c.triage_id == old_triage_id).values(triage_id=new_triage_id))
+            conn.execute(
+                update(incidents).where(incidents.c.triage_id == old_triage_id).values(triage_id=new_triage_id)
+            )
 
     # --- retry later ---------------------------------------------------------------------------
 
