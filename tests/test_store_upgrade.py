@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from bot.store import SQLStore, migrate
+from tests.test_cli import run
 from tests.test_slack_blocks import make_result
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -95,3 +96,32 @@ def test_a_database_of_the_previous_release_upgrades_in_place_with_every_row(leg
         assert migrate.describe(reopened.dialect) == f"{migrate.head()} (head)"
     finally:
         reopened.close()
+
+
+def test_operators_upgrade_and_inspect_the_schema_from_the_command_line(tmp_path: Path) -> None:
+    path = tmp_path / "cli.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript((FIXTURES / "legacy_store_sqlite.sql").read_text())
+    done = run(["db", "current"], tmp_path)
+    assert done.returncode == 0 and "release 0.1.0" in done.stdout, done.stderr
+    done = run(["db", "upgrade"], tmp_path)
+    assert done.returncode == 0 and done.stdout == f"{migrate.head()} (head)\n", done.stderr
+    assert run(["db", "current"], tmp_path).stdout == f"{migrate.head()} (head)\n"
+    # judged cards as a SQLite database people open with their usual tools
+    done = run(["cases", "--sqlite", str(tmp_path / "cases.db")], tmp_path)
+    assert done.returncode == 0 and "3 judged cases" in done.stderr, done.stderr
+    with sqlite3.connect(tmp_path / "cases.db") as conn:
+        cases = conn.execute("select id, severity, category, verdict, text from cases order by id").fetchall()
+    assert [row[:4] for row in cases] == [("t0", "P1", "data", "confirm"), ("t1", "P0", "data", "override"),
+                                          ("t2", "P1", "infra", "override")]
+    again = run(["cases", "--sqlite", str(tmp_path / "cases.db")], tmp_path)
+    assert again.returncode == 2 and "exists" in again.stderr
+
+
+def test_db_commands_refuse_what_they_cannot_do(tmp_path: Path) -> None:
+    missing = run(["db", "current"], tmp_path, TRIAGE_DB=str(tmp_path / "typo.db"))
+    assert missing.returncode == 2 and "no database" in missing.stderr
+    with sqlite3.connect(tmp_path / "newer.db") as conn:
+        conn.execute("pragma user_version = 999")
+    newer = run(["db", "upgrade"], tmp_path, TRIAGE_DB=str(tmp_path / "newer.db"))
+    assert newer.returncode == 2 and "newer than this release" in newer.stderr and "Traceback" not in newer.stderr

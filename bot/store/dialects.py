@@ -81,9 +81,15 @@ class Dialect:
         """Index an identity's text; False when it already was."""
         raise NotImplementedError
 
-    def search(self, conn: Connection, terms: Sequence[str], limit: int) -> list[tuple[str, str]]:
-        """(fingerprint, text) of indexed incidents holding any of `terms`, best first."""
+    # (fingerprint, text) of indexed incidents holding any of the terms (:q, see search_query), best first
+    search_sql = ""
+
+    def search_query(self, terms: Sequence[str]) -> str:
         raise NotImplementedError
+
+    def search(self, conn: Connection, terms: Sequence[str], limit: int) -> list[tuple[str, str]]:
+        rows = conn.execute(text(self.search_sql), {"q": self.search_query(terms), "n": limit}).all()
+        return [(str(fp), str(body)) for fp, body in rows]
 
 
 class SQLite(Dialect):
@@ -106,15 +112,13 @@ class SQLite(Dialect):
         conn.execute(incident_text.insert().values(fingerprint=fingerprint, text=body))
         return True
 
-    def search(self, conn: Connection, terms: Sequence[str], limit: int) -> list[tuple[str, str]]:
-        rows = conn.execute(
-            text(
-                "select fingerprint, text from incident_text where incident_text match :q"
-                " order by bm25(incident_text) limit :n"
-            ),
-            {"q": fts5_query(terms), "n": limit},
-        ).all()
-        return [(str(fp), str(body)) for fp, body in rows]
+    # best bm25 first; each term quoted, so no word is an operator
+    search_sql = (
+        "select fingerprint, text from incident_text where incident_text match :q order by bm25(incident_text) limit :n"
+    )
+
+    def search_query(self, terms: Sequence[str]) -> str:
+        return fts5_query(terms)
 
 
 class Postgres(Dialect):
@@ -145,15 +149,14 @@ class Postgres(Dialect):
         stmt = postgresql.insert(incident_text).values(fingerprint=fingerprint, text=body)
         return conn.execute(stmt.on_conflict_do_nothing().returning(incident_text.c.fingerprint)).first() is not None
 
-    def search(self, conn: Connection, terms: Sequence[str], limit: int) -> list[tuple[str, str]]:
-        rows = conn.execute(
-            text(
-                "select fingerprint, text from incident_text, to_tsquery('simple', :q) q where tsv @@ q"
-                " order by ts_rank(tsv, q) desc limit :n"
-            ),
-            {"q": tsquery(terms), "n": limit},
-        ).all()
-        return [(str(fp), str(body)) for fp, body in rows]
+    search_sql = (
+        "select fingerprint, text from incident_text, to_tsquery('simple', :q) q where tsv @@ q"
+        " order by ts_rank(tsv, q) desc limit :n"
+    )
+
+    def search_query(self, terms: Sequence[str]) -> str:
+        return tsquery(terms)
+
 
 
 def fts5_query(terms: Sequence[str]) -> str:
