@@ -6,6 +6,8 @@
 - `greatest(a, b)`: `max(a, b)` in SQLite.
 - serialising work across processes: SQLite's BEGIN IMMEDIATE already holds the one write lock; PostgreSQL
   takes transaction-scoped advisory locks (coalescing an identity, migrating at start).
+- running statements: each is compiled once per backend (`prepare`) and then run straight on the DB-API
+  connection (`Tx`), so a call costs what the driver costs, not a statement build and compile.
 - full-text search of incidents: an FTS5 virtual table ranked by bm25, or a tsvector column with a GIN
   index ranked by ts_rank.
 """
@@ -13,8 +15,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, text
@@ -22,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import GenericFunction
 
@@ -49,6 +52,58 @@ def is_postgres_url(url: str | None) -> bool:
     return bool(url) and str(url).startswith(("postgresql://", "postgres://", "postgresql+psycopg://"))
 
 
+class Prepared:
+    """A statement compiled once for one backend: its SQL and how to lay out its parameters."""
+
+    __slots__ = ("defaults", "names", "sql")
+
+    def __init__(self, sql: str, names: Sequence[str] | None, defaults: dict[str, Any]) -> None:
+        self.sql = sql
+        self.names = tuple(names) if names is not None else None  # positional (SQLite), else named
+        self.defaults = defaults  # values the statement itself holds (constants)
+
+    def params(self, given: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        merged = {**self.defaults, **given}
+        if self.names is None:
+            return merged
+        return tuple(merged[name] for name in self.names)
+
+
+class Tx:
+    """One transaction (or, on SQLite, one read outside a transaction) on a DB-API connection."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    def run(self, stmt: Prepared, **params: Any) -> Any:
+        """Execute; returns the DB-API cursor (rows, rowcount, description)."""
+        cursor = self.raw.cursor()
+        cursor.execute(stmt.sql, stmt.params(params))
+        return cursor
+
+    def many(self, stmt: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            self.raw.cursor().executemany(stmt.sql, [stmt.params(row) for row in rows])
+
+    def rows(self, stmt: Prepared, **params: Any) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in self.run(stmt, **params).fetchall()]
+
+    def one(self, stmt: Prepared, **params: Any) -> tuple[Any, ...] | None:
+        row = self.run(stmt, **params).fetchone()
+        return tuple(row) if row is not None else None
+
+    def scalar(self, stmt: Prepared, **params: Any) -> Any:
+        row = self.run(stmt, **params).fetchone()
+        return row[0] if row is not None else None
+
+    def dicts(self, stmt: Prepared, **params: Any) -> list[dict[str, Any]]:
+        cursor = self.run(stmt, **params)
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
 class Dialect:
     """What the store asks of its backend beyond portable SQL."""
 
@@ -59,16 +114,35 @@ class Dialect:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._search: Prepared | None = None
+        self._index: Prepared | None = None
 
     def lock(self) -> AbstractContextManager[Any]:
         """Held around every use of a connection in this process."""
         return nullcontext()
 
+    def prepare(self, stmt: ClauseElement, keys: Sequence[str] | None = None) -> Prepared:
+        """Compile once; `keys` names the columns an INSERT or UPDATE is given (all, when None)."""
+        compiled = stmt.compile(dialect=self.engine.dialect, column_keys=list(keys) if keys is not None else None)
+        defaults = {
+            name: value for name, value in compiled.params.items()
+            if value is not None and type(value).__name__ != "symbol"  # not a required parameter
+        }
+        names = getattr(compiled, "positiontup", None) if self.engine.dialect.paramstyle == "qmark" else None
+        return Prepared(str(compiled), names, defaults)
+
+    def transaction(self, write: bool = True) -> AbstractContextManager[Tx]:
+        """A write transaction, committed at the end of the block (rolled back when it raises), or a read."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.engine.dispose()
+
     def insert(self, table: Table) -> Any:
         """INSERT with .on_conflict_do_update / .on_conflict_do_nothing."""
         raise NotImplementedError
 
-    def serialise(self, conn: Connection, key: str) -> None:
+    def serialise(self, tx: Tx, key: str) -> None:
         """Within the transaction, one process at a time past this point for `key`."""
 
     def migration_lock(self, conn: Connection) -> None:
@@ -77,7 +151,7 @@ class Dialect:
     def create_fulltext(self, conn: Connection) -> None:
         raise NotImplementedError
 
-    def index_text(self, conn: Connection, fingerprint: str, body: str) -> bool:
+    def index_text(self, tx: Tx, fingerprint: str, body: str) -> bool:
         """Index an identity's text; False when it already was."""
         raise NotImplementedError
 
@@ -87,9 +161,10 @@ class Dialect:
     def search_query(self, terms: Sequence[str]) -> str:
         raise NotImplementedError
 
-    def search(self, conn: Connection, terms: Sequence[str], limit: int) -> list[tuple[str, str]]:
-        rows = conn.execute(text(self.search_sql), {"q": self.search_query(terms), "n": limit}).all()
-        return [(str(fp), str(body)) for fp, body in rows]
+    def search(self, tx: Tx, terms: Sequence[str], limit: int) -> list[tuple[str, str]]:
+        if self._search is None:
+            self._search = self.prepare(text(self.search_sql))
+        return [(str(fp), str(body)) for fp, body in tx.rows(self._search, q=self.search_query(terms), n=limit)]
 
 
 class SQLite(Dialect):
@@ -98,9 +173,35 @@ class SQLite(Dialect):
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
         self._lock = threading.RLock()
+        self._raw: Any = None  # the one DB-API connection, opened on first use
 
     def lock(self) -> AbstractContextManager[Any]:
         return self._lock
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[Tx]:
+        with self._lock:
+            if self._raw is None:
+                self._raw = self.engine.raw_connection()
+            raw = self._raw.driver_connection
+            if not write:
+                # outside a transaction: each statement sees the last commit, and no lock is taken
+                yield Tx(raw)
+                return
+            raw.execute("begin immediate")  # the file's write lock, at once: check-then-write is never interleaved
+            try:
+                yield Tx(raw)
+            except BaseException:
+                raw.execute("rollback")
+                raise
+            raw.execute("commit")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._raw is not None:
+                self._raw.close()
+                self._raw = None
+        super().close()
 
     def insert(self, table: Table) -> Any:
         return sqlite.insert(table)
@@ -108,8 +209,10 @@ class SQLite(Dialect):
     def create_fulltext(self, conn: Connection) -> None:
         conn.exec_driver_sql(FTS5_TABLE)
 
-    def index_text(self, conn: Connection, fingerprint: str, body: str) -> bool:
-        conn.execute(incident_text.insert().values(fingerprint=fingerprint, text=body))
+    def index_text(self, tx: Tx, fingerprint: str, body: str) -> bool:
+        if self._index is None:
+            self._index = self.prepare(incident_text.insert())
+        tx.run(self._index, fingerprint=fingerprint, text=body)
         return True
 
     # best bm25 first; each term quoted, so no word is an operator
@@ -128,12 +231,26 @@ class Postgres(Dialect):
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
         self.workers = engine.pool.size()  # type: ignore[attr-defined]
+        self._serialise = self.prepare(text("select pg_advisory_xact_lock(hashtextextended(:k, 0))"))
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[Tx]:
+        raw = self.engine.raw_connection()  # from the pool, back to it at the end
+        try:
+            try:
+                yield Tx(raw.driver_connection)
+            except BaseException:
+                raw.rollback()
+                raise
+            raw.commit()
+        finally:
+            raw.close()
 
     def insert(self, table: Table) -> Any:
         return postgresql.insert(table)
 
-    def serialise(self, conn: Connection, key: str) -> None:
-        conn.execute(text("select pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
+    def serialise(self, tx: Tx, key: str) -> None:
+        tx.run(self._serialise, k=key)
 
     def migration_lock(self, conn: Connection) -> None:
         conn.execute(text("select pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
@@ -145,9 +262,11 @@ class Postgres(Dialect):
         )
         conn.exec_driver_sql("create index if not exists incident_text_tsv on incident_text using gin (tsv)")
 
-    def index_text(self, conn: Connection, fingerprint: str, body: str) -> bool:
-        stmt = postgresql.insert(incident_text).values(fingerprint=fingerprint, text=body)
-        return conn.execute(stmt.on_conflict_do_nothing().returning(incident_text.c.fingerprint)).first() is not None
+    def index_text(self, tx: Tx, fingerprint: str, body: str) -> bool:
+        if self._index is None:
+            stmt = postgresql.insert(incident_text).on_conflict_do_nothing().returning(incident_text.c.fingerprint)
+            self._index = self.prepare(stmt)
+        return tx.one(self._index, fingerprint=fingerprint, text=body) is not None
 
     search_sql = (
         "select fingerprint, text from incident_text, to_tsquery('simple', :q) q where tsv @@ q"
@@ -202,7 +321,7 @@ def _sqlite_engine(path: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        # A write takes the file's write lock at once, so check-then-write is never interleaved.
-        conn.exec_driver_sql("begin" if conn.get_execution_options().get("read_only") else "begin immediate")
+        # SQLAlchemy's own transactions (migrations) take the file's write lock at once.
+        conn.exec_driver_sql("begin immediate")
 
     return engine

@@ -14,14 +14,14 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
-    Connection,
+    Integer,
     Row,
     and_,
     case,
@@ -34,12 +34,14 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy import bindparam as B
 
 from bot.alerts.incidents import Incident, merge_places
 from bot.card import TriageResult
 from bot.memory.recall import INDEXED_TERMS, SIMILAR_LIMIT, pick_similar, rare_terms, related, search_terms, words
 from bot.memory.verdicts import fold_verdict
 from bot.store import dialects
+from bot.store.dialects import Tx
 from bot.store.leases import WRITE_GRACE, one_per_channel, soonest_wait
 from bot.store.migrate import upgrade
 from bot.store.retention import PURGE
@@ -113,7 +115,7 @@ def card_summary(raw: Any) -> str:
         return ""
 
 
-def _dead(owner: ColumnElement[Any], stale_before: float) -> ColumnElement[bool]:
+def _dead(owner: ColumnElement[Any], stale_before: Any) -> ColumnElement[bool]:
     """The lease holder `owner` is not alive: no heartbeat of its replica at or after `stale_before`."""
     return ~exists().where(replicas.c.id == owner, replicas.c.seen_at >= stale_before)
 
@@ -126,9 +128,9 @@ class SQLStore:
         self.engine = dialect.engine
         self.shared = dialect.shared
         self._clock = clock
-        self._lock = dialect.lock()
+        self._prepared: dict[Any, dialects.Prepared] = {}
         self._executor = ThreadPoolExecutor(max_workers=dialect.workers, thread_name_prefix="store")
-        with self._lock:
+        with dialect.lock():
             upgrade(dialect)
         self.repair_verdicts()
         self.backfill_terms()
@@ -142,7 +144,7 @@ class SQLStore:
         try:
             return cls(dialect, clock)
         except BaseException:
-            dialect.engine.dispose()
+            dialect.close()
             raise
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -151,27 +153,25 @@ class SQLStore:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
-        self.engine.dispose()
+        self.dialect.close()
 
-    @contextmanager
-    def _tx(self) -> Iterator[Connection]:
+    def _tx(self) -> AbstractContextManager[Tx]:
         """One write transaction: committed when the block ends, rolled back when it raises."""
-        with self._lock, self.engine.begin() as conn:
-            yield conn
+        return self.dialect.transaction(write=True)
 
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        """One read-only transaction (on SQLite it does not take the write lock)."""
-        with self._lock, self.engine.connect() as conn:
-            yield conn.execution_options(read_only=True)
+    def _read(self) -> AbstractContextManager[Tx]:
+        """Reads only (on SQLite they take no lock)."""
+        return self.dialect.transaction(write=False)
 
-    def _rows(self, query: Any, args: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        with self._read() as conn:
-            return [dict(row._mapping) for row in conn.execute(query, args or {})]
-
-    def _incidents(self, query: Any) -> list[Incident]:
-        with self._read() as conn:
-            return [_incident(row) for row in conn.execute(query)]
+    def q(self, build: Callable[[], Any], keys: Sequence[str] = (), variant: Any = None) -> dialects.Prepared:
+        """The statement `build` makes, built and compiled once per store. `build` must hold no values of the
+        call (those are bind parameters); `keys` are the columns an INSERT is given; `variant` tells apart
+        shapes one `build` makes (an IN list's length)."""
+        key = (build.__code__, variant)
+        found = self._prepared.get(key)
+        if found is None:
+            found = self._prepared[key] = self.dialect.prepare(build(), keys)
+        return found
 
     # --- triages -------------------------------------------------------------------------------
 
@@ -195,86 +195,101 @@ class SQLStore:
             "needs_review": int(meta.needs_review), "latency_ms": meta.latency_ms, "cost_usd": meta.cost_usd,
             "outcome": outcome, "error": error, "result": result.model_dump_json(),
         }
-        stmt = self.dialect.insert(triages).values(row)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[triages.c.id], set_={k: stmt.excluded[k] for k in row if k != "id"}
-        )
-        with self._tx() as conn:
-            self._index_incident(conn, meta.fingerprint, text)
-            conn.execute(stmt)
+
+        def upsert() -> Any:
+            stmt = self.dialect.insert(triages)
+            return stmt.on_conflict_do_update(
+                index_elements=[triages.c.id], set_={c.name: stmt.excluded[c.name] for c in triages.c if c.name != "id"}
+            )
+
+        with self._tx() as tx:
+            self._index_incident(tx, meta.fingerprint, text)
+            tx.run(self.q(upsert, keys=tuple(row)), **row)
             if cache is not None:
-                self._put_cached(conn, *cache)
+                self._put_cached(tx, *cache)
 
     def get_triage(self, triage_id: str) -> TriageResult | None:
-        with self._read() as conn:
-            raw = conn.execute(select(triages.c.result).where(triages.c.id == triage_id)).scalar()
+        with self._read() as tx:
+            raw = tx.scalar(self.q(lambda: select(triages.c.result).where(triages.c.id == B("triage"))),
+                            triage=triage_id)
         return TriageResult.model_validate_json(raw) if raw is not None else None
 
     def triage_text(self, triage_id: str) -> str | None:
         """The redacted input of a triage, for asking again."""
-        with self._read() as conn:
-            found = conn.execute(select(triages.c.text).where(triages.c.id == triage_id)).scalar()
+        with self._read() as tx:
+            found = tx.scalar(self.q(lambda: select(triages.c.text).where(triages.c.id == B("triage"))),
+                              triage=triage_id)
         return str(found) if found is not None else None
 
     def count_triages(self) -> int:
-        with self._read() as conn:
-            return int(conn.execute(select(func.count()).select_from(triages)).scalar_one())
+        with self._read() as tx:
+            return int(tx.scalar(self.q(lambda: select(func.count()).select_from(triages))))
 
     def triage_rows(self, since: float = 0.0) -> list[dict[str, Any]]:
-        return self._rows(select(triages).where(triages.c.created_at >= since).order_by(triages.c.created_at))
+        with self._read() as tx:
+            return tx.dicts(self.q(
+                lambda: select(triages).where(triages.c.created_at >= B("since")).order_by(triages.c.created_at)
+            ), since=since)
 
     def spent_since(self, since: float) -> float:
-        with self._read() as conn:
-            total = conn.execute(
-                select(func.coalesce(func.sum(triages.c.cost_usd), 0.0)).where(triages.c.created_at >= since)
-            ).scalar_one()
-        return float(total)
+        with self._read() as tx:
+            total = tx.scalar(self.q(
+                lambda: select(func.coalesce(func.sum(triages.c.cost_usd), 0.0))
+                .where(triages.c.created_at >= B("since"))
+            ), since=since)
+        return float(total or 0.0)
 
     # --- idempotency cache ---------------------------------------------------------------------
 
     def get_cached(self, key: str) -> TriageResult | None:
-        with self._read() as conn:
-            raw = conn.execute(
-                select(cache.c.result).where(cache.c.key == key, cache.c.expires_at > self._clock())
-            ).scalar()
+        with self._read() as tx:
+            raw = tx.scalar(self.q(
+                lambda: select(cache.c.result).where(cache.c.key == B("k"), cache.c.expires_at > B("now"))
+            ), k=key, now=self._clock())
         return TriageResult.model_validate_json(raw) if raw is not None else None
 
     def put_cached(self, key: str, result: TriageResult, ttl: float) -> None:
         if ttl <= 0:
             return
-        with self._tx() as conn:
-            self._put_cached(conn, key, result, ttl)
+        with self._tx() as tx:
+            self._put_cached(tx, key, result, ttl)
 
-    def _put_cached(self, conn: Connection, key: str, result: TriageResult, ttl: float) -> None:
+    def _put_cached(self, tx: Tx, key: str, result: TriageResult, ttl: float) -> None:
         if ttl <= 0:
             return
-        stmt = self.dialect.insert(cache).values(
-            key=key, result=result.model_dump_json(), expires_at=self._clock() + ttl
-        )
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=[cache.c.key], set_={"result": stmt.excluded.result, "expires_at": stmt.excluded.expires_at}
-        ))
+
+        def upsert() -> Any:
+            stmt = self.dialect.insert(cache)
+            return stmt.on_conflict_do_update(
+                index_elements=[cache.c.key],
+                set_={"result": stmt.excluded.result, "expires_at": stmt.excluded.expires_at},
+            )
+
+        tx.run(self.q(upsert, keys=("key", "result", "expires_at")),
+               key=key, result=result.model_dump_json(), expires_at=self._clock() + ttl)
 
     def live_cache(self, limit: int) -> list[tuple[str, float, TriageResult]]:
         """Unexpired cache entries, oldest expiry first, at most `limit` (warms the service's memo)."""
-        with self._read() as conn:
-            rows = conn.execute(
-                select(cache.c.key, cache.c.expires_at, cache.c.result)
-                .where(cache.c.expires_at > self._clock()).order_by(cache.c.expires_at).limit(limit)
-            ).all()
+        with self._read() as tx:
+            rows = tx.rows(self.q(
+                lambda: select(cache.c.key, cache.c.expires_at, cache.c.result)
+                .where(cache.c.expires_at > B("now")).order_by(cache.c.expires_at).limit(B("n", type_=Integer))
+            ), now=self._clock(), n=limit)
         return [(key, expires_at, TriageResult.model_validate_json(raw)) for key, expires_at, raw in rows]
 
     def purge_older_than(self, before: float) -> dict[str, int]:
         """Retention: delete rows older than `before` that nothing needs any more; counts per table."""
         counts: dict[str, int] = {}
-        with self._tx() as conn:
+        with self._tx() as tx:
             for table, statement in PURGE:
-                counts[table] = conn.execute(text(statement.format(p=":before")), {"before": before}).rowcount
+                prepared = self.q(lambda: text(statement.format(p=":before")), variant=statement)  # noqa: B023
+                counts[table] = tx.run(prepared, before=before).rowcount
         return counts
 
     def purge_expired(self) -> int:
-        with self._tx() as conn:
-            return conn.execute(delete(cache).where(cache.c.expires_at <= self._clock())).rowcount
+        with self._tx() as tx:
+            return int(tx.run(self.q(lambda: delete(cache).where(cache.c.expires_at <= B("now"))),
+                              now=self._clock()).rowcount)
 
     # --- feedback ------------------------------------------------------------------------------
 
@@ -282,129 +297,144 @@ class SQLStore:
         self, triage_id: str, user: str, action: str, old_value: str | None, new_value: str | None
     ) -> bool:
         """Store one click; False when the same user already made the same choice (idempotent)."""
-        with self._tx() as conn:
-            same = conn.execute(
-                select(feedback.c.id).where(
-                    feedback.c.triage_id == triage_id, feedback.c.user == user, feedback.c.action == action,
-                    func.coalesce(feedback.c.new_value, "") == (new_value or ""),
-                ).limit(1)
-            ).first()
+        with self._tx() as tx:
+            same = tx.one(self.q(lambda: select(feedback.c.id).where(
+                feedback.c.triage_id == B("triage"), feedback.c.user == B("who"), feedback.c.action == B("what"),
+                func.coalesce(feedback.c.new_value, "") == B("value"),
+            ).limit(1)), triage=triage_id, who=user, what=action, value=new_value or "")
             if same is not None:
                 return False
-            raw = conn.execute(select(triages.c.result).where(triages.c.id == triage_id)).scalar()
+            raw = tx.scalar(self.q(lambda: select(triages.c.result).where(triages.c.id == B("triage"))),
+                            triage=triage_id)
             meta = TriageResult.model_validate_json(raw).meta if raw is not None else None
             # The unique index settles two replicas storing the same click at the same moment.
-            inserted = conn.execute(
-                self.dialect.insert(feedback).values(
-                    triage_id=triage_id, user=user, action=action, old_value=old_value, new_value=new_value,
-                    created_at=self._clock(), model=meta.model if meta else None,
-                    prompt_version=meta.prompt_version if meta else None, engine=meta.engine if meta else None,
-                ).on_conflict_do_nothing().returning(feedback.c.id)
-            ).first()
+            inserted = tx.one(self.q(
+                lambda: self.dialect.insert(feedback).on_conflict_do_nothing().returning(feedback.c.id),
+                keys=("triage_id", "user", "action", "old_value", "new_value", "created_at", "model",
+                      "prompt_version", "engine"),
+            ), triage_id=triage_id, user=user, action=action, old_value=old_value, new_value=new_value,
+                created_at=self._clock(), model=meta.model if meta else None,
+                prompt_version=meta.prompt_version if meta else None, engine=meta.engine if meta else None)
             if inserted is None:
                 return False
             # In the same transaction: the card's verdict becomes the precedent of its incident identity.
-            self._refresh_verdict(conn, triage_id)
+            self._refresh_verdict(tx, triage_id)
             return True
 
     def feedback_for(self, triage_id: str) -> list[dict[str, Any]]:
-        return self._rows(select(feedback).where(feedback.c.triage_id == triage_id).order_by(feedback.c.id))
+        with self._read() as tx:
+            return tx.dicts(self.q(
+                lambda: select(feedback).where(feedback.c.triage_id == B("triage")).order_by(feedback.c.id)
+            ), triage=triage_id)
 
     def feedback_rows(self, since: float = 0.0) -> list[dict[str, Any]]:
-        return self._rows(select(feedback).where(feedback.c.created_at >= since).order_by(feedback.c.id))
+        with self._read() as tx:
+            return tx.dicts(self.q(
+                lambda: select(feedback).where(feedback.c.created_at >= B("since")).order_by(feedback.c.id)
+            ), since=since)
 
     # --- incident memory -----------------------------------------------------------------------
     # A verdict is folded from a card's feedback rows whenever one is stored, so precedents need no extra
     # call from the Slack or HTTP paths. One indexed text per incident identity keeps the search small.
 
-    def _index_incident(self, conn: Connection, fingerprint: str, body: str) -> None:
+    def _index_incident(self, tx: Tx, fingerprint: str, body: str) -> None:
         """Index the first text of each identity."""
-        seen = conn.execute(select(literal(1)).where(triages.c.fingerprint == fingerprint).limit(1)).first()
-        if seen is None and self.dialect.index_text(conn, fingerprint, body[:INDEXED_CHARS]):
-            self._count_terms(conn, body)
+        seen = tx.one(self.q(
+            lambda: select(literal(1)).where(triages.c.fingerprint == B("fp")).limit(1)
+        ), fp=fingerprint)
+        if seen is None and self.dialect.index_text(tx, fingerprint, body[:INDEXED_CHARS]):
+            self._count_terms(tx, body)
 
-    def _count_terms(self, conn: Connection, body: str) -> None:
+    def _count_terms(self, tx: Tx, body: str) -> None:
         # Sorted: replicas indexing at the same moment take the rows' locks in the same order.
         terms = sorted(words(body[:INDEXED_CHARS], INDEXED_TERMS))
-        if not terms:
-            return
-        stmt = self.dialect.insert(incident_terms)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[incident_terms.c.term], set_={"docs": incident_terms.c.docs + 1}
-        )
-        conn.execute(stmt, [{"term": term, "docs": 1} for term in terms])
+
+        def upsert() -> Any:
+            return self.dialect.insert(incident_terms).on_conflict_do_update(
+                index_elements=[incident_terms.c.term], set_={"docs": incident_terms.c.docs + 1}
+            )
+
+        tx.many(self.q(upsert, keys=("term", "docs")), [{"term": term, "docs": 1} for term in terms])
 
     def backfill_terms(self) -> None:
         """Count the words of incidents indexed before word counts existed (once, when the store opens)."""
-        with self._tx() as conn:
-            if conn.execute(select(incident_terms.c.term).limit(1)).first() is not None:
+        with self._tx() as tx:
+            if tx.one(self.q(lambda: select(incident_terms.c.term).limit(1))) is not None:
                 return
-            for (body,) in conn.execute(select(incident_text.c.text)).all():
-                self._count_terms(conn, body)
+            for (body,) in tx.rows(self.q(lambda: select(incident_text.c.text))):
+                self._count_terms(tx, body)
 
     def repair_verdicts(self) -> None:
         """Fold feedback that has no verdict yet: stored before verdicts existed, or cut off by a crash."""
-        with self._tx() as conn:
-            stale = conn.execute(
-                select(feedback.c.triage_id).distinct()
+        with self._tx() as tx:
+            stale = tx.rows(self.q(
+                lambda: select(feedback.c.triage_id).distinct()
                 .outerjoin(verdicts, verdicts.c.triage_id == feedback.c.triage_id)
                 .where(or_(verdicts.c.triage_id.is_(None), feedback.c.created_at > verdicts.c.judged_at))
-            ).scalars().all()
-            for triage_id in stale:
-                self._refresh_verdict(conn, triage_id)
+            ))
+            for (triage_id,) in stale:
+                self._refresh_verdict(tx, triage_id)
 
-    def _refresh_verdict(self, conn: Connection, triage_id: str) -> None:
-        card = conn.execute(
-            select(triages.c.fingerprint, triages.c.severity, triages.c.category).where(triages.c.id == triage_id)
-        ).first()
+    def _refresh_verdict(self, tx: Tx, triage_id: str) -> None:
+        card = tx.one(self.q(
+            lambda: select(triages.c.fingerprint, triages.c.severity, triages.c.category)
+            .where(triages.c.id == B("triage"))
+        ), triage=triage_id)
         if card is None:
             return
-        rows = conn.execute(
-            select(feedback.c.action, feedback.c.user, feedback.c.new_value, feedback.c.created_at)
-            .where(feedback.c.triage_id == triage_id).order_by(feedback.c.id)
-        ).all()
-        folded = fold_verdict(card[1], card[2], [dict(row._mapping) for row in rows])
+        rows = tx.dicts(self.q(
+            lambda: select(feedback.c.action, feedback.c.user, feedback.c.new_value, feedback.c.created_at)
+            .where(feedback.c.triage_id == B("triage")).order_by(feedback.c.id)
+        ), triage=triage_id)
+        folded = fold_verdict(card[1], card[2], rows)
         if folded is None:
-            conn.execute(delete(verdicts).where(verdicts.c.triage_id == triage_id))
+            tx.run(self.q(lambda: delete(verdicts).where(verdicts.c.triage_id == B("triage"))), triage=triage_id)
             return
-        stmt = self.dialect.insert(verdicts).values(
-            triage_id=triage_id, fingerprint=card[0], verdict=folded.verdict, severity=folded.severity,
-            category=folded.category, judged_by=folded.by, judged_at=folded.at,
-        )
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=[verdicts.c.triage_id],
-            set_={k: stmt.excluded[k] for k in ("fingerprint", "verdict", "severity", "category", "judged_by",
-                                                 "judged_at")},
-        ))
+
+        def upsert() -> Any:
+            stmt = self.dialect.insert(verdicts)
+            return stmt.on_conflict_do_update(
+                index_elements=[verdicts.c.triage_id],
+                set_={k: stmt.excluded[k] for k in ("fingerprint", "verdict", "severity", "category", "judged_by",
+                                                     "judged_at")},
+            )
+
+        tx.run(self.q(upsert, keys=("triage_id", "fingerprint", "verdict", "severity", "category", "judged_by",
+                                    "judged_at")),
+               triage_id=triage_id, fingerprint=card[0], verdict=folded.verdict, severity=folded.severity,
+               category=folded.category, judged_by=folded.by, judged_at=folded.at)
 
     def set_verdict_link(self, triage_id: str, link: str) -> None:
         """Remember the permalink of a judged card (asked of Slack once, shown on every later card)."""
-        with self._tx() as conn:
-            conn.execute(update(verdicts).where(verdicts.c.triage_id == triage_id).values(link=link))
+        with self._tx() as tx:
+            tx.run(self.q(lambda: update(verdicts).where(verdicts.c.triage_id == B("triage"))
+                          .values(link=B("permalink"))), triage=triage_id, permalink=link)
 
     def verdict_of(self, triage_id: str) -> dict[str, Any] | None:
         """The standing verdict on one card: triage_id, verdict, severity, category, by, at, fingerprint."""
-        with self._read() as conn:
-            row = conn.execute(select(*VERDICT).where(verdicts.c.triage_id == triage_id)).first()
+        with self._read() as tx:
+            row = tx.one(self.q(lambda: select(*VERDICT).where(verdicts.c.triage_id == B("triage"))),
+                         triage=triage_id)
         return _verdict(row) if row else None
 
     def verdict_link(self, triage_id: str) -> str | None:
-        with self._read() as conn:
-            link = conn.execute(select(verdicts.c.link).where(verdicts.c.triage_id == triage_id)).scalar()
+        with self._read() as tx:
+            link = tx.scalar(self.q(lambda: select(verdicts.c.link).where(verdicts.c.triage_id == B("triage"))),
+                             triage=triage_id)
         return str(link) if link else None
 
     def precedent(self, fingerprint: str) -> dict[str, Any] | None:
         """The latest verdict on any card of this identity, with an excerpt of the judged text."""
-        with self._read() as conn:
-            return self._precedent(conn, fingerprint)
+        with self._read() as tx:
+            return self._precedent(tx, fingerprint)
 
-    def _precedent(self, conn: Connection, fingerprint: str) -> dict[str, Any] | None:
-        row = conn.execute(
-            select(*VERDICT, func.substr(triages.c.text, 1, EXCERPT_CHARS))
+    def _precedent(self, tx: Tx, fingerprint: str) -> dict[str, Any] | None:
+        row = tx.one(self.q(
+            lambda: select(*VERDICT, func.substr(triages.c.text, 1, EXCERPT_CHARS))
             .join(triages, triages.c.id == verdicts.c.triage_id)
-            .where(verdicts.c.fingerprint == fingerprint)
+            .where(verdicts.c.fingerprint == B("fp"))
             .order_by(verdicts.c.judged_at.desc(), verdicts.c.triage_id.desc()).limit(1)
-        ).first()
+        ), fp=fingerprint)
         return {**_verdict(row), "text": row[7]} if row else None
 
     def recall(
@@ -416,70 +446,73 @@ class SQLStore:
         (one entry per identity, its judged card if any); judged ones first. Plain data: {"precedent":
         dict | None, "similar": [{triage_id, at, severity, category, verdict, by, summary, text}]}.
         """
-        with self._read() as conn:
-            precedent = self._precedent(conn, fingerprint)
-            hits = self._search(conn, fingerprint, text)
+        with self._read() as tx:
+            precedent = self._precedent(tx, fingerprint)
+            hits = self._search(tx, fingerprint, text)
+            fingerprints = [fingerprint, *hits]
             # The latest verdict per identity among the candidates.
             judged: dict[str, dict[str, Any]] = {}
-            for row in conn.execute(
-                select(*VERDICT).where(verdicts.c.fingerprint.in_([fingerprint, *hits]))
-                .order_by(verdicts.c.judged_at.desc(), verdicts.c.triage_id.desc())
-            ):
+            for row in tx.rows(self.q(
+                lambda: select(*VERDICT)
+                .where(verdicts.c.fingerprint.in_([B(f"f{n}") for n in range(len(fingerprints))]))
+                .order_by(verdicts.c.judged_at.desc(), verdicts.c.triage_id.desc()),
+                variant=len(fingerprints),
+            ), **{f"f{n}": fp for n, fp in enumerate(fingerprints)}):
                 if row[0] != exclude:
                     judged.setdefault(row[6], _verdict(row))
             picked = pick_similar(
-                fingerprint, hits, judged, lambda fp, skip: self._latest(conn, fp, exclude, skip), exclude=exclude,
+                fingerprint, hits, judged, lambda fp, skip: self._latest(tx, fp, exclude, skip), exclude=exclude,
                 limit=limit,
             )
-            similar = [self._describe(conn, candidate) for candidate in picked]
+            similar = [self._describe(tx, candidate) for candidate in picked]
         return {"precedent": precedent, "similar": [s for s in similar if s is not None]}
 
     def judged_cases(self, since: float = 0.0) -> list[dict[str, Any]]:
         """One row per judged card (its latest verdict) judged since a time, oldest verdict first."""
-        with self._read() as conn:
-            rows = conn.execute(
-                select(*VERDICT, triages.c.text, triages.c.source, triages.c.severity, triages.c.category,
-                       triages.c.created_at, triages.c.engine, triages.c.model, triages.c.prompt_version)
-                .join(triages, triages.c.id == verdicts.c.triage_id).where(verdicts.c.judged_at >= since)
+        with self._read() as tx:
+            rows = tx.rows(self.q(
+                lambda: select(*VERDICT, triages.c.text, triages.c.source, triages.c.severity, triages.c.category,
+                               triages.c.created_at, triages.c.engine, triages.c.model, triages.c.prompt_version)
+                .join(triages, triages.c.id == verdicts.c.triage_id).where(verdicts.c.judged_at >= B("since"))
                 .order_by(verdicts.c.judged_at, verdicts.c.triage_id)
-            ).all()
+            ), since=since)
         keys = ("text", "source", "card_severity", "card_category", "created_at", "engine", "model", "prompt_version")
-        return [{**_verdict(row), **dict(zip(keys, tuple(row)[7:], strict=True))} for row in rows]
+        return [{**_verdict(row), **dict(zip(keys, row[7:], strict=True))} for row in rows]
 
-    def _search(self, conn: Connection, fingerprint: str, text: str) -> list[str]:
+    def _search(self, tx: Tx, fingerprint: str, text: str) -> list[str]:
         """Other identities whose text is close to `text`, best first."""
         terms = search_terms(text)
         if not terms:
             return []
         documents = {
-            str(term): int(docs) for term, docs in conn.execute(
-                select(incident_terms.c.term, incident_terms.c.docs).where(incident_terms.c.term.in_(terms))
-            )
+            str(term): int(docs) for term, docs in tx.rows(self.q(
+                lambda: select(incident_terms.c.term, incident_terms.c.docs)
+                .where(incident_terms.c.term.in_([B(f"t{n}") for n in range(len(terms))])),
+                variant=len(terms),
+            ), **{f"t{n}": term for n, term in enumerate(terms)})
         }
         chosen = rare_terms(terms, documents)
         if not chosen:
             return []
         found: list[str] = []
-        for fp, indexed in self.dialect.search(conn, chosen, FTS_CANDIDATES):
+        for fp, indexed in self.dialect.search(tx, chosen, FTS_CANDIDATES):
             if fp != fingerprint and fp not in found and related(terms, indexed):
                 found.append(fp)
         return found
 
-    def _latest(
-        self, conn: Connection, fingerprint: str, exclude: str | None, skip: str | None
-    ) -> dict[str, Any] | None:
-        found = conn.execute(
-            select(triages.c.id).where(
-                triages.c.fingerprint == fingerprint, triages.c.id != (exclude or ""), triages.c.id != (skip or "")
+    def _latest(self, tx: Tx, fingerprint: str, exclude: str | None, skip: str | None) -> dict[str, Any] | None:
+        found = tx.scalar(self.q(
+            lambda: select(triages.c.id).where(
+                triages.c.fingerprint == B("fp"), triages.c.id != B("exclude"), triages.c.id != B("skip")
             ).order_by(triages.c.created_at.desc()).limit(1)
-        ).scalar()
+        ), fp=fingerprint, exclude=exclude or "", skip=skip or "")
         return {"triage_id": found, "fingerprint": fingerprint} if found is not None else None
 
-    def _describe(self, conn: Connection, candidate: Mapping[str, Any]) -> dict[str, Any] | None:
-        row = conn.execute(
-            select(triages.c.created_at, triages.c.severity, triages.c.category, triages.c.result,
-                   func.substr(triages.c.text, 1, EXCERPT_CHARS)).where(triages.c.id == candidate["triage_id"])
-        ).first()
+    def _describe(self, tx: Tx, candidate: Mapping[str, Any]) -> dict[str, Any] | None:
+        row = tx.one(self.q(
+            lambda: select(triages.c.created_at, triages.c.severity, triages.c.category, triages.c.result,
+                           func.substr(triages.c.text, 1, EXCERPT_CHARS)).where(triages.c.id == B("triage"))
+        ), triage=candidate["triage_id"])
         if row is None:
             return None
         at, severity, category, result, excerpt = row
@@ -494,53 +527,68 @@ class SQLStore:
 
     # --- Slack ---------------------------------------------------------------------------------
 
+    def _claim(self, tx: Tx, event_id: str, now: float) -> bool:
+        prepared = self.q(
+            lambda: self.dialect.insert(slack_events).on_conflict_do_nothing().returning(slack_events.c.event_id),
+            keys=("event_id", "received_at"),
+        )
+        return tx.one(prepared, event_id=event_id, received_at=now) is not None
+
     def claim_event(self, event_id: str) -> bool:
         """True the first time an event id is seen (by any replica): re-deliveries are dropped by the caller."""
-        with self._tx() as conn:
-            stmt = self.dialect.insert(slack_events).values(event_id=event_id, received_at=self._clock())
-            return conn.execute(stmt.on_conflict_do_nothing().returning(slack_events.c.event_id)).first() is not None
+        with self._tx() as tx:
+            return self._claim(tx, event_id, self._clock())
 
     def save_post(
         self, triage_id: str, channel: str, ts: str, thread_ts: str | None = None, requested_by: str | None = None
     ) -> None:
         """Where a card was posted, and who asked for it (a redraw keeps showing them)."""
-        row = {"triage_id": triage_id, "channel": channel, "ts": ts, "thread_ts": thread_ts,
-               "requested_by": requested_by, "created_at": self._clock()}
-        stmt = self.dialect.insert(posts).values(row)
-        with self._tx() as conn:
-            conn.execute(stmt.on_conflict_do_update(
-                index_elements=[posts.c.triage_id], set_={k: stmt.excluded[k] for k in row if k != "triage_id"}
-            ))
+
+        def upsert() -> Any:
+            stmt = self.dialect.insert(posts)
+            return stmt.on_conflict_do_update(
+                index_elements=[posts.c.triage_id],
+                set_={c.name: stmt.excluded[c.name] for c in posts.c if c.name != "triage_id"},
+            )
+
+        with self._tx() as tx:
+            tx.run(self.q(upsert, keys=tuple(c.name for c in posts.c)), triage_id=triage_id, channel=channel, ts=ts,
+                   thread_ts=thread_ts, requested_by=requested_by, created_at=self._clock())
 
     def triage_at(self, channel: str, ts: str) -> str | None:
         """The triage id a posted card shows now (re-triage moves it to the newer result)."""
-        with self._read() as conn:
-            found = conn.execute(
-                select(posts.c.triage_id).where(posts.c.channel == channel, posts.c.ts == ts)
+        with self._read() as tx:
+            found = tx.scalar(self.q(
+                lambda: select(posts.c.triage_id).where(posts.c.channel == B("where"), posts.c.ts == B("at"))
                 .order_by(posts.c.created_at.desc()).limit(1)
-            ).scalar()
+            ), where=channel, at=ts)
         return str(found) if found is not None else None
 
     def get_post(self, triage_id: str) -> dict[str, Any] | None:
-        rows = self._rows(select(posts).where(posts.c.triage_id == triage_id))
+        with self._read() as tx:
+            rows = tx.dicts(self.q(lambda: select(posts).where(posts.c.triage_id == B("triage"))), triage=triage_id)
         return rows[0] if rows else None
 
     def posted_ids(self, since: float = 0.0) -> set[str]:
         """Triage ids that became a Slack card (posted by the bot) since a time."""
-        with self._read() as conn:
-            found = conn.execute(select(posts.c.triage_id).where(posts.c.created_at >= since)).scalars()
-            return {str(triage_id) for triage_id in found}
+        with self._read() as tx:
+            found = tx.rows(self.q(lambda: select(posts.c.triage_id).where(posts.c.created_at >= B("since"))),
+                            since=since)
+        return {str(triage_id) for (triage_id,) in found}
 
     def save_message_card(self, channel: str, message_ts: str, triage_id: str, now: float) -> None:
         """Remember that the card of `triage_id` answers the Slack message (channel, message_ts)."""
-        stmt = self.dialect.insert(message_cards).values(
-            channel=channel, message_ts=message_ts, triage_id=triage_id, created_at=now
-        )
-        with self._tx() as conn:
-            conn.execute(stmt.on_conflict_do_update(
+
+        def upsert() -> Any:
+            stmt = self.dialect.insert(message_cards)
+            return stmt.on_conflict_do_update(
                 index_elements=[message_cards.c.channel, message_cards.c.message_ts],
                 set_={"triage_id": stmt.excluded.triage_id, "created_at": stmt.excluded.created_at},
-            ))
+            )
+
+        with self._tx() as tx:
+            tx.run(self.q(upsert, keys=("channel", "message_ts", "triage_id", "created_at")),
+                   channel=channel, message_ts=message_ts, triage_id=triage_id, created_at=now)
 
     def message_card(self, channel: str, message_ts: str) -> dict[str, Any] | None:
         """The posted card that already answers a Slack message: {triage_id, channel, ts}, or None.
@@ -548,35 +596,35 @@ class SQLStore:
         Looks at cards asked for on the message itself and at the incident card an alert-channel message
         opened or was counted into.
         """
-        with self._read() as conn:
-            row = conn.execute(
-                select(posts.c.triage_id, posts.c.channel, posts.c.ts)
+        with self._read() as tx:
+            row = tx.one(self.q(
+                lambda: select(posts.c.triage_id, posts.c.channel, posts.c.ts)
                 .join(message_cards, message_cards.c.triage_id == posts.c.triage_id)
-                .where(message_cards.c.channel == channel, message_cards.c.message_ts == message_ts)
+                .where(message_cards.c.channel == B("where"), message_cards.c.message_ts == B("at"))
                 .order_by(message_cards.c.created_at.desc()).limit(1)
-            ).first() or conn.execute(
-                select(incidents.c.triage_id, incidents.c.channel, incidents.c.card_ts)
+            ), where=channel, at=message_ts) or tx.one(self.q(
+                lambda: select(incidents.c.triage_id, incidents.c.channel, incidents.c.card_ts)
                 .join(alerts, incidents.c.id == alerts.c.incident_id)
-                .where(alerts.c.channel == channel, alerts.c.ts == message_ts, incidents.c.card_ts.is_not(None))
+                .where(alerts.c.channel == B("where"), alerts.c.ts == B("at"), incidents.c.card_ts.is_not(None))
                 .order_by(alerts.c.id.desc()).limit(1)
-            ).first()
+            ), where=channel, at=message_ts)
         if row is None:
             return None
         return {"triage_id": str(row[0]), "channel": str(row[1]), "ts": str(row[2])}
 
     def user_cards(self, user: str, limit: int = 10) -> list[dict[str, Any]]:
         """Cards a person asked for or judged, newest first: id, time, labels, summary, where it was posted."""
-        with self._read() as conn:
-            rows = conn.execute(
-                select(triages.c.id, triages.c.created_at, triages.c.severity, triages.c.category, triages.c.result,
-                       posts.c.channel, posts.c.ts)
+        with self._read() as tx:
+            rows = tx.rows(self.q(
+                lambda: select(triages.c.id, triages.c.created_at, triages.c.severity, triages.c.category,
+                               triages.c.result, posts.c.channel, posts.c.ts)
                 .outerjoin(posts, posts.c.triage_id == triages.c.id)
                 .where(or_(
-                    triages.c.id.in_(select(posts.c.triage_id).where(posts.c.requested_by == user)),
-                    triages.c.id.in_(select(feedback.c.triage_id).where(feedback.c.user == user)),
+                    triages.c.id.in_(select(posts.c.triage_id).where(posts.c.requested_by == B("who"))),
+                    triages.c.id.in_(select(feedback.c.triage_id).where(feedback.c.user == B("who"))),
                 ))
-                .order_by(triages.c.created_at.desc()).limit(limit)
-            ).all()
+                .order_by(triages.c.created_at.desc()).limit(B("n", type_=Integer))
+            ), who=user, n=limit)
         return [
             {"triage_id": triage_id, "created_at": created_at, "severity": severity, "category": category,
              "summary": card_summary(result), "channel": channel, "ts": ts}
@@ -585,38 +633,48 @@ class SQLStore:
 
     def open_incidents(self, since: float, limit: int = 10) -> list[Incident]:
         """Unresolved incidents with a posted card and an alert since `since`, most recent first."""
-        return self._incidents(
-            select(*INCIDENT).where(incidents.c.resolved == 0, incidents.c.card_ts.is_not(None),
-                                    incidents.c.last_seen >= since)
-            .order_by(incidents.c.last_seen.desc()).limit(limit)
-        )
+        with self._read() as tx:
+            rows = tx.rows(self.q(
+                lambda: select(*INCIDENT).where(incidents.c.resolved == 0, incidents.c.card_ts.is_not(None),
+                                                incidents.c.last_seen >= B("since"))
+                .order_by(incidents.c.last_seen.desc()).limit(B("n", type_=Integer))
+            ), since=since, n=limit)
+        return [_incident(row) for row in rows]
 
     # --- learned message templates (bot/identity) ----------------------------------------------
 
     def load_templates(self, limit: int) -> list[tuple[str, str, int, float]]:
         """The `limit` most recently seen templates: (id, pattern, count, last seen)."""
         t = identity_templates.c
-        with self._read() as conn:
-            rows = conn.execute(select(t.id, t.pattern, t.count, t.last_seen).order_by(t.last_seen.desc()).limit(limit))
-            return [(str(i), str(p), int(c), float(s)) for i, p, c, s in rows]
+        with self._read() as tx:
+            rows = tx.rows(self.q(
+                lambda: select(t.id, t.pattern, t.count, t.last_seen).order_by(t.last_seen.desc())
+                .limit(B("n", type_=Integer))
+            ), n=limit)
+        return [(str(i), str(p), int(c), float(s)) for i, p, c, s in rows]
 
     def save_templates(self, rows: Sequence[tuple[str, str, int, float]], keep: int) -> None:
         """Insert or update templates; past `keep` rows the least recently seen are dropped."""
         if not rows:
             return
         t = identity_templates.c
-        stmt = self.dialect.insert(identity_templates)
-        stmt = stmt.on_conflict_do_update(index_elements=[t.id], set_={
-            "pattern": stmt.excluded.pattern,
-            "count": dialects.greatest(t.count, stmt.excluded["count"]),
-            "last_seen": dialects.greatest(t.last_seen, stmt.excluded.last_seen),
-        })
-        with self._tx() as conn:
-            conn.execute(stmt, [{"id": i, "pattern": p, "count": c, "last_seen": s} for i, p, c, s in rows])
-            total = int(conn.execute(select(func.count()).select_from(identity_templates)).scalar_one())
+
+        def upsert() -> Any:
+            stmt = self.dialect.insert(identity_templates)
+            return stmt.on_conflict_do_update(index_elements=[t.id], set_={
+                "pattern": stmt.excluded.pattern,
+                "count": dialects.greatest(t.count, stmt.excluded["count"]),
+                "last_seen": dialects.greatest(t.last_seen, stmt.excluded.last_seen),
+            })
+
+        with self._tx() as tx:
+            tx.many(self.q(upsert, keys=("id", "pattern", "count", "last_seen")),
+                    [{"id": i, "pattern": p, "count": c, "last_seen": s} for i, p, c, s in rows])
+            total = int(tx.scalar(self.q(lambda: select(func.count()).select_from(identity_templates))))
             if total > keep:
-                oldest = select(t.id).order_by(t.last_seen).limit(total - keep)
-                conn.execute(delete(identity_templates).where(t.id.in_(oldest)))
+                tx.run(self.q(lambda: delete(identity_templates).where(
+                    t.id.in_(select(t.id).order_by(t.last_seen).limit(B("n", type_=Integer)))
+                )), n=total - keep)
 
     # --- alerts --------------------------------------------------------------------------------
     # Everything pending lives here, not in memory, so a restart (even after SIGKILL) resumes where it was.
@@ -630,14 +688,14 @@ class SQLStore:
         before (a re-delivery), and a crash can never leave a claim without its alert.
         """
         try:
-            with self._tx() as conn:
-                return self._insert_alert(conn, source, channel, ts, text, now, claims, None, None)
+            with self._tx() as tx:
+                return self._insert_alert(tx, source, channel, ts, text, now, claims, None, None)
         except Redelivery:
             return None
 
     def _insert_alert(
         self,
-        conn: Connection,
+        tx: Tx,
         source: str,
         channel: str,
         ts: str | None,
@@ -649,28 +707,30 @@ class SQLStore:
     ) -> int:
         for key in claims:
             # A replica inserting the same key waits here for our commit, then finds it taken.
-            stmt = self.dialect.insert(slack_events).values(event_id=key, received_at=now)
-            if conn.execute(stmt.on_conflict_do_nothing().returning(slack_events.c.event_id)).first() is None:
+            if not self._claim(tx, key, now):
                 raise Redelivery(key)
-        return int(conn.execute(
-            alerts.insert().values(received_at=now, source=source, channel=channel, ts=ts, text=text, owner=owner,
-                                   fingerprint=fingerprint).returning(alerts.c.id)
-        ).scalar_one())
+        return int(tx.scalar(self.q(
+            lambda: alerts.insert().returning(alerts.c.id),
+            keys=("received_at", "source", "channel", "ts", "text", "owner", "fingerprint"),
+        ), received_at=now, source=source, channel=channel, ts=ts, text=text, owner=owner, fingerprint=fingerprint))
 
     def pending_alerts(self) -> list[dict[str, Any]]:
         a = alerts.c
-        return self._rows(
-            select(a.id, a.source, a.channel, a.ts, a.text, a.fingerprint).where(a.status == "accepted").order_by(a.id)
-        )
+        with self._read() as tx:
+            return tx.dicts(self.q(
+                lambda: select(a.id, a.source, a.channel, a.ts, a.text, a.fingerprint)
+                .where(a.status == "accepted").order_by(a.id)
+            ))
 
     def alert_counts(self) -> dict[str, int]:
-        with self._read() as conn:
-            rows = conn.execute(select(alerts.c.status, func.count()).group_by(alerts.c.status)).all()
+        with self._read() as tx:
+            rows = tx.rows(self.q(lambda: select(alerts.c.status, func.count()).group_by(alerts.c.status)))
         return {str(status): int(n) for status, n in rows}
 
     def finish_alert(self, alert_id: int, status: str = "done") -> None:
-        with self._tx() as conn:
-            conn.execute(update(alerts).where(alerts.c.id == alert_id).values(status=status))
+        with self._tx() as tx:
+            tx.run(self.q(lambda: update(alerts).where(alerts.c.id == B("alert")).values(status=B("state"))),
+                   alert=alert_id, state=status)
 
     # --- incidents -----------------------------------------------------------------------------
 
@@ -689,8 +749,8 @@ class SQLStore:
 
         Idempotent per alert: re-running after a crash neither counts it twice nor opens a second incident.
         """
-        with self._tx() as conn:
-            return self._coalesce(conn, alert_id, fingerprint, channel, thread_ts, resolved, now, window, places)
+        with self._tx() as tx:
+            return self._coalesce(tx, alert_id, fingerprint, channel, thread_ts, resolved, now, window, places)
 
     def take_alert(
         self,
@@ -714,16 +774,16 @@ class SQLStore:
         takes the alert over.
         """
         try:
-            with self._tx() as conn:
-                alert_id = self._insert_alert(conn, source, channel, ts, text, now, claims, owner, fingerprint)
-                return (alert_id, *self._coalesce(conn, alert_id, fingerprint, channel, ts, resolved, now, window,
+            with self._tx() as tx:
+                alert_id = self._insert_alert(tx, source, channel, ts, text, now, claims, owner, fingerprint)
+                return (alert_id, *self._coalesce(tx, alert_id, fingerprint, channel, ts, resolved, now, window,
                                                   places))
         except Redelivery:
             return None
 
     def _coalesce(
         self,
-        conn: Connection,
+        tx: Tx,
         alert_id: int,
         fingerprint: str,
         channel: str,
@@ -734,109 +794,131 @@ class SQLStore:
         places: tuple[str, ...] = (),
     ) -> tuple[Incident | None, bool]:
         # One incident per identity: replicas coalescing the same problem take turns, until commit.
-        self.dialect.serialise(conn, f"{channel}\x1f{fingerprint}")
-        status, attached = conn.execute(
-            select(alerts.c.status, alerts.c.incident_id).where(alerts.c.id == alert_id)
-        ).first() or (None, None)
+        self.dialect.serialise(tx, f"{channel}\x1f{fingerprint}")
+        status, attached = tx.one(self.q(
+            lambda: select(alerts.c.status, alerts.c.incident_id).where(alerts.c.id == B("alert"))
+        ), alert=alert_id) or (None, None)
         if attached:
-            row = conn.execute(select(*INCIDENT, incidents.c.first_alert_id).where(incidents.c.id == attached)).first()
+            row = tx.one(self.q(
+                lambda: select(*INCIDENT, incidents.c.first_alert_id).where(incidents.c.id == B("incident"))
+            ), incident=attached)
             if row is None:
                 return None, False
             return _incident(row), row[-1] == alert_id and status == "accepted"
-        row = conn.execute(
-            select(*INCIDENT).where(
-                incidents.c.fingerprint == fingerprint, incidents.c.channel == channel, incidents.c.resolved == 0,
-                incidents.c.last_seen >= now - window,
+        row = tx.one(self.q(
+            lambda: select(*INCIDENT).where(
+                incidents.c.fingerprint == B("fp"), incidents.c.channel == B("where"), incidents.c.resolved == 0,
+                incidents.c.last_seen >= B("since"),
             ).order_by(incidents.c.first_seen.desc()).limit(1)
-        ).first()
+        ), fp=fingerprint, where=channel, since=now - window)
         if row is not None:
             incident = _incident(row)
-            conn.execute(update(incidents).where(incidents.c.id == incident.id).values(
-                count=incidents.c.count + 1, last_seen=dialects.greatest(incidents.c.last_seen, now), dirty=1,
-                resolved=int(resolved), places=json.dumps(merge_places(list(incident.places), places)),
-            ))
-            conn.execute(update(alerts).where(alerts.c.id == alert_id).values(status="done", incident_id=incident.id))
+            tx.run(self.q(lambda: update(incidents).where(incidents.c.id == B("incident")).values(
+                count=incidents.c.count + 1, last_seen=dialects.greatest(incidents.c.last_seen, B("now")), dirty=1,
+                resolved=B("is_resolved"), places=B("where_seen"),
+            )), incident=incident.id, now=now, is_resolved=int(resolved),
+                where_seen=json.dumps(merge_places(list(incident.places), places)))
+            tx.run(self.q(lambda: update(alerts).where(alerts.c.id == B("alert"))
+                          .values(status="done", incident_id=B("incident"))), alert=alert_id, incident=incident.id)
             return incident, False
         if resolved:
-            conn.execute(update(alerts).where(alerts.c.id == alert_id).values(status="done"))
+            tx.run(self.q(lambda: update(alerts).where(alerts.c.id == B("alert")).values(status="done")),
+                   alert=alert_id)
             return None, False
         incident_id = uuid.uuid4().hex
-        created = conn.execute(incidents.insert().values(
-            id=incident_id, fingerprint=fingerprint, channel=channel, thread_ts=thread_ts, first_seen=now,
-            last_seen=now, first_alert_id=alert_id, places=json.dumps(merge_places([], places)),
-        ).returning(*INCIDENT)).one()
-        conn.execute(update(alerts).where(alerts.c.id == alert_id).values(incident_id=incident_id))
+        created = tx.one(self.q(
+            lambda: incidents.insert().returning(*INCIDENT),
+            keys=("id", "fingerprint", "channel", "thread_ts", "first_seen", "last_seen", "first_alert_id", "places"),
+        ), id=incident_id, fingerprint=fingerprint, channel=channel, thread_ts=thread_ts, first_seen=now,
+            last_seen=now, first_alert_id=alert_id, places=json.dumps(merge_places([], places)))
+        assert created is not None
+        tx.run(self.q(lambda: update(alerts).where(alerts.c.id == B("alert")).values(incident_id=B("incident"))),
+               alert=alert_id, incident=incident_id)
         return _incident(created), True
 
     def set_incident_card(self, incident_id: str, triage_id: str, alert_id: int) -> None:
         """The incident's card is triaged: queue its post and close the alert that opened it."""
-        with self._tx() as conn:
-            conn.execute(
-                update(incidents).where(incidents.c.id == incident_id, incidents.c.triage_id.is_(None))
-                .values(triage_id=triage_id, post_state="pending")
-            )
-            conn.execute(update(alerts).where(alerts.c.id == alert_id).values(status="done"))
+        with self._tx() as tx:
+            tx.run(self.q(
+                lambda: update(incidents).where(incidents.c.id == B("incident"), incidents.c.triage_id.is_(None))
+                .values(triage_id=B("triage"), post_state="pending")
+            ), incident=incident_id, triage=triage_id)
+            tx.run(self.q(lambda: update(alerts).where(alerts.c.id == B("alert")).values(status="done")),
+                   alert=alert_id)
+
+    def _incidents(self, prepared: dialects.Prepared, **params: Any) -> list[Incident]:
+        with self._read() as tx:
+            return [_incident(row) for row in tx.rows(prepared, **params)]
 
     def get_incident(self, incident_id: str) -> Incident | None:
-        found = self._incidents(select(*INCIDENT).where(incidents.c.id == incident_id))
+        found = self._incidents(self.q(lambda: select(*INCIDENT).where(incidents.c.id == B("incident"))),
+                                incident=incident_id)
         return found[0] if found else None
 
     def incident_for_triage(self, triage_id: str) -> Incident | None:
-        found = self._incidents(select(*INCIDENT).where(incidents.c.triage_id == triage_id))
+        found = self._incidents(self.q(lambda: select(*INCIDENT).where(incidents.c.triage_id == B("triage"))),
+                                triage=triage_id)
         return found[0] if found else None
 
     def incidents(self) -> list[Incident]:
-        return self._incidents(select(*INCIDENT).order_by(incidents.c.first_seen))
+        return self._incidents(self.q(lambda: select(*INCIDENT).order_by(incidents.c.first_seen)))
 
     def due_posts(self, now: float, limit: int = 100) -> list[Incident]:
         """Cards waiting to be posted (including ones a crash left mid-send), oldest first."""
-        return self._incidents(
-            select(*INCIDENT).where(incidents.c.post_state.in_(("pending", "sending")),
-                                    incidents.c.post_not_before <= now)
-            .order_by(incidents.c.first_seen).limit(limit)
-        )
+        return self._incidents(self.q(
+            lambda: select(*INCIDENT).where(
+                or_(incidents.c.post_state == "pending", incidents.c.post_state == "sending"),
+                incidents.c.post_not_before <= B("now"),
+            ).order_by(incidents.c.first_seen).limit(B("n", type_=Integer))
+        ), now=now, n=limit)
 
     def post_states(self) -> dict[str, int]:
-        with self._read() as conn:
-            rows = conn.execute(select(incidents.c.post_state, func.count()).group_by(incidents.c.post_state)).all()
+        with self._read() as tx:
+            rows = tx.rows(self.q(
+                lambda: select(incidents.c.post_state, func.count()).group_by(incidents.c.post_state)
+            ))
         return {str(state): int(n) for state, n in rows}
 
-    def _update_incident(self, incident_id: str, *where: ColumnElement[bool], **values: Any) -> None:
-        with self._tx() as conn:
-            conn.execute(update(incidents).where(incidents.c.id == incident_id, *where).values(**values))
-
     def mark_sending(self, incident_id: str) -> None:
-        self._update_incident(incident_id, post_state="sending")
+        with self._tx() as tx:
+            tx.run(self.q(lambda: update(incidents).where(incidents.c.id == B("incident"))
+                          .values(post_state="sending")), incident=incident_id)
 
     def mark_posted(self, incident_id: str, card_ts: str, now: float) -> None:
         i = incidents.c
-        self._update_incident(
-            incident_id, post_state="posted", card_ts=card_ts, shown_at=now,
-            dirty=case((or_(i.count > 1, i.resolved == 1), 1), else_=0),
-        )
+        with self._tx() as tx:
+            tx.run(self.q(lambda: update(incidents).where(i.id == B("incident")).values(
+                post_state="posted", card_ts=B("card"), shown_at=B("now"),
+                dirty=case((or_(i.count > 1, i.resolved == 1), 1), else_=0),
+            )), incident=incident_id, card=card_ts, now=now)
 
     def post_attempts(self, incident_id: str) -> int:
-        with self._read() as conn:
-            found = conn.execute(select(incidents.c.post_attempts).where(incidents.c.id == incident_id)).scalar()
+        with self._read() as tx:
+            found = tx.scalar(self.q(
+                lambda: select(incidents.c.post_attempts).where(incidents.c.id == B("incident"))
+            ), incident=incident_id)
         return int(found or 0)
 
     def postpone_post(self, incident_id: str, not_before: float) -> None:
-        self._update_incident(
-            incident_id, post_state="pending", post_attempts=incidents.c.post_attempts + 1, post_not_before=not_before
-        )
+        i = incidents.c
+        with self._tx() as tx:
+            tx.run(self.q(lambda: update(incidents).where(i.id == B("incident")).values(
+                post_state="pending", post_attempts=i.post_attempts + 1, post_not_before=B("later"),
+            )), incident=incident_id, later=not_before)
 
     def postpone_sending(self, incident_id: str, not_before: float) -> None:
         """A post that may or may not have reached Slack (the connection dropped): it stays 'sending', so
         the next attempt, not before `not_before`, looks for it in the channel before posting again."""
-        self._update_incident(
-            incident_id, incidents.c.post_state == "sending",
-            post_attempts=incidents.c.post_attempts + 1, lease_until=not_before, post_not_before=not_before,
-        )
+        i = incidents.c
+        with self._tx() as tx:
+            tx.run(self.q(lambda: update(incidents).where(i.id == B("incident"), i.post_state == "sending").values(
+                post_attempts=i.post_attempts + 1, lease_until=B("later"), post_not_before=B("later"),
+            )), incident=incident_id, later=not_before)
 
     def queue_stats(self) -> list[tuple[str, str, int, float | None]]:
         """(queue, state, rows, oldest timestamp) of the work not finished: alerts, card posts, re-triages."""
-        with self._read() as conn:
-            rows = conn.execute(text(
+        with self._read() as tx:
+            rows = tx.rows(self.q(lambda: text(
                 "select 'alerts', status, count(*), min(received_at) from alerts where status = 'accepted'"
                 " group by status"
                 " union all select 'cards', post_state, count(*), min(first_seen) from incidents"
@@ -845,59 +927,62 @@ class SQLStore:
                 " where post_state = 'posted' and dirty = 1"
                 " union all select 'retries', state, count(*), min(next_at) from retries where state = 'pending'"
                 " group by state"
-            )).all()
+            )))
         return [(str(q), str(state), int(n), oldest) for q, state, n, oldest in rows if n]
 
     def due_updates(self, now: float, interval: float, limit: int = 100) -> list[Incident]:
         """Posted cards whose counter or resolution changed, and were last redrawn long enough ago."""
-        return self._incidents(
-            select(*INCIDENT).where(incidents.c.post_state == "posted", incidents.c.dirty == 1,
-                                    incidents.c.shown_at <= now - interval)
-            .order_by(incidents.c.shown_at).limit(limit)
-        )
+        return self._incidents(self.q(
+            lambda: select(*INCIDENT).where(incidents.c.post_state == "posted", incidents.c.dirty == 1,
+                                            incidents.c.shown_at <= B("before"))
+            .order_by(incidents.c.shown_at).limit(B("n", type_=Integer))
+        ), before=now - interval, n=limit)
 
     def mark_shown(self, incident_id: str, count: int, resolved: bool, now: float) -> None:
         """The card now shows `count` and `resolved`; it stays dirty if more repeats came meanwhile."""
         i = incidents.c
-        self._update_incident(
-            incident_id, shown_at=now,
-            dirty=case((and_(i.count == count, i.resolved == int(resolved)), 0), else_=1),
-        )
+        with self._tx() as tx:
+            tx.run(self.q(lambda: update(incidents).where(i.id == B("incident")).values(
+                shown_at=B("now"), dirty=case((and_(i.count == B("shown"), i.resolved == B("shown_resolved")), 0),
+                                              else_=1),
+            )), incident=incident_id, now=now, shown=count, shown_resolved=int(resolved))
 
     def replace_incident_triage(self, old_triage_id: str, new_triage_id: str) -> None:
-        with self._tx() as conn:
-            conn.execute(
-                update(incidents).where(incidents.c.triage_id == old_triage_id).values(triage_id=new_triage_id)
-            )
+        with self._tx() as tx:
+            tx.run(self.q(lambda: update(incidents).where(incidents.c.triage_id == B("old"))
+                          .values(triage_id=B("new"))), old=old_triage_id, new=new_triage_id)
 
     # --- retry later ---------------------------------------------------------------------------
 
     def queue_retry(self, triage_id: str, channel: str, ts: str, next_at: float) -> None:
-        stmt = self.dialect.insert(retries).values(triage_id=triage_id, channel=channel, ts=ts, next_at=next_at)
-        with self._tx() as conn:
-            conn.execute(stmt.on_conflict_do_nothing())
+        with self._tx() as tx:
+            tx.run(self.q(lambda: self.dialect.insert(retries).on_conflict_do_nothing(),
+                          keys=("triage_id", "channel", "ts", "next_at")),
+                   triage_id=triage_id, channel=channel, ts=ts, next_at=next_at)
 
     def due_retries(self, now: float, limit: int = 20) -> list[dict[str, Any]]:
         r = retries.c
-        return self._rows(
-            select(r.triage_id, r.channel, r.ts, r.attempts).where(r.state == "pending", r.next_at <= now)
-            .order_by(r.next_at).limit(limit)
-        )
+        with self._read() as tx:
+            return tx.dicts(self.q(
+                lambda: select(r.triage_id, r.channel, r.ts, r.attempts)
+                .where(r.state == "pending", r.next_at <= B("now"))
+                .order_by(r.next_at).limit(B("n", type_=Integer))
+            ), now=now, n=limit)
 
     def retry_later(self, triage_id: str, next_at: float) -> None:
-        with self._tx() as conn:
-            conn.execute(
-                update(retries).where(retries.c.triage_id == triage_id)
-                .values(attempts=retries.c.attempts + 1, next_at=next_at)
-            )
+        with self._tx() as tx:
+            tx.run(self.q(lambda: update(retries).where(retries.c.triage_id == B("triage"))
+                          .values(attempts=retries.c.attempts + 1, next_at=B("later"))),
+                   triage=triage_id, later=next_at)
 
     def finish_retry(self, triage_id: str, state: str) -> None:
-        with self._tx() as conn:
-            conn.execute(update(retries).where(retries.c.triage_id == triage_id).values(state=state))
+        with self._tx() as tx:
+            tx.run(self.q(lambda: update(retries).where(retries.c.triage_id == B("triage"))
+                          .values(state=B("final"))), triage=triage_id, final=state)
 
     def retry_states(self) -> dict[str, int]:
-        with self._read() as conn:
-            rows = conn.execute(select(retries.c.state, func.count()).group_by(retries.c.state)).all()
+        with self._read() as tx:
+            rows = tx.rows(self.q(lambda: select(retries.c.state, func.count()).group_by(retries.c.state)))
         return {str(state): int(n) for state, n in rows}
 
     # --- work several replicas may try to take (leases) ------------------------------------------
@@ -907,30 +992,39 @@ class SQLStore:
     # state there and dropped.
 
     def heartbeat(self, replica: str, now: float) -> None:
-        stmt = self.dialect.insert(replicas).values(id=replica, seen_at=now)
-        with self._tx() as conn:
-            conn.execute(stmt.on_conflict_do_update(
-                index_elements=[replicas.c.id], set_={"seen_at": dialects.greatest(replicas.c.seen_at,
-                                                                                    stmt.excluded.seen_at)}
-            ))
+        def upsert() -> Any:
+            stmt = self.dialect.insert(replicas)
+            return stmt.on_conflict_do_update(
+                index_elements=[replicas.c.id],
+                set_={"seen_at": dialects.greatest(replicas.c.seen_at, stmt.excluded.seen_at)},
+            )
+
+        with self._tx() as tx:
+            tx.run(self.q(upsert, keys=("id", "seen_at")), id=replica, seen_at=now)
 
     def retire(self, replica: str) -> None:
         """A replica shutting down: what it still holds can be taken over at once."""
-        with self._tx() as conn:
-            conn.execute(delete(replicas).where(replicas.c.id == replica))
+        with self._tx() as tx:
+            tx.run(self.q(lambda: delete(replicas).where(replicas.c.id == B("replica"))), replica=replica)
 
     def take_over_alerts(self, replica: str, stale_before: float, limit: int = 500) -> list[dict[str, Any]]:
         """Accepted alerts nobody alive is working on (their replica died), now owned by `replica`."""
         a = alerts.c
-        free = and_(a.status == "accepted",
-                    or_(a.owner.is_(None), and_(a.owner != replica, _dead(a.owner, stale_before))))
-        candidates = select(a.id).where(free).order_by(a.id).limit(limit).with_for_update(skip_locked=True)
-        with self._tx() as conn:
-            rows = conn.execute(
-                update(alerts).where(a.id.in_(candidates), free).values(owner=replica)
+
+        def build() -> Any:
+            free = and_(a.status == "accepted",
+                        or_(a.owner.is_(None), and_(a.owner != B("replica"), _dead(a.owner, B("stale")))))
+            candidates = (
+                select(a.id).where(free).order_by(a.id).limit(B("n", type_=Integer)).with_for_update(skip_locked=True)
+            )
+            return (
+                update(alerts).where(a.id.in_(candidates), free).values(owner=B("replica"))
                 .returning(a.id, a.source, a.channel, a.ts, a.text, a.fingerprint)
-            ).all()
-        return sorted((dict(row._mapping) for row in rows), key=lambda r: int(r["id"]))
+            )
+
+        with self._tx() as tx:
+            rows = tx.dicts(self.q(build), replica=replica, stale=stale_before, n=limit)
+        return sorted(rows, key=lambda r: int(r["id"]))
 
     def claim_writes(
         self,
@@ -950,93 +1044,116 @@ class SQLStore:
         seconds until a busy channel with work frees up (None when none was waiting).
         """
         i = incidents.c
-        due_post = or_(
-            and_(i.post_state == "pending", i.post_not_before <= now),
-            and_(i.post_state == "sending", or_(
-                i.lease_until <= now,
-                and_(func.coalesce(i.lease_owner, "") != replica, _dead(i.lease_owner, stale_before)),
-            )),
-        )
-        due_update = and_(i.post_state == "posted", i.dirty == 1, i.shown_at <= now - interval)
-        with self._tx() as conn:
+
+        def due_posts() -> Any:
+            due = or_(
+                and_(i.post_state == "pending", i.post_not_before <= B("now")),
+                and_(i.post_state == "sending", or_(
+                    i.lease_until <= B("now"),
+                    and_(func.coalesce(i.lease_owner, "") != B("replica"), _dead(i.lease_owner, B("stale"))),
+                )),
+            )
+            return _heads(due, i.first_seen)
+
+        def due_updates() -> Any:
+            return _heads(and_(i.post_state == "posted", i.dirty == 1, i.shown_at <= B("before")), i.shown_at)
+
+        def reserve() -> Any:
+            stmt = self.dialect.insert(channel_pace)
+            return stmt.on_conflict_do_update(
+                index_elements=[channel_pace.c.channel],
+                set_={"next_at": stmt.excluded.next_at, "owner": stmt.excluded.owner},
+                where=channel_pace.c.next_at <= B("now"),
+            ).returning(channel_pace.c.channel)
+
+        with self._tx() as tx:
             # Only the head of each channel's queue is read: a long backlog in one channel can never push
             # another channel's first card out of the batch.
-            posts_due = [_incident(r) for r in conn.execute(self._heads(due_post, i.first_seen, limit))]
-            updates = [_incident(r) for r in conn.execute(self._heads(due_update, i.shown_at, limit))]
+            posts_due = [_incident(r) for r in tx.rows(self.q(due_posts), now=now, replica=replica,
+                                                       stale=stale_before, n=limit)]
+            updates = [_incident(r) for r in tx.rows(self.q(due_updates), before=now - interval, n=limit)]
             claimed: list[tuple[str, Incident]] = []
             busy: list[float] = []
             for kind, incident in one_per_channel(posts_due, updates):
                 # Taken only when free; a replica reserving the same channel waits for our commit, then sees
                 # the slot taken.
-                stmt = self.dialect.insert(channel_pace).values(
-                    channel=incident.channel, next_at=now + pace + WRITE_GRACE, owner=replica
-                )
-                slot = conn.execute(stmt.on_conflict_do_update(
-                    index_elements=[channel_pace.c.channel],
-                    set_={"next_at": stmt.excluded.next_at, "owner": stmt.excluded.owner},
-                    where=channel_pace.c.next_at <= now,
-                ).returning(channel_pace.c.channel)).first()
+                slot = tx.one(self.q(reserve, keys=("channel", "next_at", "owner")), channel=incident.channel,
+                              next_at=now + pace + WRITE_GRACE, owner=replica, now=now)
                 if slot is None:
-                    held = conn.execute(
-                        select(channel_pace.c.next_at).where(channel_pace.c.channel == incident.channel)
-                    ).scalar()
+                    held = tx.scalar(self.q(
+                        lambda: select(channel_pace.c.next_at).where(channel_pace.c.channel == B("where"))
+                    ), where=incident.channel)
                     busy.append(float(held) if held is not None else now)
                     continue
                 if kind == "post":
-                    values: dict[str, Any] = {"post_state": "sending", "lease_owner": replica,
-                                              "lease_until": now + lease}
+                    tx.run(self.q(lambda: update(incidents).where(i.id == B("incident")).values(
+                        post_state="sending", lease_owner=B("replica"), lease_until=B("until"),
+                    )), incident=incident.id, replica=replica, until=now + lease)
                 else:
-                    values = {"shown_at": now}
-                conn.execute(update(incidents).where(i.id == incident.id).values(**values))
+                    tx.run(self.q(lambda: update(incidents).where(i.id == B("incident")).values(shown_at=B("now"))),
+                           incident=incident.id, now=now)
                 claimed.append((kind, incident))
         return claimed, soonest_wait(now, busy)
 
-    @staticmethod
-    def _heads(due: ColumnElement[bool], oldest: Any, limit: int) -> Any:
-        """The first due incident of each channel (by `oldest`), locked for this transaction."""
-        ranked = select(
-            incidents.c.id, func.row_number().over(partition_by=incidents.c.channel, order_by=oldest).label("rn")
-        ).where(due).subquery()
-        heads = select(ranked.c.id).where(ranked.c.rn == 1)
-        return (
-            select(*INCIDENT).where(incidents.c.id.in_(heads), due).order_by(oldest).limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-
     def free_channel(self, channel: str, replica: str, next_at: float) -> None:
         """The write is done: the channel takes its next write at `next_at` (unless someone took it over)."""
-        with self._tx() as conn:
-            conn.execute(
-                update(channel_pace).where(channel_pace.c.channel == channel, channel_pace.c.owner == replica)
-                .values(next_at=next_at)
-            )
+        with self._tx() as tx:
+            tx.run(self.q(
+                lambda: update(channel_pace)
+                .where(channel_pace.c.channel == B("where"), channel_pace.c.owner == B("replica"))
+                .values(next_at=B("later"))
+            ), where=channel, replica=replica, later=next_at)
 
     def claim_retries(self, now: float, lease: float, limit: int = 20) -> list[dict[str, Any]]:
         """Due re-triage jobs, each pushed `lease` seconds ahead so no other process runs it meanwhile."""
         r = retries.c
-        due = and_(r.state == "pending", r.next_at <= now)
-        candidates = select(r.triage_id).where(due).order_by(r.next_at).limit(limit).with_for_update(skip_locked=True)
-        with self._tx() as conn:
-            rows = conn.execute(
-                update(retries).where(r.triage_id.in_(candidates), due).values(next_at=now + lease)
+
+        def build() -> Any:
+            due = and_(r.state == "pending", r.next_at <= B("now"))
+            candidates = (
+                select(r.triage_id).where(due).order_by(r.next_at).limit(B("n", type_=Integer))
+                .with_for_update(skip_locked=True)
+            )
+            return (
+                update(retries).where(r.triage_id.in_(candidates), due).values(next_at=B("later"))
                 .returning(r.triage_id, r.channel, r.ts, r.attempts)
-            ).all()
-        return [dict(row._mapping) for row in rows]
+            )
+
+        with self._tx() as tx:
+            return tx.dicts(self.q(build), now=now, later=now + lease, n=limit)
 
     def claim_flight(self, key: str, owner: str, now: float, lease: float, stale_before: float | None = None) -> bool:
         """True when `owner` may ask the model for `key`: nobody else is, or their lease ran out, or their
         replica's heartbeat is older than `stale_before` (it died asking)."""
-        free = flights.c.expires_at <= now
-        if stale_before is not None:
-            free = or_(free, _dead(flights.c.owner, stale_before))
-        stmt = self.dialect.insert(flights).values(key=key, owner=owner, expires_at=now + lease)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[flights.c.key],
-            set_={"owner": stmt.excluded.owner, "expires_at": stmt.excluded.expires_at}, where=free,
-        ).returning(flights.c.key)
-        with self._tx() as conn:
-            return conn.execute(stmt).first() is not None
+
+        def build() -> Any:
+            free = flights.c.expires_at <= B("now")
+            if stale_before is not None:
+                free = or_(free, _dead(flights.c.owner, B("stale")))
+            stmt = self.dialect.insert(flights)
+            return stmt.on_conflict_do_update(
+                index_elements=[flights.c.key],
+                set_={"owner": stmt.excluded.owner, "expires_at": stmt.excluded.expires_at}, where=free,
+            ).returning(flights.c.key)
+
+        prepared = self.q(build, keys=("key", "owner", "expires_at"), variant=stale_before is None)
+        extra = {} if stale_before is None else {"stale": stale_before}
+        with self._tx() as tx:
+            return tx.one(prepared, key=key, owner=owner, expires_at=now + lease, now=now, **extra) is not None
 
     def end_flight(self, key: str, owner: str) -> None:
-        with self._tx() as conn:
-            conn.execute(delete(flights).where(flights.c.key == key, flights.c.owner == owner))
+        with self._tx() as tx:
+            tx.run(self.q(lambda: delete(flights).where(flights.c.key == B("k"), flights.c.owner == B("who"))),
+                   k=key, who=owner)
+
+
+def _heads(due: ColumnElement[bool], oldest: Any) -> Any:
+    """The first due incident of each channel (by `oldest`), locked for this transaction."""
+    ranked = select(
+        incidents.c.id, func.row_number().over(partition_by=incidents.c.channel, order_by=oldest).label("rn")
+    ).where(due).subquery()
+    heads = select(ranked.c.id).where(ranked.c.rn == 1)
+    return (
+        select(*INCIDENT).where(incidents.c.id.in_(heads), due).order_by(oldest).limit(B("n", type_=Integer))
+        .with_for_update(skip_locked=True)
+    )
