@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, TextIO
 
+import psycopg
 import sqlalchemy.exc
 import structlog
 
@@ -104,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return run_command(args, settings)
-    except (sqlite3.Error, sqlalchemy.exc.SQLAlchemyError, SchemaError) as exc:
+    except (sqlite3.Error, psycopg.Error, sqlalchemy.exc.SQLAlchemyError, SchemaError) as exc:
         where = "TRIAGE_DATABASE_URL" if settings.database_url else "TRIAGE_DB"
         reason = getattr(exc, "orig", None) or exc
         print(f"error: database {settings.database_label} ({where}): {reason}", file=sys.stderr)
