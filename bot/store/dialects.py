@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, text
+from sqlalchemy import ColumnElement, Connection, Engine, Select, Table, create_engine, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.compiler import compiles
@@ -142,6 +142,13 @@ class Dialect:
         """INSERT with .on_conflict_do_update / .on_conflict_do_nothing."""
         raise NotImplementedError
 
+    def first_of_each(self, key: ColumnElement[Any], group: ColumnElement[Any], where: ColumnElement[bool],
+                      order: ColumnElement[Any]) -> Select[Any]:
+        """`key` of the first row (by `order`) of each `group` among the rows `where` holds."""
+        ranked = select(key, func.row_number().over(partition_by=group, order_by=order).label("rn")).where(where)
+        subquery = ranked.subquery()
+        return select(subquery.c[0]).where(subquery.c.rn == 1)
+
     def serialise(self, tx: Tx, key: str) -> None:
         """Within the transaction, one process at a time past this point for `key`."""
 
@@ -248,6 +255,10 @@ class Postgres(Dialect):
 
     def insert(self, table: Table) -> Any:
         return postgresql.insert(table)
+
+    def first_of_each(self, key: ColumnElement[Any], group: ColumnElement[Any], where: ColumnElement[bool],
+                      order: ColumnElement[Any]) -> Select[Any]:
+        return select(key).where(where).ext(postgresql.distinct_on(group)).order_by(group, order)
 
     def serialise(self, tx: Tx, key: str) -> None:
         tx.run(self._serialise, k=key)

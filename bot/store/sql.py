@@ -1053,10 +1053,10 @@ class SQLStore:
                     and_(func.coalesce(i.lease_owner, "") != B("replica"), _dead(i.lease_owner, B("stale"))),
                 )),
             )
-            return _heads(due, i.first_seen)
+            return self._heads(due, i.first_seen)
 
         def due_updates() -> Any:
-            return _heads(and_(i.post_state == "posted", i.dirty == 1, i.shown_at <= B("before")), i.shown_at)
+            return self._heads(and_(i.post_state == "posted", i.dirty == 1, i.shown_at <= B("before")), i.shown_at)
 
         def reserve() -> Any:
             stmt = self.dialect.insert(channel_pace)
@@ -1094,6 +1094,14 @@ class SQLStore:
                            incident=incident.id, now=now)
                 claimed.append((kind, incident))
         return claimed, soonest_wait(now, busy)
+
+    def _heads(self, due: ColumnElement[bool], oldest: Any) -> Any:
+        """The first due incident of each channel (by `oldest`), locked for this transaction."""
+        heads = self.dialect.first_of_each(incidents.c.id, incidents.c.channel, due, oldest)
+        return (
+            select(*INCIDENT).where(incidents.c.id.in_(heads), due).order_by(oldest).limit(B("n", type_=Integer))
+            .with_for_update(skip_locked=True)
+        )
 
     def free_channel(self, channel: str, replica: str, next_at: float) -> None:
         """The write is done: the channel takes its next write at `next_at` (unless someone took it over)."""
@@ -1146,14 +1154,3 @@ class SQLStore:
             tx.run(self.q(lambda: delete(flights).where(flights.c.key == B("k"), flights.c.owner == B("who"))),
                    k=key, who=owner)
 
-
-def _heads(due: ColumnElement[bool], oldest: Any) -> Any:
-    """The first due incident of each channel (by `oldest`), locked for this transaction."""
-    ranked = select(
-        incidents.c.id, func.row_number().over(partition_by=incidents.c.channel, order_by=oldest).label("rn")
-    ).where(due).subquery()
-    heads = select(ranked.c.id).where(ranked.c.rn == 1)
-    return (
-        select(*INCIDENT).where(incidents.c.id.in_(heads), due).order_by(oldest).limit(B("n", type_=Integer))
-        .with_for_update(skip_locked=True)
-    )
