@@ -1,11 +1,14 @@
 """The store, one implementation for SQLite and PostgreSQL (SQLAlchemy Core over bot/store/schema.py).
 
 Methods are synchronous; async code runs them on the store's worker threads with `await store.run(fn, ...)`,
-so database work never blocks the event loop. Each method is one transaction. On SQLite there is one worker
+so database work never blocks the event loop. Each write is one transaction. On SQLite there is one worker
 thread and one connection, and a write transaction takes the file's write lock at once (BEGIN IMMEDIATE), so a
 check followed by a write is never interleaved. On PostgreSQL, shared by several replicas, whatever must be
 decided once across them is decided by the database: unique keys with ON CONFLICT, row locks with
 SKIP LOCKED, advisory locks. What differs between the two lives in bot/store/dialects.py.
+
+Statements are SQLAlchemy Core expressions with bind parameters, written where they are used and built and
+compiled once per store (`q`); each call then only binds its values.
 """
 
 from __future__ import annotations
