@@ -7,14 +7,18 @@ and rows as SQL, PRAGMA user_version 6; PostgreSQL: pg_dump --inserts, schema_ve
 from __future__ import annotations
 
 import sqlite3
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from sqlalchemy import inspect
+from sqlalchemy.exc import SAWarning
 
-from bot.store import SQLStore, migrate
+from bot.store import SQLStore, dialects, migrate
+from tests import pg
 from tests.test_cli import run
 from tests.test_slack_blocks import make_result
 
@@ -125,3 +129,42 @@ def test_db_commands_refuse_what_they_cannot_do(tmp_path: Path) -> None:
         conn.execute("pragma user_version = 999")
     newer = run(["db", "upgrade"], tmp_path, TRIAGE_DB=str(tmp_path / "newer.db"))
     assert newer.returncode == 2 and "newer than this release" in newer.stderr and "Traceback" not in newer.stderr
+
+
+def _shape(target: str) -> dict[str, tuple[set[str], set[str]]]:
+    """Each table's columns and index names, as the database reports them."""
+    dialect = dialects.connect(target)
+    try:
+        found = inspect(dialect.engine)
+        with warnings.catch_warnings():
+            # an index on an expression (feedback_once) is reported without its columns; its name is enough
+            warnings.simplefilter("ignore", SAWarning)
+            return {
+                table: (
+                    {c["name"] for c in found.get_columns(table)},
+                    {str(i["name"]) for i in found.get_indexes(table)},
+                )
+                for table in TABLES
+            }
+    finally:
+        dialect.close()
+
+
+def test_an_upgraded_database_has_the_shape_of_a_new_one(
+    legacy: tuple[str, str], request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    kind, target = legacy
+    _legacy(kind, target)
+    SQLStore.open(target).close()
+    once = "select count(*) from {} where indexname = 'feedback_once'"
+    if kind == "sqlite":
+        with sqlite3.connect(target) as conn:
+            assert conn.execute(once.format("(select name as indexname from sqlite_master)")).fetchone() == (1,)
+        SQLStore.open(str(tmp_path / "new.db")).close()
+        assert _shape(target) == _shape(str(tmp_path / "new.db"))
+        return
+    with psycopg.connect(target) as pg_conn:
+        assert pg_conn.execute(once.format("pg_indexes")).fetchone() == (1,)
+    with pg.fresh_database(request.getfixturevalue("pg_server")) as fresh:
+        SQLStore.open(fresh).close()
+        assert _shape(target) == _shape(fresh)
