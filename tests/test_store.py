@@ -231,6 +231,10 @@ def test_replicas_record_a_click_once(opener: Opener) -> None:
 # --- migrations --------------------------------------------------------------------------------
 
 
+def test_the_newest_revision_is_the_one_the_store_expects() -> None:
+    assert migrate.script_head() == migrate.HEAD
+
+
 def test_a_new_database_is_stamped_with_the_newest_revision(opener: Opener) -> None:
     store = opener()
     assert isinstance(store, SQLStore)

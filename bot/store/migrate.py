@@ -16,17 +16,20 @@ The revisions ship inside the package (bot/store/migrations), found with importl
 from __future__ import annotations
 
 from importlib import resources
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, text
 
 from bot.store.dialects import Dialect
 from bot.store.schema import metadata
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 BASELINE = "0001"
+# The newest revision in bot/store/migrations/versions (a test checks it): a database already there is left
+# alone without loading Alembic at all, which keeps every start cheap.
+HEAD = "0002"
 # The last version of the hand-written migrations (release 0.1.0), the schema BASELINE describes.
 LEGACY_VERSION = 6
 
@@ -36,6 +39,8 @@ class SchemaError(RuntimeError):
 
 
 def _config(conn: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(resources.files("bot.store").joinpath("migrations")))
     config.attributes["connection"] = conn
@@ -43,9 +48,14 @@ def _config(conn: Connection | None = None) -> Config:
 
 
 def head() -> str:
-    revision = ScriptDirectory.from_config(_config()).get_current_head()
-    assert revision is not None
-    return revision
+    return HEAD
+
+
+def script_head() -> str | None:
+    """The newest revision the shipped scripts define (HEAD must name it)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_config()).get_current_head()
 
 
 def legacy_version(conn: Connection) -> int | None:
@@ -60,7 +70,10 @@ def legacy_version(conn: Connection) -> int | None:
 
 
 def current(conn: Connection) -> str | None:
-    return MigrationContext.configure(conn).get_current_revision()
+    """The revision Alembic recorded (None when it never ran on this database)."""
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("select version_num from alembic_version")).scalar()
 
 
 def describe(dialect: Dialect) -> str:
@@ -81,8 +94,13 @@ def upgrade(dialect: Dialect) -> str:
     newest = head()
     with dialect.engine.begin() as conn:
         dialect.migration_lock(conn)
-        config = _config(conn)
         revision = current(conn)
+        if revision == newest:
+            return newest
+        from alembic import command
+        from alembic.script import ScriptDirectory
+
+        config = _config(conn)
         if revision is not None:
             known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
             if revision not in known:
