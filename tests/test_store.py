@@ -7,6 +7,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from alembic.runtime.migration import MigrationContext
 
 from bot.identity import Identifier
 from bot.store import SQLStore, Store, migrate
@@ -240,6 +241,7 @@ def test_a_new_database_is_stamped_with_the_newest_revision(opener: Opener) -> N
     assert isinstance(store, SQLStore)
     with store.engine.connect() as conn:
         assert migrate.current(conn) == migrate.head()
+        assert MigrationContext.configure(conn).get_current_revision() == migrate.head()  # as Alembic reads it
     assert migrate.describe(store.dialect) == f"{migrate.head()} (head)"
     opener().close()  # opening again finds nothing to do
 

@@ -89,6 +89,15 @@ def describe(dialect: Dialect) -> str:
     return f"{revision} (head)" if revision == newest else f"{revision} (head is {newest})"
 
 
+def _stamp_new(conn: Connection, revision: str) -> None:
+    """What `alembic stamp` records, written directly: a new database needs no migration machinery."""
+    conn.execute(text(
+        "create table alembic_version (version_num varchar(32) not null,"
+        " constraint alembic_version_pkc primary key (version_num))"
+    ))
+    conn.execute(text("insert into alembic_version (version_num) values (:v)"), {"v": revision})
+
+
 def upgrade(dialect: Dialect) -> str:
     """Bring the database to the newest revision (see the module docstring); returns that revision."""
     newest = head()
@@ -96,6 +105,12 @@ def upgrade(dialect: Dialect) -> str:
         dialect.migration_lock(conn)
         revision = current(conn)
         if revision == newest:
+            return newest
+        legacy = legacy_version(conn) if revision is None else None
+        if revision is None and legacy is None:
+            metadata.create_all(conn)
+            dialect.create_fulltext(conn)
+            _stamp_new(conn, newest)
             return newest
         from alembic import command
         from alembic.script import ScriptDirectory
@@ -108,12 +123,7 @@ def upgrade(dialect: Dialect) -> str:
             if revision != newest:
                 command.upgrade(config, "head")
             return newest
-        legacy = legacy_version(conn)
-        if legacy is None:
-            metadata.create_all(conn)
-            dialect.create_fulltext(conn)
-            command.stamp(config, "head")
-            return newest
+        assert legacy is not None
         if legacy != LEGACY_VERSION:
             raise SchemaError(
                 f"database schema version {legacy} was written by a release older than 0.1.0"
