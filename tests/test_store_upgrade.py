@@ -31,23 +31,24 @@ TABLES = (
 INDEXED = "select fingerprint, text from incident_text"
 
 
-def _rows(execute: Any) -> dict[str, Counter[tuple[Any, ...]]]:
-    return {table: Counter(map(tuple, execute(f"select * from {table}"))) for table in TABLES} | {
+def _rows(execute: Any, tables: tuple[str, ...] = (*TABLES, "shadow_results")) -> dict[str, Counter[tuple[Any, ...]]]:
+    return {table: Counter(map(tuple, execute(f"select * from {table}"))) for table in tables} | {
         "incident_text": Counter(map(tuple, execute(INDEXED)))
     }
 
 
-def _legacy(kind: str, target: str) -> dict[str, Counter[tuple[Any, ...]]]:
-    """Load the release's dump into `target`; its rows, table by table."""
-    script = (FIXTURES / f"legacy_store_{kind}.sql").read_text()
+def _legacy(kind: str, target: str, version: int = 6) -> dict[str, Counter[tuple[Any, ...]]]:
+    """Load the release's dump (schema version 6, or 7 with shadow results) into `target`; its rows."""
+    script = (FIXTURES / ("legacy_store_{}.sql" if version == 6 else "legacy_store_v7_{}.sql").format(kind)).read_text()
+    tables = TABLES if version == 6 else (*TABLES, "shadow_results")
     if kind == "sqlite":
         with sqlite3.connect(target) as conn:
             conn.executescript(script)
-            return _rows(lambda sql: conn.execute(sql).fetchall())
+            return _rows(lambda sql: conn.execute(sql).fetchall(), tables)
     with psycopg.connect(target, autocommit=True) as pg_conn:
         pg_conn.execute(script.encode())
     with psycopg.connect(target) as pg_conn:
-        return _rows(lambda sql: pg_conn.execute(sql).fetchall())
+        return _rows(lambda sql: pg_conn.execute(sql).fetchall(), tables)
 
 
 def _now(kind: str, target: str) -> dict[str, Counter[tuple[Any, ...]]]:
@@ -65,15 +66,23 @@ def legacy(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
     return "sqlite", str(tmp_path / "legacy.db")
 
 
-def test_a_database_of_the_previous_release_upgrades_in_place_with_every_row(legacy: tuple[str, str]) -> None:
+@pytest.mark.parametrize("version", [6, 7])
+def test_a_database_of_the_previous_release_upgrades_in_place_with_every_row(
+    legacy: tuple[str, str], version: int
+) -> None:
     kind, target = legacy
-    before = _legacy(kind, target)
-    assert sum(len(rows) for rows in before.values()) > 80 and all(before[t] for t in TABLES)
+    before = _legacy(kind, target, version)
+    assert sum(len(rows) for rows in before.values()) > 80 and all(before[t] for t in before)
     store = SQLStore.open(target, clock=lambda: 1_700_000_100.0)
     try:
         with store.engine.connect() as conn:
             assert migrate.current(conn) == migrate.head()
-        assert _now(kind, target) == before
+        after = _now(kind, target)
+        if version == 6:
+            assert after.pop("shadow_results") == Counter()  # the table the release did not have yet
+        assert after == before
+        if version == 7:
+            assert [r["model"] for r in store.shadow_rows()] == ["cand-1"]
         # what the release wrote reads back through the new store
         assert store.get_triage("t0") == store.get_triage("t0") is not None
         assert store.triage_text("t5") is not None and "ünïcode ✓" in (store.triage_text("t5") or "")
@@ -144,7 +153,7 @@ def _shape(target: str) -> dict[str, tuple[set[str], set[str]]]:
                     {c["name"] for c in found.get_columns(table)},
                     {str(i["name"]) for i in found.get_indexes(table)},
                 )
-                for table in TABLES
+                for table in (*TABLES, "shadow_results")
             }
     finally:
         dialect.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ParamSpec, Protocol, TypeVar
 
 from bot.alerts.incidents import Incident
@@ -45,6 +45,14 @@ class Store(Protocol):
     def triage_rows(self, since: float = 0.0) -> list[dict[str, Any]]: ...
 
     def spent_since(self, since: float) -> float: ...
+
+    # --- shadow runs (bot/shadow): a candidate's answer to a live triage, keyed by triage id, model and
+    # prompt version. Rows are plain dicts with the keys of bot.store.sql.SHADOW_COLUMNS.
+    def record_shadow(self, row: Mapping[str, Any]) -> None: ...
+
+    def shadow_rows(self, since: float = 0.0) -> list[dict[str, Any]]: ...
+
+    def shadow_spent_since(self, since: float) -> float: ...
 
     # --- idempotency cache ---------------------------------------------------------------------
     def get_cached(self, key: str) -> TriageResult | None: ...

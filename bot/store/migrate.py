@@ -5,9 +5,9 @@ together take turns: PostgreSQL holds an advisory lock for the migration's trans
 file's write lock (BEGIN IMMEDIATE). Three kinds of database:
 
 - one Alembic already knows (an `alembic_version` table): upgraded to the newest revision;
-- one written by release 0.1.0, whose hand-written migrations kept their version in `PRAGMA user_version`
-  (SQLite) or a `schema_version` table (PostgreSQL): stamped with the baseline revision, whose schema is
-  exactly that release's, then upgraded in place; every row stays;
+- one written by release 0.1.0, whose hand-written migrations kept their version (6, or 7 with shadow
+  results) in `PRAGMA user_version` (SQLite) or a `schema_version` table (PostgreSQL): stamped with the
+  baseline revision, whose schema is that release's version 6, then upgraded in place; every row stays;
 - an empty one: created from bot/store/schema.py and stamped with the newest revision.
 
 The revisions ship inside the package (bot/store/migrations), found with importlib.resources.
@@ -29,9 +29,10 @@ if TYPE_CHECKING:
 BASELINE = "0001"
 # The newest revision in bot/store/migrations/versions (a test checks it): a database already there is left
 # alone without loading Alembic at all, which keeps every start cheap.
-HEAD = "0002"
-# The last version of the hand-written migrations (release 0.1.0), the schema BASELINE describes.
-LEGACY_VERSION = 6
+HEAD = "0003"
+# The versions the hand-written migrations of release 0.1.0 left: 6 is the schema BASELINE describes, 7 added
+# shadow results (which revision 0003 adds where missing).
+LEGACY_VERSIONS = (6, 7)
 
 
 class SchemaError(RuntimeError):
@@ -124,10 +125,10 @@ def upgrade(dialect: Dialect) -> str:
                 command.upgrade(config, "head")
             return newest
         assert legacy is not None
-        if legacy != LEGACY_VERSION:
+        if legacy not in LEGACY_VERSIONS:
             raise SchemaError(
                 f"database schema version {legacy} was written by a release older than 0.1.0"
-                if legacy < LEGACY_VERSION
+                if legacy < min(LEGACY_VERSIONS)
                 else f"database schema version {legacy} is newer than this release"
             )
         command.stamp(config, BASELINE)

@@ -244,6 +244,25 @@ incident_terms = Table(
     sqlite_with_rowid=False,
 )
 
+# A candidate model or prompt's answer to a live triage (bot/shadow): never shown, compared with the live card
+# and the people's verdict on it.
+shadow_results = Table(
+    "shadow_results",
+    metadata,
+    Column("triage_id", Text, primary_key=True),
+    Column("model", Text, primary_key=True),
+    Column("prompt_version", Text, primary_key=True),
+    Column("severity", Text),
+    Column("category", Text),
+    Column("confidence", Double),
+    Column("latency_ms", Double, nullable=False, server_default=_zero()),
+    Column("cost_usd", Double, nullable=False, server_default=_zero()),
+    Column("created_at", Double, nullable=False),
+    Column("error", Text),
+    Column("result", Text),
+    Index("shadow_results_created_at", "created_at"),
+)
+
 # The full-text index (created per dialect, see the module docstring): one row per incident identity.
 fulltext = MetaData()
 incident_text = Table(

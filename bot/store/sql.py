@@ -62,6 +62,7 @@ from bot.store.schema import (
     posts,
     replicas,
     retries,
+    shadow_results,
     slack_events,
     triages,
     verdicts,
@@ -75,6 +76,9 @@ POOL_SIZE = 8
 INDEXED_CHARS = 4000
 EXCERPT_CHARS = 600
 FTS_CANDIDATES = 30
+
+# The columns of a shadow result (bot/shadow), the keys of its plain dicts.
+SHADOW_COLUMNS = tuple(column.name for column in shadow_results.c)
 
 INCIDENT = (
     incidents.c.id, incidents.c.fingerprint, incidents.c.channel, incidents.c.thread_ts, incidents.c.count,
@@ -239,6 +243,42 @@ class SQLStore:
             total = tx.scalar(self.q(
                 lambda: select(func.coalesce(func.sum(triages.c.cost_usd), 0.0))
                 .where(triages.c.created_at >= B("since"))
+            ), since=since)
+        return float(total or 0.0)
+
+    # --- shadow runs (bot/shadow) ----------------------------------------------------------------
+
+    def record_shadow(self, row: Mapping[str, Any]) -> None:
+        """Keep one candidate answer (or its error) for a triage; the same candidate again replaces it."""
+
+        def upsert() -> Any:
+            stmt = self.dialect.insert(shadow_results)
+            return stmt.on_conflict_do_update(
+                index_elements=[shadow_results.c.triage_id, shadow_results.c.model, shadow_results.c.prompt_version],
+                set_={name: stmt.excluded[name] for name in SHADOW_COLUMNS[3:]},
+            )
+
+        with self._tx() as tx:
+            values = {name: row.get(name) for name in SHADOW_COLUMNS}
+            # a missing time or cost is the column's default, 0
+            values.update(latency_ms=values["latency_ms"] or 0.0, cost_usd=values["cost_usd"] or 0.0)
+            tx.run(self.q(upsert, keys=SHADOW_COLUMNS), **values)
+
+    def shadow_rows(self, since: float = 0.0) -> list[dict[str, Any]]:
+        """Shadow results recorded since a time, oldest first."""
+        s = shadow_results.c
+        with self._read() as tx:
+            return tx.dicts(self.q(
+                lambda: select(shadow_results).where(s.created_at >= B("since"))
+                .order_by(s.created_at, s.triage_id, s.model, s.prompt_version)
+            ), since=since)
+
+    def shadow_spent_since(self, since: float) -> float:
+        """What the shadow runs cost since a time (their own share of the daily budget)."""
+        s = shadow_results.c
+        with self._read() as tx:
+            total = tx.scalar(self.q(
+                lambda: select(func.coalesce(func.sum(s.cost_usd), 0.0)).where(s.created_at >= B("since"))
             ), since=since)
         return float(total or 0.0)
 
