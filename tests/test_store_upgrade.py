@@ -31,10 +31,17 @@ TABLES = (
 INDEXED = "select fingerprint, text from incident_text"
 
 
-def _rows(execute: Any, tables: tuple[str, ...] = (*TABLES, "shadow_results")) -> dict[str, Counter[tuple[Any, ...]]]:
-    return {table: Counter(map(tuple, execute(f"select * from {table}"))) for table in tables} | {
-        "incident_text": Counter(map(tuple, execute(INDEXED)))
-    }
+def _rows(
+    execute: Any, tables: tuple[str, ...] = (*TABLES, "shadow_results"), columns: dict[str, str] | None = None
+) -> dict[str, Counter[tuple[Any, ...]]]:
+    """Every row of every table; with `columns`, only those the previous release had."""
+    return {
+        table: Counter(map(tuple, execute(f"select {(columns or {}).get(table, '*')} from {table}")))
+        for table in tables
+    } | {"incident_text": Counter(map(tuple, execute(INDEXED)))}
+
+
+LEGACY_COLUMNS = {"identity_templates": "id, pattern, count, last_seen"}  # release 0.1.0 before version 8
 
 
 def _legacy(kind: str, target: str, version: int = 6) -> dict[str, Counter[tuple[Any, ...]]]:
@@ -54,9 +61,9 @@ def _legacy(kind: str, target: str, version: int = 6) -> dict[str, Counter[tuple
 def _now(kind: str, target: str) -> dict[str, Counter[tuple[Any, ...]]]:
     if kind == "sqlite":
         with sqlite3.connect(target) as conn:
-            return _rows(lambda sql: conn.execute(sql).fetchall())
+            return _rows(lambda sql: conn.execute(sql).fetchall(), columns=LEGACY_COLUMNS)
     with psycopg.connect(target) as pg_conn:
-        return _rows(lambda sql: pg_conn.execute(sql).fetchall())
+        return _rows(lambda sql: pg_conn.execute(sql).fetchall(), columns=LEGACY_COLUMNS)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

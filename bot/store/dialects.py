@@ -135,6 +135,10 @@ class Dialect:
         """A write transaction, committed at the end of the block (rolled back when it raises), or a read."""
         raise NotImplementedError
 
+    def ping(self, timeout: float) -> None:
+        """Raise unless the database answers within `timeout` seconds."""
+        raise NotImplementedError
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -154,6 +158,9 @@ class Dialect:
 
     def migration_lock(self, conn: Connection) -> None:
         """Within the migration's transaction: replicas starting together migrate one after another."""
+
+    def relax_durability(self, tx: Tx) -> None:
+        """This transaction's commit need not wait for the disk (what it writes is cheap to lose)."""
 
     def create_fulltext(self, conn: Connection) -> None:
         raise NotImplementedError
@@ -202,6 +209,17 @@ class SQLite(Dialect):
                 raw.execute("rollback")
                 raise
             raw.execute("commit")
+
+    def ping(self, timeout: float) -> None:
+        """Raise unless the file can be written now: a write lock is taken and released at once."""
+        with self.transaction(write=False) as tx:
+            busy = tx.raw.execute("pragma busy_timeout").fetchone()[0]
+            tx.raw.execute(f"pragma busy_timeout = {int(timeout * 1000)}")
+            try:
+                tx.raw.execute("begin immediate")
+                tx.raw.execute("rollback")
+            finally:
+                tx.raw.execute(f"pragma busy_timeout = {int(busy)}")
 
     def close(self) -> None:
         with self._lock:
@@ -253,6 +271,12 @@ class Postgres(Dialect):
         finally:
             raw.close()
 
+    def ping(self, timeout: float) -> None:
+        """Raise unless a connection can be had and answers (the pool waits TRIAGE_DATABASE_TIMEOUT at most)."""
+        with self.transaction(write=False) as tx:
+            tx.raw.execute(f"set local statement_timeout = {max(1, int(timeout * 1000))}")
+            tx.raw.execute("select 1")
+
     def insert(self, table: Table) -> Any:
         return postgresql.insert(table)
 
@@ -262,6 +286,9 @@ class Postgres(Dialect):
 
     def serialise(self, tx: Tx, key: str) -> None:
         tx.run(self._serialise, k=key)
+
+    def relax_durability(self, tx: Tx) -> None:
+        tx.raw.execute("set local synchronous_commit = off")
 
     def migration_lock(self, conn: Connection) -> None:
         conn.execute(text("select pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
@@ -300,7 +327,8 @@ def tsquery(terms: Sequence[str]) -> str:
 
 
 def connect(target: str, *, size: int = 8, timeout: float = 15.0) -> Dialect:
-    """A PostgreSQL URL (TRIAGE_DATABASE_URL) or the path of a SQLite file."""
+    """A PostgreSQL URL (TRIAGE_DATABASE_URL; `size` connections, `timeout` to get one) or the path of a SQLite
+    file (`timeout`: how long a write waits for the file's lock)."""
     if is_postgres_url(target):
         url = make_url(target).set(drivername="postgresql+psycopg")
         engine = create_engine(
@@ -311,15 +339,15 @@ def connect(target: str, *, size: int = 8, timeout: float = 15.0) -> Dialect:
             connect_args={"connect_timeout": max(1, int(timeout))},
         )
         return Postgres(engine)
-    return SQLite(_sqlite_engine(target))
+    return SQLite(_sqlite_engine(target, timeout))
 
 
-def _sqlite_engine(path: str) -> Engine:
+def _sqlite_engine(path: str, busy_timeout: float = BUSY_TIMEOUT) -> Engine:
     # One connection, used under the store's lock by its single worker thread (or the caller's thread).
     engine = create_engine(
         f"sqlite:///{path}",
         poolclass=StaticPool,
-        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT},
+        connect_args={"check_same_thread": False, "timeout": busy_timeout},
     )
 
     @event.listens_for(engine, "connect")
@@ -327,7 +355,7 @@ def _sqlite_engine(path: str) -> Engine:
         dbapi_conn.isolation_level = None  # transactions are begun below, not by the driver
         if path != ":memory:":
             dbapi_conn.execute("pragma journal_mode = wal")
-        dbapi_conn.execute(f"pragma busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+        dbapi_conn.execute(f"pragma busy_timeout = {int(busy_timeout * 1000)}")
         dbapi_conn.execute("pragma synchronous = normal")
 
     @event.listens_for(engine, "begin")

@@ -200,7 +200,10 @@ identity_templates = Table(
     Column("pattern", Text, nullable=False),
     Column("count", BigInteger, nullable=False, server_default=_zero()),
     Column("last_seen", Double, nullable=False, server_default=_zero()),
+    # length and first words: a replica missing a template looks it up among those of its group
+    Column("grp", Text),
     Index("identity_templates_seen", "last_seen"),
+    Index("identity_templates_grp", "grp"),
 )
 
 replicas = Table(
