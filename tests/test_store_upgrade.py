@@ -1,7 +1,7 @@
 """A database written by release 0.1.0 (hand-written migrations) is upgraded in place with every row kept.
 
-The fixtures are that release's own output: a store filled through its methods, then dumped (SQLite: schema
-and rows as SQL, PRAGMA user_version 6; PostgreSQL: pg_dump --inserts, schema_version 6).
+The fixtures are that release's own output at schema versions 6, 7 and 8: a store filled through its methods,
+then dumped (SQLite: schema and rows as SQL with its PRAGMA user_version; PostgreSQL: pg_dump --inserts).
 """
 
 from __future__ import annotations
@@ -41,21 +41,24 @@ def _rows(
     } | {"incident_text": Counter(map(tuple, execute(INDEXED)))}
 
 
-LEGACY_COLUMNS = {"identity_templates": "id, pattern, count, last_seen"}  # release 0.1.0 before version 8
+# compared as release 0.1.0 had them before version 8 (a version 8 group is checked by find_templates)
+LEGACY_COLUMNS = {"identity_templates": "id, pattern, count, last_seen"}
 
 
 def _legacy(kind: str, target: str, version: int = 6) -> dict[str, Counter[tuple[Any, ...]]]:
-    """Load the release's dump (schema version 6, or 7 with shadow results) into `target`; its rows."""
-    script = (FIXTURES / ("legacy_store_{}.sql" if version == 6 else "legacy_store_v7_{}.sql").format(kind)).read_text()
+    """Load the release's dump (schema version 6, 7 with shadow results, 8 with identity groups) into
+    `target`; its rows."""
+    name = f"legacy_store_{kind}.sql" if version == 6 else f"legacy_store_v{version}_{kind}.sql"
+    script = (FIXTURES / name).read_text()
     tables = TABLES if version == 6 else (*TABLES, "shadow_results")
     if kind == "sqlite":
         with sqlite3.connect(target) as conn:
             conn.executescript(script)
-            return _rows(lambda sql: conn.execute(sql).fetchall(), tables)
+            return _rows(lambda sql: conn.execute(sql).fetchall(), tables, LEGACY_COLUMNS)
     with psycopg.connect(target, autocommit=True) as pg_conn:
         pg_conn.execute(script.encode())
     with psycopg.connect(target) as pg_conn:
-        return _rows(lambda sql: pg_conn.execute(sql).fetchall(), tables)
+        return _rows(lambda sql: pg_conn.execute(sql).fetchall(), tables, LEGACY_COLUMNS)
 
 
 def _now(kind: str, target: str) -> dict[str, Counter[tuple[Any, ...]]]:
@@ -73,7 +76,7 @@ def legacy(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
     return "sqlite", str(tmp_path / "legacy.db")
 
 
-@pytest.mark.parametrize("version", [6, 7])
+@pytest.mark.parametrize("version", [6, 7, 8])
 def test_a_database_of_the_previous_release_upgrades_in_place_with_every_row(
     legacy: tuple[str, str], version: int
 ) -> None:
@@ -88,8 +91,10 @@ def test_a_database_of_the_previous_release_upgrades_in_place_with_every_row(
         if version == 6:
             assert after.pop("shadow_results") == Counter()  # the table the release did not have yet
         assert after == before
-        if version == 7:
+        if version >= 7:
             assert [r["model"] for r in store.shadow_rows()] == ["cand-1"]
+        if version >= 8:
+            assert store.find_templates("g4:disk", 5)[0][0] == "tpl2"
         # what the release wrote reads back through the new store
         assert store.get_triage("t0") == store.get_triage("t0") is not None
         assert store.triage_text("t5") is not None and "ünïcode ✓" in (store.triage_text("t5") or "")
