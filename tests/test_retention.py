@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
+from pathlib import Path
 
 from bot.card import TriageMeta, TriageResult
 from bot.jobs import Jobs, purge_old
-from bot.store import Store
+from bot.store import SQLStore, Store
 from bot.triage.heuristics import heuristic_card
 from tests.conftest import Clock
 
@@ -61,3 +63,28 @@ async def test_stopping_the_jobs_waits_for_a_run_under_way() -> None:
     await asyncio.wait_for(started.wait(), timeout=5)
     assert await jobs.stop(timeout=5)
     assert finished.is_set()
+
+
+async def test_the_purge_removes_every_copy_of_a_text_the_full_text_index_included(tmp_path: Path) -> None:
+    now = time.time()
+    old = now - 100 * DAY
+    path = tmp_path / "p.db"
+    store = SQLStore.open(str(path), clock=lambda: old)
+    text = "login failure for mallory.unique@example.org from 203.0.113.9 zyxwvutsrqp"
+    try:
+        card = heuristic_card(text)
+        meta = TriageMeta(triage_id="gone", engine="heuristic", prompt_version="heuristic", fingerprint="fgone",
+                          created_at=old)
+        store.record_triage(TriageResult(**card.model_dump(), meta=meta), text)
+        assert store.recall("fother", "login failure mallory zyxwvutsrqp")["similar"]
+        counts = await purge_old(store, now, 90)
+        assert counts["triages"] == 1 and counts["incident_text"] == 1
+        assert store.recall("fother", "login failure mallory zyxwvutsrqp")["similar"] == []
+    finally:
+        store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("select count(*) from incident_terms where term = 'zyxwvutsrqp'").fetchone()[0] == 0
+    for name in (path, Path(f"{path}-wal")):
+        if name.exists():
+            assert b"mallory.unique@example.org" not in name.read_bytes()
+            assert b"zyxwvutsrqp" not in name.read_bytes()

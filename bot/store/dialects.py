@@ -162,6 +162,12 @@ class Dialect:
     def relax_durability(self, tx: Tx) -> None:
         """This transaction's commit need not wait for the disk (what it writes is cheap to lose)."""
 
+    def compact_fulltext(self, tx: Tx) -> None:
+        """After texts were deleted from the full-text index: drop what the index still holds of them."""
+
+    def forget_old_pages(self) -> None:
+        """After a purge: leave no copy of the deleted rows' pages behind (SQLite's write-ahead log)."""
+
     def create_fulltext(self, conn: Connection) -> None:
         raise NotImplementedError
 
@@ -209,6 +215,13 @@ class SQLite(Dialect):
                 raw.execute("rollback")
                 raise
             raw.execute("commit")
+
+    def compact_fulltext(self, tx: Tx) -> None:
+        tx.raw.execute("insert into incident_text (incident_text) values ('optimize')")
+
+    def forget_old_pages(self) -> None:
+        with self.transaction(write=False) as tx:
+            tx.raw.execute("pragma wal_checkpoint(truncate)")
 
     def ping(self, timeout: float) -> None:
         """Raise unless the file can be written now: a write lock is taken and released at once."""
@@ -357,6 +370,8 @@ def _sqlite_engine(path: str, busy_timeout: float = BUSY_TIMEOUT) -> Engine:
             dbapi_conn.execute("pragma journal_mode = wal")
         dbapi_conn.execute(f"pragma busy_timeout = {int(busy_timeout * 1000)}")
         dbapi_conn.execute("pragma synchronous = normal")
+        # deleted rows are overwritten, not just unlinked: a purged text leaves nothing behind in the file
+        dbapi_conn.execute("pragma secure_delete = on")
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:

@@ -5,10 +5,9 @@ together take turns: PostgreSQL holds an advisory lock for the migration's trans
 file's write lock (BEGIN IMMEDIATE). Three kinds of database:
 
 - one Alembic already knows (an `alembic_version` table): upgraded to the newest revision;
-- one written by release 0.1.0, whose hand-written migrations kept their version (6, 7 with shadow
-  results, or 8 with identity groups) in `PRAGMA user_version` (SQLite) or a `schema_version` table
-  (PostgreSQL): stamped with the baseline revision, whose schema is that release's version 6, then
-  upgraded in place; every row stays;
+- one written by release 0.1.0, whose hand-written migrations kept their version (6 to 10) in
+  `PRAGMA user_version` (SQLite) or a `schema_version` table (PostgreSQL): stamped with the baseline
+  revision, whose schema is that release's version 6, then upgraded in place; every row stays;
 - an empty one: created from bot/store/schema.py and stamped with the newest revision.
 
 The revisions ship inside the package (bot/store/migrations), found with importlib.resources.
@@ -30,10 +29,11 @@ if TYPE_CHECKING:
 BASELINE = "0001"
 # The newest revision in bot/store/migrations/versions (a test checks it): a database already there is left
 # alone without loading Alembic at all, which keeps every start cheap.
-HEAD = "0004"
+HEAD = "0005"
 # The versions the hand-written migrations of release 0.1.0 left: 6 is the schema BASELINE describes, 7 added
-# shadow results and 8 identity groups (which revisions 0003 and 0004 add where missing).
-LEGACY_VERSIONS = (6, 7, 8)
+# shadow results, 8 identity groups, 9 alert senders, 10 the webhook spool (revisions 0003 to 0005 add what
+# is missing).
+LEGACY_VERSIONS = (6, 7, 8, 9, 10)
 
 
 class SchemaError(RuntimeError):

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Table,
     Text,
@@ -132,6 +133,8 @@ alerts = Table(
     Column("incident_id", Text),
     Column("fingerprint", Text),
     Column("owner", Text),
+    # who sent it (a Slack bot or app, Alertmanager): only the sender that opened an incident may resolve it
+    Column("sender", Text),
     Index("alerts_status", "status"),
     Index("alerts_channel_ts", "channel", "ts"),
     # ids are never reused, even after the newest alert is deleted
@@ -264,6 +267,17 @@ shadow_results = Table(
     Column("error", Text),
     Column("result", Text),
     Index("shadow_results_created_at", "created_at"),
+)
+
+# Webhook payloads acknowledged but not yet split into alerts (sealed: see bot/alerts/spool.py).
+webhook_spool = Table(
+    "webhook_spool",
+    metadata,
+    Column("id", Key, Identity(always=True), primary_key=True),
+    Column("received_at", Double, nullable=False),
+    Column("owner", Text),
+    Column("body", LargeBinary, nullable=False),
+    sqlite_autoincrement=True,
 )
 
 # The full-text index (created per dialect, see the module docstring): one row per incident identity.

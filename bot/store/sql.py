@@ -38,8 +38,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import bindparam as B
+from sqlalchemy.orm import aliased
 
-from bot.alerts.incidents import Incident, merge_places
+from bot.alerts.incidents import Incident, may_resolve, merge_places
 from bot.card import TriageResult
 from bot.memory.recall import INDEXED_TERMS, SIMILAR_LIMIT, pick_similar, rare_terms, related, search_terms, words
 from bot.memory.verdicts import fold_verdict
@@ -66,6 +67,7 @@ from bot.store.schema import (
     slack_events,
     triages,
     verdicts,
+    webhook_spool,
 )
 
 P = ParamSpec("P")
@@ -331,6 +333,15 @@ class SQLStore:
             for table, statement in PURGE:
                 prepared = self.q(lambda: text(statement.format(p=":before")), variant=statement)  # noqa: B023
                 counts[table] = tx.run(prepared, before=before).rowcount
+            if counts.get("incident_text"):
+                # The index drops the purged texts' entries, and the words are counted again from the texts
+                # left (the counts hold words of the purged texts too).
+                self.dialect.compact_fulltext(tx)
+                tx.run(self.q(lambda: delete(incident_terms)))
+                for (body,) in tx.rows(self.q(lambda: select(incident_text.c.text))):
+                    self._count_terms(tx, body)
+        if counts.get("incident_text") or counts.get("triages"):
+            self.dialect.forget_old_pages()
         return counts
 
     def purge_expired(self) -> int:
@@ -586,6 +597,12 @@ class SQLStore:
         with self._tx() as tx:
             return self._claim(tx, event_id, self._clock())
 
+    def claimed(self, keys: tuple[str, ...]) -> bool:
+        """Has any of these event keys been claimed already? (a cheap look before any work on a re-delivery)"""
+        prepared = self.q(lambda: select(literal(1)).where(slack_events.c.event_id == B("k")).limit(1))
+        with self._read() as tx:
+            return any(tx.one(prepared, k=key) is not None for key in keys)
+
     def save_post(
         self, triage_id: str, channel: str, ts: str, thread_ts: str | None = None, requested_by: str | None = None
     ) -> None:
@@ -758,7 +775,7 @@ class SQLStore:
         """
         try:
             with self._tx() as tx:
-                return self._insert_alert(tx, source, channel, ts, text, now, claims, None, None)
+                return self._insert_alert(tx, source, channel, ts, text, now, claims, None, None, None)
         except Redelivery:
             return None
 
@@ -773,6 +790,7 @@ class SQLStore:
         claims: tuple[str, ...],
         owner: str | None,
         fingerprint: str | None,
+        sender: str | None,
     ) -> int:
         for key in claims:
             # A replica inserting the same key waits here for our commit, then finds it taken.
@@ -780,8 +798,9 @@ class SQLStore:
                 raise Redelivery(key)
         return int(tx.scalar(self.q(
             lambda: alerts.insert().returning(alerts.c.id),
-            keys=("received_at", "source", "channel", "ts", "text", "owner", "fingerprint"),
-        ), received_at=now, source=source, channel=channel, ts=ts, text=text, owner=owner, fingerprint=fingerprint))
+            keys=("received_at", "source", "channel", "ts", "text", "owner", "fingerprint", "sender"),
+        ), received_at=now, source=source, channel=channel, ts=ts, text=text, owner=owner, fingerprint=fingerprint,
+            sender=sender))
 
     def pending_alerts(self) -> list[dict[str, Any]]:
         a = alerts.c
@@ -834,6 +853,7 @@ class SQLStore:
         window: float,
         places: tuple[str, ...] = (),
         owner: str | None = None,
+        sender: str | None = None,
     ) -> tuple[int, Incident | None, bool] | None:
         """accept_alert and coalesce in one transaction (one trip to the store per alert in a storm).
 
@@ -844,7 +864,7 @@ class SQLStore:
         """
         try:
             with self._tx() as tx:
-                alert_id = self._insert_alert(tx, source, channel, ts, text, now, claims, owner, fingerprint)
+                alert_id = self._insert_alert(tx, source, channel, ts, text, now, claims, owner, fingerprint, sender)
                 return (alert_id, *self._coalesce(tx, alert_id, fingerprint, channel, ts, resolved, now, window,
                                                   places))
         except Redelivery:
@@ -882,6 +902,20 @@ class SQLStore:
         ), fp=fingerprint, where=channel, since=now - window)
         if row is not None:
             incident = _incident(row)
+            if resolved:
+                opener, this = aliased(alerts), aliased(alerts)
+                senders = tx.one(self.q(
+                    lambda: select(opener.c.sender, this.c.sender)
+                    .select_from(incidents)
+                    .join(opener, opener.c.id == incidents.c.first_alert_id)
+                    .join(this, this.c.id == B("alert"))
+                    .where(incidents.c.id == B("incident"))
+                ), alert=alert_id, incident=incident.id)
+                if not may_resolve(*(senders or (None, None))):
+                    # A resolved notice from anyone but the sender that opened the incident changes nothing.
+                    tx.run(self.q(lambda: update(alerts).where(alerts.c.id == B("alert")).values(status="done")),
+                           alert=alert_id)
+                    return None, False
             tx.run(self.q(lambda: update(incidents).where(incidents.c.id == B("incident")).values(
                 count=incidents.c.count + 1, last_seen=dialects.greatest(incidents.c.last_seen, B("now")), dirty=1,
                 resolved=B("is_resolved"), places=B("where_seen"),
@@ -1094,6 +1128,33 @@ class SQLStore:
         with self._tx() as tx:
             rows = tx.dicts(self.q(build), replica=replica, stale=stale_before, n=limit)
         return sorted(rows, key=lambda r: int(r["id"]))
+
+    # --- the webhook spool: payloads acknowledged before they are processed -------------------------
+
+    def spool_put(self, body: bytes, now: float, owner: str) -> int:
+        with self._tx() as tx:
+            return int(tx.scalar(self.q(
+                lambda: webhook_spool.insert().returning(webhook_spool.c.id), keys=("received_at", "owner", "body")
+            ), received_at=now, owner=owner, body=body))
+
+    def spool_take(self, replica: str, stale_before: float) -> list[tuple[int, bytes]]:
+        """Spooled payloads whose replica is gone, now owned by `replica`, oldest first."""
+        w = webhook_spool.c
+
+        def build() -> Any:
+            free = or_(w.owner.is_(None), and_(w.owner != B("replica"), _dead(w.owner, B("stale"))))
+            candidates = select(w.id).where(free).with_for_update(skip_locked=True)
+            return update(webhook_spool).where(w.id.in_(candidates), free).values(owner=B("replica")).returning(
+                w.id, w.body
+            )
+
+        with self._tx() as tx:
+            rows = tx.rows(self.q(build), replica=replica, stale=stale_before)
+        return sorted((int(spool_id), bytes(body)) for spool_id, body in rows)
+
+    def spool_done(self, spool_id: int) -> None:
+        with self._tx() as tx:
+            tx.run(self.q(lambda: delete(webhook_spool).where(webhook_spool.c.id == B("spool"))), spool=spool_id)
 
     def claim_writes(
         self,

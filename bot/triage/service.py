@@ -6,7 +6,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 import structlog
@@ -14,7 +14,7 @@ import structlog
 from bot.card import TriageCard, TriageMeta, TriageResult
 from bot.health import DatabaseUnavailable
 from bot.identity.keeper import IdentityKeeper
-from bot.memory.precedent import Memory, memory_from, with_precedent
+from bot.memory.precedent import Memory, against_label, memory_from, with_precedent
 from bot.observability import Metrics
 from bot.settings import Settings
 from bot.store import Store
@@ -62,6 +62,10 @@ class Outcome:
     review: tuple[str, ...] = ()  # why a person should look: evidence overruled the answer, a label conflict
     # (key, card to reuse) when this outcome should be written to the idempotency cache
     cache_entry: tuple[str, TriageResult] | None = None
+
+
+# Inputs up to this size are prepared on the event loop (a thread hop costs more than the work).
+INLINE_PREPARE_CHARS = 4096
 
 
 class TriageService:
@@ -125,12 +129,16 @@ class TriageService:
         started = self._monotonic()
         if fingerprint is not None:
             known: str = fingerprint
-            prepared = prepare(raw, self.settings.max_input_chars, lambda _: known)
+            identify: Callable[[str], str] = lambda _: known  # noqa: E731
         else:
             identifier = await self.identity.ready()
-            prepared = prepare(
-                raw, self.settings.max_input_chars, lambda text: identifier.identify(text).fingerprint
-            )
+            identify = lambda text: identifier.identify(text).fingerprint  # noqa: E731
+        if len(raw) > INLINE_PREPARE_CHARS:
+            # Cleaning and redacting a long input is CPU work: off the event loop, so acks and health
+            # checks are answered meanwhile.
+            prepared = await asyncio.to_thread(prepare, raw, self.settings.max_input_chars, identify)
+        else:
+            prepared = prepare(raw, self.settings.max_input_chars, identify)
         memory = await self._recall(prepared, must_record)
         try:
             outcome = await self._decide(prepared, engine or "auto", started, memory)
@@ -148,6 +156,8 @@ class TriageService:
         # Precedent: the latest human verdict on this identity decides severity and category, whatever
         # the engine (and whatever the cache) said.
         outcome.card = with_precedent(outcome.card, memory.precedent)
+        # A verdict below what the alert's own label asks for is kept, and said on the card.
+        memory = replace(memory, precedent=against_label(memory.precedent, prepared.evidence.least))
         result = self._result(prepared, outcome, source, started, memory)
         failure = await self._finish(result, prepared, outcome)
         if must_record and failure is not None:
@@ -368,9 +378,11 @@ class TriageService:
             cached=outcome.cached,
             degraded=outcome.degraded_reason is not None,
             degraded_reason=outcome.degraded_reason,
-            # A person already decided this incident's labels: nothing left to review.
-            needs_review=(card.confidence < self.settings.review_confidence or bool(outcome.review))
-            and memory.precedent is None,
+            # A person already decided this incident's labels: nothing left to review, unless their verdict
+            # is below what the alert's own label asks for.
+            needs_review=((card.confidence < self.settings.review_confidence or bool(outcome.review))
+            and memory.precedent is None)
+            or (memory.precedent is not None and memory.precedent.below_label is not None),
             latency_ms=round((self._monotonic() - started) * 1000, 3),
             cost_usd=round(outcome.cost_usd, 8),
             fingerprint=prepared.fingerprint,
