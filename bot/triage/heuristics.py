@@ -295,7 +295,12 @@ def _from_reading(
 
 
 _NOT_PRODUCTION = frozenset({"staging", "stage", "stg", "dev", "development", "test", "testing", "qa", "sandbox",
-                             "preview", "nonprod", "non-prod", "uat"})
+                             "preview", "nonprod", "non-prod", "uat", "ci"})
+# a resource named for its environment by a last name part (func-invoice-dev, orders-staging): not production
+_SCOPE_SUFFIX = frozenset({"dev", "staging", "stg", "sandbox", "qa", "uat", "nonprod", "preview"})
+# findings of posture checks and image scanners: a setting or a package to fix, not an attack under way
+_POSTURE_PRODUCTS = frozenset({"inspector", "security hub", "config", "trusted advisor", "defender for cloud",
+                               "ecr", "trivy", "grype", "snyk", "dependabot"})
 
 
 def _scope(reading: Reading, signal: Signal | None) -> Signal | None:
@@ -303,8 +308,22 @@ def _scope(reading: Reading, signal: Signal | None) -> Signal | None:
     environment = reading.environment.lower().split("-")[0] if reading.environment else ""
     if environment in _NOT_PRODUCTION or reading.environment.lower() in _NOT_PRODUCTION:
         return Signal("P3", 0.6, "not production", f"environment {reading.environment}", "environment")
+    name = reading.resource.lower().strip()
+    if name and "/" not in name and re.split(r"[-_]", name)[-1] in _SCOPE_SUFFIX:
+        return Signal("P3", 0.6, "not production", f"resource {reading.resource}", "environment")
     if signal is not None and signal.rule == "cert_expiry" and signal.severity in ("P2", "P3"):
         return signal
+    return _posture(reading)
+
+
+def _posture(reading: Reading) -> Signal | None:
+    """A failed compliance control or a known vulnerability in a package: serious work, not an active incident."""
+    labels = {key.lower(): value.lower() for key, value in reading.labels.items()}
+    posture = labels.get("compliance") in ("failed", "warning") or labels.get("product", "") in _POSTURE_PRODUCTS
+    cve = re.match(r"cve-\d{4}-\d+", reading.alert_name.lower())
+    if posture or cve:
+        said = cve.group(0).upper() if cve else f"compliance {labels.get('compliance') or labels.get('product')}"
+        return Signal("P2", 0.6, "a posture or vulnerability finding, not an attack", said, "posture_finding")
     return None
 
 
