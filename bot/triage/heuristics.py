@@ -287,11 +287,23 @@ def _from_reading(
         spend = reading.metrics[0].value
         level = "P2" if spend >= rs.thresholds.get("cost_p2_usd", 1000.0) else "P3"
         return level, "inferred", 0.6, Signal(level, 0.6, "unexpected spend", f"${spend:,.0f}", "cost")
+    if reading.status.lower() == "down" and _probe_locations(reading) >= 3:
+        # an uptime check failing from three or more probe locations: the site is down for everyone
+        found = Signal("P0", 0.65, "down from every probe location", f"{_probe_locations(reading)} locations",
+                       "down_everywhere")
+        return "P0", "reading", 0.65, found
     if (label is None and signal is None and reading.source in _METRIC_ALARM_TOOLS
             and reading.status.lower() in _ACTIVE_STATES):
         found = Signal("P2", 0.5, "a monitored threshold crossed", reading.alert_name[:60] or "alarm", "alarm")
         return "P2", "inferred", 0.5, found
     return severity, basis, confidence, signal
+
+
+def _probe_locations(reading: Reading) -> int:
+    """How many probe locations an uptime check names in its location field."""
+    places = next((value for key, value in reading.labels.items()
+                   if "location" in key.lower() or key.lower() in ("checked_from", "probes", "regions")), "")
+    return len([part for part in places.split(",") if part.strip()])
 
 
 _NOT_PRODUCTION = frozenset({"staging", "stage", "stg", "dev", "development", "test", "testing", "qa", "sandbox",
