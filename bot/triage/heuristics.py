@@ -310,6 +310,9 @@ _NOT_PRODUCTION = frozenset({"staging", "stage", "stg", "dev", "development", "t
                              "preview", "nonprod", "non-prod", "uat", "ci"})
 # a resource named for its environment by a last name part (func-invoice-dev, orders-staging): not production
 _SCOPE_SUFFIX = frozenset({"dev", "staging", "stg", "sandbox", "qa", "uat", "nonprod", "preview"})
+# CI systems: a failed build or an agent short of disk delays releases, it serves no customer
+_BUILD_TOOLS = frozenset({"jenkins", "github-actions", "gitlab-ci", "circleci", "buildkite", "teamcity",
+                          "azure-pipelines", "drone", "bitbucket-pipelines"})
 # findings of posture checks and image scanners: a setting or a package to fix, not an attack under way
 _POSTURE_PRODUCTS = frozenset({"inspector", "security hub", "config", "trusted advisor", "defender for cloud",
                                "ecr", "trivy", "grype", "snyk", "dependabot"})
@@ -320,6 +323,8 @@ def _scope(reading: Reading, signal: Signal | None) -> Signal | None:
     environment = reading.environment.lower().split("-")[0] if reading.environment else ""
     if environment in _NOT_PRODUCTION or reading.environment.lower() in _NOT_PRODUCTION:
         return Signal("P3", 0.6, "not production", f"environment {reading.environment}", "environment")
+    if reading.source in _BUILD_TOOLS:
+        return Signal("P2", 0.6, "a build system, no customer path", reading.source, "build_system")
     name = reading.resource.lower().strip()
     if name and "/" not in name and re.split(r"[-_]", name)[-1] in _SCOPE_SUFFIX:
         return Signal("P3", 0.6, "not production", f"resource {reading.resource}", "environment")
