@@ -356,7 +356,11 @@ def _azure(data: dict[str, Any], draft: Draft) -> None:
             draft.metric(condition.get("metricName") or condition.get("searchQuery") or "condition",
                          condition.get("metricValue"), condition.get("threshold"))
     draft.link("source", dig(data, "data", "alertContext", "linkToSearchResultsUI"))
-    draft.body = f"Azure Monitor alert {draft.alert_name} on {target}\n{draft.description}"
+    # the provider segment of the target id says what kind of resource it is (a SQL database, a web app)
+    kind = re.search(r"/providers/(microsoft\.[a-z]+/[a-z]+)", text_of(targets[0]) if isinstance(targets, list)
+                     and targets else "", re.IGNORECASE)
+    typed = f" ({kind.group(1).lower()})" if kind else ""
+    draft.body = f"Azure Monitor alert {draft.alert_name} on {target}{typed}\n{draft.description}"
 
 
 def _gcp(data: dict[str, Any], draft: Draft) -> None:
