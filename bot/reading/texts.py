@@ -847,8 +847,10 @@ def logs(head: str, first: str, draft: Draft) -> bool:
         if upstream is not None:
             draft.resource = upstream.group(1)
     logger = _LOGGER.search(head)
+    # Spring Boot 3 writes the application name in brackets before the thread: "--- [order-api] [nio-8080-exec-1]"
+    application = re.search(r" --- \[([a-z][\w.-]{1,60})\]\s{1,3}\[", head[:20_000]) if " --- [" in head else None
     draft.set(resource=draft.labels.get("service") or draft.labels.get("app") or draft.labels.get("host")
-              or (logger.group(1) if logger else ""))
+              or (application.group(1) if application else "") or (logger.group(1) if logger else ""))
     if not draft.alert_name:
         draft.alert_name = _log_name(draft)
     return True
