@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.card import TriageResult
+from bot.context.api import add_change_route
 from bot.limits import BodyLimit, BodyTooLarge, drain, refuse
 from bot.memory.judge import Judge, UnknownTriage
 from bot.memory.verdicts import VerdictError, VerdictRequest
@@ -171,6 +172,8 @@ def create_app(
         except Exception:  # a busy or failing store must not take the other metrics down with it
             log.warning("queue_stats_unavailable", exc_info=True)
         return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    add_change_route(app, service.store)
 
     if slack_handler is not None:
         handler = slack_handler

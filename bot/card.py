@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bot.context.model import AlertLink, ChangeRef, RunbookRef, ToolUse
+
 Category = Literal["infra", "app", "data", "security", "unknown"]
 Severity = Literal["P0", "P1", "P2", "P3"]
 Engine = Literal["model", "heuristic"]
@@ -131,6 +133,11 @@ class TriageMeta(BaseModel):
     created_at: float = 0.0
     precedent: Precedent | None = None
     similar: list[SimilarIncident] = Field(default_factory=list)
+    # Context (bot/context): the alert's own links, the team's runbook, recent changes, the model's look-ups.
+    links: list[AlertLink] = Field(default_factory=list)
+    runbook: RunbookRef | None = None
+    changes: list[ChangeRef] = Field(default_factory=list)
+    tools: list[ToolUse] = Field(default_factory=list)
 
 
 class TriageResult(TriageCard):

@@ -94,6 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return run_command(args, settings)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except sqlite3.Error as exc:
         print(f"error: database {settings.db_path} (TRIAGE_DB): {exc}", file=sys.stderr)
         return 2

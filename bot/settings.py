@@ -57,6 +57,11 @@ _ENV: dict[str, str] = {
     "TRIAGE_RETRY_INTERVAL": "retry_interval",
     "TRIAGE_SLACK_POST_INTERVAL": "slack_post_interval",
     "TRIAGE_RETENTION_DAYS": "retention_days",
+    "TRIAGE_RUNBOOKS": "runbooks",
+    "TRIAGE_RUNBOOK_URL": "runbook_url",
+    "TRIAGE_CHANGE_WINDOW": "change_window",
+    "TRIAGE_MCP_CONFIG": "mcp_config",
+    "TRIAGE_TOOL_CALLS": "tool_calls",
 }
 
 
@@ -113,6 +118,14 @@ class Settings(BaseModel):
     slack_post_interval: float = Field(default=1.0, ge=0)
     # Triages, alerts, incidents and their feedback older than this are purged daily; 0 keeps everything.
     retention_days: float = Field(default=90.0, ge=0)
+
+    # Context (bot/context): a folder of Markdown runbooks, the base URL they are published under, how far
+    # back deploys and config changes count, the MCP servers the model may call and how many calls it gets.
+    runbooks: str | None = None
+    runbook_url: str | None = None
+    change_window: float = Field(default=7200.0, ge=0)
+    mcp_config: str | None = None
+    tool_calls: int = Field(default=3, ge=0, le=20)
 
     @property
     def model_enabled(self) -> bool:

@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts.intake import AlertIntake
 from bot.alerts.pump import CardPump
+from bot.context.setup import build_context, build_toolbox
 from bot.jobs import Jobs, RetryLater, build_scheduler
 from bot.memory.judge import Judge
 from bot.observability import Metrics
@@ -49,6 +50,10 @@ class Gateway:
     async def start(self) -> None:
         """Background work of a serving process: the card pump, recovery of pending alerts, the jobs."""
         await self.store.run(self.store.heartbeat, self.replica, time.time())
+        try:
+            await self.service.context.library.refresh(force=True)
+        except Exception:  # a broken runbook folder loses runbooks, not the gateway
+            log.exception("runbooks_not_indexed")
         if self.pump is not None:
             self.pump.start()
         if self.intake is not None:
@@ -90,6 +95,8 @@ class Gateway:
             await self.pump.stop(drain_timeout)
         if self.openai_client is not None:
             await self.openai_client.close()
+        if self.service.tools is not None:
+            await self.service.tools.aclose()
         try:
             await self.service.identity.save(force=True)
         except Exception:  # templates are relearned from the stream; shutdown must still finish
@@ -135,7 +142,9 @@ def build_gateway(
             on_retry=lambda name, kind: metrics.retries.labels(name, kind).inc(),
         )
     replica = new_replica_id()
-    service = TriageService(settings, store, metrics, model=model, replica=replica)
+    context = build_context(settings, store)
+    tools = build_toolbox(settings, store, context) if model is not None else None
+    service = TriageService(settings, store, metrics, model=model, replica=replica, context=context, tools=tools)
     gateway = Gateway(settings, store, metrics, service, client, replica=replica)
     gateway.judge = Judge(store)
     # Socket Mode needs no signing secret: its Bolt app is built by bot.slack.socket over the same intake.

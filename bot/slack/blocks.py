@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from bot.alerts.incidents import Incident
 from bot.card import CATEGORIES, SEVERITIES, Precedent, SimilarIncident, TriageResult
+from bot.context.slack import context_blocks
 
 ACTION_CONFIRM = "triage_confirm"
 ACTION_SEVERITY = "triage_severity"
@@ -131,6 +132,7 @@ def card_message(result: TriageResult, state: CardState | None = None, *, preced
     blocks: list[dict[str, Any]] = [_header(severity, category, state)]
     blocks.extend(_markers(result, state))
     blocks.extend(memory_blocks(result, precedent_link))
+    blocks.extend(context_blocks(result))
     blocks.append(_mrkdwn_section(escape(result.summary)))
     steps = "\n".join(f"{n}. {escape(step)}" for n, step in enumerate(result.steps, start=1))
     blocks.append(_mrkdwn_section(f"*Next steps*\n{steps}"))

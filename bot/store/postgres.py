@@ -21,6 +21,7 @@ from psycopg_pool import ConnectionPool
 
 from bot.card import TriageResult
 from bot.store.migrations.postgres import migrate
+from bot.store.postgres_context import PostgresContextStore
 from bot.store.postgres_leases import PostgresLeaseStore
 from bot.store.postgres_memory import PostgresMemoryStore
 from bot.store.postgres_slack import PostgresSlackStore
@@ -33,7 +34,7 @@ POOL_SIZE = 8
 Conn = psycopg.Connection[tuple[Any, ...]]
 
 
-class PostgresStore(PostgresMemoryStore, PostgresLeaseStore, PostgresSlackStore):
+class PostgresStore(PostgresMemoryStore, PostgresLeaseStore, PostgresSlackStore, PostgresContextStore):
     """Shared by every replica: nothing a process remembers about it is authoritative."""
 
     shared = True

@@ -20,6 +20,7 @@ import sqlite_utils
 from bot.card import TriageResult
 from bot.store.migrations.sqlite import migrate
 from bot.store.retention import PURGE
+from bot.store.sqlite_context import ContextStore
 from bot.store.sqlite_identity import IdentityStore
 from bot.store.sqlite_leases import LeaseStore
 from bot.store.sqlite_memory import MemoryStore
@@ -40,7 +41,7 @@ def connect(path: str) -> sqlite_utils.Database:
     return db
 
 
-class SQLiteStore(MemoryStore, LeaseStore, IdentityStore, SlackStore):
+class SQLiteStore(MemoryStore, LeaseStore, IdentityStore, SlackStore, ContextStore):
     """The embedded store: one file, one process, writes on one worker thread."""
 
     # One process owns the file, so what it remembers about the store stays true.

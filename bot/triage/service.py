@@ -6,12 +6,16 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import structlog
 
 from bot.card import TriageCard, TriageMeta, TriageResult
+from bot.context.gather import Context, ContextStage, with_runbook_steps
+from bot.context.library import RunbookLibrary
+from bot.context.model import ToolUse
+from bot.context.tools import ToolBox, ToolSession
 from bot.identity.keeper import IdentityKeeper
 from bot.memory.precedent import Memory, memory_from, with_precedent
 from bot.observability import Metrics
@@ -58,6 +62,7 @@ class Outcome:
     review: tuple[str, ...] = ()  # why a person should look: evidence overruled the answer, a label conflict
     # (key, card to reuse) when this outcome should be written to the idempotency cache
     cache_entry: tuple[str, TriageResult] | None = None
+    tools: list[ToolUse] = field(default_factory=list)  # the look-ups the model made, for meta and the audit
 
 
 class TriageService:
@@ -73,6 +78,8 @@ class TriageService:
         monotonic: Callable[[], float] = time.monotonic,
         identity: IdentityKeeper | None = None,
         replica: str | None = None,
+        context: ContextStage | None = None,
+        tools: ToolBox | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -80,6 +87,12 @@ class TriageService:
         self.model = model
         # One template learner per process, shared with the alert intake: both must agree on identities.
         self.identity = identity or IdentityKeeper(store, monotonic=monotonic)
+        # The alert's links, the team's runbook, recent changes (bot/context); the model's tools.
+        self.context = context or ContextStage(
+            store, RunbookLibrary(settings.runbooks, store, base_url=settings.runbook_url, monotonic=monotonic),
+            change_window=settings.change_window, clock=clock,
+        )
+        self.tools = tools
         self.breaker = breaker or CircuitBreaker(settings.circuit_failures, settings.circuit_cooldown, monotonic)
         self.breaker.on_change = metrics.set_circuit
         self._clock = clock
@@ -118,8 +131,9 @@ class TriageService:
                 raw, self.settings.max_input_chars, lambda text: identifier.identify(text).fingerprint
             )
         memory = await self._recall(prepared)
+        context = await self._gather(prepared)
         try:
-            outcome = await self._decide(prepared, engine or "auto", started, memory)
+            outcome = await self._decide(prepared, engine or "auto", started, memory, context)
         except Exception as exc:  # the gateway's own bug must still give a card and a record
             log.exception("triage_internal_error", fingerprint=prepared.fingerprint)
             self.metrics.errors.labels("internal").inc()
@@ -130,7 +144,10 @@ class TriageService:
         # Precedent: the latest human verdict on this identity decides severity and category, whatever
         # the engine (and whatever the cache) said.
         outcome.card = with_precedent(outcome.card, memory.precedent)
-        result = self._result(prepared, outcome, source, started, memory)
+        if outcome.engine == "heuristic" and context.steps:
+            # The team's runbook knows better than generic rules what to do first.
+            outcome.card = with_runbook_steps(outcome.card, context.steps)
+        result = self._result(prepared, outcome, source, started, memory, context)
         await self._finish(result, prepared, outcome)
         return result
 
@@ -146,7 +163,19 @@ class TriageService:
             return Memory()
         return memory_from(recalled)
 
-    async def _decide(self, prepared: Prepared, engine: str, started: float, memory: Memory) -> Outcome:
+    async def _gather(self, prepared: Prepared) -> Context:
+        """Context for the card; a failing look-up only loses that piece of context."""
+        try:
+            return await self.context.gather(prepared.text)
+        except Exception:  # context is advice: it must not cost the card
+            log.exception("context_failed", fingerprint=prepared.fingerprint)
+            self.metrics.errors.labels("context").inc()
+            return Context()
+
+    async def _decide(
+        self, prepared: Prepared, engine: str, started: float, memory: Memory, context: Context | None = None
+    ) -> Outcome:
+        context = context or Context()
         if engine == "heuristic":
             return self._heuristic(prepared, None)
         if self.model is None:
@@ -156,7 +185,7 @@ class TriageService:
         if tier is None:
             return self._heuristic(prepared, "budget_exhausted")
         model = self._model_name(tier)
-        key = cache_key(prepared.text, self.prompt_version, model, memory.cache_tag)
+        key = cache_key(prepared.text, self.prompt_version, model, memory.cache_tag + context.cache_tag)
         if self._memo.complete is None:
             await self._memo.load(self.store)
         cached = self._memo.get(key)
@@ -171,23 +200,24 @@ class TriageService:
             self.metrics.cache_hits.inc()
             shared = await asyncio.shield(task)
             return Outcome(shared.card, shared.engine, shared.model, shared.degraded_reason, cached=True)
-        task = asyncio.create_task(self._fly(prepared, tier, budget, key, started, memory))
+        task = asyncio.create_task(self._fly(prepared, tier, budget, key, started, memory, context))
         self._inflight[key] = task
         task.add_done_callback(lambda _: self._inflight.pop(key, None))
         return await asyncio.shield(task)
 
     async def _fly(
-        self, prepared: Prepared, tier: Tier, budget: BudgetState, key: str, started: float, memory: Memory
+        self, prepared: Prepared, tier: Tier, budget: BudgetState, key: str, started: float, memory: Memory,
+        context: Context,
     ) -> Outcome:
         """Ask the model, unless another replica already is: then serve its answer from the shared cache."""
         if self.flight is None:
-            return await self._ask_model(prepared, tier, budget, key, started, memory)
+            return await self._ask_model(prepared, tier, budget, key, started, memory, context)
         landed = await self.flight.lead_or_wait(key)
         if landed is not None:
             self.metrics.cache_hits.inc()
             return Outcome(landed.card, landed.meta.engine, landed.meta.model, cached=True)
         try:
-            outcome = await self._ask_model(prepared, tier, budget, key, started, memory)
+            outcome = await self._ask_model(prepared, tier, budget, key, started, memory, context)
             if outcome.cache_entry is not None:
                 # In the shared cache before the flight lands, so the replicas waiting on it find it there.
                 await self.store.run(self.store.put_cached, *outcome.cache_entry, self.settings.cache_ttl)
@@ -197,7 +227,8 @@ class TriageService:
         return outcome
 
     async def _ask_model(
-        self, prepared: Prepared, tier: Tier, budget: BudgetState, key: str, started: float, memory: Memory
+        self, prepared: Prepared, tier: Tier, budget: BudgetState, key: str, started: float, memory: Memory,
+        context: Context,
     ) -> Outcome:
         admitted = self.breaker.enter()
         if admitted is None:
@@ -207,14 +238,18 @@ class TriageService:
         spent = Outcome(prepared.prescreen, "heuristic")
         answer: ModelAnswer | None = None
         failure: ModelError | None = None
+        session: ToolSession | None = None
         try:
             async with asyncio.timeout(max(deadline - self._monotonic(), 0.0)):
-                answer, failure = await self._call(tier, prepared.text, deadline, spent, memory)
+                session = await self.tools.session(deadline) if self.tools is not None else None
+                answer, failure = await self._call(tier, prepared.text, deadline, spent, memory, context, session)
                 unusable = failure is not None and failure.kind == "invalid_output"
                 if (answer is not None or unusable) and escalate(
                     tier, answer.card if answer else None, self._policy, budget
                 ):
-                    stronger, strong_failure = await self._call("strong", prepared.text, deadline, spent, memory)
+                    stronger, strong_failure = await self._call(
+                        "strong", prepared.text, deadline, spent, memory, context, session
+                    )
                     if stronger is not None and (answer is None or stronger.card.confidence >= answer.card.confidence):
                         answer = stronger
                     elif answer is None:
@@ -236,10 +271,12 @@ class TriageService:
             outcome.cache_entry = (key, entry)
         outcome.tokens_in, outcome.tokens_out = spent.tokens_in, spent.tokens_out
         outcome.cost_usd, outcome.retries = spent.cost_usd, spent.retries
+        outcome.tools = list(session.uses) if session is not None else []
         return outcome
 
     async def _call(
-        self, tier: Tier, text: str, deadline: float, spent: Outcome, memory: Memory
+        self, tier: Tier, text: str, deadline: float, spent: Outcome, memory: Memory,
+        context: Context | None = None, tools: ToolSession | None = None,
     ) -> tuple[ModelAnswer | None, ModelError | None]:
         """One model answer (or the error), adding its tokens and cost to `spent`.
 
@@ -255,7 +292,10 @@ class TriageService:
         try:
             async with self._slots.get():
                 began = self._monotonic()
-                answer = await self.model.triage(model, text, deadline, examples=memory.examples)
+                answer = await self.model.triage(
+                    model, text, deadline, examples=memory.examples,
+                    context=context.excerpt if context else "", tools=tools,
+                )
         except ModelError as exc:
             self._account(spent, model, exc.tokens_in, exc.tokens_out, exc.retries)
             self.metrics.model_calls.labels(model, exc.kind).inc()
@@ -329,8 +369,10 @@ class TriageService:
         return TriageResult(**answer.card.model_dump(), meta=meta)
 
     def _result(
-        self, prepared: Prepared, outcome: Outcome, source: str, started: float, memory: Memory
+        self, prepared: Prepared, outcome: Outcome, source: str, started: float, memory: Memory,
+        context: Context | None = None,
     ) -> TriageResult:
+        context = context or Context()
         card = outcome.card
         meta = TriageMeta(
             triage_id=uuid.uuid4().hex,
@@ -356,6 +398,10 @@ class TriageService:
             created_at=self._clock(),
             precedent=memory.precedent,
             similar=list(memory.similar),
+            links=list(context.links),
+            runbook=context.runbook,
+            changes=list(context.changes),
+            tools=list(outcome.tools),
         )
         return TriageResult(**card.model_dump(), meta=meta)
 
@@ -395,6 +441,12 @@ class TriageService:
         except Exception:  # a full disk must not turn a good card into an error for the caller
             self.metrics.errors.labels("store").inc()
             log.exception("triage_not_recorded", triage_id=meta.triage_id)
+        for use in meta.tools:
+            try:  # the audit trail of what the model looked up for this card
+                await self.store.run(self.store.record_tool_call, meta.triage_id, use.model_dump(), meta.created_at)
+            except Exception:
+                self.metrics.errors.labels("store").inc()
+                log.exception("tool_call_not_recorded", triage_id=meta.triage_id)
         try:
             await self.identity.save()
         except Exception:  # templates are relearned from the stream; losing a batch only costs warm-up

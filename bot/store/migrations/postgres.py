@@ -143,6 +143,26 @@ create index alerts_channel_ts on alerts (channel, ts);
     Migration(6, "incident terms", """
 create table incident_terms (term text primary key, docs integer not null);
 """),
+    # Context: runbooks with a tsvector index, deploys and config changes, the model's tool calls.
+    Migration(7, "context", """
+create table runbooks (
+    path text primary key, title text not null, names text not null default '', body text not null,
+    mtime double precision not null, search tsvector not null
+);
+create index runbooks_search on runbooks using gin (search);
+create table changes (
+    id text primary key, service text not null, summary text not null, version text, environment text,
+    author text, url text, at double precision not null, received_at double precision not null
+);
+create index changes_at on changes (at);
+create table tool_calls (
+    id bigserial primary key, triage_id text not null, server text not null, tool text not null,
+    arguments text not null, outcome text not null, latency_ms double precision not null,
+    result_chars integer not null, error text, at double precision not null
+);
+create index tool_calls_triage on tool_calls (triage_id);
+create index tool_calls_at on tool_calls (at);
+"""),
 )
 
 

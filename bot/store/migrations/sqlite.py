@@ -129,6 +129,26 @@ create index if not exists alerts_channel_ts on alerts (channel, ts);
     Migration(6, "incident terms", """
 create table if not exists incident_terms (term text primary key, docs integer not null) without rowid;
 """),
+    # Context: the team's runbooks in a full-text index, deploys and config changes, the model's tool calls.
+    Migration(7, "context", """
+create table runbooks (
+    path text primary key, title text not null, names text not null default '', body text not null,
+    mtime real not null
+);
+create virtual table runbook_text using fts5(path unindexed, title, names, body, tokenize = 'porter unicode61');
+create table changes (
+    id text primary key, service text not null, summary text not null, version text, environment text,
+    author text, url text, at real not null, received_at real not null
+);
+create index changes_at on changes (at);
+create table tool_calls (
+    id integer primary key autoincrement, triage_id text not null, server text not null, tool text not null,
+    arguments text not null, outcome text not null, latency_ms real not null, result_chars integer not null,
+    error text, at real not null
+);
+create index tool_calls_triage on tool_calls (triage_id);
+create index tool_calls_at on tool_calls (at);
+"""),
 )
 
 

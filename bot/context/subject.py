@@ -1,0 +1,42 @@
+"""What the context stage reads from an alert: its name, services, environment and structured links."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from bot.context.links import ENVIRONMENT_LABELS, SERVICE_LABELS, parse_payload, payload_links, payload_names
+from bot.context.match import Subject
+from bot.context.model import AlertLink
+
+# Label sets as alert bots print them: `alertname=Foo`, `service: checkout-api`, `"job": "api"`.
+_LABEL = re.compile(
+    r"(?<![A-Za-z0-9_])([A-Za-z_][A-Za-z0-9_]{0,40})\"?\s{0,2}[=:]\s{0,2}\"?([A-Za-z0-9][\w.:/-]{0,120})"
+)
+_FIRING = re.compile(r"\[(?:FIRING|RESOLVED)(?::\d{1,6})?\]\s{0,4}([A-Za-z][\w.:-]{0,120})")
+
+
+@dataclass(frozen=True)
+class Facts:
+    """The subject of the context look-ups, and the links the alert's structure carries."""
+
+    subject: Subject
+    links: tuple[AlertLink, ...] = field(default=())
+
+
+def facts_from_text(text: str) -> Facts:
+    """Names and links from the text alone: a JSON payload's fields, or a printed label set."""
+    payload = parse_payload(text)
+    if payload is not None:
+        name, services, env = payload_names(payload)
+        return Facts(Subject(text, name, services, env), tuple(payload_links(payload)))
+    labels: dict[str, str] = {}
+    for match in _LABEL.finditer(text[:100_000]):
+        labels.setdefault(match.group(1).lower(), match.group(2))
+    name = labels.get("alertname", "")
+    if not name:
+        firing = _FIRING.search(text[:10_000])
+        name = firing.group(1) if firing else ""
+    services = tuple(dict.fromkeys(labels[k] for k in SERVICE_LABELS if k in labels))
+    env = next((labels[k] for k in ENVIRONMENT_LABELS if k in labels), "")
+    return Facts(Subject(text, name, services, env))
