@@ -54,6 +54,8 @@ class Gateway:
             await self.service.context.library.refresh(force=True)
         except Exception:  # a broken runbook folder loses runbooks, not the gateway
             log.exception("runbooks_not_indexed")
+        if self.service.tools is not None:
+            self.service.tools.warm()
         if self.pump is not None:
             self.pump.start()
         if self.intake is not None:

@@ -187,10 +187,11 @@ class ToolBox:
         self.limit = limit
         self._monotonic = monotonic
         self._list_timeout = list_timeout
-        self._call_timeout = call_timeout
+        self.call_timeout = call_timeout
         self._listed: dict[str, list[ToolSpec]] = {}
         # when a provider that failed to list may be asked again
         self._retry_at: dict[str, float] = {}
+        self._listing: dict[str, asyncio.Task[list[ToolSpec]]] = {}
 
     async def session(self, deadline: float | None = None) -> ToolSession | None:
         """A session for one triage, or None when look-ups are off (limit 0) or no tool is offered."""
@@ -207,26 +208,49 @@ class ToolBox:
                 specs.setdefault(spec.function_name, (spec, provider))
         if not specs:
             return None
-        return ToolSession(specs, self.limit, self._monotonic, self._call_timeout, unavailable=unavailable)
+        return ToolSession(specs, self.limit, self._monotonic, self.call_timeout, unavailable=unavailable)
+
+    def warm(self) -> None:
+        """Start listing every provider's tools now (MCP servers take a moment to start), without waiting."""
+        for provider in self.providers:
+            self._listing_task(provider)
+
+    def _listing_task(self, provider: ToolProvider) -> asyncio.Task[list[ToolSpec]] | None:
+        task = self._listing.get(provider.name)
+        if task is None:
+            if self._retry_at.get(provider.name, 0.0) > self._monotonic():
+                return None
+            task = asyncio.get_running_loop().create_task(provider.list_tools(), name=f"tools-{provider.name}")
+            self._listing[provider.name] = task
+        return task
 
     async def _tools(self, provider: ToolProvider, deadline: float | None) -> list[ToolSpec] | None:
+        """The provider's tools; None when it is not ready within this triage's share of the deadline.
+
+        A slow start goes on in the background, so a later triage finds the server ready.
+        """
         if provider.name in self._listed:
             return self._listed[provider.name]
+        task = self._listing_task(provider)
+        if task is None:
+            return None
         now = self._monotonic()
-        if self._retry_at.get(provider.name, 0.0) > now:
-            return None
         timeout = self._list_timeout if deadline is None else min(self._list_timeout, (deadline - now) / 4)
-        try:
-            async with asyncio.timeout(max(timeout, 0.05)):
-                tools = await provider.list_tools()
-        except Exception as exc:  # an unreachable server is left out of this triage and asked again later
-            log.warning("tool_server_unavailable", server=provider.name, error=repr(exc)[:300])
-            self._retry_at[provider.name] = now + 30.0
+        await asyncio.wait({task}, timeout=max(timeout, 0.01))
+        if not task.done():
             return None
-        self._listed[provider.name] = tools
-        return tools
+        self._listing.pop(provider.name, None)
+        error = task.exception()
+        if error is not None:  # an unreachable server is left out, and asked again a little later
+            log.warning("tool_server_unavailable", server=provider.name, error=repr(error)[:300])
+            self._retry_at[provider.name] = self._monotonic() + 30.0
+            return None
+        self._listed[provider.name] = task.result()
+        return self._listed[provider.name]
 
     async def aclose(self) -> None:
+        for task in self._listing.values():
+            task.cancel()
         for provider in self.providers:
             close = getattr(provider, "aclose", None)
             if close is not None:
