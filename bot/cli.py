@@ -1,4 +1,4 @@
-"""The triage-bot command: serve · socket · triage · eval · report · cases."""
+"""The triage-bot command: serve · socket · triage · eval · report · cases · runbooks · mcp."""
 
 from __future__ import annotations
 
@@ -69,6 +69,11 @@ def parser() -> argparse.ArgumentParser:
     cases = sub.add_parser("cases", help="write the cards people judged as eval JSONL to stdout")
     cases.add_argument("--since", type=float, default=None, metavar="DAYS", help="only verdicts of the last DAYS")
 
+    runbooks = sub.add_parser("runbooks", help="index TRIAGE_RUNBOOKS and list it, with the files it could not use")
+    runbooks.add_argument("--json", action="store_true")
+
+    sub.add_parser("mcp", help="serve triage, similar_incidents and feedback as an MCP server over stdio")
+
     report = sub.add_parser("report", help="agreement of humans with the cards, per model and prompt version")
     report.add_argument("--json", action="store_true")
     report.add_argument("--since", type=float, default=None, metavar="DAYS")
@@ -83,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     # The card is the output of `triage`; its log line would only clutter the terminal.
-    quiet = args.command == "triage" and settings.log_level == "info"
+    quiet = args.command in ("triage", "runbooks", "mcp") and settings.log_level == "info"
     configure_logging("warning" if quiet else settings.log_level)
     reads_db = args.command in ("report", "cases") or (args.command == "eval" and args.feedback)
     if reads_db and getattr(args, "since", None) is not None and args.since <= 0:
@@ -118,6 +123,15 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         return socket_command(settings)
     if args.command == "cases":
         return cases_command(settings, args)
+    if args.command == "runbooks":
+        from bot.context.commands import runbooks_command
+
+        return asyncio.run(runbooks_command(settings, args.json, sys.stdout))
+    if args.command == "mcp":
+        from bot.context.mcp_server import serve_stdio
+
+        asyncio.run(serve_stdio(build_gateway(settings)))
+        return 0
     return 2
 
 
