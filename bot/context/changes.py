@@ -29,7 +29,8 @@ class ChangeRequest(BaseModel):
     version: str | None = Field(default=None, max_length=100)
     environment: str | None = Field(default=None, max_length=100)
     author: str | None = Field(default=None, max_length=200)
-    url: str | None = Field(default=None, max_length=2000, description="an http(s) link to the run or commit")
+    url: str | None = Field(default=None, max_length=2000, pattern=r"^(https?://\S+)?$",
+                            description="an http(s) link to the run or commit")
     at: float | str | None = Field(
         default=None, description="when it happened: seconds since the epoch or ISO 8601 with a zone (default: now)"
     )
