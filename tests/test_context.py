@@ -12,8 +12,10 @@ import pytest
 
 from bot.app import create_app
 from bot.card import TriageResult
+from bot.server import build_app
 from bot.slack.blocks import card_message
 from tests.conftest import GatewayFactory
+from tests.fakes.slack import FakeSlack
 from tests.servers import serve
 
 TOKEN = "s3cret-token"
@@ -203,3 +205,23 @@ def test_alertmanager_links_reach_meta_and_the_slack_card(gateways: GatewayFacto
     assert "<https://runbooks.example.com/KubePodCrashLooping|Runbook>" in blocks
     assert "<https://prometheus.example.com/graph?g0.expr=rate%28x%5B5m%5D%29&g0.tab=1|Graph>" in blocks
     assert "<https://evil.example.net" not in blocks and "javascript" not in blocks
+
+
+def test_alertmanager_webhook_links_reach_the_posted_card(gateways: GatewayFactory, fake_slack: FakeSlack) -> None:
+    gateway = gateways.build(slack_bot_token="xoxb-test", slack_signing_secret="secret",
+                             slack_api_url=fake_slack.base_url, alertmanager_token="am-secret",
+                             alertmanager_channel="CAM", slack_post_interval=0.05)
+    with serve(build_app(gateway)) as url:
+        sent = httpx.post(f"{url}/v1/alerts/alertmanager", json=ALERTMANAGER,
+                          headers={"Authorization": "Bearer am-secret"})
+        assert sent.status_code == 200 and sent.json()["accepted"] == 1
+        fake_slack.wait_for(lambda: len(fake_slack.posts()) == 1, timeout=10)
+        [incident] = gateway.store.incidents()
+        assert incident.triage_id is not None
+        stored = gateway.store.get_triage(incident.triage_id)
+    [post] = fake_slack.posts()
+    blocks = json.dumps(post.args["blocks"])
+    assert "<https://runbooks.example.com/KubePodCrashLooping|Runbook>" in blocks
+    assert "|Graph>" in blocks and "<https://evil" not in blocks
+    assert stored is not None
+    assert [link.kind for link in stored.meta.links] == ["runbook", "graph"]

@@ -149,6 +149,9 @@ def test_links_come_from_structure_only_and_only_http() -> None:
         AlertLink(kind="graph", url="http://prom:9090/graph?g0.expr=up"),
     ]
     assert facts_from_text("see https://rb.example.com/x runbook_url=https://rb.example.com/y").links == ()
+    assert facts_from_text("Disk full | labels: a=b\nrunbook_url: https://rb.example.com/y\n").links == (
+        AlertLink(kind="runbook", url="https://rb.example.com/y"),
+    )
     for bad in ("ftp://x", "https://", "https://a b", "https://x/<script>", "data:text/html,x", 42, "https://x|y"):
         assert safe_url(bad) is None
 

@@ -5,13 +5,25 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from bot.context.links import ENVIRONMENT_LABELS, SERVICE_LABELS, parse_payload, payload_links, payload_names
+from bot.context.links import (
+    ENVIRONMENT_LABELS,
+    SERVICE_LABELS,
+    links_from_fields,
+    parse_payload,
+    payload_links,
+    payload_names,
+)
 from bot.context.match import Subject
 from bot.context.model import AlertLink
 
 # Label sets as alert bots print them: `alertname=Foo`, `service: checkout-api`, `"job": "api"`.
 _LABEL = re.compile(
     r"(?<![A-Za-z0-9_])([A-Za-z_][A-Za-z0-9_]{0,40})\"?\s{0,2}[=:]\s{0,2}\"?([A-Za-z0-9][\w.:/-]{0,120})"
+)
+# A link in a named field on a line of its own (`runbook_url: https://…`), as alert bots and the
+# Alertmanager intake print them; a URL anywhere else in the text is prose and never a link.
+_LINK_LINE = re.compile(
+    r"^[ \t]{0,8}([A-Za-z_][A-Za-z_-]{1,30})[ \t]{0,3}[:=][ \t]{0,3}(https?://\S{1,2000})[ \t]*$", re.M
 )
 _FIRING = re.compile(r"\[(?:FIRING|RESOLVED)(?::\d{1,6})?\]\s{0,4}([A-Za-z][\w.:-]{0,120})")
 
@@ -39,4 +51,5 @@ def facts_from_text(text: str) -> Facts:
         name = firing.group(1) if firing else ""
     services = tuple(dict.fromkeys(labels[k] for k in SERVICE_LABELS if k in labels))
     env = next((labels[k] for k in ENVIRONMENT_LABELS if k in labels), "")
-    return Facts(Subject(text, name, services, env))
+    links = links_from_fields((m.group(1), m.group(2)) for m in _LINK_LINE.finditer(text[:100_000]))
+    return Facts(Subject(text, name, services, env), tuple(links))
