@@ -101,7 +101,9 @@ def test_front_matter_matches_alert_name_before_service() -> None:
     assert in_text is not None and in_text.kind == "alert"
     service = by_front_matter(Subject("used memory at 97%", services=("sessions-cache",)), BOOKS)
     assert service is not None and service.runbook is REDIS and service.kind == "service"
-    assert by_front_matter(Subject("sessions-cache-2 evictions"), BOOKS) is None  # a longer name is another
+    assert by_front_matter(Subject("sessions-cache-eu evictions"), BOOKS) is None  # a longer name is another
+    pod = by_front_matter(Subject("sessions-cache-2 evictions"), BOOKS)  # a pod of the service is the service
+    assert pod is not None and pod.runbook is REDIS
     assert by_front_matter(Subject("KubePodCrashLoopingX"), BOOKS) is None
 
 
@@ -134,6 +136,9 @@ def test_changes_match_whole_service_names_and_environment() -> None:
     subject = Subject("5xx on checkout-api pods", environment="prod")
     assert [c["id"] for c in related_changes(subject, rows, since=now - 7200)] == ["e", "a"]
     assert [c["id"] for c in related_changes(Subject("cart is slow"), rows, since=0)] == []
+    pods = Subject("OOMKilled: checkout-api-7f9c8d5b4-x2kq7 and checkout-7 restarted")
+    assert [c["id"] for c in related_changes(pods, rows, since=now - 7200)] == ["e", "c", "b", "a"]
+    assert [c["id"] for c in related_changes(Subject("checkout-api-canary down"), rows, since=now - 7200)] == []
     structured = Subject("error rate high", services=("checkout",))
     assert [c["id"] for c in related_changes(structured, rows, since=0)] == ["b"]
 

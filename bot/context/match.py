@@ -65,6 +65,22 @@ def tokens(text: str) -> set[str]:
     return {t.rstrip(".:/-").casefold() for t in _TOKEN.findall(text[:200_000])}
 
 
+# What Kubernetes appends to a workload's name: a StatefulSet ordinal, a ReplicaSet hash and pod suffix,
+# a DaemonSet or Job suffix. `payments-api-0` and `payments-api-7f9c8d5b4-x2kq7` are pods of `payments-api`.
+_GENERATED = re.compile(r"\d{1,4}|[a-z0-9]{6,10}-[a-z0-9]{5}|[a-z0-9]{5}")
+
+
+def names(seen: set[str], name: str) -> bool:
+    """Does the text hold `name` as a whole token, or as a pod of it (with a generated suffix)?"""
+    name = name.casefold()
+    if name in seen:
+        return True
+    prefix = name + "-"
+    return any(
+        token.startswith(prefix) and _GENERATED.fullmatch(token[len(prefix):]) is not None for token in seen
+    )
+
+
 def query_terms(text: str, limit: int = MAX_QUERY_TERMS) -> list[str]:
     """The words a full-text search is asked with: distinct, longest (most specific) first."""
     distinct = sorted(set(words(text)), key=lambda w: (-len(w), w))
@@ -108,7 +124,7 @@ def by_front_matter(subject: Subject, runbooks: Iterable[Runbook]) -> RunbookMat
         if services & {s.casefold() for s in book.services}:
             return RunbookMatch(book, "service")
     for book in books:
-        if any(s.casefold() in seen for s in book.services):
+        if any(names(seen, s) for s in book.services):
             return RunbookMatch(book, "service")
     return None
 
@@ -156,8 +172,8 @@ def related_changes(
     """The changes, newest first, to a service the alert names, since `since`.
 
     A service counts when the alert's structure names it, or when the text holds it as a whole token
-    (`checkout-api` is not `checkout`). When both the alert and the change say an environment and they
-    differ, the change is left out.
+    (`checkout-api` is not `checkout`) or as one of its pods (`checkout-api-7f9c8d5b4-x2kq7`). When both the
+    alert and the change say an environment and they differ, the change is left out.
     """
     named = {s.casefold() for s in subject.services if s}
     seen = tokens(subject.text)
@@ -168,7 +184,7 @@ def related_changes(
         at = change.get("at")
         if not service or not isinstance(at, int | float) or at < since:
             continue
-        if service not in named and service not in seen:
+        if service not in named and not names(seen, service):
             continue
         theirs = str(change.get("environment") or "").casefold()
         if env and theirs and env != theirs:
