@@ -38,6 +38,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/memory.py
 	$(BIN)/python benchmarks/hostile.py
 	$(BIN)/python benchmarks/identity.py
+	$(BIN)/python benchmarks/context.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -6,6 +6,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from bot.context.runbooks import Runbook
@@ -129,8 +130,15 @@ def by_front_matter(subject: Subject, runbooks: Iterable[Runbook]) -> RunbookMat
     return None
 
 
-def heading_terms(book: Runbook) -> set[str]:
-    return terms(" ".join([book.title, *book.alerts, *book.services]))
+@lru_cache(maxsize=4096)
+def heading_terms(book: Runbook) -> frozenset[str]:
+    return frozenset(terms(" ".join([book.title, *book.alerts, *book.services])))
+
+
+@lru_cache(maxsize=4096)
+def book_terms(book: Runbook) -> frozenset[str]:
+    """Every word of a runbook (computed once per version of the file)."""
+    return frozenset(terms(f"{book.title}\n{book.body}")) | heading_terms(book)
 
 
 def by_text(
@@ -146,9 +154,9 @@ def by_text(
     if not wanted or not candidates:
         return None
     corpus = list(every) if every else list(candidates)
-    body_terms = {book.path: terms(f"{book.title}\n{book.body}") | heading_terms(book) for book in corpus}
+    body_terms = {book.path: book_terms(book) for book in corpus}
     for book in candidates:
-        body_terms.setdefault(book.path, terms(f"{book.title}\n{book.body}") | heading_terms(book))
+        body_terms.setdefault(book.path, book_terms(book))
     frequency: dict[str, int] = {}
     for held in body_terms.values():
         for term in held & wanted:
