@@ -195,3 +195,27 @@ def test_mcp_config_reads_stdio_and_http_servers(tmp_path: Path) -> None:
     with pytest.raises(McpConfigError, match="not valid JSON"):
         path.write_text("{")
         load_config(str(path))
+
+
+async def test_a_streamable_http_server_with_headers(
+    tmp_path: Path, fake_openai: FakeOpenAI, gateways: GatewayFactory
+) -> None:
+    from tests.fakes.mcp_server import server as prometheus
+    from tests.servers import serve
+
+    config = tmp_path / "mcp.json"
+    with serve(prometheus.streamable_http_app(json_response=True)) as url:
+        config.write_text(json.dumps({"mcpServers": {
+            "prometheus": {"url": f"{url}/mcp", "headers": {"X-Team": "ops"}, "allow": ["query"]},
+        }}))
+        gateway = gateways.build(fake_openai, mcp_config=str(config), deadline=20.0)
+        fake_openai.script(Reply.call_tools(("prometheus__query", {"expr": "up"})), Reply.card())
+        try:
+            await ready(gateway)
+            result = await gateway.service.triage(ALERT, engine="model")
+        finally:
+            await gateway.service.tools.aclose()  # type: ignore[union-attr]
+    assert [(u.label, u.outcome) for u in result.meta.tools] == [("prometheus.query", "ok")]
+    offered = {t["function"]["name"] for t in fake_openai.requests[0]["json"]["tools"]}
+    assert "prometheus__query" in offered and "prometheus__huge" not in offered
+    assert "up => 0.97" in tool_messages(fake_openai)[0]["content"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from bot.card import STEP_MAX, STEP_MIN
 
@@ -41,7 +42,8 @@ class Runbook:
         """TRIAGE_RUNBOOK_URL + path, when a base is set."""
         if not base:
             return None
-        return base + self.path if base.endswith("/") else f"{base}/{self.path}"
+        path = quote(self.path)
+        return base + path if base.endswith("/") else f"{base}/{path}"
 
 
 def parse_runbook(path: str, raw: bytes, mtime: float = 0.0) -> Runbook:
