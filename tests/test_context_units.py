@@ -54,6 +54,17 @@ def test_front_matter_title_and_steps() -> None:
     assert parsed.url("https://wiki.example.com/runbooks") == "https://wiki.example.com/runbooks/team/kafka.md"
 
 
+def test_lenient_front_matter_and_steps_forms() -> None:
+    parsed = parse_runbook(
+        "x.md",
+        b"\n---\nalerts: HostDiskFull\nowner:\n  team: storage\n  pager: yes\ndescription: |\n  long text: here\n"
+        b"---\nIntro.\n\n**Steps:**\n- [ ] Check df -h on the host\n- [x] Clean /var/log\n\nMore prose.\n",
+    )
+    assert parsed.alerts == ("HostDiskFull",) and parsed.steps == ("Check df -h on the host", "Clean /var/log")
+    plain = parse_runbook("y.md", b"# Title\nSteps:\n1. first step\n2. second step\n")
+    assert plain.steps == ("first step", "second step")
+
+
 @pytest.mark.parametrize(
     ("raw", "reason"),
     [
@@ -63,6 +74,7 @@ def test_front_matter_title_and_steps() -> None:
         (b"# T\n## Steps\n- only one\n", "found 1"),
         (b"---\nalerts: [A\n---\n## Steps\n- a b\n- c d\n", "close"),
         (b"---\nnot a key line\n---\n## Steps\n- a b\n- c d\n", "key: value"),
+        (b"# T\n## Steps\n\nprose only\n", "none found"),
         (b"---\nalerts: [A]\n## Steps\n- a b\n- c d\n", "never ends"),
         (b"#" * 300_000, "larger"),
     ],

@@ -16,7 +16,12 @@ NAME_MAX = 120
 
 _HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.{0,300}?)[ \t#]*$")
 _ITEM = re.compile(r"^ {0,3}(?:[-*+]|\d{1,3}[.)])[ \t]+(.*)$")
-_STEPS_TITLE = re.compile(r"^(?:next\s+)?steps\b", re.I)
+_STEPS_TITLE = re.compile(r"^(?:next\s+|remediation\s+|triage\s+)?steps\b", re.I)
+# "Steps:" or "**Steps**" on a line of its own works as a heading too.
+_STEPS_LINE = re.compile(
+    r"^ {0,3}(?:\*\*|__)?((?:next\s+|remediation\s+|triage\s+)?steps)\s*:?\s*(?:\*\*|__)?\s*:?\s*$", re.I
+)
+_CHECKBOX = re.compile(r"^\[[ xX]\]\s+")
 _KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]{0,40})[ \t]*:[ \t]*(.*)$")
 _MARKUP = re.compile(r"\*\*|__|(?<!\w)[*_](?=\S)|(?<=\S)[*_](?!\w)")
 _LINK = re.compile(r"\[([^\]\n]{0,300})\]\([^)\s]{0,2000}\)")
@@ -80,24 +85,28 @@ def parse_runbook(path: str, raw: bytes, mtime: float = 0.0) -> Runbook:
 
 def split_front_matter(text: str) -> tuple[dict[str, list[str]], str]:
     """`---` front matter (a small YAML subset: `key: value`, `key: [a, b]`, `- item` lists) and the body."""
-    if not text.startswith("---\n"):
+    start = len(text) - len(text.lstrip("\n"))
+    if not text.startswith("---\n", start):
         return {}, text
-    end = text.find("\n---", 3)
+    end = text.find("\n---", start + 3)
     if end < 0:
         raise RunbookError('front matter starts with "---" but never ends')
-    head, body = text[4:end], text[end + 4 :]
+    head, body = text[start + 4 : end], text[end + 4 :]
     body = body.split("\n", 1)[1] if "\n" in body else ""
     meta: dict[str, list[str]] = {}
     key: str | None = None
     for number, line in enumerate(head.split("\n"), start=2):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        item = re.match(r"^\s+-\s*(.*)$", line) or re.match(r"^-\s+(.*)$", line)
+        item = re.match(r"^\s*-\s+(.*)$", line)
         if item and key is not None:
             meta[key].append(_scalar(item.group(1)))
             continue
         found = _KEY.match(line)
         if found is None:
+            # Nested maps, block strings and other YAML the gateway does not read are skipped, not fatal.
+            if line[:1] in (" ", "\t") or line.startswith("-"):
+                continue
             raise RunbookError(f"front matter line {number} is not `key: value`")
         key, value = found.group(1).lower(), found.group(2).strip()
         if value.startswith("["):
@@ -116,10 +125,11 @@ def steps_of(body: str) -> list[str]:
     current: str | None = None
     for line in body.split("\n"):
         heading = _HEADING.match(line)
-        if heading:
+        pseudo = _STEPS_LINE.match(line) if heading is None and len(line) < 60 else None
+        if heading or pseudo:
             if inside and (steps or current):
                 break
-            inside = bool(_STEPS_TITLE.match(heading.group(2).strip()))
+            inside = bool(pseudo) or bool(heading and _STEPS_TITLE.match(heading.group(2).strip()))
             continue
         if not inside:
             continue
@@ -149,6 +159,7 @@ def steps_of(body: str) -> list[str]:
 
 
 def _clean(text: str) -> str:
+    text = _CHECKBOX.sub("", text.strip())
     text = _LINK.sub(r"\1", text)
     text = _MARKUP.sub("", text)
     return " ".join(text.split())
