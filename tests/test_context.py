@@ -148,7 +148,7 @@ def test_changes_show_on_cards_of_their_service_only(gateways: GatewayFactory) -
         (b'{"service": "api"}', 422, "summary"),
         (b'{"service": "api", "summary": "x", "url": "javascript:alert(1)"}', 422, "url"),
         (b'{"service": "api", "summary": "x", "at": "yesterday"}', 422, "at"),
-        (b'{"service": "api", "summary": "x", "at": 1.9e12}', 422, "future"),
+        (b'{"service": "api", "summary": "x", "at": 4.1e12}', 422, "future"),
         (b'{"service": "api svc", "summary": "x"}', 422, "service"),
     ],
 )

@@ -192,7 +192,9 @@ def test_change_times_and_words() -> None:
     assert change_time("2027-01-15T07:00:00+00:00", now) == now - 3600
     assert change_time("2027-01-15T09:00:00+02:00", now) == now - 3600
     assert change_time(now - 5, now) == now - 5
-    for bad in ("soon", "2027-01-15T08:00:00", now * 1000, True):
+    assert change_time("2027-01-15T07:00:00", now) == now - 3600  # no zone: UTC
+    assert change_time((now - 60) * 1000, now) == now - 60  # milliseconds
+    for bad in ("soon", "2027-01-16T08:00:00Z", now + 3600, -5, True):
         with pytest.raises(ChangeError):
             change_time(bad, now)
     row = change_row(ChangeRequest(service=" checkout-api ", summary="deploy\n  done", version="2.4.1"), now)

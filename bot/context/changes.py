@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -12,6 +12,8 @@ from bot.context.model import ChangeRef
 
 # A change reported this far ahead of the gateway's clock is a mistake in the sender's clock or units.
 MAX_FUTURE_SECONDS = 300.0
+# Beyond this (the year 5138) a number of seconds since the epoch is read as milliseconds.
+MILLISECONDS = 1e11
 
 
 class ChangeError(ValueError):
@@ -32,7 +34,8 @@ class ChangeRequest(BaseModel):
     url: str | None = Field(default=None, max_length=2000, pattern=r"^(https?://\S+)?$",
                             description="an http(s) link to the run or commit")
     at: float | str | None = Field(
-        default=None, description="when it happened: seconds since the epoch or ISO 8601 with a zone (default: now)"
+        default=None,
+        description="when it happened: seconds since the epoch or ISO 8601, UTC without a zone (default: now)",
     )
 
     @field_validator("url")
@@ -57,8 +60,10 @@ def change_time(value: float | str | None, now: float) -> float:
     if isinstance(value, bool):
         raise ChangeError("at: expected seconds since the epoch or an ISO 8601 time")
     at = float(value) if isinstance(value, int | float) else _seconds(value.strip())
+    if at > MILLISECONDS:  # seconds that far ahead are milliseconds (JavaScript's Date.now())
+        at /= 1000.0
     if at != at or at < 0 or at > now + MAX_FUTURE_SECONDS:
-        raise ChangeError("at: must not be in the future (seconds since the epoch, not milliseconds)")
+        raise ChangeError("at: must not be in the future")
     return at
 
 
@@ -71,8 +76,8 @@ def _seconds(text: str) -> float:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise ChangeError("at: expected seconds since the epoch or an ISO 8601 time") from None
-    if moment.tzinfo is None:
-        raise ChangeError("at: an ISO 8601 time needs a zone (Z or +02:00)")
+    if moment.tzinfo is None:  # a time without a zone is read as UTC, as CI systems mostly print it
+        moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 
 
