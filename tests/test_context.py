@@ -175,6 +175,7 @@ def test_change_intake_needs_the_token(gateways: GatewayFactory) -> None:
     assert gateway.store.recent_changes(0.0) == []
 
 
+GENERATOR = "https://prometheus.example.com/graph?g0.expr=rate%28x%5B5m%5D%29&g0.tab=1"
 ALERTMANAGER = {
     "receiver": "triage", "status": "firing", "groupLabels": {"alertname": "KubePodCrashLooping"},
     "commonLabels": {"alertname": "KubePodCrashLooping", "namespace": "prod", "severity": "warning"},
@@ -188,7 +189,7 @@ ALERTMANAGER = {
             "runbook_url": "https://runbooks.example.com/KubePodCrashLooping",
             "dashboard": "javascript:alert(1)",
         },
-        "generatorURL": "https://prometheus.example.com/graph?g0.expr=rate%28x%5B5m%5D%29&g0.tab=1",
+        "generatorURL": GENERATOR,
         "startsAt": "2026-12-04T10:00:00Z",
     }],
 }
@@ -198,13 +199,11 @@ def test_alertmanager_links_reach_meta_and_the_slack_card(gateways: GatewayFacto
     gateway = gateways.build(api_token=TOKEN)
     with serve(create_app(gateway.settings, gateway.service)) as url:
         card = triage(url, json.dumps(ALERTMANAGER))
-    assert card["meta"]["links"] == [
-        {"kind": "runbook", "url": "https://runbooks.example.com/KubePodCrashLooping"},
-        {"kind": "graph", "url": "https://prometheus.example.com/graph?g0.expr=rate%28x%5B5m%5D%29&g0.tab=1"},
-    ]
+    links = {link["url"]: link["kind"] for link in card["meta"]["links"]}
+    assert links == {"https://runbooks.example.com/KubePodCrashLooping": "runbook", GENERATOR: "source"}
     blocks = json.dumps(card_message(TriageResult.model_validate(card))["blocks"])
     assert "<https://runbooks.example.com/KubePodCrashLooping|Runbook>" in blocks
-    assert "<https://prometheus.example.com/graph?g0.expr=rate%28x%5B5m%5D%29&g0.tab=1|Graph>" in blocks
+    assert f"<{GENERATOR}|Source>" in blocks
     assert "<https://evil.example.net" not in blocks and "javascript" not in blocks
 
 
@@ -223,9 +222,11 @@ def test_alertmanager_webhook_links_reach_the_posted_card(gateways: GatewayFacto
     [post] = fake_slack.posts()
     blocks = json.dumps(post.args["blocks"])
     assert "<https://runbooks.example.com/KubePodCrashLooping|Runbook>" in blocks
-    assert "|Graph>" in blocks and "<https://evil" not in blocks
+    assert f"<{GENERATOR}|Source>" in blocks and "<https://evil" not in blocks
     assert stored is not None
-    assert [link.kind for link in stored.meta.links] == ["runbook", "graph"]
+    assert {link.url: link.kind for link in stored.meta.links} == {
+        "https://runbooks.example.com/KubePodCrashLooping": "runbook", GENERATOR: "source",
+    }
 
 
 async def test_the_model_gets_the_runbook_and_changes_as_data(

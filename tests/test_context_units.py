@@ -163,7 +163,7 @@ def test_links_come_from_structure_only_and_only_http() -> None:
     assert payload_links(payload) == [
         AlertLink(kind="runbook", url="https://rb.example.com/x"),
         AlertLink(kind="dashboard", url="https://grafana.example.com/d/abc"),
-        AlertLink(kind="graph", url="http://prom:9090/graph?g0.expr=up"),
+        AlertLink(kind="source", url="http://prom:9090/graph?g0.expr=up"),
     ]
     assert facts_from_text("see https://rb.example.com/x runbook_url=https://rb.example.com/y").links == ()
     assert facts_from_text("Disk full | labels: a=b\nrunbook_url: https://rb.example.com/y\n").links == (

@@ -21,7 +21,7 @@ _UNSAFE = re.compile(r"[\s\x00-\x1f\x7f<>\"'`|\\]")
 # annotation or field name -> kind, for the names alerting tools use
 FIELD_KINDS: dict[str, LinkKind] = {
     "runbook_url": "runbook", "runbook": "runbook", "runbookurl": "runbook", "playbook_url": "runbook",
-    "generatorurl": "graph", "generator_url": "graph", "panelurl": "graph", "panel_url": "graph",
+    "generatorurl": "source", "generator_url": "source", "panelurl": "graph", "panel_url": "graph",
     "graph_url": "graph", "graph": "graph",
     "dashboard": "dashboard", "dashboard_url": "dashboard", "dashboardurl": "dashboard", "grafana_url": "dashboard",
     "source_url": "source", "sourceurl": "source", "monitor_url": "source", "console_url": "source",
