@@ -20,6 +20,7 @@ import psycopg_pool
 import structlog
 
 from bot.card import TriageResult
+from bot.context.slack import plain_lines as context_lines
 from bot.observability import configure_logging
 from bot.settings import ConfigError, Settings
 from bot.store import open_store
@@ -253,6 +254,7 @@ def render_text(result: TriageResult) -> str:
         lines.append("needs human review")
     if meta.redactions:
         lines.append("redacted: " + ", ".join(meta.redactions))
+    lines += context_lines(result)
     lines.append(f"triage id: {meta.triage_id}")
     return "\n".join(lines)
 

@@ -91,3 +91,15 @@ def context_blocks(result: TriageResult) -> list[dict[str, Any]]:
     if not lines:
         return []
     return [{"type": "context", "elements": [{"type": "mrkdwn", "text": line[:3000]} for line in lines[:10]]}]
+
+
+def plain_lines(result: TriageResult) -> list[str]:
+    """The same context as plain text, for the terminal (`triage-bot triage`)."""
+    meta = result.meta
+    lines = [f"{link.kind}: {link.url}" for link in meta.links]
+    if meta.runbook is not None:
+        lines.append(f"runbook: {meta.runbook.title} ({meta.runbook.url or meta.runbook.path})")
+    lines += [change_words(change, meta.created_at) for change in meta.changes]
+    if meta.tools:
+        lines.append("looked up: " + ", ".join(f"{u.label} ({u.outcome})" for u in meta.tools))
+    return lines
