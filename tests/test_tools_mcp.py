@@ -84,6 +84,7 @@ async def test_the_model_looks_things_up_and_every_call_is_audited(
     assert "hunter2" not in json.dumps(audit) and "pg_replication_lag" in audit[0]["arguments"]
     assert all(a["latency_ms"] >= 0 and a["result_chars"] > 0 for a in audit)
     assert tools_line(result) == ":mag: Looked up: prometheus.query ×2, triage.recent_changes"
+    assert gateway.metrics.tool_calls.labels("prometheus", "query", "ok")._value.get() == 2
 
 
 async def test_slow_huge_and_failing_tools_never_break_the_card(

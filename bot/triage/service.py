@@ -442,6 +442,7 @@ class TriageService:
             self.metrics.errors.labels("store").inc()
             log.exception("triage_not_recorded", triage_id=meta.triage_id)
         for use in meta.tools:
+            self.metrics.tool_calls.labels(use.server, use.tool, use.outcome).inc()
             try:  # the audit trail of what the model looked up for this card
                 await self.store.run(self.store.record_tool_call, meta.triage_id, use.model_dump(), meta.created_at)
             except Exception:
