@@ -32,7 +32,7 @@ from bot.context.gather import ContextStage  # noqa: E402
 from bot.context.library import RunbookLibrary  # noqa: E402
 from bot.observability import Metrics, configure_logging  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from bot.store import SQLiteStore  # noqa: E402
+from bot.store import open_store  # noqa: E402
 from bot.triage.service import TriageService  # noqa: E402
 
 TOPICS = {
@@ -104,8 +104,8 @@ async def run(runbooks: int, changes: int) -> dict[str, Any]:
         folder = Path(scratch) / "runbooks"
         folder.mkdir()
         write_runbooks(folder, runbooks, rng)
-        plain = SQLiteStore.open(f"{scratch}/plain.db")
-        rich = SQLiteStore.open(f"{scratch}/rich.db")
+        plain = open_store(f"{scratch}/plain.db")
+        rich = open_store(f"{scratch}/rich.db")
         now = time.time()
         for n in range(changes):
             rich.add_change({"service": f"svc-{n % 300}", "summary": "deploy", "at": now - rng.random() * 7000}, now)
