@@ -267,3 +267,22 @@ def test_any_change_body_is_recorded_or_refused_with_a_reason(body: dict[str, ob
 
     status, answer = parse_change(json.dumps(body).encode(), 1_800_000_000.0)
     assert (status == 200 and answer["service"] and answer["summary"]) or (status in (400, 422) and answer["error"])
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.text(max_size=1500), st.sampled_from(["checkout-api", "db", "a.b", "x-1"]))
+def test_matching_any_text_never_fails(text: str, service: str) -> None:
+    subject = facts_from_text(text).subject
+    by_front_matter(subject, BOOKS)
+    by_text(subject, BOOKS)
+    for change in related_changes(subject, [{"id": "1", "service": service, "at": 5.0}], since=0.0):
+        assert change["service"] == service
+
+
+def test_pathological_text_is_matched_in_bounded_time() -> None:
+    began = time.monotonic()
+    for text in ("a-" * 500_000, "x" * 1_000_000, "runbook_url: https://" + "a" * 999_000, "{" * 100_000):
+        facts = facts_from_text(text)
+        by_front_matter(facts.subject, BOOKS)
+        by_text(facts.subject, BOOKS)
+    assert time.monotonic() - began < 5.0
