@@ -174,18 +174,32 @@ def by_text(
     return best
 
 
+_ENVIRONMENTS = {
+    "prod": "prod", "production": "prod", "prd": "prod", "live": "prod",
+    "staging": "staging", "stage": "staging", "stg": "staging", "preprod": "staging", "uat": "staging",
+    "dev": "dev", "development": "dev", "qa": "test", "test": "test", "testing": "test", "sandbox": "dev",
+}
+
+
+def environment_class(name: str) -> str:
+    """prod, staging, test or dev when the name says so (`eu-prod`, `Production`), else '' (unknown)."""
+    found = {_ENVIRONMENTS[w] for w in re.split(r"[^a-z]+", name.casefold()) if w in _ENVIRONMENTS}
+    return found.pop() if len(found) == 1 else ""
+
+
 def related_changes(
     subject: Subject, changes: Sequence[Mapping[str, object]], *, since: float
 ) -> list[Mapping[str, object]]:
     """The changes, newest first, to a service the alert names, since `since`.
 
     A service counts when the alert's structure names it, or when the text holds it as a whole token
-    (`checkout-api` is not `checkout`) or as one of its pods (`checkout-api-7f9c8d5b4-x2kq7`). When both the
-    alert and the change say an environment and they differ, the change is left out.
+    (`checkout-api` is not `checkout`) or as one of its pods (`checkout-api-7f9c8d5b4-x2kq7`). When the alert
+    and the change name environments of different kinds (production and staging), the change is left out;
+    names that say no kind never leave a change out.
     """
     named = {s.casefold() for s in subject.services if s}
     seen = tokens(subject.text)
-    env = subject.environment.casefold()
+    env = environment_class(subject.environment)
     out = []
     for change in changes:
         service = str(change.get("service") or "").casefold()
@@ -194,7 +208,7 @@ def related_changes(
             continue
         if service not in named and not names(seen, service):
             continue
-        theirs = str(change.get("environment") or "").casefold()
+        theirs = environment_class(str(change.get("environment") or ""))
         if env and theirs and env != theirs:
             continue
         out.append(change)
