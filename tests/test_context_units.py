@@ -151,6 +151,7 @@ def test_changes_match_whole_service_names_and_environment() -> None:
     pods = Subject("OOMKilled: checkout-api-7f9c8d5b4-x2kq7 and checkout-7 restarted")
     assert [c["id"] for c in related_changes(pods, rows, since=now - 7200)] == ["e", "c", "b", "a"]
     assert [c["id"] for c in related_changes(Subject("checkout-api-canary down"), rows, since=now - 7200)] == []
+    assert [c["id"] for c in related_changes(Subject("checkout-admin down"), rows, since=now - 7200)] == []
     named_differently = Subject("5xx on checkout-api", environment="eu-production")
     assert [c["id"] for c in related_changes(named_differently, rows, since=now - 7200)] == ["e", "a"]
     unknown = Subject("5xx on checkout-api", environment="blue")

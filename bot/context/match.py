@@ -68,7 +68,8 @@ def tokens(text: str) -> set[str]:
 
 # What Kubernetes appends to a workload's name: a StatefulSet ordinal, a ReplicaSet hash and pod suffix,
 # a DaemonSet or Job suffix. `payments-api-0` and `payments-api-7f9c8d5b4-x2kq7` are pods of `payments-api`.
-_GENERATED = re.compile(r"\d{1,4}|[a-z0-9]{6,10}-[a-z0-9]{5}|[a-z0-9]{5}")
+_SAFE = "[bcdfghjklmnpqrstvwxz2-9]"  # the alphabet of Kubernetes' generated names: no vowels, no 0, 1, 3
+_GENERATED = re.compile(rf"\d{{1,4}}|{_SAFE}{{6,10}}-{_SAFE}{{5}}|{_SAFE}{{5}}")
 
 
 def names(seen: set[str], name: str) -> bool:
