@@ -36,6 +36,8 @@ MAX_BODY_BYTES = 4 * HARD_LIMIT_CHARS
 # Slack's own payloads are a few kilobytes; this is read unauthenticated, before the signature check.
 SLACK_MAX_BODY_BYTES = 1024 * 1024
 SLACK_PATH = "/slack/events"
+# The agreement dashboard (bot/dashboard.py), behind the API token like /v1/*.
+REPORT_PATH = "/report"
 
 
 class ErrorBody(BaseModel):
@@ -75,7 +77,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 class GuardV1:
-    """ASGI middleware for /v1/*: the bearer token when one is configured."""
+    """ASGI middleware for /v1/* and the /report dashboard: the bearer token when one is configured."""
 
     def __init__(self, app: ASGIApp, token: str | None) -> None:
         self.app = app
@@ -83,7 +85,7 @@ class GuardV1:
         self.own_auth = frozenset({"/v1/alerts/alertmanager"})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
+        if scope["type"] == "http" and (scope["path"].startswith("/v1/") or scope["path"] == REPORT_PATH):
             # The Alertmanager route checks its own shared token.
             checks_token = self.token and scope["path"] not in self.own_auth
             if checks_token and not bearer_ok(Headers(scope=scope).get("authorization"), self.token or ""):
@@ -172,6 +174,19 @@ def create_app(
         except Exception:  # a busy or failing store must not take the other metrics down with it
             log.warning("queue_stats_unavailable", exc_info=True)
         return Response(generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get(REPORT_PATH, include_in_schema=False)
+    async def report(since: float | None = None) -> Response:
+        """The agreement dashboard, the page `triage-bot report --html` writes; ?since=DAYS narrows it."""
+        from bot.dashboard import dashboard_page
+        from bot.report import read_report
+
+        if since is not None and not since > 0:
+            return _error(422, "since: a positive number of days")
+        start = time.time() - since * 86400 if since is not None else 0.0
+        figures = await service.store.run(read_report, service.store, start)
+        figures["since"] = start if since is not None else None
+        return Response(dashboard_page(figures), media_type="text/html; charset=utf-8")
 
     add_change_route(app, service.store)
 

@@ -66,6 +66,15 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), help="severity drift between two runs")
     ev.add_argument("--feedback", action="store_true", help="score on the cards people judged (from TRIAGE_DB)")
     ev.add_argument("--since", type=float, default=None, metavar="DAYS", help="with --feedback: judged lately")
+    ev.add_argument("--max-drift", type=float, default=None, metavar="N",
+                    help="with --compare: exit 1 when more than N %% of severities moved")
+    ev.add_argument("--min-agreement", type=float, default=None, metavar="X",
+                    help="with --compare: exit 1 when RUN_B agrees with the human labels on less than X (0-1)")
+    ev.add_argument("--allow-degraded", action="store_true",
+                    help="exit 0 even when cases fell back to the heuristic engine")
+    ev.add_argument("--prompt", metavar="FILE", help="ask the model with this prompt file instead of the built-in one")
+    ev.add_argument("--no-holdout", action="store_true",
+                    help="do not add the *holdout* case files beside the given ones")
 
     cases = sub.add_parser("cases", help="write the cards people judged as eval JSONL to stdout")
     cases.add_argument("--since", type=float, default=None, metavar="DAYS", help="only verdicts of the last DAYS")
@@ -78,6 +87,8 @@ def parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="agreement of humans with the cards, per model and prompt version")
     report.add_argument("--json", action="store_true")
     report.add_argument("--since", type=float, default=None, metavar="DAYS")
+    report.add_argument("--html", metavar="FILE", help="also write the agreement dashboard (self-contained HTML)")
+    report.add_argument("--eval", metavar="RUN", help="with --html: show this eval run's dev and held-out figures")
     return root
 
 
@@ -143,6 +154,12 @@ def announce(settings: Settings, socket_mode: bool = False) -> None:
         print(f"model engine: {settings.model_fast} (strong: {settings.model_strong}) at {where}", file=sys.stderr)
     else:
         print("model engine: off (no OPENAI_API_KEY) - using the heuristic engine", file=sys.stderr)
+    if settings.shadow_enabled:
+        candidate = " with prompt ".join(
+            part for part in (settings.shadow_model or settings.model_fast, settings.shadow_prompt) if part
+        )
+        state = f"{settings.shadow_rate:.0%} of live triages" if settings.model_enabled else "off (no model engine)"
+        print(f"shadow candidate: {candidate}, {state}", file=sys.stderr)
     if socket_mode:
         print("slack: Socket Mode (SLACK_APP_TOKEN, SLACK_BOT_TOKEN)", file=sys.stderr)
     elif settings.slack_enabled:
@@ -263,6 +280,11 @@ def eval_command(settings: Settings, args: argparse.Namespace) -> int:
     from bot.evals.cases import Case
     from bot.evals.command import run_eval_command
     from bot.memory.cases import feedback_cases
+    from bot.shadow.runner import load_prompt_file
+    from bot.triage.model import ModelClient
+
+    if args.prompt:
+        load_prompt_file(args.prompt)  # a missing or empty file is a clear error before any case runs
 
     if args.engine == "model" and not settings.model_enabled and not args.compare:
         print("eval: --engine model needs OPENAI_API_KEY; without it every case falls back to the heuristic "
@@ -274,7 +296,17 @@ def eval_command(settings: Settings, args: argparse.Namespace) -> int:
     async def service() -> AsyncIterator[TriageService]:
         # A scratch database: evaluation never mixes with production triages, feedback or the daily spend.
         with tempfile.TemporaryDirectory(prefix="triage-eval-") as scratch:
-            gateway = build_gateway(settings.model_copy(update={"db_path": f"{scratch}/eval.db", "database_url": None}))
+            # No shadow either: an eval run measures one version at a time.
+            scratch_settings = settings.model_copy(update={
+                "db_path": f"{scratch}/eval.db", "database_url": None, "shadow_model": None, "shadow_prompt": None,
+            })
+            gateway = build_gateway(scratch_settings)
+            if args.prompt and gateway.openai_client is not None:
+                # A candidate prompt, or the live one taken from another commit: same client, same limits.
+                gateway.service.model = ModelClient(
+                    gateway.openai_client, load_prompt_file(args.prompt), timeout=settings.model_timeout,
+                    attempts=settings.model_attempts,
+                )
             try:
                 yield gateway.service
             finally:
@@ -289,7 +321,11 @@ def eval_command(settings: Settings, args: argparse.Namespace) -> int:
             finally:
                 store.close()
 
-    return run_eval_command(args, service, feedback_cases=feedback)
+    from bot.evals.provenance import answer_settings
+
+    return run_eval_command(
+        args, service, feedback_cases=feedback, describe=lambda prompt: answer_settings(settings, prompt)
+    )
 
 
 def cases_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -305,9 +341,18 @@ def cases_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def report_command(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.evals.cases import EvalError
+    from bot.evals.command import read_run
     from bot.report import run_report
 
-    return run_report(settings, days=args.since, as_json=args.json, out=sys.stdout)
+    eval_run = None
+    if args.eval:
+        try:
+            eval_run = read_run(args.eval)
+        except EvalError as exc:
+            print(f"error: --eval: {exc}", file=sys.stderr)
+            return 2
+    return run_report(settings, days=args.since, as_json=args.json, out=sys.stdout, html=args.html, eval_run=eval_run)
 
 
 def socket_command(settings: Settings) -> int:

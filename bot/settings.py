@@ -57,6 +57,12 @@ _ENV: dict[str, str] = {
     "TRIAGE_RETRY_INTERVAL": "retry_interval",
     "TRIAGE_SLACK_POST_INTERVAL": "slack_post_interval",
     "TRIAGE_RETENTION_DAYS": "retention_days",
+    "TRIAGE_SHADOW_MODEL": "shadow_model",
+    "TRIAGE_SHADOW_PROMPT": "shadow_prompt",
+    "TRIAGE_SHADOW_RATE": "shadow_rate",
+    "TRIAGE_SHADOW_BUDGET_SHARE": "shadow_budget_share",
+    "TRIAGE_SHADOW_BASE_URL": "shadow_base_url",
+    "TRIAGE_SHADOW_API_KEY": "shadow_api_key",
     "TRIAGE_RUNBOOKS": "runbooks",
     "TRIAGE_RUNBOOK_URL": "runbook_url",
     "TRIAGE_CHANGE_WINDOW": "change_window",
@@ -119,6 +125,17 @@ class Settings(BaseModel):
     # Triages, alerts, incidents and their feedback older than this are purged daily; 0 keeps everything.
     retention_days: float = Field(default=90.0, ge=0)
 
+    # A candidate (another model and/or a prompt file) answering a sample of live triages in the background,
+    # never shown; its answers are compared with the live cards and the people's verdicts (bot/shadow).
+    shadow_model: str | None = None
+    shadow_prompt: str | None = None
+    shadow_rate: float = Field(default=0.1, ge=0, le=1)
+    # The candidate's own share of TRIAGE_DAILY_BUDGET_USD, spent apart from the live triages' budget.
+    shadow_budget_share: float = Field(default=0.1, ge=0, le=1)
+    # The candidate on another OpenAI-compatible server (a self-hosted model beside a hosted one, say).
+    shadow_base_url: str | None = None
+    shadow_api_key: SecretStr | None = None
+
     # Context (bot/context): a folder of Markdown runbooks, the base URL they are published under, how far
     # back deploys and config changes count, the MCP servers the model may call and how many calls it gets.
     runbooks: str | None = None
@@ -130,6 +147,10 @@ class Settings(BaseModel):
     @property
     def model_enabled(self) -> bool:
         return bool(self.openai_api_key)
+
+    @property
+    def shadow_enabled(self) -> bool:
+        return bool(self.shadow_model or self.shadow_prompt)
 
     @property
     def database_label(self) -> str:

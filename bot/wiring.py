@@ -18,6 +18,7 @@ from bot.jobs import Jobs, RetryLater, build_scheduler
 from bot.memory.judge import Judge
 from bot.observability import Metrics
 from bot.settings import Settings, reveal
+from bot.shadow.runner import build_shadow
 from bot.slack.listeners import SlackBot, build_slack_client
 from bot.slack.poster import CardPoster
 from bot.store import Store, open_store
@@ -95,6 +96,8 @@ class Gateway:
             log.warning("shutdown_with_alerts_in_progress", count=self.intake.busy)
         if self.pump is not None:
             await self.pump.stop(drain_timeout)
+        if self.service.shadow is not None:
+            await self.service.shadow.aclose(drain_timeout / 2)
         if self.openai_client is not None:
             await self.openai_client.close()
         if self.service.tools is not None:
@@ -147,6 +150,11 @@ def build_gateway(
     context = build_context(settings, store)
     tools = build_toolbox(settings, store, context) if model is not None else None
     service = TriageService(settings, store, metrics, model=model, replica=replica, context=context, tools=tools)
+    if client is not None and model is not None:
+        # A candidate beside the live path (TRIAGE_SHADOW_MODEL / TRIAGE_SHADOW_PROMPT); None when none is named.
+        service.shadow = build_shadow(
+            settings, store, client, live_prompt=model.prompt, live_circuit=lambda: service.breaker.state
+        )
     gateway = Gateway(settings, store, metrics, service, client, replica=replica)
     gateway.judge = Judge(store)
     # Socket Mode needs no signing secret: its Bolt app is built by bot.slack.socket over the same intake.
@@ -161,4 +169,6 @@ def build_gateway(
         gateway.retry = RetryLater(service, store, poster, base_delay=settings.retry_interval)
         if not socket_mode:
             gateway.slack = SlackBot(settings, service, store, gateway.slack_client, intake=gateway.intake)
+            if service.shadow is not None:
+                service.shadow.yield_to_requests = gateway.slack.background.yield_to_requests
     return gateway

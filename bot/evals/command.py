@@ -15,9 +15,10 @@ from typing import Any, Protocol, TextIO
 
 from bot.card import TriageResult
 from bot.evals.cases import Case, CaseResult, EvalError, failed_result, load_cases, result_from, summarise
-from bot.evals.drift import severity_drift
+from bot.evals.drift import gate, severity_drift
+from bot.evals.provenance import current_commit, degraded_cases, holdout_files, is_holdout, split_figures
 
-RUN_FORMAT = 1
+RUN_FORMAT = 2
 RUN_FILE = "run.json"
 REPORT_FILE = "report.html"
 DRIFT_FILE = "drift.json"
@@ -36,22 +37,40 @@ ServiceFactory = Callable[[], "Triager | AbstractAsyncContextManager[Triager]"]
 
 
 # --- runs on disk ----------------------------------------------------------------------------------
-def run_document(results: Sequence[CaseResult], *, engine: str, files: Sequence[str], created_at: float,
-                 wall_seconds: float) -> dict[str, Any]:
-    """The run file: the summary plus every case's prediction, enough to compare two runs later."""
+def run_document(
+    results: Sequence[CaseResult],
+    *,
+    engine: str,
+    files: Sequence[str],
+    created_at: float,
+    wall_seconds: float,
+    commit: str | None = None,
+    settings: Mapping[str, Any] | None = None,
+    added_holdout: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The run file: what made it (commit, settings), the summary, and every case's answer, enough to compare
+    two runs later. Cases of `added_holdout` files are kept out of the summary and scored apart (`split`)."""
     cases = []
     for result in results:
         record = asdict(result)
         record["category_ok"] = result.category_ok
         record["severity_ok"] = result.severity_ok
         cases.append(record)
+    added = {Path(file).name for file in added_holdout}
+    given = [result for result in results if result.file not in added]
     return {
         "format": RUN_FORMAT,
         "created_at": created_at,
         "engine": engine,
+        "commit": commit,
+        "settings": dict(settings or {}),
         "files": list(files),
+        "holdout_files": [Path(file).name for file in added_holdout]
+        + [Path(file).name for file in files if is_holdout(file)],
         "wall_seconds": round(wall_seconds, 3),
-        "summary": summarise(results),
+        "summary": summarise(given),
+        "split": split_figures(cases),
+        "degraded_cases": degraded_cases(cases),
         "cases": cases,
     }
 
@@ -139,6 +158,28 @@ def format_summary(summary: Mapping[str, Any], engine: str) -> str:
     return "\n".join(lines)
 
 
+def format_split(split: Mapping[str, Any]) -> str:
+    """Dev figures beside the held-out ones, one line per figure."""
+    dev, held = split.get("dev"), split.get("holdout")
+    if not dev or not held:
+        return ""
+    lines = [f"  {'':<20}{'dev':>8}{'held-out':>10}   ({dev['cases']} / {held['cases']} cases)"]
+    for name, key in (("category accuracy", "category_accuracy"), ("severity accuracy", "severity_accuracy"),
+                      ("both right", "both_correct"), ("schema valid", "schema_valid")):
+        lines.append(f"  {name:<20}{dev[key]:>8.1%}{held[key]:>10.1%}")
+    return "\n".join(lines)
+
+
+def degraded_warning(degraded: Mapping[str, Any], engine: str, total: int) -> str:
+    """The loud account of cases that fell back to the heuristic engine."""
+    reasons = ", ".join(f"{reason} {count}" for reason, count in degraded["reasons"].items())
+    return (
+        f"eval: DEGRADED RUN - {degraded['count']} of {total} cases ({degraded['share']:.0%}) fell back to the"
+        f" heuristic engine ({reasons}); these are not the figures of engine {engine}."
+        " Configure the model (OPENAI_API_KEY) or pass --allow-degraded to accept the run."
+    )
+
+
 def format_drift(drift: Mapping[str, Any], limit: int = 20) -> str:
     """A short human-readable account of severity drift."""
     lines = [
@@ -172,9 +213,14 @@ def run_eval_command(
     stderr: TextIO | None = None,
     clock: Callable[[], float] = time.time,
     feedback_cases: Callable[[], list[Case]] | None = None,
+    describe: Callable[[str | None], Mapping[str, Any]] | None = None,
 ) -> int:
     """`triage-bot eval`: score case files (args.files, args.engine, args.json, args.out) or, with
-    args.compare = [RUN_A, RUN_B], report severity drift. Returns the exit code: 0, or 2 for bad input."""
+    args.compare = [RUN_A, RUN_B], report severity drift and apply the gate (args.max_drift,
+    args.min_agreement). `describe(prompt_version)` gives the settings that shape answers, kept in the run.
+
+    Returns the exit code: 0; 1 when the gate refuses the candidate or cases fell back to the heuristic
+    engine (unless args.allow_degraded); 2 for bad input."""
     from bot.evals.report_html import drift_report, run_report
 
     out, err = stdout or sys.stdout, stderr or sys.stderr
@@ -187,16 +233,30 @@ def run_eval_command(
             if not drift["common_cases"]:
                 print("eval: the two runs share no case ids; nothing to compare", file=err)
                 return 2
+            refused = gate(drift, max_drift=getattr(args, "max_drift", None),
+                           min_agreement=getattr(args, "min_agreement", None))
+            drift["gate"] = {"passed": not refused, "reasons": refused,
+                             "max_drift": getattr(args, "max_drift", None),
+                             "min_agreement": getattr(args, "min_agreement", None)}
             if target is not None:
                 _write(target / DRIFT_FILE, json.dumps(drift, indent=1))
                 _write(target / DRIFT_REPORT_FILE, drift_report(drift))
-            print(json.dumps(drift) if as_json else format_drift(drift), file=out)
+            limit = len(drift["cases"]) if refused else 20
+            print(json.dumps(drift) if as_json else format_drift(drift, limit), file=out)
+            if refused:
+                for reason in refused:
+                    print(f"eval: gate failed: {reason}", file=err)
+                return 1
             return 0
         files = list(getattr(args, "files", None) or [])
         if not files and feedback_cases is None:
             print("eval: give one or more JSONL case files, --feedback, or --compare RUN_A RUN_B", file=err)
             return 2
         cases = load_cases(files) if files else []
+        added = holdout_files(files) if files and not getattr(args, "no_holdout", False) else []
+        if added:
+            # Scored apart: every dev figure gets the figure on sets that were never tuned on beside it.
+            cases.extend(load_cases(added))
         if feedback_cases is not None:
             # The cards people judged, straight from the database: the team's own ground truth.
             judged = feedback_cases()
@@ -212,26 +272,42 @@ def run_eval_command(
     engine = None if choice == "auto" else choice
     concurrency = 1 if choice == "heuristic" else MODEL_CONCURRENCY
     started, wall = clock(), time.monotonic()
-    results: list[CaseResult] = asyncio.run(
-        _with_service(service_factory, lambda service: evaluate(service, cases, engine=engine, concurrency=concurrency))
-    )
+    seen: dict[str, Any] = {}
+
+    async def work(service: Triager) -> list[CaseResult]:
+        seen["prompt_version"] = getattr(service, "prompt_version", None)
+        return await evaluate(service, cases, engine=engine, concurrency=concurrency)
+
+    results: list[CaseResult] = asyncio.run(_with_service(service_factory, work))
     document = run_document(
         results, engine=choice, files=[str(file) for file in files], created_at=started,
-        wall_seconds=time.monotonic() - wall,
+        wall_seconds=time.monotonic() - wall, commit=current_commit(),
+        settings={"engine": choice, **(describe(seen.get("prompt_version")) if describe else {})},
+        added_holdout=added,
     )
     summary = document["summary"]
+    degraded = document["degraded_cases"]
+    refuse_degraded = bool(degraded["count"]) and not getattr(args, "allow_degraded", False)
     if target is not None:
         _write(target / RUN_FILE, json.dumps(document, indent=1))
         _write(target / REPORT_FILE, run_report(document))
     if as_json:
         payload = dict(summary)
         payload["engine"] = choice
+        payload["commit"] = document["commit"]
+        payload["split"] = document["split"]
+        payload["degraded_cases"] = degraded
         if target is not None:
             payload["run_file"] = str(target / RUN_FILE)
             payload["report"] = str(target / REPORT_FILE)
         print(json.dumps(payload), file=out)
     else:
         print(format_summary(summary, choice), file=out)
+        split = format_split(document["split"])
+        if split:
+            print(split, file=out)
         if target is not None:
             print(f"  wrote {target / RUN_FILE} and {target / REPORT_FILE}", file=out)
-    return 0
+    if degraded["count"]:
+        print(degraded_warning(degraded, choice, len(results)), file=err)
+    return 1 if refuse_degraded else 0

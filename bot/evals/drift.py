@@ -42,6 +42,12 @@ def severity_drift(run_a: Mapping[str, Any], run_b: Mapping[str, Any]) -> dict[s
              "right_before": right_before, "right_after": right_after}
         )
     moved.sort(key=lambda item: (-abs(item["levels"]), item["file"], item["id"]))
+
+    def agreement(side: Mapping[tuple[str, str], Mapping[str, Any]]) -> float:
+        # Both labels within the human ones (a case's expected labels, or the people's verdict on a card).
+        return rate(sum(bool(side[k].get("category_ok")) and bool(side[k].get("severity_ok")) for k in common),
+                    len(common))
+
     return {
         "run_a": str(run_a.get("path", "A")),
         "run_b": str(run_b.get("path", "B")),
@@ -61,5 +67,26 @@ def severity_drift(run_a: Mapping[str, Any], run_b: Mapping[str, Any]) -> dict[s
             "a": run_a.get("summary", {}).get("severity_accuracy"),
             "b": run_b.get("summary", {}).get("severity_accuracy"),
         },
+        "agreement": {"a": agreement(a), "b": agreement(b)},
         "cases": moved,
     }
+
+
+def gate(drift: Mapping[str, Any], *, max_drift: float | None, min_agreement: float | None) -> list[str]:
+    """Why the candidate (run B) must not ship; empty when it may.
+
+    `max_drift` is a percentage of the common cases whose severity may move; `min_agreement` the least share
+    (0–1, or a percentage above 1) of cases where B agrees with the human labels.
+    """
+    reasons: list[str] = []
+    if max_drift is not None and drift["moved_share"] * 100 > max_drift + 1e-9:
+        reasons.append(
+            f"{drift['moved']} of {drift['common_cases']} severities moved ({drift['moved_share']:.1%}),"
+            f" more than the {max_drift:g} % allowed"
+        )
+    if min_agreement is not None:
+        floor = min_agreement / 100 if min_agreement > 1 else min_agreement
+        agreement = float(drift["agreement"]["b"])
+        if agreement + 1e-9 < floor:
+            reasons.append(f"agreement with the human labels {agreement:.1%} is below {floor:.1%}")
+    return reasons

@@ -20,6 +20,9 @@ text-align:left;vertical-align:top}th{background:#f3f5f9}td.n{text-align:right;f
 .pre{white-space:pre-wrap}.zero{color:#b8bfcc}.id,.want{white-space:nowrap}
 .c{display:inline-block;min-width:1.6em;padding:0 .25em;border-radius:3px;text-align:right}
 svg text{font:12px system-ui,sans-serif;fill:#1d2430}
+.banner{background:#fde8e6;border:2px solid #b42318;color:#7a1610;border-radius:8px;padding:.8rem 1rem;
+font-size:1.05rem;margin:1rem 0}.banner b{font-size:1.25rem}
+.card.held{border-style:dashed}
 """
 _GOOD, _WARN, _BAD, _NEUTRAL = "#2e9e5b", "#d79b00", "#c8412d", "#4a72c4"
 
@@ -149,6 +152,51 @@ def _latency_histogram(latencies: Sequence[float]) -> str:
     return bar_chart(buckets[used[0] : used[-1] + 1], unit=" cases")
 
 
+_SPLIT_FIGURES = (
+    ("category accuracy", "category_accuracy"),
+    ("severity accuracy", "severity_accuracy"),
+    ("both right", "both_correct"),
+    ("schema valid", "schema_valid"),
+    ("degraded", "degraded"),
+)
+
+
+def holdout_table(split: Mapping[str, Any] | None) -> str:
+    """Each dev figure beside the figure on the held-out sets (never tuned on)."""
+    dev = (split or {}).get("dev")
+    held = (split or {}).get("holdout")
+    if not dev or not held:
+        missing = "held-out" if dev else "dev"
+        return f'<p class="small">no {missing} cases in this run: nothing to set side by side</p>'
+    rows = [
+        [
+            escape(name),
+            f'<span class="fig" data-key="split.dev.{key}" data-value="{dev[key]}">{_pct(dev[key])}</span>',
+            f'<span class="fig" data-key="split.holdout.{key}" data-value="{held[key]}">{_pct(held[key])}</span>',
+        ]
+        for name, key in _SPLIT_FIGURES
+    ]
+    rows.append(["cases", str(dev["cases"]), str(held["cases"])])
+    rows.append(["files", escape(", ".join(dev["files"])), escape(", ".join(held["files"]))])
+    return _table(["figure", "dev (tuned on)", "held-out (never tuned on)"], rows, numeric=[1, 2])
+
+
+def degraded_banner(document: Mapping[str, Any]) -> str:
+    """A banner no one can miss when cases fell back to the heuristic engine."""
+    degraded = document.get("degraded_cases") or {}
+    count = int(degraded.get("count") or 0)
+    if not count:
+        return ""
+    total = len(document.get("cases", [])) or 1
+    reasons = ", ".join(f"{escape(str(reason))} {n}" for reason, n in (degraded.get("reasons") or {}).items())
+    return (
+        f'<div class="banner" data-key="degraded_cases.share" data-value="{degraded.get("share")}">'
+        f"<b>Degraded run: {_pct(degraded.get('share'))} of cases</b> ({count} of {total}) fell back to the "
+        f"heuristic engine ({reasons}). These figures are not those of engine "
+        f"{escape(str(document.get('engine', '?')))}.</div>"
+    )
+
+
 def run_report(document: Mapping[str, Any]) -> str:
     """The HTML page for one eval run (the document written to run.json)."""
     summary: Mapping[str, Any] = document["summary"]
@@ -165,6 +213,13 @@ def run_report(document: Mapping[str, Any]) -> str:
         ("estimated cost", f"${summary['cost_usd']['total']:.4f}"),
         ("needs review", _pct(summary["needs_review"])),
     ]
+    split = document.get("split") or {}
+    held = split.get("holdout")
+    if held and split.get("dev"):
+        # Beside each dev figure, the one on the held-out sets.
+        for name, key in (("severity accuracy", "severity_accuracy"), ("category accuracy", "category_accuracy")):
+            at = next(index for index, (shown, _) in enumerate(headline) if shown == name)
+            headline.insert(at + 1, (f"{name} · held-out", _pct(held[key])))
     cards = _cards(headline)
     rates = [
         ("schema valid", summary["schema_valid"]),
@@ -177,6 +232,13 @@ def run_report(document: Mapping[str, Any]) -> str:
     for file, figures in summary["by_file"].items():
         per_file.append((f"{file} · category", figures["category_accuracy"]))
         per_file.append((f"{file} · severity", figures["severity_accuracy"]))
+    for file in document.get("holdout_files", []):
+        if file in summary["by_file"]:
+            continue
+        held_cases = [case for case in cases if case.get("file") == file]
+        for label in ("category", "severity") if held_cases else ():
+            right = sum(bool(case.get(f"{label}_ok")) for case in held_cases)
+            per_file.append((f"{file} · {label} (held-out)", right / len(held_cases)))
     engines = ", ".join(f"{escape(str(name))} {count}" for name, count in summary["engines"].items())
     models = ", ".join(f"{escape(str(name))} {count}" for name, count in summary["models"].items()) or "none"
     prompts = ", ".join(f"{escape(str(name))} {count}" for name, count in summary["prompt_versions"].items())
@@ -207,11 +269,26 @@ def run_report(document: Mapping[str, Any]) -> str:
         for severity in ("P0", "P1", "P2", "P3")
     ]
     latencies = [float(case.get("latency_ms", 0.0)) for case in cases if case.get("schema_valid")]
+    degraded_share = float((document.get("degraded_cases") or {}).get("share") or 0.0)
+    title = f"engine {engine}" + (f" · DEGRADED {_pct(degraded_share)}" if degraded_share else "")
+    made = document.get("settings") or {}
+    provenance = " · ".join(
+        escape(part) for part in (
+            f"commit {document.get('commit') or 'unknown'}",
+            f"prompt {made.get('prompt_version') or '–'}",
+            f"models {made.get('model_fast', '–')} / {made.get('model_strong', '–')}"
+            + ("" if made.get("model_enabled", True) else " (no model configured)"),
+        )
+    )
     body = [
-        f"<h1>Triage eval · engine {escape(engine)}</h1>",
+        f"<h1>Triage eval · {escape(title)}</h1>",
+        degraded_banner(document),
         f'<p class="meta">{escape(_when(document.get("created_at")))} · {escape(files)} · '
         f"{document.get('wall_seconds', 0):.1f} s wall time</p>",
+        f'<p class="meta">{provenance}</p>',
         f"<div class=cards>{cards}</div>",
+        "<h2>Dev and held-out</h2>",
+        holdout_table(split),
         f'<p class="meta">engines used: {engines} · models: {models} · prompt versions: {prompts or "none"} · '
         f"degraded {_pct(summary['degraded'])} · errors {summary['errors']}</p>",
         "<h2>Rates</h2>",
@@ -233,7 +310,7 @@ def run_report(document: Mapping[str, Any]) -> str:
         f"<h2>Misses ({len(misses)})</h2>",
         _table(["case", "category", "severity", "summary", "alert"], miss_rows) if miss_rows else _NONE,
     ]
-    return _page(f"Triage eval · {engine}", "".join(body))
+    return _page(f"Triage eval · {title}", "".join(body))
 
 
 def _mark(value: Any, ok: Any, accepted: Any) -> str:

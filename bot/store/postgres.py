@@ -24,6 +24,7 @@ from bot.store.migrations.postgres import migrate
 from bot.store.postgres_context import PostgresContextStore
 from bot.store.postgres_leases import PostgresLeaseStore
 from bot.store.postgres_memory import PostgresMemoryStore
+from bot.store.postgres_shadow import PostgresShadowStore
 from bot.store.postgres_slack import PostgresSlackStore
 from bot.store.retention import PURGE
 
@@ -34,7 +35,9 @@ POOL_SIZE = 8
 Conn = psycopg.Connection[tuple[Any, ...]]
 
 
-class PostgresStore(PostgresMemoryStore, PostgresLeaseStore, PostgresSlackStore, PostgresContextStore):
+class PostgresStore(
+    PostgresMemoryStore, PostgresLeaseStore, PostgresSlackStore, PostgresShadowStore, PostgresContextStore
+):
     """Shared by every replica: nothing a process remembers about it is authoritative."""
 
     shared = True

@@ -24,6 +24,10 @@ PURGE: tuple[tuple[str, str], ...] = (
         " and id not in (select triage_id from incidents where triage_id is not null)"
         " and id not in (select triage_id from retries where state = 'pending')",
     ),
+    (
+        "shadow_results",
+        "delete from shadow_results where created_at < {p} and triage_id not in (select id from triages)",
+    ),
     ("posts", "delete from posts where created_at < {p} and triage_id not in (select id from triages)"),
     ("message_cards", "delete from message_cards where created_at < {p} and triage_id not in (select id from triages)"),
     (

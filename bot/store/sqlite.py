@@ -24,6 +24,7 @@ from bot.store.sqlite_context import ContextStore
 from bot.store.sqlite_identity import IdentityStore
 from bot.store.sqlite_leases import LeaseStore
 from bot.store.sqlite_memory import MemoryStore
+from bot.store.sqlite_shadow import ShadowStore
 from bot.store.sqlite_slack import SlackStore
 
 P = ParamSpec("P")
@@ -41,7 +42,7 @@ def connect(path: str) -> sqlite_utils.Database:
     return db
 
 
-class SQLiteStore(MemoryStore, LeaseStore, IdentityStore, SlackStore, ContextStore):
+class SQLiteStore(MemoryStore, LeaseStore, IdentityStore, SlackStore, ShadowStore, ContextStore):
     """The embedded store: one file, one process, writes on one worker thread."""
 
     # One process owns the file, so what it remembers about the store stays true.

@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import structlog
 
@@ -31,6 +31,9 @@ from bot.triage.memo import Memo
 from bot.triage.model import MAX_OUTPUT_TOKENS, ModelAnswer, ModelClient
 from bot.triage.resilience import CircuitBreaker, LoopSemaphore
 from bot.triage.routing import BudgetState, RoutePolicy, Tier, budget_state, escalate, first_tier
+
+if TYPE_CHECKING:
+    from bot.shadow.runner import ShadowRunner
 
 EngineChoice = Literal["auto", "model", "heuristic"]
 HEURISTIC_PROMPT = "heuristic"
@@ -109,6 +112,8 @@ class TriageService:
         # Replicas sharing a store make one model call per input between them (None: this process is alone).
         self.flight = SharedFlight(store, replica or new_replica_id(), lease=settings.deadline + 5.0,
                                    replica_lease=settings.replica_lease, clock=clock) if store.shared else None
+        # A candidate answering a sample of live triages in the background (bot/shadow), set by the wiring.
+        self.shadow: ShadowRunner | None = None
 
     @property
     def prompt_version(self) -> str:
@@ -149,6 +154,9 @@ class TriageService:
             outcome.card = with_runbook_steps(outcome.card, context.steps)
         result = self._result(prepared, outcome, source, started, memory, context)
         await self._finish(result, prepared, outcome)
+        if self.shadow is not None:
+            # After the live result is recorded; starts a background task and returns at once.
+            self.shadow.offer(result, prepared, memory)
         return result
 
     # --- decisions -----------------------------------------------------------------------------

@@ -143,8 +143,26 @@ create index alerts_channel_ts on alerts (channel, ts);
     Migration(6, "incident terms", """
 create table incident_terms (term text primary key, docs integer not null);
 """),
+    # Candidate answers to live triages (bot/shadow); see the SQLite twin.
+    Migration(7, "shadow results", """
+create table shadow_results (
+    triage_id text not null,
+    model text not null,
+    prompt_version text not null,
+    severity text,
+    category text,
+    confidence double precision,
+    latency_ms double precision not null default 0,
+    cost_usd double precision not null default 0,
+    created_at double precision not null,
+    error text,
+    result text,
+    primary key (triage_id, model, prompt_version)
+);
+create index shadow_results_created_at on shadow_results (created_at);
+"""),
     # Context: runbooks with a tsvector index, deploys and config changes, the model's tool calls.
-    Migration(7, "context", """
+    Migration(8, "context", """
 create table runbooks (
     path text primary key, title text not null, names text not null default '', body text not null,
     mtime double precision not null, search tsvector not null

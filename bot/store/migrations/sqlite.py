@@ -129,8 +129,27 @@ create index if not exists alerts_channel_ts on alerts (channel, ts);
     Migration(6, "incident terms", """
 create table if not exists incident_terms (term text primary key, docs integer not null) without rowid;
 """),
+    # A candidate model or prompt answering the same live triages in the background (bot/shadow): never
+    # shown, compared with the live card and the people's verdict on it.
+    Migration(7, "shadow results", """
+create table if not exists shadow_results (
+    triage_id text not null,
+    model text not null,
+    prompt_version text not null,
+    severity text,
+    category text,
+    confidence real,
+    latency_ms real not null default 0,
+    cost_usd real not null default 0,
+    created_at real not null,
+    error text,
+    result text,
+    primary key (triage_id, model, prompt_version)
+);
+create index if not exists shadow_results_created_at on shadow_results (created_at);
+"""),
     # Context: the team's runbooks in a full-text index, deploys and config changes, the model's tool calls.
-    Migration(7, "context", """
+    Migration(8, "context", """
 create table runbooks (
     path text primary key, title text not null, names text not null default '', body text not null,
     mtime real not null
