@@ -1,8 +1,9 @@
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
+PORT ?= 8080
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench constraints clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -17,7 +18,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $(VENV)/.installed $@
 
 run: $(VENV)/.installed
-	$(BIN)/triage-bot serve --host 127.0.0.1 --port 8080
+	$(BIN)/triage-bot serve --host 127.0.0.1 --port $(PORT)
 
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check bot tests benchmarks
@@ -39,6 +40,10 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/hostile.py
 	$(BIN)/python benchmarks/identity.py
 	$(BIN)/python benchmarks/context.py
+
+# deploy/constraints.txt: the exact versions of the runtime dependencies installed in .venv (the tested ones)
+constraints: $(VENV)/.installed-dev
+	$(BIN)/python deploy/freeze.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

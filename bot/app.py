@@ -17,15 +17,19 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.card import TriageResult
 from bot.context.api import add_change_route
+from bot.health import RETRY_AFTER_SECONDS, DatabaseGate, DatabaseUnavailable
 from bot.limits import BodyLimit, BodyTooLarge, drain, refuse
 from bot.memory.judge import Judge, UnknownTriage
 from bot.memory.verdicts import VerdictError, VerdictRequest
+from bot.observability import Metrics, version
 from bot.settings import Settings, reveal
 from bot.triage.errors import InputError
+from bot.triage.markup import decode_markup
 from bot.triage.normalize import HARD_LIMIT_CHARS, decode
 from bot.triage.service import TriageService
 
@@ -42,6 +46,11 @@ REPORT_PATH = "/report"
 
 class ErrorBody(BaseModel):
     error: str = Field(description="What was wrong with the request")
+
+
+class UnavailableBody(BaseModel):
+    error: str = Field(description="Which dependency is down; nothing was recorded, send the request again")
+    retry_after: int = Field(description="Seconds to wait before retrying (also in the Retry-After header)")
 
 
 # Somewhere in the text there has to be something other than blanks and control characters.
@@ -74,6 +83,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (422, "unusable input"),
     )
 }
+UNAVAILABLE_RESPONSE: dict[int | str, dict[str, Any]] = {
+    503: {"model": UnavailableBody, "description": "the database is unavailable: nothing was recorded, retry later"}
+}
 
 
 class GuardV1:
@@ -96,6 +108,48 @@ class GuardV1:
         await self.app(scope, receive, send)
 
 
+class HTTPMetrics:
+    """ASGI middleware: requests by method, route template (never the raw path) and status, with duration."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, routes: Callable[[], Sequence[BaseRoute]] = list) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            route = route_template(scope, self.routes())
+            method = str(scope.get("method", "GET"))
+            self.metrics.http_requests.labels(method, route, str(status)).inc()
+            self.metrics.http_latency.labels(method, route).observe(time.perf_counter() - started)
+
+
+def route_template(scope: Scope, routes: Sequence[BaseRoute] = ()) -> str:
+    """The route's path template (`/v1/triage/{triage_id}/feedback`); `unmatched` for a path no route has.
+
+    A request refused before routing (a missing token, a body over the limit) is matched here.
+    """
+    route = scope.get("route")
+    if route is None:
+        route = next((r for r in routes if r.matches(scope)[0] != Match.NONE), None)
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) and path else "unmatched"
+
+
 def bearer_ok(header: str | None, token: str) -> bool:
     """Constant-time check of an `Authorization: Bearer <token>` header."""
     if not header or not header.lower().startswith("bearer "):
@@ -110,13 +164,16 @@ def create_app(
     slack_handler: Callable[[Request], Awaitable[Response]] | None = None,
     extra_routes: Callable[[FastAPI], None] | None = None,
     judge: Judge | None = None,
+    gate: DatabaseGate | None = None,
 ) -> FastAPI:
-    app = FastAPI(title="Triage Gateway", version="0.1.0", docs_url=None, redoc_url=None)
+    app = FastAPI(title="Triage Gateway", version=version(), docs_url=None, redoc_url=None)
     app.state.service = service
 
     app.add_middleware(GuardV1, token=reveal(settings.api_token))
-    # Outermost: no route, token check or parser ever holds more than its route's limit.
+    # No route, token check or parser ever holds more than its route's limit.
     app.add_middleware(BodyLimit, default=MAX_BODY_BYTES, limits={SLACK_PATH: SLACK_MAX_BODY_BYTES})
+    # Outermost: every answer is counted, refusals by the middlewares above included.
+    app.add_middleware(HTTPMetrics, metrics=service.metrics, routes=lambda: app.routes)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -130,21 +187,32 @@ def create_app(
     async def bad_input(_: Request, exc: InputError) -> JSONResponse:
         return _error(exc.status_code, str(exc))
 
+    @app.exception_handler(DatabaseUnavailable)
+    async def database_down(_: Request, exc: DatabaseUnavailable) -> JSONResponse:
+        return unavailable(exc)
+
+    database = gate or DatabaseGate(service.store, timeout=settings.database_timeout)
+
     @app.post(
         "/v1/triage",
         openapi_extra={"requestBody": TRIAGE_BODY},
-        responses={200: {"model": TriageResult}, **ERROR_RESPONSES},
+        responses={200: {"model": TriageResult}, **ERROR_RESPONSES, **UNAVAILABLE_RESPONSE},
     )
     async def triage(request: Request) -> Response:
         body = parse_triage_body(request.headers.get("content-type"), await request.body())
         engine = None if body.engine in (None, "auto") else body.engine
-        result = await service.triage(body.text, source=body.source or "api", engine=engine)
+        # A card that could not be recorded is not given out: its id would lead nowhere, and the client retries.
+        text = decode_markup(body.text)
+        result = await service.triage(text, source=body.source or "api", engine=engine, must_record=True)
         # Serialised once by pydantic; FastAPI's generic encoder would walk the model again.
         return Response(result.model_dump_json(), media_type="application/json")
 
     verdicts = judge or Judge(service.store)
 
-    @app.post("/v1/triage/{triage_id}/feedback", responses={404: {"model": ErrorBody}, **ERROR_RESPONSES})
+    @app.post(
+        "/v1/triage/{triage_id}/feedback",
+        responses={404: {"model": ErrorBody}, **ERROR_RESPONSES, **UNAVAILABLE_RESPONSE},
+    )
     async def feedback(triage_id: str, body: VerdictRequest) -> Response:
         """A verdict on a card, with the same effect as a click in Slack."""
         try:
@@ -163,7 +231,24 @@ def create_app(
             "circuit": service.breaker.state,
             "prompt_version": service.prompt_version,
             "slack": slack_handler is not None,
+            # What the gate last saw, without asking the database: /readyz asks.
+            "database": "up" if database.available else "down",
         }
+
+    @app.get("/readyz", responses=UNAVAILABLE_RESPONSE)
+    async def readyz() -> JSONResponse:
+        """Readiness for load balancers and orchestrators: 200 while the database answers, else 503."""
+        problem = await database.check()
+        if problem is None:
+            return JSONResponse({"status": "ready", "checks": {"database": "ok"}})
+        body = {
+            "status": "unavailable",
+            "error": f"database unavailable: {problem}",
+            "retry_after": RETRY_AFTER_SECONDS,
+            "down": ["database"],
+            "checks": {"database": problem},
+        }
+        return JSONResponse(body, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
@@ -241,6 +326,12 @@ def http_reason(request: Request, exc: StarletteHTTPException) -> str:
     if exc.status_code == 405 and exc.detail == "Method Not Allowed":
         return f"method {request.method} not allowed on {request.url.path}"
     return str(exc.detail)
+
+
+def unavailable(exc: DatabaseUnavailable) -> JSONResponse:
+    """503 with Retry-After: the sender should try again; nothing of the request was kept."""
+    body = {"error": f"{exc.reason}; nothing was recorded, retry later", "retry_after": exc.retry_after}
+    return JSONResponse(body, 503, {"Retry-After": str(exc.retry_after)})
 
 
 def _error(status: int, message: str) -> JSONResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -156,3 +157,30 @@ class TriageResult(TriageCard):
             steps=list(self.steps),
             confidence=self.confidence,
         )
+
+
+# A summary line that states a severity (P0–P3); its category, when given, is in parentheses.
+_STATED_SEVERITY = re.compile(r"\bP[0-3]\b")
+_STATED_CATEGORY = re.compile(r"\((infra|app|data|security|unknown)\)")
+PRECEDENT_REASON = "as people judged this incident before"
+CORRECTION_REASON = "as corrected on this card"
+
+
+def restate_labels(summary: str, severity: str, category: str, reason: str) -> str:
+    """The summary agreeing with the labels a person set: a line stating other ones is restated.
+
+    Whatever engine wrote the summary, a line naming a severity (and maybe a category) other than the
+    card's now says the card's labels and why, so no line of a card contradicts its header.
+    """
+    lines = summary.splitlines()
+    changed = False
+    for n, line in enumerate(lines):
+        severities = set(_STATED_SEVERITY.findall(line))
+        if not severities:
+            continue
+        categories = set(_STATED_CATEGORY.findall(line))
+        if severities <= {severity} and categories <= {category}:
+            continue
+        lines[n] = f"Severity {severity} ({category}) {reason}"
+        changed = True
+    return "\n".join(lines) if changed else summary

@@ -8,6 +8,7 @@ import contextlib
 import ipaddress
 import json
 import os
+import socket
 import sqlite3
 import sys
 import tempfile
@@ -18,13 +19,16 @@ from typing import Any, TextIO
 import psycopg
 import psycopg_pool
 import structlog
+from uvicorn import server as uvicorn_server
 
 from bot.card import TriageResult
 from bot.context.slack import plain_lines as context_lines
-from bot.observability import configure_logging
-from bot.settings import ConfigError, Settings
+from bot.health import DatabaseUnavailable
+from bot.observability import configure_logging, version
+from bot.settings import ConfigError, Settings, without_blanks
 from bot.store import open_store
 from bot.triage.errors import InputError
+from bot.triage.markup import decode_markup
 from bot.triage.service import TriageService
 from bot.wiring import Gateway, build_gateway
 
@@ -42,11 +46,13 @@ def is_loopback(host: str) -> bool:
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="triage-bot", description="Triage Gateway: alert text in, triage card out.")
+    root.add_argument("--version", action="version", version=f"%(prog)s {version()}",
+                      help="print the version and exit")
     sub = root.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the HTTP gateway (and the Slack app when configured)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=port_number, default=8080, help="TCP port to listen on (default: 8080)")
     serve.add_argument("--insecure", action="store_true", help="allow a non-loopback address without TRIAGE_API_TOKEN")
 
     sub.add_parser("socket", help="run the Slack app over Socket Mode (needs SLACK_APP_TOKEN)")
@@ -56,11 +62,13 @@ def parser() -> argparse.ArgumentParser:
     fmt = triage.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print the same JSON as POST /v1/triage")
     fmt.add_argument("--jsonl", action="store_true", help='read {"id", "text"} lines from stdin, write one line each')
-    triage.add_argument("--engine", choices=["auto", "model", "heuristic"], default="auto")
+    triage.add_argument("--engine", choices=["auto", "model", "heuristic"], default="auto",
+                        help="auto: the model when configured, else the rules; model or heuristic to force one")
 
     ev = sub.add_parser("eval", help="score the engines on labelled cases")
     ev.add_argument("files", nargs="*", help="JSONL case files")
-    ev.add_argument("--engine", choices=["auto", "model", "heuristic"], default="heuristic")
+    ev.add_argument("--engine", choices=["auto", "model", "heuristic"], default="heuristic",
+                    help="the engine to score (default: heuristic)")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--out", help="directory for run.json and report.html")
     ev.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), help="severity drift between two runs")
@@ -85,15 +93,25 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("mcp", help="serve triage, similar_incidents and feedback as an MCP server over stdio")
 
     report = sub.add_parser("report", help="agreement of humans with the cards, per model and prompt version")
-    report.add_argument("--json", action="store_true")
-    report.add_argument("--since", type=float, default=None, metavar="DAYS")
+    report.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    report.add_argument("--since", type=float, default=None, metavar="DAYS", help="only cards of the last DAYS")
     report.add_argument("--html", metavar="FILE", help="also write the agreement dashboard (self-contained HTML)")
     report.add_argument("--eval", metavar="RUN", help="with --html: show this eval run's dev and held-out figures")
     return root
 
 
+def port_number(raw: str) -> int:
+    port = int(raw)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{raw} is not a TCP port (0-65535)")
+    return port
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    # A blank variable means unset, for the gateway and for the clients that read their own (openai).
+    for name in set(os.environ) - set(without_blanks(os.environ)):
+        del os.environ[name]
     try:
         settings = Settings.from_env(os.environ)
     except ConfigError as exc:
@@ -119,6 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
         print(f"error: database {settings.database_label} (TRIAGE_DATABASE_URL): {exc}", file=sys.stderr)
+        return 2
+    except DatabaseUnavailable as exc:
+        print(f"error: database {settings.database_label}: {exc.reason}", file=sys.stderr)
         return 2
 
 
@@ -148,25 +169,25 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def announce(settings: Settings, socket_mode: bool = False) -> None:
-    """Say on start-up which engine and integrations are live, so nobody wonders."""
+    """Say on start-up which engine and integrations are live, so nobody wonders (one JSON log event)."""
     if settings.model_enabled:
-        where = settings.openai_base_url or "the default OpenAI endpoint"
-        print(f"model engine: {settings.model_fast} (strong: {settings.model_strong}) at {where}", file=sys.stderr)
+        model = {"engine": "model", "model_fast": settings.model_fast, "model_strong": settings.model_strong,
+                 "model_url": settings.openai_base_url or "the default OpenAI endpoint"}
     else:
-        print("model engine: off (no OPENAI_API_KEY) - using the heuristic engine", file=sys.stderr)
+        model = {"engine": "heuristic", "model_note": "no OPENAI_API_KEY: using the heuristic engine"}
     if settings.shadow_enabled:
         candidate = " with prompt ".join(
             part for part in (settings.shadow_model or settings.model_fast, settings.shadow_prompt) if part
         )
         state = f"{settings.shadow_rate:.0%} of live triages" if settings.model_enabled else "off (no model engine)"
-        print(f"shadow candidate: {candidate}, {state}", file=sys.stderr)
+        model["shadow"] = f"{candidate}, {state}"
     if socket_mode:
-        print("slack: Socket Mode (SLACK_APP_TOKEN, SLACK_BOT_TOKEN)", file=sys.stderr)
+        slack = "socket mode (SLACK_APP_TOKEN, SLACK_BOT_TOKEN)"
     elif settings.slack_enabled:
-        print("slack: enabled at POST /slack/events", file=sys.stderr)
+        slack = "enabled at POST /slack/events"
     else:
-        print("slack: disabled (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to enable)", file=sys.stderr)
-    print(f"database: {settings.database_label}", file=sys.stderr)
+        slack = "disabled (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to enable)"
+    log.info("starting", version=version(), **model, slack=slack, database=settings.database_label)
 
 
 def serve(settings: Settings, host: str, port: int, insecure: bool) -> int:
@@ -180,13 +201,31 @@ def serve(settings: Settings, host: str, port: int, insecure: bool) -> int:
 
     from bot.server import build_app
 
-    gateway = build_gateway(settings)
     announce(settings)
+    gateway = build_gateway(settings)
     app = build_app(gateway)
+    # uvicorn's own start-up lines are plain text: they stay below warning, the app logs "listening" as JSON.
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
-                            log_config=None)
-    uvicorn.Server(config).run()
+                            log_config=None, timeout_graceful_shutdown=SHUTDOWN_GRACE)
+    Server(config).run()
     return 0
+
+
+class Server(uvicorn_server.Server):
+    """uvicorn's server, saying where it listens as a JSON event once the sockets are bound."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if not self.started:
+            return
+        for server in self.servers:
+            for sock in server.sockets:
+                host, port = sock.getsockname()[:2]
+                log.info("listening on", host=host, port=port, url=f"http://{host}:{port}")
+
+
+# Seconds SIGTERM gives requests in flight before the lifespan shutdown drains the rest.
+SHUTDOWN_GRACE = 5
 
 
 async def triage_command(settings: Settings, args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
@@ -195,7 +234,7 @@ async def triage_command(settings: Settings, args: argparse.Namespace, stdin: Te
     try:
         if args.jsonl:
             return await _triage_lines(gateway, engine, stdin, stdout)
-        text = args.text if args.text is not None else stdin.read()
+        text = decode_markup(args.text if args.text is not None else stdin.read())
         try:
             result = await gateway.service.triage(text, source="cli", engine=engine)
         except InputError as exc:
@@ -223,7 +262,7 @@ async def _triage_lines(gateway: Gateway, engine: str | None, stdin: TextIO, std
             item_id = item.get("id") if isinstance(item, dict) else None
             if not isinstance(item, dict) or not isinstance(item.get("text"), str):
                 raise InputError('each line must be a JSON object with a string "text"')
-            result = await gateway.service.triage(item["text"], source="cli", engine=engine)
+            result = await gateway.service.triage(decode_markup(item["text"]), source="cli", engine=engine)
             return {"id": item_id, **result.model_dump(mode="json")}, False
         except (json.JSONDecodeError, InputError) as exc:
             return {"id": item_id, "line": number, "error": str(exc)}, True

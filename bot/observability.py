@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 import logging
+import platform
 import sys
+from importlib import metadata
 from typing import TextIO
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 CIRCUIT_VALUES = {"closed": 0, "half_open": 1, "open": 2}
+DISTRIBUTION = "triage-gateway"
+
+
+def version() -> str:
+    """The installed version of the gateway (from the package metadata)."""
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
+
+
+def build_info() -> dict[str, str]:
+    return {"version": version(), "python": platform.python_version()}
 
 
 def configure_logging(level: str = "info", stream: TextIO | None = None) -> None:
@@ -65,6 +80,20 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        self.http_requests = Counter(
+            "triage_http_requests", "HTTP requests by method, route template and status",
+            ["method", "route", "status"], registry=r,
+        )
+        self.http_latency = Histogram(
+            "triage_http_request_duration_seconds", "HTTP request duration by method and route template",
+            ["method", "route"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=r,
+        )
+        self.build = Info("triage_build", "The running gateway: version and Python", registry=r)
+        self.build.info(build_info())
+        self.database_up = Gauge("triage_database_up", "1 while the database answers, 0 while it is down",
+                                 registry=r)
+        self.database_up.set(1)
         self.requests = Counter(
             "triage_requests", "Triages by engine and outcome", ["engine", "outcome"], registry=r
         )
@@ -107,6 +136,9 @@ class Metrics:
         for queue, state, rows, oldest in stats:
             self.queue_depth.labels(queue, state).set(rows)
             self.queue_oldest.labels(queue, state).set(max(0.0, now - oldest) if oldest is not None else 0.0)
+
+    def set_database(self, up: bool) -> None:
+        self.database_up.set(1 if up else 0)
 
     def set_circuit(self, state: str) -> None:
         self.circuit.set(CIRCUIT_VALUES.get(state, 0))

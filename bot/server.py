@@ -51,6 +51,7 @@ def build_app(gateway: Gateway) -> FastAPI:
         gateway.service,
         slack_handler=slack_handler,
         judge=gateway.judge,
+        gate=gateway.gate,
         extra_routes=lambda app: add_alertmanager_route(app, gateway),
     )
 

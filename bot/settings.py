@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 
 # USD per one million tokens: (input, output). Overridable with TRIAGE_PRICES (JSON).
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
@@ -25,6 +25,8 @@ _ENV: dict[str, str] = {
     "TRIAGE_DB": "db_path",
     "TRIAGE_DATABASE_URL": "database_url",
     "TRIAGE_REPLICA_LEASE": "replica_lease",
+    "TRIAGE_DATABASE_POOL": "database_pool",
+    "TRIAGE_DATABASE_TIMEOUT": "database_timeout",
     "OPENAI_API_KEY": "openai_api_key",
     "OPENAI_BASE_URL": "openai_base_url",
     "TRIAGE_MODEL_FAST": "model_fast",
@@ -71,6 +73,14 @@ _ENV: dict[str, str] = {
 }
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+# What the OpenAI client uses when no base URL is given.
+OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+# Prefixes of the variables the gateway and its clients (openai, slack_sdk) read: for these an empty value
+# means unset, so a copied .env.example with blank lines behaves like one without them.
+ENV_PREFIXES = ("TRIAGE_", "OPENAI_", "SLACK_")
+
+
 class ConfigError(ValueError):
     """An environment variable holds something the gateway cannot use."""
 
@@ -83,6 +93,10 @@ class Settings(BaseModel):
     database_url: str | None = None
     # Seconds without a heartbeat after which a replica counts as dead and its work is taken over.
     replica_lease: float = Field(default=10.0, gt=0)
+    # PostgreSQL: connections in this process's pool (and store worker threads).
+    database_pool: int = Field(default=8, ge=1, le=200)
+    # Seconds to wait for a database connection, a lock or an answer before the database counts as down.
+    database_timeout: float = Field(default=5.0, gt=0, le=120)
 
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
@@ -144,6 +158,31 @@ class Settings(BaseModel):
     mcp_config: str | None = None
     tool_calls: int = Field(default=3, ge=0, le=20)
 
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().lower()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"unknown log level {value!r}; use one of {', '.join(LOG_LEVELS)}")
+        return level
+
+    @field_validator("openai_base_url", "slack_api_url", "shadow_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        return value
+
+    @field_validator("model_fast", "model_strong")
+    @classmethod
+    def _model_name(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a model name cannot be blank")
+        return value.strip()
+
     @property
     def model_enabled(self) -> bool:
         return bool(self.openai_api_key)
@@ -181,10 +220,19 @@ class Settings(BaseModel):
             return cls(**values)
         except ValidationError as exc:
             problems = "; ".join(
-                f"{fields.get(str(e['loc'][0]), e['loc'][0]) if e['loc'] else 'settings'}: {e['msg']}"
+                f"{fields.get(str(e['loc'][0]), e['loc'][0]) if e['loc'] else 'settings'}: "
+                + e["msg"].removeprefix("Value error, ")
                 for e in exc.errors()
             )
             raise ConfigError(problems) from exc
+
+
+def without_blanks(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment without the gateway's and its clients' variables that are set but blank."""
+    return {
+        name: value for name, value in environ.items()
+        if not (name.startswith(ENV_PREFIXES) and value.strip() == "")
+    }
 
 
 def _parse(field: str, raw: str) -> Any:

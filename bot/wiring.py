@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass, field
+from typing import cast
 
 import openai
 import structlog
@@ -14,10 +15,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.alerts.intake import AlertIntake
 from bot.alerts.pump import CardPump
 from bot.context.setup import build_context, build_toolbox
+from bot.health import DatabaseGate, DatabaseUnavailable, GuardedStore
 from bot.jobs import Jobs, RetryLater, build_scheduler
 from bot.memory.judge import Judge
 from bot.observability import Metrics
-from bot.settings import Settings, reveal
+from bot.settings import OPENAI_DEFAULT_BASE_URL, Settings, reveal
 from bot.shadow.runner import build_shadow
 from bot.slack.listeners import SlackBot, build_slack_client
 from bot.slack.poster import CardPoster
@@ -47,6 +49,8 @@ class Gateway:
     # This process's name in the store's leases; its heartbeat tells other replicas it is alive.
     replica: str = field(default_factory=new_replica_id)
     sweeper: asyncio.Task[None] | None = None
+    # Whether the database answers; every store call of the gateway goes through it.
+    gate: DatabaseGate | None = None
 
     async def start(self) -> None:
         """Background work of a serving process: the card pump, recovery of pending alerts, the jobs."""
@@ -78,15 +82,23 @@ class Gateway:
                 await self.store.run(self.store.heartbeat, self.replica, time.time())
                 if self.intake is not None:
                     await self.intake.recover()
+            except DatabaseUnavailable:  # said once by the gate; the heartbeat resumes when it is back
+                continue
             except Exception:  # a database hiccup must not end the heartbeat for good
                 log.exception("replica_sweep_failed")
 
     async def aclose(self, drain_timeout: float = 20.0) -> None:
-        """Graceful shutdown: finish acked work and post due cards (bounded), then close clients."""
+        """Graceful shutdown: finish acked work and post due cards (bounded), then close clients.
+
+        With the database down nothing more can be finished or handed over: what was accepted stays in
+        the database for the next start (or another replica), and shutdown takes seconds, not timeouts.
+        """
         if self.sweeper is not None:
             self.sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.sweeper
+        if not self.database_up():
+            drain_timeout = min(drain_timeout, 1.0)
         # Jobs stop first and are waited for: a re-triage or purge under way still needs the store.
         if self.jobs is not None and not await self.jobs.stop(drain_timeout):
             log.warning("shutdown_with_jobs_running", count=len(self.jobs.running))
@@ -95,31 +107,40 @@ class Gateway:
         if self.intake is not None and not await self.intake.drain(drain_timeout):
             log.warning("shutdown_with_alerts_in_progress", count=self.intake.busy)
         if self.pump is not None:
-            await self.pump.stop(drain_timeout)
+            try:
+                await self.pump.stop(drain_timeout if self.database_up() else 0.0)
+            except Exception:  # the database went away while draining: the cards wait in it
+                log.exception("shutdown_pump_not_drained")
         if self.service.shadow is not None:
             await self.service.shadow.aclose(drain_timeout / 2)
         if self.openai_client is not None:
             await self.openai_client.close()
         if self.service.tools is not None:
             await self.service.tools.aclose()
-        try:
-            await self.service.identity.save(force=True)
-        except Exception:  # templates are relearned from the stream; shutdown must still finish
-            log.exception("identity_templates_not_saved")
-        try:
-            # Whatever is still unfinished here is for the other replicas to take over, now.
-            self.store.retire(self.replica)
-        except Exception:
-            log.exception("replica_not_retired")
+        if self.database_up():
+            try:
+                await self.service.identity.save(force=True)
+            except Exception:  # templates are relearned from the stream; shutdown must still finish
+                log.exception("identity_templates_not_saved")
+        if self.database_up():
+            try:
+                # Whatever is still unfinished here is for the other replicas to take over, now.
+                self.store.retire(self.replica)
+            except Exception:
+                log.exception("replica_not_retired")
         self.store.close()
         log.info("shutdown_complete")
+
+    def database_up(self) -> bool:
+        return self.gate is None or self.gate.available
 
 
 def build_openai_client(settings: Settings) -> openai.AsyncOpenAI:
     # tenacity owns retries: the client's own must be off or the two multiply.
     return openai.AsyncOpenAI(
         api_key=reveal(settings.openai_api_key),
-        base_url=settings.openai_base_url,
+        # Never None: the client would read OPENAI_BASE_URL itself, and a blank one breaks every call.
+        base_url=settings.openai_base_url or OPENAI_DEFAULT_BASE_URL,
         max_retries=0,
         timeout=settings.model_timeout,
     )
@@ -132,8 +153,12 @@ def build_gateway(
     slack_client: AsyncWebClient | None = None,
     socket_mode: bool = False,
 ) -> Gateway:
-    store = open_store(settings.db_path, settings.database_url)
+    raw_store = open_store(
+        settings.db_path, settings.database_url, pool_size=settings.database_pool, timeout=settings.database_timeout
+    )
     metrics = Metrics()
+    gate = DatabaseGate(raw_store, timeout=settings.database_timeout, on_change=metrics.set_database)
+    store = cast(Store, GuardedStore(raw_store, gate))
     client = openai_client
     if client is None and settings.model_enabled:
         client = build_openai_client(settings)
@@ -155,7 +180,7 @@ def build_gateway(
         service.shadow = build_shadow(
             settings, store, client, live_prompt=model.prompt, live_circuit=lambda: service.breaker.state
         )
-    gateway = Gateway(settings, store, metrics, service, client, replica=replica)
+    gateway = Gateway(settings, store, metrics, service, client, replica=replica, gate=gate)
     gateway.judge = Judge(store)
     # Socket Mode needs no signing secret: its Bolt app is built by bot.slack.socket over the same intake.
     if settings.slack_enabled or (socket_mode and settings.slack_bot_token):

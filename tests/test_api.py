@@ -97,4 +97,4 @@ def test_metrics_expose_requests_latency_cache_circuit_and_cost(
     assert 'triage_cost_usd_total{model="gpt-4o-mini"}' in text
     assert "triage_model_retries_total" in text and "triage_errors_total" in text
     assert health == {"status": "ok", "engine": "model", "circuit": "closed",
-                      "prompt_version": gateway.service.prompt_version, "slack": False}
+                      "prompt_version": gateway.service.prompt_version, "slack": False, "database": "up"}

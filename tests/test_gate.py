@@ -226,7 +226,7 @@ def test_the_ci_step_for_a_prompt_change_against_a_model(
                         "TRIAGE_DB": str(tmp_path / "t.db")}.items():
         monkeypatch.setenv(name, value)
     live = tmp_path / "live.md"
-    live.write_text((Path(__file__).resolve().parents[1] / "prompts" / "triage.md").read_text(encoding="utf-8"))
+    live.write_text((Path(__file__).resolve().parents[1] / "bot" / "prompts" / "triage.md").read_text(encoding="utf-8"))
     paging = tmp_path / "paging.md"
     paging.write_text(live.read_text(encoding="utf-8") + "\nALWAYS PAGE: every alert is a P0.\n")
     common = [str(cases), "--engine", "model", "--no-holdout"]

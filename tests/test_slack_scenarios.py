@@ -250,7 +250,7 @@ def test_confirm_stores_feedback_and_updates_the_card_once_for_a_double_click(sl
     assert [r["user"] for r in slack.feedback()] == ["U2", "U3"]
     updated = slack.message(card["channel"], card["ts"])
     assert "Confirmed by <@U2>" in card_text(updated) and "Confirmed by <@U3>" in card_text(updated)
-    assert "confirmed by <@U2>" in updated["text"]
+    assert updated["text"].endswith("confirmed by <@U3> (+1 earlier)")  # the latest verdict; the card has all
     update = slack.slack.calls_to("chat.update")[0]
     assert (update.args["channel"], update.args["ts"]) == ("CALERT", card["ts"])
 

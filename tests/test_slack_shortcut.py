@@ -144,7 +144,7 @@ def test_parse_message_action_needs_a_channel_and_a_message() -> None:
          "user": {"id": "U2"}},
         BotIdentity("UBOT", "BBOT"),
     )
-    assert target is not None and target.thread_ts == "1.2" and target.text == "@U1 see docs (https://x.io)"
+    assert target is not None and target.thread_ts == "1.2" and target.text == "@U1 see docs"
     assert target.response_url is None and not target.own
 
 

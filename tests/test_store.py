@@ -298,8 +298,8 @@ def test_learned_templates_survive_a_restart_and_are_shared(opener: Opener) -> N
 
 
 def test_stored_templates_are_bounded(store: Store) -> None:
-    store.save_templates([(f"id{n}", f"pattern {n}", 1, float(n)) for n in range(50)], keep=20)
-    store.save_templates([("id49", "pattern 49 changed", 5, 49.0)], keep=20)
+    store.save_templates([(f"id{n}", f"pattern {n}", 1, float(n), "g") for n in range(50)], keep=20)
+    store.save_templates([("id49", "pattern 49 changed", 5, 49.0, "g")], keep=20)
     rows = store.load_templates(100)
     assert len(rows) == 20 and min(row[3] for row in rows) == 30.0
     assert ("id49", "pattern 49 changed", 5, 49.0) in rows

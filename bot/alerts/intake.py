@@ -10,6 +10,7 @@ from typing import Any
 import structlog
 
 from bot.alerts.incidents import Incident
+from bot.health import DatabaseUnavailable
 from bot.identity import Identity
 from bot.identity.places import places
 from bot.settings import Settings
@@ -21,6 +22,8 @@ from bot.triage.redact import redact
 from bot.triage.service import TriageService
 
 log = structlog.get_logger("bot.alerts.intake")
+# Seconds between attempts to card an accepted alert while the database is down.
+DATABASE_RETRY_SECONDS = 2.0
 
 
 class AlertIntake:
@@ -79,6 +82,8 @@ class AlertIntake:
             log.info("alert_redelivery_dropped", source=source, channel=channel, ts=ts)
             return None
         alert_id, incident, owner = taken
+        if owner:
+            self.service.identity.pin(identity.incident_key)
         self._settle(alert_id, incident, owner, source, clean)
         return alert_id
 
@@ -115,9 +120,18 @@ class AlertIntake:
             self._on_queued()
 
     async def open_incident(self, alert_id: int, incident: Incident, source: str, text: str) -> None:
-        # The card's fingerprint is the one the incident coalesces by, whatever the text would give.
-        result = await self.service.triage(text, source=source, fingerprint=incident.fingerprint)
-        await self.store.run(self.store.set_incident_card, incident.id, result.meta.triage_id, alert_id)
+        while True:
+            try:
+                # The card's fingerprint is the one the incident coalesces by, whatever the text would give.
+                result = await self.service.triage(
+                    text, source=source, fingerprint=incident.fingerprint, must_record=True
+                )
+                await self.store.run(self.store.set_incident_card, incident.id, result.meta.triage_id, alert_id)
+                break
+            except DatabaseUnavailable as exc:
+                # The alert itself is in the database already: its card is made once the database is back.
+                log.warning("incident_waits_for_database", incident=incident.id, reason=exc.reason)
+                await asyncio.sleep(DATABASE_RETRY_SECONDS)
         log.info("incident_opened", incident=incident.id, fingerprint=incident.fingerprint,
                  triage_id=result.meta.triage_id, channel=incident.channel)
         if self._on_queued is not None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.card import Precedent, SimilarIncident, TriageCard
+from bot.card import PRECEDENT_REASON, Precedent, SimilarIncident, TriageCard, restate_labels
 
 MAX_EXAMPLES = 3
 
@@ -66,7 +66,9 @@ def memory_from(recalled: Mapping[str, Any]) -> Memory:
 
 
 def with_precedent(card: TriageCard, precedent: Precedent | None) -> TriageCard:
-    """The people's severity and category replace the engine's; summary and steps stay the engine's."""
+    """The people's severity and category replace the engine's; summary and steps stay the engine's, except
+    a summary line that stated other labels, which now states these (the card agrees with itself)."""
     if precedent is None or (card.severity, card.category) == (precedent.severity, precedent.category):
         return card
-    return card.model_copy(update={"severity": precedent.severity, "category": precedent.category})
+    summary = restate_labels(card.summary, precedent.severity, precedent.category, PRECEDENT_REASON)
+    return card.model_copy(update={"severity": precedent.severity, "category": precedent.category, "summary": summary})

@@ -9,7 +9,15 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from bot.alerts.incidents import Incident
-from bot.card import CATEGORIES, SEVERITIES, Precedent, SimilarIncident, TriageResult
+from bot.card import (
+    CATEGORIES,
+    CORRECTION_REASON,
+    SEVERITIES,
+    Precedent,
+    SimilarIncident,
+    TriageResult,
+    restate_labels,
+)
 from bot.context.slack import context_blocks
 
 ACTION_CONFIRM = "triage_confirm"
@@ -133,7 +141,7 @@ def card_message(result: TriageResult, state: CardState | None = None, *, preced
     blocks.extend(_markers(result, state))
     blocks.extend(memory_blocks(result, precedent_link))
     blocks.extend(context_blocks(result))
-    blocks.append(_mrkdwn_section(escape(result.summary)))
+    blocks.append(_mrkdwn_section(escape(shown_summary(result, severity, category))))
     steps = "\n".join(f"{n}. {escape(step)}" for n, step in enumerate(result.steps, start=1))
     blocks.append(_mrkdwn_section(f"*Next steps*\n{steps}"))
     blocks.append(_context([context_line(result)]))
@@ -146,16 +154,31 @@ def card_message(result: TriageResult, state: CardState | None = None, *, preced
     return {"text": fallback_text(result, state), "blocks": blocks}
 
 
+def shown_summary(result: TriageResult, severity: str, category: str) -> str:
+    """The summary as the card shows it: agreeing with the labels people set on the card."""
+    if (severity, category) == (result.severity, result.category):
+        return result.summary
+    return restate_labels(result.summary, severity, category, CORRECTION_REASON)
+
+
+# Notifications show the start of `text`; it says what the card says, and stays this short however many
+# clicks the card has had.
+FALLBACK_MAX = 300
+
+
 def fallback_text(result: TriageResult, state: CardState | None = None) -> str:
     """Plain text for notifications and screen readers: what the card says, in one line or two."""
     state = state or CardState()
     severity, category = effective_labels(result, state)
-    first_line = escape(result.summary.splitlines()[0])
+    first_line = escape(shown_summary(result, severity, category).splitlines()[0])
     flags = _flag_words(result, state)
     prefix = f"[{', '.join(flags)}] " if flags else ""
     text = f"{prefix}{severity} {CATEGORY_LABEL.get(category, category)} alert: {first_line}"
-    notes = [_plain_feedback(note) for note in state.feedback]
-    return text + (" — " + "; ".join(notes) if notes else "")
+    if state.feedback:
+        # Only the latest verdict: the full history is on the card itself.
+        earlier = len(state.feedback) - 1
+        text += " — " + _plain_feedback(state.feedback[-1]) + (f" (+{earlier} earlier)" if earlier else "")
+    return fit(text, FALLBACK_MAX)
 
 
 def context_line(result: TriageResult) -> str:

@@ -197,8 +197,15 @@ class HomeTab:
         incidents = []
         for incident in open_now:
             result = await self.store.run(self.store.get_triage, incident.triage_id) if incident.triage_id else None
+            severity, category = (result.severity, result.category) if result else ("?", "unknown")
+            if result is not None:
+                # The labels people set since, not the first answer.
+                notes = await self.store.run(self.store.feedback_for, result.meta.triage_id)
+                now_judged = verdict({"severity": severity, "category": category}, notes)
+                if now_judged is not None:
+                    severity, category = now_judged.final_severity, now_judged.final_category
             incidents.append(HomeIncident(
-                severity=result.severity if result else "?", category=result.category if result else "unknown",
+                severity=severity, category=category,
                 summary=result.summary if result else "", count=incident.count, last_seen=incident.last_seen,
                 channel=incident.channel,
             ))
@@ -210,9 +217,14 @@ class HomeTab:
 
     async def _card(self, row: Mapping[str, Any]) -> HomeCard:
         notes = await self.store.run(self.store.feedback_for, str(row["triage_id"]))
+        judged = verdict(row, notes)
+        # The card as it stands: the latest verdict's labels when people corrected it, else the first answer.
+        severity, category = (row["severity"], row["category"])
+        if judged is not None:
+            severity, category = judged.final_severity, judged.final_category
         return HomeCard(
-            severity=str(row["severity"]), category=str(row["category"]), summary=str(row["summary"] or ""),
-            created_at=float(row["created_at"] or 0), channel=row.get("channel"), verdict=verdict(row, notes),
+            severity=str(severity), category=str(category), summary=str(row["summary"] or ""),
+            created_at=float(row["created_at"] or 0), channel=row.get("channel"), verdict=judged,
         )
 
     async def link(self, channel: str | None, ts: str | None) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
@@ -14,6 +15,7 @@ import aiohttp
 import structlog
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -25,6 +27,7 @@ from starlette.responses import Response
 
 from bot.alerts.intake import AlertIntake
 from bot.card import TriageResult
+from bot.health import DATABASE_DOWN_NOTICE, DatabaseUnavailable
 from bot.settings import Settings, reveal
 from bot.slack import blocks, home, modal, payloads, shortcut
 from bot.slack.background import Background
@@ -143,12 +146,26 @@ class SlackBot:
         await ack()
         self.background.spawn(self.command_card(command, parsed.text, respond), "slack-command")
 
-    async def record_alert(self, body: dict[str, Any], context: Any, next_: Callable[[], Awaitable[Any]]) -> None:
-        """Middleware: hand alert-channel messages to the intake before the request is answered."""
+    async def record_alert(
+        self, body: dict[str, Any], context: Any, next_: Callable[[], Awaitable[Any]]
+    ) -> BoltResponse | None:
+        """Middleware: hand alert-channel messages to the intake before the request is answered.
+
+        With the database down the alert cannot be recorded, so it is not acked: the 503 makes Slack
+        deliver the event again later (its retries), and nothing is acked that was not kept.
+        """
         event = body.get("event") if body.get("type") == "event_callback" else None
         if isinstance(event, dict) and event.get("type") == "message":
-            await self.take_alert(body, event, context)
+            try:
+                await self.take_alert(body, event, context)
+            except DatabaseUnavailable as exc:
+                log.warning("slack_alert_not_acked", reason=exc.reason, event_id=body.get("event_id"))
+                return BoltResponse(
+                    status=503, body=json.dumps({"error": exc.reason}),
+                    headers={"content-type": "application/json", "retry-after": str(exc.retry_after)},
+                )
         await next_()
+        return None
 
     async def take_alert(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
         if self.skipped(event, context):
@@ -199,9 +216,12 @@ class SlackBot:
     async def command_card(self, command: Mapping[str, Any], text: str, respond: Respond) -> None:
         await self.background.yield_to_requests()
         try:
-            result = await self.service.triage(text, source="slack:command")
+            result = await self.service.triage(text, source="slack:command", must_record=True)
         except InputError as exc:
             await respond(response_type="ephemeral", **blocks.error_message(str(exc)))
+            return
+        except DatabaseUnavailable:
+            await respond(response_type="ephemeral", **blocks.error_message(DATABASE_DOWN_NOTICE))
             return
         user = command.get("user_id")
         state = blocks.CardState(requested_by=str(user) if user else None)

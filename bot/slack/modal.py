@@ -11,9 +11,11 @@ import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.health import DATABASE_DOWN_NOTICE, DatabaseUnavailable
 from bot.slack import blocks
 from bot.slack.poster import CANNOT_POST, CardPoster, slack_error
 from bot.triage.errors import InputError
+from bot.triage.markup import decode_markup
 from bot.triage.service import TriageService
 
 CALLBACK_ID = "triage_modal"
@@ -100,7 +102,7 @@ def parse_submission(body: Mapping[str, Any]) -> tuple[Submission | None, dict[s
     if errors:
         return None, errors
     user = _dict(body.get("user")).get("id")
-    return Submission(str(text), str(channel), user if isinstance(user, str) and user else None), {}
+    return Submission(decode_markup(str(text)), str(channel), user if isinstance(user, str) and user else None), {}
 
 
 def origin_channel(private_metadata: Any) -> str | None:
@@ -163,9 +165,12 @@ class TriageModal:
         if yield_first is not None:
             await yield_first()
         try:
-            result = await self.service.triage(submission.text, source=SOURCE)
+            result = await self.service.triage(submission.text, source=SOURCE, must_record=True)
         except InputError as exc:
             await self.tell(submission, blocks.error_message(str(exc)))
+            return
+        except DatabaseUnavailable:
+            await self.tell(submission, blocks.error_message(DATABASE_DOWN_NOTICE))
             return
         state = blocks.CardState(requested_by=submission.user)
         try:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -16,12 +14,11 @@ from bot.slack.blocks import (
     ORIGIN_BLOCK_PREFIX,
     VALUE_SEPARATOR,
 )
+from bot.triage.markup import decode_markup
 
 # Subtypes that are a new message with content; everything else (edits, joins, topics) is not an alert.
 TRIAGED_SUBTYPES = frozenset({"bot_message", "file_share"})
 HELP_WORDS = frozenset({"help", "-h", "--help", "?", "usage"})
-
-_LINK = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
 
 
 @dataclass(frozen=True)
@@ -91,26 +88,18 @@ def alert_text(event: Mapping[str, Any]) -> str:
     _add(parts, event.get("text"))
     for attachment in _dicts(event.get("attachments")):
         _add(parts, *_attachment_parts(attachment))
+    # A person's message carries its `text` twice: as mrkdwn and as rich_text blocks Slack derived it from.
+    # Read once (from `text`), so the same words typed in a channel or sent over HTTP read the same.
+    typed = bool(parts) and not (event.get("bot_id") or event.get("subtype"))
     for block in _dicts(event.get("blocks")):
-        _add(parts, *_block_parts(block))
+        if not (typed and block.get("type") == "rich_text"):
+            _add(parts, *_block_parts(block))
     return "\n".join(parts)
 
 
 def unformat(text: str) -> str:
     """Slack mrkdwn to plain text: links, mentions and entities the way a human reads them."""
-
-    def replace(match: re.Match[str]) -> str:
-        target, label = match.group(1), match.group(2)
-        if target.startswith(("@", "#")):
-            return f"{target[0]}{label}" if label else target
-        if target.startswith("!"):
-            name = target[1:].split("^")[0]
-            if name in ("date", "subteam"):
-                return label or f"@{name}"
-            return f"@{name}"
-        return target if not label or label in target else f"{label} ({target})"
-
-    return html.unescape(_LINK.sub(replace, text))
+    return decode_markup(text)
 
 
 def parse_card_action(body: Mapping[str, Any], action: Mapping[str, Any] | None = None) -> CardAction | None:
@@ -247,8 +236,9 @@ def _rich_inline(element: Mapping[str, Any]) -> str:
     if kind == "text":
         return str(element.get("text", ""))
     if kind == "link":
+        # What the reader sees: the label; the target never becomes part of the text (see bot.triage.markup).
         url, label = str(element.get("url", "")), element.get("text")
-        return f"{label} ({url})" if label and label != url else url
+        return str(label) if label else url
     if kind == "user":
         return f"@{element.get('user_id', '')}"
     if kind == "usergroup":

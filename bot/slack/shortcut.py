@@ -12,6 +12,7 @@ import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.health import DATABASE_DOWN_NOTICE, DatabaseUnavailable
 from bot.slack import blocks, payloads
 from bot.slack.poster import CANNOT_POST, CardPoster, slack_error
 from bot.store import Store
@@ -134,6 +135,8 @@ class MessageShortcut:
         self._in_flight.add(key)
         try:
             await self._triage_once(target, respond)
+        except DatabaseUnavailable:
+            await self.tell(target, blocks.error_message(DATABASE_DOWN_NOTICE), respond)
         finally:
             self._in_flight.discard(key)
 
@@ -145,7 +148,7 @@ class MessageShortcut:
             await self.tell(target, already_triaged_message(link), respond)
             return
         try:
-            result = await self.service.triage(target.text, source=SOURCE)
+            result = await self.service.triage(target.text, source=SOURCE, must_record=True)
         except InputError as exc:
             await self.tell(target, blocks.error_message(str(exc)), respond)
             return

@@ -25,6 +25,10 @@ class Store(Protocol):
 
     def close(self) -> None: ...
 
+    def ping(self, timeout: float = 2.0) -> None:
+        """Raise unless the database can be used now (readiness)."""
+        ...
+
     # --- triages -------------------------------------------------------------------------------
     def record_triage(
         self,
@@ -116,7 +120,9 @@ class Store(Protocol):
     # --- learned message templates (bot/identity) ----------------------------------------------
     def load_templates(self, limit: int) -> list[tuple[str, str, int, float]]: ...
 
-    def save_templates(self, rows: Sequence[tuple[str, str, int, float]], keep: int) -> None: ...
+    def save_templates(self, rows: Sequence[tuple[str, str, int, float, str]], keep: int | None) -> None: ...
+
+    def find_templates(self, group: str, limit: int) -> list[tuple[str, str, int, float]]: ...
 
     # --- alerts and incidents ------------------------------------------------------------------
     def accept_alert(

@@ -31,13 +31,13 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-def connect(path: str) -> sqlite_utils.Database:
+def connect(path: str, busy_timeout: float = 10.0) -> sqlite_utils.Database:
     """A database in WAL mode with a busy timeout, usable from the worker thread and the caller."""
-    conn = sqlite3.connect(path, check_same_thread=False, timeout=10.0, isolation_level=None)
+    conn = sqlite3.connect(path, check_same_thread=False, timeout=busy_timeout, isolation_level=None)
     db = sqlite_utils.Database(conn)
     if path != ":memory:":
         db.enable_wal()
-    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     conn.execute("PRAGMA synchronous = NORMAL")
     return db
 
@@ -56,8 +56,19 @@ class SQLiteStore(MemoryStore, LeaseStore, IdentityStore, SlackStore, ShadowStor
         self.ensure_schema()
 
     @classmethod
-    def open(cls, path: str, clock: Callable[[], float] = time.time) -> SQLiteStore:
-        return cls(connect(path), clock)
+    def open(cls, path: str, clock: Callable[[], float] = time.time, *, busy_timeout: float = 10.0) -> SQLiteStore:
+        return cls(connect(path, busy_timeout), clock)
+
+    def ping(self, timeout: float = 2.0) -> None:
+        """Raise unless the file can be written now: a write lock is taken and released at once."""
+        with self._lock:
+            busy = self.conn.execute("PRAGMA busy_timeout").fetchone()[0]
+            self.conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                self.conn.execute("ROLLBACK")
+            finally:
+                self.conn.execute(f"PRAGMA busy_timeout = {int(busy)}")
 
     @property
     def conn(self) -> sqlite3.Connection:

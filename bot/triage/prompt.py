@@ -5,10 +5,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Protocol
 
-DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+# Prompts ship inside the package (bot/prompts/), so an installed wheel finds them wherever it lives.
+DEFAULT_PROMPTS_DIR: Traversable = resources.files("bot").joinpath("prompts")
 ALERT_OPEN = "<<<ALERT"
 ALERT_CLOSE = "ALERT>>>"
 EXAMPLE_OPEN = "<<<EXAMPLE"
@@ -107,6 +110,7 @@ def render_examples(examples: Sequence[PromptExample]) -> str:
     return _EXAMPLES_TEMPLATE.format(items=items)
 
 
-def load_prompt(name: str = "triage", directory: Path = DEFAULT_PROMPTS_DIR) -> Prompt:
-    path = directory / f"{name}.md"
+def load_prompt(name: str = "triage", directory: Path | Traversable | None = None) -> Prompt:
+    """The prompt `name` from the package's own prompts (or from `directory`, for trying a new one)."""
+    path = (directory if directory is not None else DEFAULT_PROMPTS_DIR).joinpath(f"{name}.md")
     return Prompt(name=name, system=path.read_text(encoding="utf-8").strip())

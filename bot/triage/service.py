@@ -16,6 +16,7 @@ from bot.context.gather import Context, ContextStage, with_runbook_steps
 from bot.context.library import RunbookLibrary
 from bot.context.model import ToolUse
 from bot.context.tools import ToolBox, ToolSession
+from bot.health import DatabaseUnavailable
 from bot.identity.keeper import IdentityKeeper
 from bot.memory.precedent import Memory, memory_from, with_precedent
 from bot.observability import Metrics
@@ -120,11 +121,19 @@ class TriageService:
         return self.model.prompt.version if self.model else HEURISTIC_PROMPT
 
     async def triage(
-        self, raw: str | bytes, *, source: str = "api", engine: str | None = None, fingerprint: str | None = None
+        self,
+        raw: str | bytes,
+        *,
+        source: str = "api",
+        engine: str | None = None,
+        fingerprint: str | None = None,
+        must_record: bool = False,
     ) -> TriageResult:
         """Triage one input. Raises InputError for unusable input; every other failure degrades.
 
         `fingerprint` is given by callers that identified the input already (the alert intake).
+        `must_record`: raise DatabaseUnavailable, as soon as the database is known to be down, rather than
+        answer with a card that was never recorded (the HTTP API, whose clients can retry).
         """
         started = self._monotonic()
         if fingerprint is not None:
@@ -135,10 +144,14 @@ class TriageService:
             prepared = prepare(
                 raw, self.settings.max_input_chars, lambda text: identifier.identify(text).fingerprint
             )
-        memory = await self._recall(prepared)
+        memory = await self._recall(prepared, must_record)
         context = await self._gather(prepared)
         try:
             outcome = await self._decide(prepared, engine or "auto", started, memory, context)
+        except DatabaseUnavailable:
+            if must_record:
+                raise
+            outcome = self._heuristic(prepared, "database_unavailable")
         except Exception as exc:  # the gateway's own bug must still give a card and a record
             log.exception("triage_internal_error", fingerprint=prepared.fingerprint)
             self.metrics.errors.labels("internal").inc()
@@ -153,18 +166,25 @@ class TriageService:
             # The team's runbook knows better than generic rules what to do first.
             outcome.card = with_runbook_steps(outcome.card, context.steps)
         result = self._result(prepared, outcome, source, started, memory, context)
-        await self._finish(result, prepared, outcome)
-        if self.shadow is not None:
+        failure = await self._finish(result, prepared, outcome)
+        if must_record and failure is not None:
+            raise failure
+        if self.shadow is not None and failure is None:
             # After the live result is recorded; starts a background task and returns at once.
             self.shadow.offer(result, prepared, memory)
         return result
 
     # --- decisions -----------------------------------------------------------------------------
 
-    async def _recall(self, prepared: Prepared) -> Memory:
+    async def _recall(self, prepared: Prepared, must_record: bool = False) -> Memory:
         """Incident memory: the precedent and similar earlier incidents; a failing lookup only loses them."""
         try:
             recalled = await self.store.run(self.store.recall, prepared.fingerprint, prepared.text)
+        except DatabaseUnavailable:
+            if must_record:
+                raise
+            self.metrics.errors.labels("memory").inc()
+            return Memory()
         except Exception:  # memory is advice: a store problem must not cost the card
             log.exception("memory_recall_failed", fingerprint=prepared.fingerprint)
             self.metrics.errors.labels("memory").inc()
@@ -413,7 +433,8 @@ class TriageService:
         )
         return TriageResult(**card.model_dump(), meta=meta)
 
-    async def _finish(self, result: TriageResult, prepared: Prepared, outcome: Outcome) -> None:
+    async def _finish(self, result: TriageResult, prepared: Prepared, outcome: Outcome) -> DatabaseUnavailable | None:
+        """Metrics, the log line and the record; the outage that kept the triage from being recorded, if any."""
         meta = result.meta
         label = "cached" if meta.cached else "degraded" if meta.degraded else "ok"
         self.metrics.requests.labels(meta.engine, label).inc()
@@ -439,6 +460,8 @@ class TriageService:
             degraded_reason=meta.degraded_reason,
             redactions=meta.redactions,
         )
+        for use in meta.tools:
+            self.metrics.tool_calls.labels(use.server, use.tool, use.outcome).inc()
         try:
             cache = None
             if outcome.cache_entry is not None:
@@ -446,11 +469,14 @@ class TriageService:
             await self.store.run(
                 self.store.record_triage, result, prepared.text, outcome=label, error=outcome.error, cache=cache
             )
+        except DatabaseUnavailable as exc:
+            self.metrics.errors.labels("store").inc()
+            log.warning("triage_not_recorded", triage_id=meta.triage_id, reason=exc.reason)
+            return exc
         except Exception:  # a full disk must not turn a good card into an error for the caller
             self.metrics.errors.labels("store").inc()
             log.exception("triage_not_recorded", triage_id=meta.triage_id)
         for use in meta.tools:
-            self.metrics.tool_calls.labels(use.server, use.tool, use.outcome).inc()
             try:  # the audit trail of what the model looked up for this card
                 await self.store.run(self.store.record_tool_call, meta.triage_id, use.model_dump(), meta.created_at)
             except Exception:
@@ -461,3 +487,4 @@ class TriageService:
         except Exception:  # templates are relearned from the stream; losing a batch only costs warm-up
             self.metrics.errors.labels("store").inc()
             log.exception("identity_templates_not_saved")
+        return None

@@ -161,8 +161,14 @@ create table shadow_results (
 );
 create index shadow_results_created_at on shadow_results (created_at);
 """),
+    # Replicas share what they learn: a message no template here matches is looked up among the stored
+    # templates of its group (length and first words) before it makes a new one.
+    Migration(8, "identity groups", """
+alter table identity_templates add column grp text;
+create index identity_templates_grp on identity_templates (grp);
+"""),
     # Context: runbooks with a tsvector index, deploys and config changes, the model's tool calls.
-    Migration(8, "context", """
+    Migration(9, "context", """
 create table runbooks (
     path text primary key, title text not null, names text not null default '', body text not null,
     mtime double precision not null, search tsvector not null
