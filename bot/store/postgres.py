@@ -226,6 +226,11 @@ class PostgresStore(
         with self._tx() as conn:
             for table, statement in PURGE:
                 counts[table] = conn.execute(statement.format(p="%s"), (before,)).rowcount
+            if counts.get("incident_text"):
+                # Word counts are recounted from the texts left, so no word of a purged text stays behind.
+                conn.execute("delete from incident_terms")
+                for (text,) in conn.execute("select text from incident_text").fetchall():
+                    self._count_terms(conn, text)
         return counts
 
     def purge_expired(self) -> int:

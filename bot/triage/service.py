@@ -6,7 +6,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
 import structlog
@@ -18,7 +18,7 @@ from bot.context.model import ToolUse
 from bot.context.tools import ToolBox, ToolSession
 from bot.health import DatabaseUnavailable
 from bot.identity.keeper import IdentityKeeper
-from bot.memory.precedent import Memory, memory_from, with_precedent
+from bot.memory.precedent import Memory, against_label, memory_from, with_precedent
 from bot.observability import Metrics
 from bot.settings import Settings
 from bot.store import Store
@@ -67,6 +67,10 @@ class Outcome:
     # (key, card to reuse) when this outcome should be written to the idempotency cache
     cache_entry: tuple[str, TriageResult] | None = None
     tools: list[ToolUse] = field(default_factory=list)  # the look-ups the model made, for meta and the audit
+
+
+# Inputs up to this size are prepared on the event loop (a thread hop costs more than the work).
+INLINE_PREPARE_CHARS = 4096
 
 
 class TriageService:
@@ -138,12 +142,16 @@ class TriageService:
         started = self._monotonic()
         if fingerprint is not None:
             known: str = fingerprint
-            prepared = prepare(raw, self.settings.max_input_chars, lambda _: known)
+            identify: Callable[[str], str] = lambda _: known  # noqa: E731
         else:
             identifier = await self.identity.ready()
-            prepared = prepare(
-                raw, self.settings.max_input_chars, lambda text: identifier.identify(text).fingerprint
-            )
+            identify = lambda text: identifier.identify(text).fingerprint  # noqa: E731
+        if len(raw) > INLINE_PREPARE_CHARS:
+            # Cleaning and redacting a long input is CPU work: off the event loop, so acks and health
+            # checks are answered meanwhile.
+            prepared = await asyncio.to_thread(prepare, raw, self.settings.max_input_chars, identify)
+        else:
+            prepared = prepare(raw, self.settings.max_input_chars, identify)
         memory = await self._recall(prepared, must_record)
         context = await self._gather(prepared)
         try:
@@ -165,6 +173,8 @@ class TriageService:
         if outcome.engine == "heuristic" and context.steps:
             # The team's runbook knows better than generic rules what to do first.
             outcome.card = with_runbook_steps(outcome.card, context.steps)
+        # A verdict below what the alert's own label asks for is kept, and said on the card.
+        memory = replace(memory, precedent=against_label(memory.precedent, prepared.evidence.least))
         result = self._result(prepared, outcome, source, started, memory, context)
         failure = await self._finish(result, prepared, outcome)
         if must_record and failure is not None:
@@ -410,9 +420,11 @@ class TriageService:
             cached=outcome.cached,
             degraded=outcome.degraded_reason is not None,
             degraded_reason=outcome.degraded_reason,
-            # A person already decided this incident's labels: nothing left to review.
-            needs_review=(card.confidence < self.settings.review_confidence or bool(outcome.review))
-            and memory.precedent is None,
+            # A person already decided this incident's labels: nothing left to review, unless their verdict
+            # is below what the alert's own label asks for.
+            needs_review=((card.confidence < self.settings.review_confidence or bool(outcome.review))
+            and memory.precedent is None)
+            or (memory.precedent is not None and memory.precedent.below_label is not None),
             latency_ms=round((self._monotonic() - started) * 1000, 3),
             cost_usd=round(outcome.cost_usd, 8),
             fingerprint=prepared.fingerprint,

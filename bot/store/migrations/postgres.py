@@ -167,8 +167,22 @@ create index shadow_results_created_at on shadow_results (created_at);
 alter table identity_templates add column grp text;
 create index identity_templates_grp on identity_templates (grp);
 """),
+    # Who sent each alert (a Slack bot or app, Alertmanager): only the sender that opened an incident may
+    # resolve it.
+    Migration(9, "alert senders", """
+alter table alerts add column sender text;
+"""),
+    # Webhook payloads acknowledged but not yet split into alerts (sealed: see bot/alerts/spool.py).
+    Migration(10, "webhook spool", """
+create table webhook_spool (
+    id bigserial primary key,
+    received_at double precision not null,
+    owner text,
+    body bytea not null
+);
+"""),
     # Context: runbooks with a tsvector index, deploys and config changes, the model's tool calls.
-    Migration(9, "context", """
+    Migration(11, "context", """
 create table runbooks (
     path text primary key, title text not null, names text not null default '', body text not null,
     mtime double precision not null, search tsvector not null
