@@ -19,7 +19,8 @@ SPECS = (
              {"type": "object", "properties": {"service": {**_TEXT, "description": "service name"}},
               "required": ["service"]}),
     ToolSpec(BUILTIN_SERVER, "similar_incidents",
-             "Earlier incidents whose text resembles the given text, with the team's verdicts.",
+             "Earlier incidents whose text resembles the given text: their severity, category and the team's "
+             "verdicts.",
              {"type": "object", "properties": {"text": {**_TEXT, "description": "alert text or key words"}},
               "required": ["text"]}),
     ToolSpec(BUILTIN_SERVER, "runbook_search",
@@ -62,8 +63,10 @@ class BuiltinTools:
         if tool == "similar_incidents":
             text = _argument(arguments, "text")
             recalled = await self.store.run(self.store.recall, "", text)
+            # Labels and verdicts only: the card this answer feeds may be posted where another incident's
+            # channel is private, so no summary or text of it is handed to the model.
             similar = [
-                {k: item.get(k) for k in ("triage_id", "at", "severity", "category", "verdict", "summary")}
+                {k: item.get(k) for k in ("triage_id", "at", "severity", "category", "verdict")}
                 for item in recalled.get("similar") or ()
             ]
             return json.dumps({"similar": similar}, default=str)
