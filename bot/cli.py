@@ -88,7 +88,7 @@ def parser() -> argparse.ArgumentParser:
     cases.add_argument("--since", type=float, default=None, metavar="DAYS", help="only verdicts of the last DAYS")
 
     runbooks = sub.add_parser("runbooks", help="index TRIAGE_RUNBOOKS and list it, with the files it could not use")
-    runbooks.add_argument("--json", action="store_true")
+    runbooks.add_argument("--json", action="store_true", help="one JSON object: the runbooks and the unusable files")
 
     sub.add_parser("mcp", help="serve triage, similar_incidents and feedback as an MCP server over stdio")
 
