@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
-from bot.context.model import AlertLink, ChangeRef, RunbookRef, ToolUse
+from bot.context.model import ChangeRef, RunbookRef, ToolUse
+from bot.reading.model import Link, Reading
 
 Category = Literal["infra", "app", "data", "security", "unknown"]
 Severity = Literal["P0", "P1", "P2", "P3"]
@@ -144,8 +145,10 @@ class TriageMeta(BaseModel):
     created_at: float = 0.0
     precedent: Precedent | None = None
     similar: list[SimilarIncident] = Field(default_factory=list)
-    # Context (bot/context): the alert's own links, the team's runbook, recent changes, the model's look-ups.
-    links: list[AlertLink] = Field(default_factory=list)
+    # what tool wrote the input and what it states (bot.reading); links only from the alert's structured fields
+    reading: Reading | None = None
+    links: list[Link] = Field(default_factory=list)
+    # Context (bot/context): the team's runbook, recent changes to the service, the model's look-ups.
     runbook: RunbookRef | None = None
     changes: list[ChangeRef] = Field(default_factory=list)
     tools: list[ToolUse] = Field(default_factory=list)

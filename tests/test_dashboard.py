@@ -21,7 +21,7 @@ from bot.evals.command import run_eval_command
 from bot.report import full_report
 from bot.server import build_app
 from bot.settings import Settings
-from bot.store import SQLiteStore
+from bot.store import SQLStore
 from bot.wiring import build_gateway
 from tests.browser import figures, render
 from tests.servers import serve
@@ -37,7 +37,7 @@ LIVE, CANDIDATE = ("gpt-4o-mini", "triage@live"), ("cand-model", "triage@cand")
 
 def seed(db: str) -> None:
     """Two days of judged cards: a live version and a candidate that answered the same triages."""
-    store = SQLiteStore.open(db)
+    store = SQLStore.open(db)
     cards = [
         # id, day, live severity, candidate severity, human action, fingerprint, text
         ("a", 1, "P1", "P1", ("confirm", None), "fp-disk", "disk 91% on db-1"),
@@ -76,7 +76,7 @@ def db(tmp_path: Path) -> str:
 
 
 def read(db: str) -> dict[str, Any]:
-    store = SQLiteStore.open(db)
+    store = SQLStore.open(db)
     try:
         return full_report(store.triage_rows(), store.feedback_rows(), store.posted_ids(), store.shadow_rows())
     finally:

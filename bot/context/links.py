@@ -111,3 +111,13 @@ def payload_names(payload: Mapping[str, Any]) -> tuple[str, tuple[str, ...], str
     services = tuple(dict.fromkeys(str(labels[k]) for k in SERVICE_LABELS if isinstance(labels.get(k), str | int)))
     env = next((str(labels[k]) for k in ENVIRONMENT_LABELS if isinstance(labels.get(k), str)), "")
     return name[:200], tuple(s[:200] for s in services if s), env[:200]
+
+
+def merge_links(*groups: Iterable[AlertLink]) -> list[AlertLink]:
+    """The links of several readers, first reader first, each URL once, only http(s), at most MAX_LINKS."""
+    out: list[AlertLink] = []
+    for group in groups:
+        for link in group:
+            if safe_url(link.url) is not None and all(link.url != seen.url for seen in out):
+                out.append(link)
+    return out[:MAX_LINKS]

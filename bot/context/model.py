@@ -4,19 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
-LinkKind = Literal["runbook", "graph", "dashboard", "source", "run"]
+from bot.reading.model import Link as AlertLink
+from bot.reading.model import LinkKind
+
 ToolOutcome = Literal["ok", "error", "timeout", "cut", "refused"]
-
-
-class AlertLink(BaseModel):
-    """An http(s) link the alert carries in a structured field (never one found in prose)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    kind: LinkKind
-    url: str = Field(max_length=2000)
 
 
 class RunbookRef(BaseModel):
@@ -56,3 +49,6 @@ class ToolUse(BaseModel):
     @property
     def label(self) -> str:
         return f"{self.server}.{self.tool}"
+
+
+__all__ = ["AlertLink", "ChangeRef", "LinkKind", "RunbookRef", "ToolOutcome", "ToolUse"]

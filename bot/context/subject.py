@@ -15,6 +15,10 @@ from bot.context.links import (
 )
 from bot.context.match import Subject
 from bot.context.model import AlertLink
+from bot.reading.model import Reading
+
+# Label keys of a reading that name the service or workload an alert concerns.
+_READING_SERVICE_KEYS = (*SERVICE_LABELS, "deployment", "statefulset", "daemonset", "service_name")
 
 # Label sets as alert bots print them: `alertname=Foo`, `service: checkout-api`, `"job": "api"`.
 _LABEL = re.compile(
@@ -53,3 +57,23 @@ def facts_from_text(text: str) -> Facts:
     env = next((labels[k] for k in ENVIRONMENT_LABELS if k in labels), "")
     links = links_from_fields((m.group(1), m.group(2)) for m in _LINK_LINE.finditer(text[:100_000]))
     return Facts(Subject(text, name, services, env), tuple(links))
+
+
+def facts_from_reading(text: str, reading: Reading | None, links: tuple[AlertLink, ...] = ()) -> Facts:
+    """The subject as the reading stage read it (alert name, resource, labels, environment), with its links;
+    what the text alone gives fills whatever the reading left empty."""
+    own = facts_from_text(text)
+    if reading is None:
+        return Facts(own.subject, tuple(links) or own.links)
+    services = [reading.labels[k] for k in _READING_SERVICE_KEYS if reading.labels.get(k)]
+    if reading.resource:
+        services.append(reading.resource.rsplit("/", 1)[-1])
+    services.extend(own.subject.services)
+    subject = Subject(
+        text,
+        reading.alert_name or own.subject.alert_name,
+        tuple(dict.fromkeys(s for s in services if s)),
+        reading.environment or own.subject.environment,
+    )
+    merged = tuple(links) + tuple(link for link in own.links if all(link.url != seen.url for seen in links))
+    return Facts(subject, merged)

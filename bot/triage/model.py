@@ -167,18 +167,20 @@ class ModelClient:
         deadline: float,
         *,
         examples: Sequence[PromptExample] = (),
+        reading: str = "",
         context: str = "",
         tools: ToolRunner | None = None,
     ) -> ModelAnswer:
         """One card from `model` before `deadline` (a monotonic time), repairing invalid output once.
 
-        `examples` are judged earlier incidents from memory, shown to the model for reference; `context` the
-        team's runbook and recent changes; `tools` the look-ups the model may make before it answers.
+        `examples` are judged earlier incidents from memory, shown to the model for reference; `reading` is
+        the reading stage's JSON of the alert (untrusted data, like the alert); `context` the team's runbook
+        and recent changes; `tools` the look-ups the model may make before it answers.
         """
         if model in self._no_tools:
             tools = None
         messages: list[dict[str, Any]] = list(
-            self._prompt.messages(alert, examples, context=context, tools=tools is not None)
+            self._prompt.messages(alert, examples, reading, context=context, tools=tools is not None)
         )
         tokens_in = tokens_out = retries = 0
         repaired = False

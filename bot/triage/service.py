@@ -14,7 +14,9 @@ import structlog
 from bot.card import TriageCard, TriageMeta, TriageResult
 from bot.context.gather import Context, ContextStage, with_runbook_steps
 from bot.context.library import RunbookLibrary
+from bot.context.links import merge_links
 from bot.context.model import ToolUse
+from bot.context.subject import facts_from_reading
 from bot.context.tools import ToolBox, ToolSession
 from bot.health import DatabaseUnavailable
 from bot.identity.keeper import IdentityKeeper
@@ -174,7 +176,7 @@ class TriageService:
             # The team's runbook knows better than generic rules what to do first.
             outcome.card = with_runbook_steps(outcome.card, context.steps)
         # A verdict below what the alert's own label asks for is kept, and said on the card.
-        memory = replace(memory, precedent=against_label(memory.precedent, prepared.evidence.least))
+        memory = replace(memory, precedent=against_label(memory.precedent, prepared.evidence.label_least))
         result = self._result(prepared, outcome, source, started, memory, context)
         failure = await self._finish(result, prepared, outcome)
         if must_record and failure is not None:
@@ -204,7 +206,9 @@ class TriageService:
     async def _gather(self, prepared: Prepared) -> Context:
         """Context for the card; a failing look-up only loses that piece of context."""
         try:
-            return await self.context.gather(prepared.text)
+            return await self.context.gather(
+                prepared.text, facts_from_reading(prepared.text, prepared.reading, prepared.links)
+            )
         except Exception:  # context is advice: it must not cost the card
             log.exception("context_failed", fingerprint=prepared.fingerprint)
             self.metrics.errors.labels("context").inc()
@@ -280,13 +284,13 @@ class TriageService:
         try:
             async with asyncio.timeout(max(deadline - self._monotonic(), 0.0)):
                 session = await self.tools.session(deadline) if self.tools is not None else None
-                answer, failure = await self._call(tier, prepared.text, deadline, spent, memory, context, session)
+                answer, failure = await self._call(tier, prepared, deadline, spent, memory, context, session)
                 unusable = failure is not None and failure.kind == "invalid_output"
                 if (answer is not None or unusable) and escalate(
                     tier, answer.card if answer else None, self._policy, budget
                 ):
                     stronger, strong_failure = await self._call(
-                        "strong", prepared.text, deadline, spent, memory, context, session
+                        "strong", prepared, deadline, spent, memory, context, session
                     )
                     if stronger is not None and (answer is None or stronger.card.confidence >= answer.card.confidence):
                         answer = stronger
@@ -313,7 +317,7 @@ class TriageService:
         return outcome
 
     async def _call(
-        self, tier: Tier, text: str, deadline: float, spent: Outcome, memory: Memory,
+        self, tier: Tier, prepared: Prepared, deadline: float, spent: Outcome, memory: Memory,
         context: Context | None = None, tools: ToolSession | None = None,
     ) -> tuple[ModelAnswer | None, ModelError | None]:
         """One model answer (or the error), adding its tokens and cost to `spent`.
@@ -322,6 +326,7 @@ class TriageService:
         once its real cost is counted, so calls in flight together cannot overshoot the budget.
         """
         assert self.model is not None
+        text = prepared.text
         model = self._model_name(tier)
         reserved = self._reserve(model, text)
         if reserved is None:
@@ -332,6 +337,7 @@ class TriageService:
                 began = self._monotonic()
                 answer = await self.model.triage(
                     model, text, deadline, examples=memory.examples,
+                    reading=prepared.reading.model_dump_json(exclude_defaults=True) if prepared.reading else "",
                     context=context.excerpt if context else "", tools=tools,
                 )
         except ModelError as exc:
@@ -438,7 +444,8 @@ class TriageService:
             created_at=self._clock(),
             precedent=memory.precedent,
             similar=list(memory.similar),
-            links=list(context.links),
+            reading=prepared.reading,
+            links=merge_links(prepared.links, context.links),
             runbook=context.runbook,
             changes=list(context.changes),
             tools=list(outcome.tools),
