@@ -20,6 +20,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from bot.card import TriageResult
+from bot.store.base import TriageRecord
 from bot.store.migrations.postgres import migrate
 from bot.store.postgres_leases import PostgresLeaseStore
 from bot.store.postgres_memory import PostgresMemoryStore
@@ -130,26 +131,32 @@ class PostgresStore(PostgresMemoryStore, PostgresLeaseStore, PostgresSlackStore,
         cache: tuple[str, TriageResult, float] | None = None,
     ) -> None:
         """Record one triage; with `cache`, also keep its card for identical input (one transaction)."""
-        meta = result.meta
-        row = (
-            meta.triage_id, meta.created_at or self._clock(), meta.source, meta.input_hash, meta.fingerprint,
-            text, result.category, result.severity, result.confidence, meta.engine, meta.model,
-            meta.prompt_version, int(meta.cached), int(meta.degraded), meta.degraded_reason,
-            int(meta.needs_review), meta.latency_ms, meta.cost_usd, outcome, error, result.model_dump_json(),
-        )
+        self.record_triages([TriageRecord(result, text, outcome, error, cache)])
+
+    def record_triages(self, records: Sequence[TriageRecord]) -> None:
+        """Record a group of triages in one transaction, in order (group commit): all or none."""
         with self._tx() as conn:
-            self._index_incident(conn, meta.fingerprint, text)
-            conn.execute(
-                "insert into triages (id, created_at, source, input_hash, fingerprint, text, category, severity,"
-                " confidence, engine, model, prompt_version, cached, degraded, degraded_reason, needs_review,"
-                " latency_ms, cost_usd, outcome, error, result) values"
-                " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-                " on conflict (id) do update set result = excluded.result, outcome = excluded.outcome,"
-                " error = excluded.error",
-                row,
-            )
-            if cache is not None:
-                self._put_cached(conn, *cache)
+            for record in records:
+                result, meta = record.result, record.result.meta
+                row = (
+                    meta.triage_id, meta.created_at or self._clock(), meta.source, meta.input_hash,
+                    meta.fingerprint, record.text, result.category, result.severity, result.confidence, meta.engine,
+                    meta.model, meta.prompt_version, int(meta.cached), int(meta.degraded), meta.degraded_reason,
+                    int(meta.needs_review), meta.latency_ms, meta.cost_usd, record.outcome, record.error,
+                    result.model_dump_json(),
+                )
+                self._index_incident(conn, meta.fingerprint, record.text)
+                conn.execute(
+                    "insert into triages (id, created_at, source, input_hash, fingerprint, text, category, severity,"
+                    " confidence, engine, model, prompt_version, cached, degraded, degraded_reason, needs_review,"
+                    " latency_ms, cost_usd, outcome, error, result) values"
+                    " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                    " on conflict (id) do update set result = excluded.result, outcome = excluded.outcome,"
+                    " error = excluded.error",
+                    row,
+                )
+                if record.cache is not None:
+                    self._put_cached(conn, *record.cache)
 
     def get_triage(self, triage_id: str) -> TriageResult | None:
         rows = self._rows("select result from triages where id = %s", (triage_id,))

@@ -11,13 +11,14 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
 import sqlite_utils
 
 from bot.card import TriageResult
+from bot.store.base import TriageRecord
 from bot.store.migrations.sqlite import migrate
 from bot.store.retention import PURGE
 from bot.store.sqlite_identity import IdentityStore
@@ -39,6 +40,26 @@ def connect(path: str, busy_timeout: float = 10.0) -> sqlite_utils.Database:
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     conn.execute("PRAGMA synchronous = NORMAL")
     return db
+
+
+_TRIAGE_COLUMNS = (
+    "id", "created_at", "source", "input_hash", "fingerprint", "text", "category", "severity", "confidence",
+    "engine", "model", "prompt_version", "cached", "degraded", "degraded_reason", "needs_review", "latency_ms",
+    "cost_usd", "outcome", "error", "result",
+)
+_INSERT_TRIAGE = (
+    f"insert or replace into triages ({', '.join(_TRIAGE_COLUMNS)}) values ({', '.join('?' * len(_TRIAGE_COLUMNS))})"
+)
+
+
+def _triage_row(record: TriageRecord, clock: Callable[[], float]) -> tuple[Any, ...]:
+    result, meta = record.result, record.result.meta
+    return (
+        meta.triage_id, meta.created_at or clock(), meta.source, meta.input_hash, meta.fingerprint, record.text,
+        result.category, result.severity, result.confidence, meta.engine, meta.model, meta.prompt_version,
+        int(meta.cached), int(meta.degraded), meta.degraded_reason, int(meta.needs_review), meta.latency_ms,
+        meta.cost_usd, record.outcome, record.error, result.model_dump_json(),
+    )
 
 
 class SQLiteStore(MemoryStore, LeaseStore, IdentityStore, SlackStore, ShadowStore):
@@ -100,35 +121,18 @@ class SQLiteStore(MemoryStore, LeaseStore, IdentityStore, SlackStore, ShadowStor
         cache: tuple[str, TriageResult, float] | None = None,
     ) -> None:
         """Record one triage; with `cache`, also keep its card for identical input (one trip to the store)."""
-        meta = result.meta
-        row = {
-            "id": meta.triage_id,
-            "created_at": meta.created_at or self._clock(),
-            "source": meta.source,
-            "input_hash": meta.input_hash,
-            "fingerprint": meta.fingerprint,
-            "text": text,
-            "category": result.category,
-            "severity": result.severity,
-            "confidence": result.confidence,
-            "engine": meta.engine,
-            "model": meta.model,
-            "prompt_version": meta.prompt_version,
-            "cached": int(meta.cached),
-            "degraded": int(meta.degraded),
-            "degraded_reason": meta.degraded_reason,
-            "needs_review": int(meta.needs_review),
-            "latency_ms": meta.latency_ms,
-            "cost_usd": meta.cost_usd,
-            "outcome": outcome,
-            "error": error,
-            "result": result.model_dump_json(),
-        }
-        with self._lock:
-            self.index_incident(meta.fingerprint, text)
-            self.db.table("triages").insert(row, replace=True)
-            if cache is not None:
-                self.put_cached(*cache)
+        self.record_triages([TriageRecord(result, text, outcome, error, cache)])
+
+    def record_triages(self, records: Sequence[TriageRecord]) -> None:
+        """Record a group of triages in one transaction, in order (group commit): all or none."""
+        with self._tx() as conn:
+            for record in records:
+                meta = record.result.meta
+                # Indexed before the row exists: the first triage of an identity is the one indexed.
+                self.index_incident(meta.fingerprint, record.text)
+                conn.execute(_INSERT_TRIAGE, _triage_row(record, self._clock))
+                if record.cache is not None:
+                    self.put_cached(*record.cache)
 
     def get_triage(self, triage_id: str) -> TriageResult | None:
         with self._lock:

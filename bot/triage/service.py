@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
@@ -18,12 +18,14 @@ from bot.memory.precedent import Memory, memory_from, with_precedent
 from bot.observability import Metrics
 from bot.settings import Settings
 from bot.store import Store
+from bot.store.base import TriageRecord
 from bot.store.leases import new_replica_id
 from bot.triage.cost import estimate_cost
-from bot.triage.errors import ModelError
+from bot.triage.errors import InputError, ModelError
 from bot.triage.evidence import check_answer
 from bot.triage.flight import SharedFlight
-from bot.triage.front import Prepared, cache_key, prepare
+from bot.triage.front import Prepared, cache_key
+from bot.triage.front_cache import FrontCache
 from bot.triage.memo import Memo
 from bot.triage.model import MAX_OUTPUT_TOKENS, ModelAnswer, ModelClient
 from bot.triage.resilience import CircuitBreaker, LoopSemaphore
@@ -43,6 +45,20 @@ _CIRCUIT_KINDS = frozenset(
 )
 
 log = structlog.get_logger("bot.triage")
+
+
+class TriageIds:
+    """Random triage ids (32 hex digits, like a UUID4's) drawn from one read of the OS's randomness per 256."""
+
+    def __init__(self, batch: int = 256) -> None:
+        self._batch = batch
+        self._pool = b""
+
+    def next(self) -> str:
+        if not self._pool:
+            self._pool = os.urandom(16 * self._batch)
+        raw, self._pool = self._pool[:16], self._pool[16:]
+        return raw.hex()
 
 
 @dataclass
@@ -102,6 +118,8 @@ class TriageService:
                                    replica_lease=settings.replica_lease, clock=clock) if store.shared else None
         # A candidate answering a sample of live triages in the background (bot/shadow), set by the wiring.
         self.shadow: ShadowRunner | None = None
+        self._front = FrontCache()
+        self._ids = TriageIds()
 
     @property
     def prompt_version(self) -> str:
@@ -125,15 +143,62 @@ class TriageService:
         started = self._monotonic()
         if fingerprint is not None:
             known: str = fingerprint
-            prepared = prepare(raw, self.settings.max_input_chars, lambda _: known)
+            prepared = self._front.prepare(raw, self.settings.max_input_chars, lambda _: known)
         else:
             identifier = await self.identity.ready()
-            prepared = prepare(
+            prepared = self._front.prepare(
                 raw, self.settings.max_input_chars, lambda text: identifier.identify(text).fingerprint
             )
         memory = await self._recall(prepared, must_record)
+        outcome = await self._engine(prepared, engine or "auto", started, memory, must_record)
+        result = self._result(prepared, outcome, source, started, memory)
+        failure = await self._finish(result, prepared, outcome)
+        if must_record and failure is not None:
+            raise failure
+        if self.shadow is not None and failure is None:
+            # After the live result is recorded; starts a background task and returns at once.
+            self.shadow.offer(result, prepared, memory)
+        return result
+
+    async def triage_many(
+        self, raws: Sequence[str | bytes], *, source: str = "api", engine: str | None = None
+    ) -> list[TriageResult | InputError]:
+        """Triage a group of inputs in their order, each stage once per input; an unusable one gives its InputError.
+
+        Identities are learned in input order, memory is read for the whole group in one trip to the store,
+        and the group's records are written in one transaction before any result is handed back. Model calls,
+        when the engine asks for them, are made one at a time, as for single triages.
+        """
+        started = self._monotonic()
+        identifier = await self.identity.ready()
+        slots: list[Prepared | InputError] = []
+        for raw in raws:
+            try:
+                slots.append(self._front.prepare(
+                    raw, self.settings.max_input_chars, lambda text: identifier.identify(text).fingerprint
+                ))
+            except InputError as exc:
+                slots.append(exc)
+        batch = [p for p in slots if isinstance(p, Prepared)]
+        memories = await self._recall_many(batch)
+        done: list[tuple[TriageResult, Prepared, Outcome, Memory]] = []
+        for prepared, memory in zip(batch, memories, strict=True):
+            outcome = await self._engine(prepared, engine or "auto", started, memory)
+            done.append((self._result(prepared, outcome, source, started, memory), prepared, outcome, memory))
+        failure = await self._finish_many([(result, prepared, outcome) for result, prepared, outcome, _ in done])
+        if self.shadow is not None and failure is None:
+            for result, prepared, _, memory in done:
+                self.shadow.offer(result, prepared, memory)
+        results = iter(result for result, *_ in done)
+        return [slot if isinstance(slot, InputError) else next(results) for slot in slots]
+
+    async def _engine(
+        self, prepared: Prepared, engine: str, started: float, memory: Memory, must_record: bool = False
+    ) -> Outcome:
+        """The engine's answer, held to the text's evidence and the incident's precedent; never raises but
+        DatabaseUnavailable (with `must_record`)."""
         try:
-            outcome = await self._decide(prepared, engine or "auto", started, memory)
+            outcome = await self._decide(prepared, engine, started, memory)
         except DatabaseUnavailable:
             if must_record:
                 raise
@@ -148,14 +213,7 @@ class TriageService:
         # Precedent: the latest human verdict on this identity decides severity and category, whatever
         # the engine (and whatever the cache) said.
         outcome.card = with_precedent(outcome.card, memory.precedent)
-        result = self._result(prepared, outcome, source, started, memory)
-        failure = await self._finish(result, prepared, outcome)
-        if must_record and failure is not None:
-            raise failure
-        if self.shadow is not None and failure is None:
-            # After the live result is recorded; starts a background task and returns at once.
-            self.shadow.offer(result, prepared, memory)
-        return result
+        return outcome
 
     # --- decisions -----------------------------------------------------------------------------
 
@@ -173,6 +231,26 @@ class TriageService:
             self.metrics.errors.labels("memory").inc()
             return Memory()
         return memory_from(recalled)
+
+    async def _recall_many(self, batch: Sequence[Prepared]) -> list[Memory]:
+        """Memory for a group of inputs in one trip to the store; a failing lookup only loses it."""
+        if not batch:
+            return []
+        store = self.store
+
+        def recall_all() -> list[dict[str, Any]]:
+            return [store.recall(p.fingerprint, p.text) for p in batch]
+
+        try:
+            recalled = await store.run(recall_all)
+        except DatabaseUnavailable:
+            self.metrics.errors.labels("memory").inc()
+            return [Memory()] * len(batch)
+        except Exception:  # memory is advice: a store problem must not cost the cards
+            log.exception("memory_recall_failed", count=len(batch))
+            self.metrics.errors.labels("memory").inc()
+            return [Memory()] * len(batch)
+        return [memory_from(r) for r in recalled]
 
     async def _decide(self, prepared: Prepared, engine: str, started: float, memory: Memory) -> Outcome:
         if engine == "heuristic":
@@ -361,7 +439,7 @@ class TriageService:
     ) -> TriageResult:
         card = outcome.card
         meta = TriageMeta(
-            triage_id=uuid.uuid4().hex,
+            triage_id=self._ids.next(),
             engine=outcome.engine,
             model=outcome.model,
             prompt_version=self.prompt_version if outcome.engine == "model" else HEURISTIC_PROMPT,
@@ -389,6 +467,47 @@ class TriageService:
 
     async def _finish(self, result: TriageResult, prepared: Prepared, outcome: Outcome) -> DatabaseUnavailable | None:
         """Metrics, the log line and the record; the outage that kept the triage from being recorded, if any."""
+        return await self._finish_many([(result, prepared, outcome)])
+
+    async def _finish_many(
+        self, done: Sequence[tuple[TriageResult, Prepared, Outcome]]
+    ) -> DatabaseUnavailable | None:
+        """Metrics and log lines, then the records of a group in one transaction (group commit)."""
+        if not done:
+            return None
+        entries = []
+        for result, prepared, outcome in done:
+            label = self._observe(result)
+            cache = None
+            if outcome.cache_entry is not None:
+                cache = (*outcome.cache_entry, self.settings.cache_ttl)
+            entries.append(TriageRecord(result, prepared.text, label, outcome.error, cache))
+        first = done[0][0].meta.triage_id
+        try:
+            if len(entries) == 1:
+                entry = entries[0]
+                await self.store.run(
+                    self.store.record_triage, entry.result, entry.text, outcome=entry.outcome, error=entry.error,
+                    cache=entry.cache,
+                )
+            else:
+                await self.store.run(self.store.record_triages, entries)
+        except DatabaseUnavailable as exc:
+            self.metrics.errors.labels("store").inc()
+            log.warning("triage_not_recorded", triage_id=first, count=len(entries), reason=exc.reason)
+            return exc
+        except Exception:  # a full disk must not turn a good card into an error for the caller
+            self.metrics.errors.labels("store").inc()
+            log.exception("triage_not_recorded", triage_id=first, count=len(entries))
+        try:
+            await self.identity.save()
+        except Exception:  # templates are relearned from the stream; losing a batch only costs warm-up
+            self.metrics.errors.labels("store").inc()
+            log.exception("identity_templates_not_saved")
+        return None
+
+    def _observe(self, result: TriageResult) -> str:
+        """Count and log one triage; its outcome label (ok, cached, degraded)."""
         meta = result.meta
         label = "cached" if meta.cached else "degraded" if meta.degraded else "ok"
         self.metrics.requests.labels(meta.engine, label).inc()
@@ -414,23 +533,4 @@ class TriageService:
             degraded_reason=meta.degraded_reason,
             redactions=meta.redactions,
         )
-        try:
-            cache = None
-            if outcome.cache_entry is not None:
-                cache = (*outcome.cache_entry, self.settings.cache_ttl)
-            await self.store.run(
-                self.store.record_triage, result, prepared.text, outcome=label, error=outcome.error, cache=cache
-            )
-        except DatabaseUnavailable as exc:
-            self.metrics.errors.labels("store").inc()
-            log.warning("triage_not_recorded", triage_id=meta.triage_id, reason=exc.reason)
-            return exc
-        except Exception:  # a full disk must not turn a good card into an error for the caller
-            self.metrics.errors.labels("store").inc()
-            log.exception("triage_not_recorded", triage_id=meta.triage_id)
-        try:
-            await self.identity.save()
-        except Exception:  # templates are relearned from the stream; losing a batch only costs warm-up
-            self.metrics.errors.labels("store").inc()
-            log.exception("identity_templates_not_saved")
-        return None
+        return label
