@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -29,6 +30,8 @@ FTS_TABLE = "create virtual table incident_text using fts5(text, fingerprint uni
 INDEXED_CHARS = 4000
 EXCERPT_CHARS = 600
 FTS_CANDIDATES = 30
+# Full-text searches remembered until the next incident is indexed (the answer cannot change before then).
+SEARCH_MEMO_SIZE = 2048
 
 _VERDICT_COLUMNS = "v.triage_id, v.verdict, v.severity, v.category, v.judged_by, v.judged_at, v.fingerprint"
 
@@ -51,6 +54,11 @@ class MemoryStore:
 
     _lock: threading.RLock
     _clock: Callable[[], float]
+    # Incidents indexed through this connection, and the full-text answers given since the index last changed
+    # (here or, per SQLite's data_version, by another connection), by identity and search words.
+    _indexed = 0
+    _search_memo: OrderedDict[tuple[str, tuple[str, ...]], list[str]] | None = None
+    _search_memo_at: tuple[int, int] = (-1, -1)
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -77,6 +85,7 @@ class MemoryStore:
                     "insert into incident_text (text, fingerprint) values (?, ?)", (text[:INDEXED_CHARS], fingerprint)
                 )
                 self._count_terms(text)
+                self._indexed += 1
 
     def _count_terms(self, text: str) -> None:
         self.conn.executemany(
@@ -205,6 +214,23 @@ class MemoryStore:
         terms = search_terms(text)
         if not terms:
             return []
+        state = (self._indexed, self.conn.execute("pragma data_version").fetchone()[0])
+        memo = self._search_memo
+        if memo is None or self._search_memo_at != state:
+            memo = self._search_memo = OrderedDict()
+            self._search_memo_at = state
+        key = (fingerprint, tuple(terms))
+        known = memo.get(key)
+        if known is not None:
+            memo.move_to_end(key)
+            return list(known)
+        found = self._search_index(fingerprint, terms)
+        memo[key] = found
+        if len(memo) > SEARCH_MEMO_SIZE:
+            memo.popitem(last=False)
+        return list(found)
+
+    def _search_index(self, fingerprint: str, terms: list[str]) -> list[str]:
         marks = ",".join("?" * len(terms))
         documents = dict(
             self.conn.execute(f"select term, docs from incident_terms where term in ({marks})", terms).fetchall()
