@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -39,8 +40,18 @@ MAX_BODY_BYTES = 4 * HARD_LIMIT_CHARS
 # Slack's own payloads are a few kilobytes; this is read unauthenticated, before the signature check.
 SLACK_MAX_BODY_BYTES = 1024 * 1024
 SLACK_PATH = "/slack/events"
+# Alertmanager sends a whole group in one notification (20,000 alerts is about 16 MB); `max_alerts` caps it.
+ALERTMANAGER_PATH = "/v1/alerts/alertmanager"
+ALERTMANAGER_MAX_BODY_BYTES = 32 * 1024 * 1024
 # The agreement dashboard (bot/dashboard.py), behind the API token like /v1/*.
 REPORT_PATH = "/report"
+
+
+FEEDBACK_PATH = re.compile(r"/v1/triage/[^/]+/feedback/?")
+FEEDBACK_NEEDS_TOKEN = (
+    "verdicts over HTTP need the API token: set TRIAGE_API_TOKEN on the gateway and send it as "
+    "Authorization: Bearer <token>"
+)
 
 
 class ErrorBody(BaseModel):
@@ -97,6 +108,11 @@ class GuardV1:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and (scope["path"].startswith("/v1/") or scope["path"] == REPORT_PATH):
+            if not self.token and FEEDBACK_PATH.fullmatch(scope["path"]):
+                with contextlib.suppress(BodyTooLarge):
+                    await drain(receive)
+                await refuse(send, 403, FEEDBACK_NEEDS_TOKEN)
+                return
             # The Alertmanager route checks its own shared token.
             checks_token = self.token and scope["path"] not in self.own_auth
             if checks_token and not bearer_ok(Headers(scope=scope).get("authorization"), self.token or ""):
@@ -170,7 +186,10 @@ def create_app(
 
     app.add_middleware(GuardV1, token=reveal(settings.api_token))
     # No route, token check or parser ever holds more than its route's limit.
-    app.add_middleware(BodyLimit, default=MAX_BODY_BYTES, limits={SLACK_PATH: SLACK_MAX_BODY_BYTES})
+    app.add_middleware(
+        BodyLimit, default=MAX_BODY_BYTES,
+        limits={SLACK_PATH: SLACK_MAX_BODY_BYTES, ALERTMANAGER_PATH: ALERTMANAGER_MAX_BODY_BYTES},
+    )
     # Outermost: every answer is counted, refusals by the middlewares above included.
     app.add_middleware(HTTPMetrics, metrics=service.metrics, routes=lambda: app.routes)
 
@@ -210,10 +229,13 @@ def create_app(
 
     @app.post(
         "/v1/triage/{triage_id}/feedback",
-        responses={404: {"model": ErrorBody}, **ERROR_RESPONSES, **UNAVAILABLE_RESPONSE},
+        responses={403: {"model": ErrorBody}, 404: {"model": ErrorBody}, **ERROR_RESPONSES, **UNAVAILABLE_RESPONSE},
     )
     async def feedback(triage_id: str, body: VerdictRequest) -> Response:
-        """A verdict on a card, with the same effect as a click in Slack."""
+        """A verdict on a card, with the same effect as a click in Slack; only with the API token."""
+        if not reveal(settings.api_token):
+            # Verdicts teach later cards: with no token there is no way to know a reviewer sent this one.
+            return _error(403, FEEDBACK_NEEDS_TOKEN)
         try:
             answer = await verdicts.judge(triage_id, body)
         except UnknownTriage:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
 Category = Literal["infra", "app", "data", "security", "unknown"]
 Severity = Literal["P0", "P1", "P2", "P3"]
@@ -94,6 +94,16 @@ class Precedent(BaseModel):
     category: Category
     by: str
     at: float
+    # Set when the verdict puts this alert below what its own label (severity=critical, a Falco priority…)
+    # asks for: the least severe the label allows. Left out of the JSON when the verdict agrees with it.
+    below_label: Severity | None = None
+
+    @model_serializer(mode="wrap")
+    def _leave_out_agreement(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("below_label") is None:
+            data.pop("below_label", None)
+        return data
 
 
 class SimilarIncident(BaseModel):

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from bot.alerts.alertmanager import PayloadError, parse_alerts
+from bot.alerts.alertmanager import PayloadError
 from bot.app import bearer_ok, create_app
 from bot.settings import reveal
 from bot.wiring import Gateway
@@ -26,22 +26,16 @@ def add_alertmanager_route(app: FastAPI, gateway: Gateway) -> None:
         supplied = request.headers.get("authorization") or ""
         if not bearer_ok(supplied, token):
             return JSONResponse({"error": "missing or invalid bearer token"}, 401, {"WWW-Authenticate": "Bearer"})
-        if gateway.intake is None or not settings.alertmanager_channel:
+        if gateway.spool is None:
             message = "Alertmanager intake needs Slack (SLACK_BOT_TOKEN) and TRIAGE_ALERTMANAGER_CHANNEL"
             return JSONResponse({"error": message}, 503)
         try:
-            alerts = parse_alerts(await request.json())
-        except (ValueError, RecursionError, PayloadError) as exc:
+            # Stored (sealed) before the answer, split into alerts after it: a notification of any size is
+            # acknowledged at once, and one acknowledged is never lost.
+            spool_id, count = await gateway.spool.accept(await request.body())
+        except PayloadError as exc:
             return JSONResponse({"error": str(exc)}, 422)
-        ids = []
-        for alert in alerts:
-            alert_id = await gateway.intake.accept(
-                source="alertmanager", channel=settings.alertmanager_channel, ts=None, text=alert.text,
-                identity=alert.identity,
-            )
-            if alert_id is not None:
-                ids.append(alert_id)
-        return JSONResponse({"accepted": len(ids), "alert_ids": ids})
+        return JSONResponse({"accepted": count, "queued": spool_id})
 
 
 def build_app(gateway: Gateway) -> FastAPI:

@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.alerts.intake import AlertIntake
 from bot.alerts.pump import CardPump
 from bot.health import DatabaseGate, DatabaseUnavailable, GuardedStore
+from bot.alerts.spool import WebhookSpool
 from bot.jobs import Jobs, RetryLater, build_scheduler
 from bot.memory.judge import Judge
 from bot.observability import Metrics
@@ -45,6 +46,7 @@ class Gateway:
     retry: RetryLater | None = None
     jobs: Jobs | None = None
     judge: Judge | None = None
+    spool: WebhookSpool | None = None
     # This process's name in the store's leases; its heartbeat tells other replicas it is alive.
     replica: str = field(default_factory=new_replica_id)
     sweeper: asyncio.Task[None] | None = None
@@ -58,6 +60,8 @@ class Gateway:
             self.pump.start()
         if self.intake is not None:
             await self.intake.recover()
+        if self.spool is not None:
+            await self.spool.recover()
         if self.store.shared:
             self.sweeper = asyncio.get_running_loop().create_task(self.sweep(), name="replica-sweep")
         self.jobs = build_scheduler(
@@ -75,6 +79,8 @@ class Gateway:
                 await self.store.run(self.store.heartbeat, self.replica, time.time())
                 if self.intake is not None:
                     await self.intake.recover()
+                if self.spool is not None:
+                    await self.spool.recover()
             except DatabaseUnavailable:  # said once by the gate; the heartbeat resumes when it is back
                 continue
             except Exception:  # a database hiccup must not end the heartbeat for good
@@ -97,6 +103,8 @@ class Gateway:
             log.warning("shutdown_with_jobs_running", count=len(self.jobs.running))
         if self.slack is not None:
             await self.slack.aclose(drain_timeout)
+        if self.spool is not None and not await self.spool.drain(drain_timeout):
+            log.warning("shutdown_with_webhooks_in_progress")
         if self.intake is not None and not await self.intake.drain(drain_timeout):
             log.warning("shutdown_with_alerts_in_progress", count=self.intake.busy)
         if self.pump is not None:
@@ -180,6 +188,11 @@ def build_gateway(
             settings, store, poster, pace=settings.slack_post_interval, metrics=metrics, replica=replica
         )
         gateway.intake = AlertIntake(settings, service, store, on_queued=gateway.pump.wake, replica=replica)
+        token, channel = reveal(settings.alertmanager_token), settings.alertmanager_channel
+        if token and channel:
+            gateway.spool = WebhookSpool(
+                store, gateway.intake, channel=channel, secret=token, replica=replica, lease=settings.replica_lease
+            )
         gateway.retry = RetryLater(service, store, poster, base_delay=settings.retry_interval)
         if not socket_mode:
             gateway.slack = SlackBot(settings, service, store, gateway.slack_client, intake=gateway.intake)

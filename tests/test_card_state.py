@@ -46,7 +46,8 @@ def test_confirm_on_a_coalesced_card_keeps_its_counter_and_names_the_confirmer(
 ) -> None:
     base = time.time()
     for n in range(3):
-        body, _ = sr.message_event(user="U777", text=f"[FIRING:1] DiskFull on db-1 | disk {90 + n}% full",
+        body, _ = sr.message_event(subtype="bot_message", bot_id="BALERTS",
+                                   text=f"[FIRING:1] DiskFull on db-1 | disk {90 + n}% full",
                                    ts=f"{base + n / 1000:.6f}", channel=CHANNEL)
         send(served, body, "application/json")
     (post,) = fake_slack.wait_for(lambda: fake_slack.posts() or None, timeout=10)
@@ -60,7 +61,8 @@ def test_confirm_on_a_coalesced_card_keeps_its_counter_and_names_the_confirmer(
     fake_slack.wait_for(lambda: shows(fake_slack, ts, "Confirmed by <@U5>"), timeout=10)
     assert shows(fake_slack, ts, "Seen 3 times", "Confirmed by <@U5>")
     # A resolved notice afterwards keeps the confirmation too.
-    body, _ = sr.message_event(user="U777", text="[RESOLVED] DiskFull on db-1 | disk 60% full",
+    body, _ = sr.message_event(subtype="bot_message", bot_id="BALERTS",
+                               text="[RESOLVED] DiskFull on db-1 | disk 60% full",
                                ts=f"{time.time():.6f}", channel=CHANNEL)
     send(served, body, "application/json")
     fake_slack.wait_for(lambda: shows(fake_slack, ts, "Seen 4 times", "Confirmed by <@U5>"), timeout=10)

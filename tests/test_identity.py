@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import json
 import random
 import string
+import time
+from pathlib import Path
 
+import httpx
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.alerts.alertmanager import alert_key, parse_alerts
 from bot.identity import Identifier, fingerprint
+from bot.identity.facets import facets
 from bot.identity.header import strip_header
+from bot.identity.keeper import IdentityKeeper
 from bot.identity.mask import canonical, mask_tokens
 from bot.identity.places import places
+from bot.server import build_app
 from bot.slack.blocks import seen_line
+from bot.store import open_store
+from tests.conftest import Clock, Opener
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.slack import FakeSlack
+from tests.gateway import GatewayFactory
+from tests.replicas import replica_env, replicas, slack_message
+from tests.servers import serve
 
 
 def _hex(rng: random.Random, n: int) -> str:
@@ -191,3 +206,220 @@ def test_log_shaped_text_always_gets_an_identity(parts: list[str]) -> None:
     text = "".join(parts)
     identity = Identifier().identify(text)
     assert len(identity.fingerprint) == 16 and fingerprint(text) == fingerprint(text)
+
+
+PAIRS = Path(__file__).parent / "data" / "identity-pairs.jsonl"
+
+
+def test_pairs_written_without_the_rules_are_told_apart_or_coalesced() -> None:
+    """40 benign/severe and true-repeat pairs written by someone who had not read the identity rules."""
+    rows = [json.loads(line) for line in PAIRS.read_text().splitlines() if line.strip()]
+    assert len(rows) == 40
+    wrong = []
+    for row in rows:
+        identifier = Identifier()
+        same = identifier.identify(row["a"]).fingerprint == identifier.identify(row["b"]).fingerprint
+        if same != row["same"]:
+            wrong.append((row["id"], row["why"]))
+    assert not wrong
+
+
+@pytest.mark.parametrize(
+    ("benign", "severe"),
+    [
+        ("HighErrorRate api severity=warning error rate 3%", "HighErrorRate api severity=critical error rate 3%"),
+        ("*Severity:* warning\nDiskFilling on node-3", "*Severity:* critical\nDiskFilling on node-3"),
+        ("WARNING: replication lag on db-2", "CRITICAL: replication lag on db-2"),
+        ("QueueBacklog env=staging depth 300", "QueueBacklog env=production depth 300"),
+        ("checkout latency high on checkout-staging-2", "checkout latency high on checkout-prod-2"),
+        ("nightly export finished with 0 errors", "nightly export finished with 912 errors"),
+        ("5xx ratio 0.1% on edge", "5xx ratio 100% on edge"),
+        ("backend pool web: 4 of 4 healthy", "backend pool web: 0 of 4 healthy"),
+        ("failed_jobs=0 in batch run 7", "failed_jobs=12 in batch run 8"),
+        ("state: INSUFFICIENT_DATA cpu alarm on i-0ab", "cpu alarm on i-0ab"),
+    ],
+)
+def test_severity_environment_status_and_impact_keep_alerts_apart(benign: str, severe: str) -> None:
+    identifier = Identifier()
+    first, second = identifier.identify(benign), identifier.identify(severe)
+    assert first.fingerprint != second.fingerprint and first.incident_key != second.incident_key
+    assert fingerprint(benign) != fingerprint(severe)
+    # the order they arrive in changes nothing
+    other = Identifier()
+    assert other.identify(severe).fingerprint == second.fingerprint
+    assert other.identify(benign).fingerprint == first.fingerprint
+
+
+def test_true_repeats_still_coalesce() -> None:
+    identifier = Identifier()
+    repeats = [
+        "[FIRING:1] DiskFull severity=critical env=prod node-3 disk 93% used at 2024-09-01T10:00:00Z",
+        "[FIRING:2] DiskFull severity=critical env=prod node-7 disk 97% used at 2024-09-01T10:05:00Z",
+        "[FIRING:1] DiskFull severity=critical env=prod node-9 disk 91.5% used at 2024-09-01T11:00:03Z",
+    ]
+    assert len({identifier.identify(text).fingerprint for text in repeats}) == 1
+    errors = [f"sync job {n} ended with {e} errors" for n, e in ((41, 3), (42, 912), (43, 17))]
+    assert len({identifier.identify(text).fingerprint for text in errors}) == 1
+
+
+def test_a_resolved_notice_in_another_dialect_still_closes_its_incident() -> None:
+    identifier = Identifier()
+    firing = identifier.identify("[Alerting] Disk usage alert\nRule: Disk usage > 90% on /data")
+    resolved = identifier.identify("[OK] Disk usage alert\nRule: Disk usage > 90% on /data")
+    assert resolved.resolved and not firing.resolved
+    assert resolved.fingerprint != firing.fingerprint and resolved.incident_key == firing.incident_key
+
+
+def test_alertmanager_identity_keeps_severity_and_environment_whatever_the_grouping() -> None:
+    labels = {"alertname": "HighLatency", "severity": "warning", "env": "staging", "instance": "a:1"}
+    group = {"alertname": "HighLatency"}
+    assert alert_key(labels, group) != alert_key({**labels, "severity": "critical"}, group)
+    assert alert_key(labels, group) != alert_key({**labels, "env": "production"}, group)
+    assert alert_key(labels, group) == alert_key({**labels, "instance": "b:2"}, group)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("severity=:critical env prod 0 1 9 . % of / errors failed [OK] \"\n*_"),
+               max_size=400))
+def test_facets_never_fail_on_alert_shaped_text(text: str) -> None:
+    found = facets(text)
+    assert found == tuple(sorted(set(found)))
+    Identifier().identify(text)
+
+
+def test_facets_of_a_megabyte_of_blanks() -> None:
+    assert facets(" " * 1_000_000 + "severity=critical") == ()
+    assert facets("severity=critical" + " " * 1_000_000) == ("sev:critical",)
+
+
+# --- identity that stays put: shared through the store, pinned through floods ----------------------------
+
+VARIANTS = (
+    "[FIRING:1] KafkaConsumerLag group payments-consumer lag 5000 on topic orders-v2",
+    "[FIRING:3] KafkaConsumerLag group billing-consumer lag 12000 on topic invoices-eu",
+)
+
+
+def _flood_text(rng: random.Random, n: int) -> str:
+    words = " ".join("".join(rng.choice(string.ascii_lowercase) for _ in range(7)) for _ in range(3 + n % 5))
+    return f"{words} after {n} ms"
+
+
+@pytest.mark.parametrize("first_order", [(0, 1), (1, 0)])
+def test_two_replicas_agree_as_soon_as_one_learns(opener: Opener, first_order: tuple[int, int]) -> None:
+    """Two processes on one store, each sees a variant first: one identity between them, whatever the order."""
+    one, two = IdentityKeeper(opener()).identifier, IdentityKeeper(opener()).identifier
+    a, b = first_order
+    first = one.identify(VARIANTS[a])
+    second = two.identify(VARIANTS[b])  # learned by the other replica a moment ago
+    assert second.fingerprint == first.fingerprint
+    assert one.identify(VARIANTS[b]).fingerprint == two.identify(VARIANTS[a]).fingerprint == first.fingerprint
+
+
+def test_a_live_incident_keeps_its_identity_through_a_flood(tmp_path: Path, clock: Clock) -> None:
+    """20,000 unique texts after a live incident opened (both backends share the code; PostgreSQL's copy of
+    the protection is checked by the eviction test below, with a smaller cap)."""
+    path = str(tmp_path / "flood.db")
+    store = open_store(path, None, clock=clock)
+    keeper = IdentityKeeper(store)
+    identifier = keeper.identifier
+    live = identifier.identify(VARIANTS[0])
+    identifier.identify(VARIANTS[1])  # generalised: only the learned template knows both variants are one
+    store.take_alert("slack", "C1", "1.0", VARIANTS[0], clock(), (), live.incident_key, False, 60.0, ())
+    keeper.pin(live.incident_key)
+    rng = random.Random(11)
+    for n in range(20_000):
+        identifier.identify(_flood_text(rng, n))
+    assert identifier.learner.evicted > 0
+    variant = "[FIRING:2] KafkaConsumerLag group search-consumer lag 900 on topic queries-us"
+    assert identifier.identify(variant).incident_key == live.incident_key
+    # a replica starting after the flood learns it from the store, which kept it too
+    store.save_templates([], keep=keeper.identifier.learner.max_templates)  # trimmed to the cap, live one kept
+    other = open_store(path, None, clock=clock)
+    assert IdentityKeeper(other).identifier.identify(variant).incident_key == live.incident_key
+    store.close()
+    other.close()
+
+
+def test_a_template_evicted_here_comes_back_from_the_store(opener: Opener, clock: Clock) -> None:
+    store = opener()
+    keeper = IdentityKeeper(store, Identifier(max_templates=50))
+    live = keeper.identifier.identify(VARIANTS[0])
+    keeper.identifier.identify(VARIANTS[1])
+    store.take_alert("slack", "C1", "1.0", VARIANTS[0], clock(), (), live.incident_key, False, 60.0, ())
+    rng = random.Random(5)
+    for n in range(300):
+        keeper.identifier.identify(_flood_text(rng, n))
+    assert keeper.identifier.learner.get(live.fingerprint) is None  # not pinned: evicted from memory
+    store.save_templates([], keep=50)  # the store is trimmed too, but keeps an open incident's template
+    variant = "[FIRING:2] KafkaConsumerLag group search-consumer lag 900 on topic queries-us"
+    assert keeper.identifier.identify(variant).fingerprint == live.fingerprint
+
+
+def test_pins_are_bounded_and_a_flood_of_pins_keeps_the_cap() -> None:
+    identifier = Identifier(max_templates=100)
+    rng = random.Random(2)
+    for n in range(1000):
+        identity = identifier.identify(_flood_text(rng, n))
+        identifier.pin(identity.fingerprint)
+    assert len(identifier.learner) <= 100
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_two_serving_replicas_make_one_card_for_variants_seen_in_opposite_order(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> None:
+    """Two `triage-bot serve` processes on one database: each gets the variants of one alert, in opposite
+    orders, over HTTP and in the alert channel; one fingerprint, one incident, one card."""
+    if backend == "postgres":
+        database = {"TRIAGE_DATABASE_URL": request.getfixturevalue("pg_url")}
+    else:
+        database = {"TRIAGE_DB": str(tmp_path / "shared.db")}
+    env = replica_env(database, fake_slack, fake_openai, "CALERT")
+    with replicas(2, env, tmp_path) as (first, second), httpx.Client(timeout=30) as client:
+        prints = []
+        for replica, text in ((first, VARIANTS[0]), (second, VARIANTS[1]), (first, VARIANTS[1]),
+                              (second, VARIANTS[0])):
+            answer = client.post(f"{replica.url}/v1/triage", json={"text": text})
+            prints.append(answer.json()["meta"]["fingerprint"])
+        assert len(set(prints)) == 1, prints
+        lag = "[FIRING:1] ConsumerGroupStalled group ledger-sync lag 5000 on partition orders-3"
+        other = "[FIRING:2] ConsumerGroupStalled group fraud-scoring lag 8000 on partition payments-9"
+        base = time.time()
+        assert slack_message(client, second.url, "CALERT", lag, f"{base:.6f}") == 200
+        fake_slack.wait_for(lambda: len(fake_slack.posts()) >= 1, timeout=30)
+        assert slack_message(client, first.url, "CALERT", other, f"{base + 1:.6f}") == 200
+        assert slack_message(client, second.url, "CALERT", other, f"{base + 2:.6f}") == 200
+        assert slack_message(client, first.url, "CALERT", lag, f"{base + 3:.6f}") == 200
+        time.sleep(1.5)  # repeats only move a counter; a second card would have been posted by now
+        threads = {post.args.get("thread_ts") for post in fake_slack.posts()}
+        assert len(fake_slack.posts()) == 1, threads
+
+
+@pytest.mark.parametrize(
+    ("judged", "other"),
+    [
+        ("[FIRING:1] PaymentsErrorRate severity=warning env=production | 5xx ratio 2.1% on checkout",
+         "[FIRING:1] PaymentsErrorRate severity=critical env=production | 5xx ratio 2.1% on checkout"),
+        ("[FIRING:1] PaymentsErrorRate severity=critical env=staging | 5xx ratio 2.1% on checkout",
+         "[FIRING:1] PaymentsErrorRate severity=critical env=production | 5xx ratio 2.1% on checkout"),
+    ],
+)
+def test_a_p3_verdict_on_one_variant_leaves_the_other_as_it_was(
+    gateways: GatewayFactory, judged: str, other: str
+) -> None:
+    """Over HTTP: the benign variant is judged P3; the severe one keeps its own identity and its own answer."""
+    gateway = gateways.build(api_token="t0ken")
+    headers = {"Authorization": "Bearer t0ken"}
+    with serve(build_app(gateway)) as url, httpx.Client(base_url=url, headers=headers, timeout=10) as http:
+        before = http.post("/v1/triage", json={"text": other}).json()
+        first = http.post("/v1/triage", json={"text": judged}).json()
+        assert first["meta"]["fingerprint"] != before["meta"]["fingerprint"]
+        verdict = {"verdict": "override", "severity": "P3", "category": "app", "by": "reviewer"}
+        response = http.post(f"/v1/triage/{first['meta']['triage_id']}/feedback", json=verdict)
+        assert response.status_code == 200, response.text
+        assert http.post("/v1/triage", json={"text": judged}).json()["severity"] == "P3"
+        after = http.post("/v1/triage", json={"text": other}).json()
+        assert after["meta"]["fingerprint"] == before["meta"]["fingerprint"]
+        assert after["meta"]["precedent"] is None
+        assert (after["severity"], after["category"]) == (before["severity"], before["category"])

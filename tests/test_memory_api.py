@@ -140,8 +140,9 @@ def test_the_cache_never_serves_a_card_people_have_since_corrected(
     gateways: GatewayFactory, fake_openai: FakeOpenAI
 ) -> None:
     fake_openai.default = Reply.card(severity="P2", category="infra")
-    gateway = gateways.build(fake_openai)
-    with serve(build_app(gateway)) as url, httpx.Client(base_url=url, timeout=10) as http:
+    gateway = gateways.build(fake_openai, api_token=TOKEN)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with serve(build_app(gateway)) as url, httpx.Client(base_url=url, headers=headers, timeout=10) as http:
         api = Api(gateway, http)
         first = api.triage(DISK)
         again = api.triage(DISK)
@@ -161,3 +162,38 @@ def test_the_cache_never_serves_a_card_people_have_since_corrected(
         # The model said P2 again, but the people's severity stands on every engine.
         heuristic = api.triage(DISK_OTHER_VALUE, engine="heuristic")
         assert heuristic["severity"] == "P0" and heuristic["meta"]["precedent"]["by"] == "bob"
+
+
+CRITICAL = "[FIRING:1] PostgresDown instance=pg-3:9187 job=postgres severity=critical | Postgres is down"
+
+
+def test_a_verdict_below_the_alerts_own_label_is_kept_and_said(api: Api) -> None:
+    first = api.triage(CRITICAL)
+    assert first["severity"] in ("P0", "P1")
+    assert api.verdict(first["meta"]["triage_id"], verdict="override", severity="P3", by="bob").status_code == 200
+    later = api.triage(CRITICAL)
+    assert later["severity"] == "P3"
+    assert later["meta"]["precedent"]["below_label"] == "P1"
+    assert later["meta"]["needs_review"] is True
+    # A verdict the label allows says nothing more.
+    assert api.verdict(first["meta"]["triage_id"], verdict="override", severity="P1", by="bob").status_code == 200
+    agreed = api.triage(CRITICAL)
+    assert "below_label" not in agreed["meta"]["precedent"] and agreed["meta"]["needs_review"] is False
+
+
+def test_verdicts_over_http_need_the_api_token(gateways: GatewayFactory) -> None:
+    gateway = gateways.build()
+    with serve(build_app(gateway)) as url, httpx.Client(base_url=url, timeout=10) as http:
+        triaged = http.post("/v1/triage", json={"text": DISK}).json()
+        refused = http.post(f"/v1/triage/{triaged['meta']['triage_id']}/feedback",
+                            json={"verdict": "override", "severity": "P3", "by": "mallory"})
+        assert refused.status_code == 403 and "TRIAGE_API_TOKEN" in refused.json()["error"]
+        assert http.post(f"/v1/triage/{triaged['meta']['triage_id']}/feedback", content=b"{").status_code == 403
+        assert http.post("/v1/triage", json={"text": DISK}).json()["meta"]["precedent"] is None
+
+
+def test_a_wrong_token_is_refused_with_401(api: Api) -> None:
+    first = api.triage(DISK)
+    response = api.http.post(f"/v1/triage/{first['meta']['triage_id']}/feedback",
+                             json={"verdict": "confirm", "by": "x"}, headers={"Authorization": "Bearer nope"})
+    assert response.status_code == 401

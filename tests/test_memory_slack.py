@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 
@@ -21,6 +22,9 @@ DISK = "[FIRING:1] NodeFilesystemAlmostFull (db-7 /var) | filesystem has 12% spa
 DISK_AGAIN = "[FIRING:1] NodeFilesystemAlmostFull (db-7 /var) | filesystem has 3% space left"
 
 
+TOKEN = "t0ken"
+
+
 @pytest.fixture
 def slack(gateways: GatewayFactory, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> Iterator[Harness]:
     fake_openai.default = Reply.card(severity="P2", category="infra")
@@ -30,8 +34,10 @@ def slack(gateways: GatewayFactory, fake_slack: FakeSlack, fake_openai: FakeOpen
         slack_signing_secret=sr.SECRET,
         slack_api_url=fake_slack.base_url,
         alert_channels=["CALERT"],
+        api_token=TOKEN,
     )
-    with serve(build_app(gateway)) as url, httpx.Client(base_url=url, timeout=10) as http:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with serve(build_app(gateway)) as url, httpx.Client(base_url=url, headers=headers, timeout=10) as http:
         yield Harness(gateway, fake_slack, fake_openai, http)
 
 
@@ -72,6 +78,32 @@ def test_an_alert_channel_card_carries_the_precedent_of_a_confirmed_card(slack: 
     _, card = slack.cards(2)
     assert card["thread_ts"] == "1700000001.000100"
     assert ":bookmark: P2 · infra as confirmed by <@U3> on" in card_text(card)
+
+
+EVIL_BY = "U1> <!channel> <https://evil.example/rotate|Rotate your credentials here"
+
+
+def test_an_author_given_over_http_pings_nobody_and_links_nowhere(slack: Harness) -> None:
+    slack.command(DISK, user="U9")
+    (card,) = slack.cards(1)
+    triage_id = slack.triages()[0]["id"]
+    response = slack.http.post(
+        f"/v1/triage/{triage_id}/feedback", json={"verdict": "override", "severity": "P3", "by": EVIL_BY}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["precedent"]["by"] == EVIL_BY  # recorded as given
+    slack.slack.wait_for(lambda: slack.slack.calls_to("chat.update"))
+    updated = slack.message(card["channel"], card["ts"])
+    assert updated is not None
+    for shown in (json.dumps(updated["blocks"]), updated["text"]):
+        assert "<!channel>" not in shown and "<https://evil" not in shown and "<@U1>" not in shown
+        assert "&lt;!channel&gt;" in shown
+    # The next card of the identity names the author in its precedent line, as plain text too.
+    slack.command(DISK, user="U9")
+    second = slack.cards(2)[-1]
+    text = json.dumps(second["blocks"]) + second["text"]
+    assert "as corrected by U1&gt; &lt;!channel&gt;" in text
+    assert "<!channel>" not in text and "<https://evil" not in text
 
 
 def test_a_verdict_over_http_redraws_the_posted_card(slack: Harness) -> None:

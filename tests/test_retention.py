@@ -64,3 +64,27 @@ async def test_stopping_the_jobs_waits_for_a_run_under_way() -> None:
     await asyncio.wait_for(started.wait(), timeout=5)
     assert await jobs.stop(timeout=5)
     assert finished.is_set()
+
+
+async def test_the_purge_removes_every_copy_of_a_text_the_full_text_index_included(tmp_path: Path) -> None:
+    now = time.time()
+    old = now - 100 * DAY
+    path = tmp_path / "p.db"
+    store = SQLiteStore.open(str(path), clock=lambda: old)
+    text = "login failure for mallory.unique@example.org from 203.0.113.9 zyxwvutsrqp"
+    try:
+        card = heuristic_card(text)
+        meta = TriageMeta(triage_id="gone", engine="heuristic", prompt_version="heuristic", fingerprint="fgone",
+                          created_at=old)
+        store.record_triage(TriageResult(**card.model_dump(), meta=meta), text)
+        assert store.recall("fother", "login failure mallory zyxwvutsrqp")["similar"]
+        counts = await purge_old(store, now, 90)
+        assert counts["triages"] == 1 and counts["incident_text"] == 1
+        assert store.recall("fother", "login failure mallory zyxwvutsrqp")["similar"] == []
+        assert store.conn.execute("select count(*) from incident_terms where term = 'zyxwvutsrqp'").fetchone()[0] == 0
+    finally:
+        store.close()
+    for name in (path, Path(f"{path}-wal")):
+        if name.exists():
+            assert b"mallory.unique@example.org" not in name.read_bytes()
+            assert b"zyxwvutsrqp" not in name.read_bytes()

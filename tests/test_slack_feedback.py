@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.slack.blocks import CardState, FeedbackNote
-from bot.slack.feedback import FeedbackChange, feedback_change, needs_reviewer, notes_from_rows
+from bot.slack.feedback import FeedbackChange, feedback_change, notes_from_rows, verdict_refusal
 from bot.slack.payloads import CardAction
 from tests.test_slack_blocks import make_result
 
@@ -43,7 +43,13 @@ def test_notes_from_rows_keeps_order_and_ignores_unknown_actions() -> None:
     )
 
 
-def test_only_overrides_need_a_reviewer() -> None:
-    assert needs_reviewer(act("severity", "P0"), "S1") and needs_reviewer(act("category", "app"), "S1")
-    assert not needs_reviewer(act("confirm"), "S1")
-    assert not needs_reviewer(act("severity", "P0"), None)
+def test_every_kind_of_verdict_needs_a_reviewer() -> None:
+    group = frozenset({"U1"})
+    assert verdict_refusal("U1", reviewer_group="S1", reviewers=group, channel_members=None) is None
+    refused = verdict_refusal("U2", reviewer_group="S1", reviewers=group, channel_members=frozenset({"U2"}))
+    assert refused and "reviewer group" in refused
+    # Without a group, the channel's members are the reviewers; an unknown membership refuses.
+    assert verdict_refusal("U2", reviewer_group=None, reviewers=None, channel_members=frozenset({"U2"})) is None
+    assert verdict_refusal("U3", reviewer_group=None, reviewers=None, channel_members=frozenset({"U2"}))
+    assert verdict_refusal("U2", reviewer_group=None, reviewers=None, channel_members=None)
+    assert verdict_refusal("U1", reviewer_group="S1", reviewers=None, channel_members=None)

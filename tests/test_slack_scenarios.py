@@ -356,13 +356,14 @@ def reviewed(gateways: GatewayFactory, fake_slack: FakeSlack, fake_openai: FakeO
         yield Harness(gateway, fake_slack, fake_openai, http)
 
 
-def test_overrides_are_limited_to_the_reviewer_group(reviewed: Harness) -> None:
+def test_every_verdict_is_limited_to_the_reviewer_group(reviewed: Harness) -> None:
     card = posted_card(reviewed)
     reviewed.click(card, ACTION_SEVERITY, "P0", user="U3", response_url=reviewed.slack.response_url("u3"))
-    (denied,) = reviewed.slack.wait_for(lambda: reviewed.slack.responses_to("u3"))
-    assert denied.body["response_type"] == "ephemeral" and "reviewer group" in denied.body["text"]
     reviewed.click(card, ACTION_CONFIRM, user="U3")
+    reviewed.slack.wait_for(lambda: len(reviewed.slack.calls_to("chat.postEphemeral")) == 2)
+    denied = reviewed.slack.calls_to("chat.postEphemeral")
+    assert all(call.args["user"] == "U3" and "reviewer group" in call.args["text"] for call in denied)
     reviewed.click(card, ACTION_SEVERITY, "P0", user="U2")
-    reviewed.slack.wait_for(lambda: len(reviewed.feedback()) == 2)
-    assert sorted((r["user"], r["action"]) for r in reviewed.feedback()) == [("U2", "severity"), ("U3", "confirm")]
+    reviewed.slack.wait_for(lambda: len(reviewed.feedback()) == 1)
+    assert [(r["user"], r["action"]) for r in reviewed.feedback()] == [("U2", "severity")]
     assert len(reviewed.slack.calls_to("usergroups.users.list")) == 1

@@ -179,12 +179,16 @@ def test_user_cards_are_the_ones_they_asked_for_or_judged_newest_first(store: St
 
 def test_open_incidents_are_unresolved_posted_and_recent(store: Store) -> None:
     for n, (fingerprint, ts) in enumerate([("a", "1.1"), ("b", "1.2"), ("c", "1.3")]):
-        taken = store.take_alert("slack", "C1", ts, "x", 100.0 + n, (), fingerprint, False, 60.0)
+        taken = store.take_alert("slack", "C1", ts, "x", 100.0 + n, (), fingerprint, False, 60.0, sender="bot:B1")
         assert taken is not None and taken[1] is not None
         if fingerprint != "c":  # c is never posted
             store.set_incident_card(taken[1].id, f"t-{fingerprint}", taken[0])
             store.mark_posted(taken[1].id, f"2.{n}", 110.0)
-    store.take_alert("slack", "C1", "1.4", "[RESOLVED] x", 120.0, (), "b", True, 60.0)
+    # Only the sender that opened an incident resolves it: not a person, not another integration.
+    for sender in (None, "bot:B2"):
+        store.take_alert("slack", "C1", None, "[RESOLVED] x", 119.0, (), "b", True, 60.0, sender=sender)
+    assert [i.fingerprint for i in store.open_incidents(since=50.0)] == ["b", "a"]
+    store.take_alert("slack", "C1", "1.4", "[RESOLVED] x", 120.0, (), "b", True, 60.0, sender="bot:B1")
     assert [i.fingerprint for i in store.open_incidents(since=50.0)] == ["a"]
     assert store.open_incidents(since=105.0) == []
 
@@ -298,8 +302,8 @@ def test_learned_templates_survive_a_restart_and_are_shared(opener: Opener) -> N
 
 
 def test_stored_templates_are_bounded(store: Store) -> None:
-    store.save_templates([(f"id{n}", f"pattern {n}", 1, float(n)) for n in range(50)], keep=20)
-    store.save_templates([("id49", "pattern 49 changed", 5, 49.0)], keep=20)
+    store.save_templates([(f"id{n}", f"pattern {n}", 1, float(n), "g") for n in range(50)], keep=20)
+    store.save_templates([("id49", "pattern 49 changed", 5, 49.0, "g")], keep=20)
     rows = store.load_templates(100)
     assert len(rows) == 20 and min(row[3] for row in rows) == 30.0
     assert ("id49", "pattern 49 changed", 5, 49.0) in rows

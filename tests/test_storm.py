@@ -45,8 +45,10 @@ class Storm:
     openai: FakeOpenAI
     http: httpx.Client
 
-    def event(self, text: str, ts: str) -> int:
-        body, _ = sr.message_event(user="U777", text=text, ts=ts, channel=CHANNEL)
+    def event(self, text: str, ts: str, **sender: str) -> int:
+        # As an alerting integration posts: a bot message (a person's message is passed as user=...).
+        fields = sender or {"subtype": "bot_message", "bot_id": "BALERTS"}
+        body, _ = sr.message_event(text=text, ts=ts, channel=CHANNEL, **fields)
         headers = sr.signed_headers(body, "application/json")
         return self.http.post("/slack/events", content=body.encode(), headers=headers).status_code
 
@@ -161,6 +163,24 @@ def test_resolved_notice_marks_the_card_resolved_without_a_new_card(storm: Storm
     storm.event(resolved, "1700000000.000200")
     wait_until_card_says(storm, card.response["ts"], "Resolved")
     assert len(storm.slack.posts()) == 1 and storm.openai.calls == 1
+
+
+def test_only_the_integration_that_opened_an_incident_resolves_it(storm: Storm) -> None:
+    storm.event(incident_text(1, 0), "1700000000.000100")
+    card = storm.slack.wait_for(lambda: storm.slack.posts(), timeout=10)[0]
+    resolved = incident_text(1, 3).replace("[FIRING:4]", "[RESOLVED]")
+    store = storm.gateway.store
+    # A person pasting the resolved notice, and another integration sending one, change nothing.
+    storm.event(resolved, "1700000000.000200", user="U777")
+    storm.event(resolved, "1700000000.000300", subtype="bot_message", bot_id="BOTHER")
+    storm.slack.wait_for(lambda: store.alert_counts().get("done") == 3, timeout=10)
+    (incident,) = store.incidents()
+    assert not incident.resolved and incident.count == 1
+    assert not card_says(storm, card.response["ts"], "Resolved")
+    # The integration that opened it does.
+    storm.event(resolved, "1700000000.000400")
+    wait_until_card_says(storm, card.response["ts"], "Resolved")
+    assert len(storm.slack.posts()) == 1
 
 
 def test_model_down_gives_heuristic_cards_then_model_cards_after_recovery(storm: Storm) -> None:

@@ -66,7 +66,7 @@ SYSTEMS: dict[str, tuple[Header, list[str]]] = {
         'ERROR:  duplicate key value violates unique constraint "{word}_pkey"',
         'FATAL:  password authentication failed for user "{user}"',
         "LOG:  checkpoint starting: time",
-        "LOG:  checkpoint complete: wrote {n} buffers ({f}%); 0 WAL file(s) added, 0 removed, {n} recycled",
+        "LOG:  checkpoint complete: wrote {n} buffers ({pct}%); 0 WAL file(s) added, 0 removed, {n} recycled",
         "ERROR:  canceling statement due to statement timeout",
         'LOG:  automatic vacuum of table "{word}.public.{word}": index scans: {n}',
         "FATAL:  remaining connection slots are reserved for non-replication superuser connections",
@@ -181,8 +181,18 @@ def _fill(template: str, params: Params) -> str:
     return _FIELD.sub(value, template)
 
 
+# A raised level in a header is a severity label: the same message without it is another identity.
+_RAISED = re.compile(
+    r"(?i)(?<![A-Za-z])(warn|warning|error|err|crit|critical|fatal|alert|emerg|severe|panic)(?![A-Za-z])"
+)
+
+
 def log_messages(seed: int = 1, per_template: int = 40) -> list[tuple[str, str, str]]:
-    """(system, template id, line) — a third of the lines without their header, as a shipper may send them."""
+    """(system, template id, line) — a third of the lines without their header, as a shipper may send them.
+
+    A line whose header carries a raised level (warning, error, …) and the same message without that header
+    are two identities, as a warning label and no label are.
+    """
     rng = random.Random(seed)
     params = Params(rng)
     rows = []
@@ -190,10 +200,14 @@ def log_messages(seed: int = 1, per_template: int = 40) -> list[tuple[str, str, 
         for index, template in enumerate(templates):
             for _ in range(per_template):
                 body = _fill(template, params)
+                label = f"{system}-{index}"
+                head = header(params)
                 if rng.random() < 0.33:
                     # Without its header; a logcat tag ("Tag: ") is part of the header.
                     line = body.split(": ", 1)[1] if system == "android" else body
+                    if _RAISED.search(head):
+                        label += "-bare"
                 else:
-                    line = header(params) + body
-                rows.append((system, f"{system}-{index}", line))
+                    line = head + body
+                rows.append((system, label, line))
     return rows

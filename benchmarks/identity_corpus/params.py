@@ -27,6 +27,10 @@ class Params:
     def f(self) -> str:
         return f"{self.rng.uniform(0, 1000):.{self.rng.randint(1, 6)}f}"
 
+    def pct(self) -> str:
+        """A share above a threshold: repeats of one alert stay in one class (part, not none or all)."""
+        return f"{self.rng.uniform(50, 99.9):.{self.rng.randint(1, 3)}f}"
+
     def hex(self, k: int = 8) -> str:
         return "".join(self.rng.choice("0123456789abcdef") for _ in range(k))
 

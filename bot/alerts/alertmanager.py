@@ -12,6 +12,9 @@ from bot.identity import Identity, structured_identity
 _KEY_LABELS = ("alertname", "severity", "instance", "job", "namespace", "pod", "service")
 
 
+# Labels that keep one alert's benign and severe variants apart: part of its identity whatever the grouping.
+FACET_LABELS = ("severity", "priority", "env", "environment", "stage")
+
 # Labels that say where an alert fired: they vary within one incident (the card lists them).
 PLACE_LABELS = frozenset({"instance", "pod", "container", "host", "hostname", "node", "ip", "endpoint", "uid"})
 
@@ -31,11 +34,12 @@ class ParsedAlert:
 def alert_key(labels: Mapping[str, Any], group_labels: Mapping[str, Any] | None = None) -> str:
     """What identifies an alert, like Alertmanager's own grouping: alertname plus the group labels.
 
-    Without group labels, every label except those naming a place (instance, pod, …) identifies it.
+    Without group labels, every label except those naming a place (instance, pod, …) identifies it. The
+    severity and environment labels always do: a warning and a critical never share an incident.
     """
     name = str(labels.get("alertname") or "alert")
     if group_labels:
-        keys = sorted(k for k in group_labels if k != "alertname")
+        keys = sorted({k for k in group_labels if k != "alertname"} | {k for k in FACET_LABELS if k in labels})
     else:
         keys = sorted(k for k in labels if k != "alertname" and k.lower() not in PLACE_LABELS)
     groups = group_labels or {}

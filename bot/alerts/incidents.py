@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from bot.identity.status import is_resolved as is_resolved  # re-exported: the storm code asks it here
 
@@ -61,6 +63,27 @@ def merge_places(known: list[str], new: tuple[str, ...], cap: int = MAX_INCIDENT
 def is_open_for(incident: Incident, now: float, window: float) -> bool:
     """Does a repeat at `now` belong to `incident` (not resolved, last seen within the window)?"""
     return not incident.resolved and now - incident.last_seen <= window
+
+
+def may_resolve(opener: str | None, sender: str | None) -> bool:
+    """May a resolved notice from `sender` close the incident `opener` opened?
+
+    Only the integration that owns the alert says it is over: the same Slack bot or app in an alert
+    channel, or Alertmanager (whose `status` field decides). A person's message (no sender) never does.
+    """
+    return sender is not None and sender == opener
+
+
+def sender_of(event: Mapping[str, Any]) -> str | None:
+    """Which integration posted a Slack message: its bot or app id; None for a person."""
+    profile = event.get("bot_profile")
+    bot = event.get("bot_id") or (profile.get("id") if isinstance(profile, Mapping) else None)
+    app = event.get("app_id") or (profile.get("app_id") if isinstance(profile, Mapping) else None)
+    if isinstance(app, str) and app:
+        return f"slack-app:{app}"
+    if isinstance(bot, str) and bot:
+        return f"slack-bot:{bot}"
+    return None
 
 
 def should_retry(reason: str | None, attempts: int) -> bool:

@@ -11,19 +11,29 @@ import structlog
 
 from bot.alerts.incidents import Incident
 from bot.health import DatabaseUnavailable
-from bot.identity import Identity
+from bot.identity import Identifier, Identity
 from bot.identity.places import places
 from bot.settings import Settings
 from bot.store import Store
 from bot.store.leases import new_replica_id, stale_before
 from bot.triage.errors import InputError
-from bot.triage.normalize import normalize
-from bot.triage.redact import redact
+from bot.triage.front import redacted_text
 from bot.triage.service import TriageService
 
 log = structlog.get_logger("bot.alerts.intake")
 # Seconds between attempts to card an accepted alert while the database is down.
 DATABASE_RETRY_SECONDS = 2.0
+
+
+def _prepare(
+    text: str, max_chars: int, identity: Identity | None, identifier: Identifier | None
+) -> tuple[str, Identity]:
+    """Redacted, cleaned text and its identity; redaction comes before the text is cut to size."""
+    clean = redacted_text(text, max_chars).text
+    if identity is None:
+        assert identifier is not None
+        identity = identifier.identify(clean)
+    return clean, identity
 
 
 class AlertIntake:
@@ -57,31 +67,39 @@ class AlertIntake:
         text: str,
         claims: tuple[str, ...] = (),
         identity: Identity | None = None,
+        sender: str | None = None,
     ) -> int | None:
         """Record the alert (redacted) and start its processing.
 
         `identity` comes with structured alerts (Alertmanager labels); other alerts are identified by their
         text. None when there is nothing to triage, or when one of `claims` was taken already (a re-delivery).
+        `sender` is the integration that sent it (a Slack bot or app, Alertmanager; None for a person): a
+        resolved notice closes only an incident the same sender opened.
         """
+        identifier = None if identity is not None else await self.service.identity.ready()
+        # Cleaning, redaction and identity are CPU work: off the event loop, so acks and health checks
+        # are answered while a big payload is split into alerts.
         try:
-            clean = normalize(text, self.settings.max_input_chars).text
+            clean, known = await asyncio.to_thread(
+                _prepare, text, self.settings.max_input_chars, identity, identifier
+            )
         except InputError as exc:
             log.info("alert_ignored", source=source, channel=channel, reason=str(exc))
             return None
-        clean, _ = redact(clean)
-        if identity is None:
-            identity = (await self.service.identity.ready()).identify(clean)
+        identity = known
         where = identity.places or places(clean)
         # Recorded and coalesced in one transaction: one trip to the store per alert, even in a storm.
         taken = await self.store.run(
             self.store.take_alert, source, channel, ts, clean, self._clock(), claims,
             identity.incident_key, identity.resolved, self.settings.coalesce_window, where,
-            self.replica,
+            self.replica, sender,
         )
         if taken is None:
             log.info("alert_redelivery_dropped", source=source, channel=channel, ts=ts)
             return None
         alert_id, incident, owner = taken
+        if owner:
+            self.service.identity.pin(identity.incident_key)
         self._settle(alert_id, incident, owner, source, clean)
         return alert_id
 

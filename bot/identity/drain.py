@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from bot.identity.facets import facet_shape, facets_agree, is_facet_token
 from bot.identity.mask import PARAM, distinct_words
 
 MAX_TEMPLATES = 20_000
@@ -30,6 +31,14 @@ def template_id(tokens: Sequence[str]) -> str:
     return hashlib.blake2b(data.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
+_SLOT_CHARS = frozenset("<*>[](){},;:.\"'`=")
+
+
+def is_slot(token: str) -> bool:
+    """A parameter or punctuation alone (`<*>]`, `(<*>)`, `()`): no word in it, so no say in similarity."""
+    return token == PARAM or all(c in _SLOT_CHARS for c in token)
+
+
 @dataclass(eq=False)
 class Template:
     id: str
@@ -38,9 +47,15 @@ class Template:
     last_seen: float = 0.0
     # literal (non-parameter) positions; a template with none only matches exactly
     literals: int = field(default=0)
+    # positions that have no say in similarity (parameters, punctuation)
+    slots: list[bool] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.literals = sum(1 for token in self.tokens if token != PARAM)
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.slots = [is_slot(token) for token in self.tokens]
+        self.literals = self.slots.count(False)
 
     @property
     def pattern(self) -> str:
@@ -48,6 +63,8 @@ class Template:
 
 
 def _prefix_word(token: str) -> str:
+    if is_facet_token(token):
+        return facet_shape(token)  # a resolved notice looks among its firing's templates
     return PARAM if PARAM in token else token
 
 
@@ -55,15 +72,65 @@ def group_key(tokens: Sequence[str], depth: int = PREFIX_WORDS) -> tuple[str, ..
     return (str(len(tokens)), *(_prefix_word(t) for t in tokens[:depth]))
 
 
-def similarity(template: Sequence[str], tokens: Sequence[str]) -> float:
-    """Share of the template's literal words the message repeats at the same positions."""
+# Words after which a plain word is a value (a user, a host), not part of what the message says.
+_NAMING = frozenset(
+    ["user", "users", "username", "account", "login", "logname", "owner", "host", "hostname", "node", "name",
+     "named", "domain", "group", "client", "peer", "server", "service", "queue", "topic", "table", "database",
+     "db", "bucket", "file", "package", "device", "interface", "port", "process", "program", "job", "task",
+     "for", "from", "by", "on", "at", "via", "instance", "container", "pod", "cluster", "region", "zone", "comm",
+     "command", "cmd", "app", "application", "unit", "module", "image", "namespace", "realm", "tenant", "project"]
+)
+def _emptied(mine: str, theirs: str) -> bool:
+    """A field with a value against the same field left empty (`rhost=<*>` / `rhost=`): another message."""
+    return mine.endswith("=") != theirs.endswith("=") and mine.split("=", 1)[0] == theirs.split("=", 1)[0]
+
+
+def _different_words(mine: str, theirs: str) -> bool:
+    """Two tokens that say different words, not values: `disk` / `vcpu`, `spawn` / `destroy`, `memory:` /
+    `disk:` (a word with the punctuation that ends a phrase)."""
+    a, b = mine.rstrip(":,;."), theirs.rstrip(":,;.")
+    if not (a.isalpha() and b.isalpha()):
+        return False  # `(sshd)` / `(rsyslog)`: a value in brackets
+    return not (a.isupper() and b.isupper())  # states and enum values: RUNNING, DONE
+
+
+def _names_a_value(previous: str, following: str = "") -> bool:
+    if previous.endswith((":", "=")) and len(previous) > 1 and not following.endswith(":"):
+        return True  # `browser: Chrome`: the value of a field (but `keepalive: Remote IP:` names a field)
+    return previous.strip("\"'`:=,;()[]{}").lower() in _NAMING
+
+
+def group_name(tokens: Sequence[str], depth: int = PREFIX_WORDS) -> str:
+    """The group key as one string: how the store files a template for other replicas to find."""
+    return "\x1f".join(group_key(tokens, depth))
+
+
+def similarity(template: Sequence[str], tokens: Sequence[str], slots: Sequence[bool] | None = None) -> float:
+    """Share of the template's literal words the message repeats at the same positions.
+
+    Two different plain words at one position make two messages (`disk limit` / `vcpu limit`, `spawn` /
+    `destroy`): log and alert parameters are numbers, ids, names and paths, which masking finds, or the
+    value after a word that names one (`user alice` / `user bob`).
+    """
     literals = same = 0
-    for mine, theirs in zip(template, tokens, strict=True):
-        if mine == PARAM:
+    previous = ""
+    skip = slots if slots is not None else [is_slot(token) for token in template]
+    for index, (mine, theirs, slot) in enumerate(zip(template, tokens, skip, strict=True)):
+        before, previous = previous, mine
+        if slot:
             continue
         literals += 1
         if mine == theirs:
             same += 1
+        elif is_facet_token(mine) or is_facet_token(theirs):
+            if not (is_facet_token(mine) and facets_agree(mine, theirs)):
+                return 0.0  # another severity, environment, status or size of impact: another alert
+            same += 1
+        elif _emptied(mine, theirs) or (
+            _different_words(mine, theirs)
+            and not _names_a_value(before, template[index + 1] if index + 1 < len(template) else "")
+        ):
+            return 0.0
         elif distinct_words(mine, theirs):
             return 0.0  # two alert names, two events, or opposites: two problems, however alike the rest
     return same / literals if literals else 0.0
@@ -73,7 +140,7 @@ def merge(template: list[str], tokens: Sequence[str]) -> bool:
     """Generalise `template` in place to cover `tokens`; True when it changed."""
     changed = False
     for index, (mine, theirs) in enumerate(zip(template, tokens, strict=True)):
-        if mine != theirs and mine != PARAM:
+        if mine != theirs and mine != PARAM and not is_facet_token(mine):
             template[index] = PARAM
             changed = True
     return changed
@@ -98,6 +165,8 @@ class TemplateLearner:
         self._exact: OrderedDict[tuple[str, ...], Template] = OrderedDict()
         self.dirty: set[str] = set()
         self.evicted = 0
+        # Templates of live or judged incidents: never evicted by a flood of new messages (at most half the cap).
+        self._pinned: OrderedDict[str, None] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._templates)
@@ -110,28 +179,49 @@ class TemplateLearner:
 
     def learn(self, tokens: Sequence[str], now: float = 0.0) -> Template:
         """The template of a masked message, learning from it."""
+        found = self.match(tokens, now)
+        if found is not None:
+            return found
+        group = self._groups.setdefault(group_key(tokens, self.depth), [])
+        template = self._create(list(tokens), group)
+        self._remember(tuple(tokens), template)
+        self._touch(template, now)
+        return template
+
+    def match(self, tokens: Sequence[str], now: float = 0.0) -> Template | None:
+        """The known template a masked message joins (generalising it), or None when it would need a new one."""
         key = tuple(tokens)
         found = self._exact.get(key)
         if found is not None and found.id in self._templates:
             self._exact.move_to_end(key)
             self._touch(found, now)
             return found
-        group = self._groups.setdefault(group_key(tokens, self.depth), [])
+        group = self._groups.get(group_key(tokens, self.depth))
+        if not group:
+            return None
         best, best_score = None, -1.0
         for candidate in group:
-            score = similarity(candidate.tokens, tokens)
+            score = similarity(candidate.tokens, tokens, candidate.slots)
             if score > best_score:
                 best, best_score = candidate, score
-        if best is not None and self._joins(best, best_score):
-            if merge(best.tokens, tokens):
-                best.literals = sum(1 for token in best.tokens if token != PARAM)
-                self.dirty.add(best.id)
-            template = best
-        else:
-            template = self._create(list(tokens), group)
-        self._remember(key, template)
-        self._touch(template, now)
-        return template
+        if best is None or not self._joins(best, best_score):
+            return None
+        if merge(best.tokens, tokens):
+            best.refresh()
+            self.dirty.add(best.id)
+        self._remember(key, best)
+        self._touch(best, now)
+        return best
+
+    def pin(self, template_id_: str) -> bool:
+        """Keep a template through any flood (a live or judged incident's); True when it is known here."""
+        if template_id_ not in self._templates:
+            return False
+        self._pinned[template_id_] = None
+        self._pinned.move_to_end(template_id_)
+        while len(self._pinned) > self.max_templates // 2:
+            self._pinned.popitem(last=False)
+        return True
 
     def peek(self, tokens: Sequence[str]) -> Template | None:
         """The template a masked message would join, without learning anything."""
@@ -140,7 +230,7 @@ class TemplateLearner:
             return found
         best, best_score = None, -1.0
         for candidate in self._groups.get(group_key(tokens, self.depth), ()):
-            score = similarity(candidate.tokens, tokens)
+            score = similarity(candidate.tokens, tokens, candidate.slots)
             if score > best_score:
                 best, best_score = candidate, score
         if best is not None and self._joins(best, best_score):
@@ -183,9 +273,15 @@ class TemplateLearner:
 
     def _insert(self, template: Template, group: list[Template]) -> None:
         if len(group) >= MAX_PER_GROUP:
-            self._evict(min(group, key=lambda t: t.last_seen))
+            unpinned = [t for t in group if t.id not in self._pinned]
+            if unpinned:
+                self._evict(min(unpinned, key=lambda t: t.last_seen))
         while len(self._templates) >= self.max_templates:
-            self._evict(next(iter(self._templates.values())))
+            oldest = next(iter(self._templates.values()))
+            if oldest.id in self._pinned:
+                self._templates.move_to_end(oldest.id)  # pinned: the next oldest goes instead
+                continue
+            self._evict(oldest)
         self._templates[template.id] = template
         group.append(template)
 
@@ -197,6 +293,7 @@ class TemplateLearner:
             if not group:
                 self._groups.pop(group_key(template.tokens, self.depth), None)
         self.dirty.discard(template.id)
+        self._pinned.pop(template.id, None)
         self.evicted += 1
 
     def _remember(self, key: tuple[str, ...], template: Template) -> None:

@@ -36,13 +36,14 @@ def _bare(token: str) -> str:
 _DIGITS = re.compile(r"\d")
 _PID = re.compile(r"^\d+(?:#\d+)?:$")
 _UPTIME = re.compile(r"\s*\d+\.\d+\s*$")
-_IP = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?$")
+_IP_LEAD = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}(?![\d.])")  # `10.251.30.85:50010:Got`: an address
+_IP = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?(?:,\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?)*$")
 
 
 def _is_clockish(token: str) -> bool:
     bare = token.strip("[](),;:")
-    if _IP.match(bare):
-        return False
+    if _IP.match(bare) or _IP_LEAD.match(bare) or ("/" in bare and any(c.isalpha() for c in bare)):
+        return False  # addresses, and paths that hold a date (`/openstack/2012-08-10/meta_data.json`)
     return bool(_DATEISH.search(bare)) or _bare(token) in _MONTHS or _bare(token) in _DAYS
 
 

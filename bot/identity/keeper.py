@@ -14,6 +14,10 @@ from bot.store import Store
 log = structlog.get_logger("bot.identity")
 SAVE_INTERVAL = 2.0
 SAVE_BATCH = 256
+# Templates of one group read from the store when nothing here fits a message.
+FETCH_LIMIT = 64
+# The store keeps more templates than one process holds, so what a flood evicts here comes back from it.
+STORE_FACTOR = 5
 
 
 class IdentityKeeper:
@@ -24,10 +28,22 @@ class IdentityKeeper:
     ) -> None:
         self.store = store
         self.identifier = identifier or Identifier()
+        # New and generalised templates go to the store at once and a miss looks there first: replicas agree
+        # on an identity as soon as one has learned it, not only at start.
+        self.identifier.fetch = lambda group: store.find_templates(group, FETCH_LIMIT)
+        self.identifier.publish = lambda rows: store.save_templates(rows, None)
         self._monotonic = monotonic
         self._loaded = False
         self._load_lock = asyncio.Lock()
         self._saved_at = 0.0
+
+    @property
+    def keep(self) -> int:
+        return self.identifier.learner.max_templates * STORE_FACTOR
+
+    def pin(self, template_id: str) -> None:
+        """A live incident's identity stays in memory through any flood (the store keeps it too)."""
+        self.identifier.pin(template_id)
 
     async def ready(self) -> Identifier:
         """The identifier, with the stored templates loaded (once per process)."""
@@ -43,19 +59,18 @@ class IdentityKeeper:
         return self.identifier
 
     async def save(self, *, force: bool = False) -> None:
-        """Write new or changed templates: in batches, or at once when `force` (shutdown)."""
+        """Write what is left unsaved and keep the store's templates bounded: every few seconds, or at once
+        when `force` (shutdown). New templates were shared the moment they were learned."""
         learner = self.identifier.learner
-        if not learner.dirty:
-            return
         now = self._monotonic()
         if not force and len(learner.dirty) < SAVE_BATCH and now - self._saved_at < SAVE_INTERVAL:
             return
         self._saved_at = now
         rows = self.identifier.take_dirty()
-        await self.store.run(self.store.save_templates, rows, learner.max_templates)
+        await self.store.run(self.store.save_templates, rows, self.keep)
 
     def save_now(self) -> None:
         """Synchronous final save, for code that closes the store outside an event loop."""
         rows = self.identifier.take_dirty()
         if rows:
-            self.store.save_templates(rows, self.identifier.learner.max_templates)
+            self.store.save_templates(rows, self.keep)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from bot.identity.facets import facet_token, facets, impact_at
 from bot.identity.header import strip_header
 
 PARAM = "<*>"
@@ -35,6 +36,8 @@ _HEXWORD = re.compile(r"^[0-9a-fA-F]{8,}$")
 _TLD = re.compile(
     r"^[a-z0-9-]+(?:\.[a-z0-9-]+)+\.(?:com|net|org|edu|gov|io|local|internal|lan|cluster|svc|hk|cn|de|uk|jp|fr|ru)$"
 )
+# Bundle and package ids (`com.apple.CacheDelete.daily`): which app or job, a value like a host name.
+_REVERSE_DNS = re.compile(r"^(?:com|org|net|io|edu|gov|de|uk)\.[A-Za-z][\w-]*\.[A-Za-z][\w.-]*$")
 # Names of what fired keep their value: the alert's name is the identity, not a parameter.
 IDENTITY_KEYS = frozenset(
     ["alertname", "alert_name", "alert", "rule", "rule_name", "check", "monitor", "job", "service", "namespace",
@@ -126,7 +129,7 @@ def _is_param(core: str) -> bool:
         return True
     if len(core) > 2 and core[1] == ":" and core[2] == "\\":
         return True
-    return bool(_HEXWORD.match(core) or _TLD.match(core))
+    return bool(_HEXWORD.match(core) or _TLD.match(core) or _REVERSE_DNS.match(core))
 
 
 def mask_token(token: str) -> str:
@@ -145,7 +148,7 @@ def mask_token(token: str) -> str:
         return token[:start] + PARAM + token[end:]  # URL, e-mail, user@host
     if start and end < len(token) and token[start - 1] in "\"'`" and token[end] == token[start - 1]:
         return token[: start - 1] + PARAM + token[end + 1 :]  # one quoted value
-    pair = _KEYVALUE.match(core) if ("=" in core or ":" in core) else None
+    pair = _KEYVALUE.match(core) if ("=" in core or ":" in core) and "::" not in core else None
     if pair is not None and (pair.group(2) == "=" or not _DIGIT.search(pair.group(1))):
         key, sep, value = pair.groups()
         if sep == ":" and (value.startswith("/") or "." in key):
@@ -161,15 +164,36 @@ def mask_token(token: str) -> str:
 
 def mask_tokens(text: str) -> list[str]:
     """The message body (header stripped) as tokens, parameters masked, runs of parameters folded."""
+    return mask_body(strip_header(text))
+
+
+def _may_count(token: str) -> bool:
+    """Could this word be a count, a share or `key=count` (cheap test before the impact reading)?"""
+    first, last = token[0], token[-1]
+    if first.isdigit() or first in "([~≈":
+        return last.isdigit() or last in "%.,;:)]"
+    return (last.isdigit() or last == "%") and ("=" in token or ":" in token)
+
+
+def mask_body(body: str, impact: set[str] | None = None) -> list[str]:
+    """A message body (no header) as tokens, parameters masked, runs of parameters folded.
+
+    With `impact`, the size-of-impact facets of the numbers masked away are added to it in the same pass.
+    """
     out: list[str] = []
     memo = _MEMO
-    for token in strip_header(text).split():
+    words = body.split()
+    for index, token in enumerate(words):
         masked = memo.get(token)
         if masked is None:
             if token.isdigit() or token in _CALENDAR:
                 masked = PARAM
+                if impact is not None and token.isdigit():
+                    impact_at(words, index, impact)
             elif _DIGIT.search(token):
                 masked = mask_token(token)
+                if impact is not None and _may_count(token):
+                    impact_at(words, index, impact)
             else:
                 masked = mask_token(token)
                 if len(memo) >= _MEMO_SIZE:
@@ -195,11 +219,31 @@ def title_token(text: str) -> str | None:
     return "title=" + "_".join(mask_tokens(match.group(1).strip("*_ ")))
 
 
+def split_header(text: str) -> tuple[str, str]:
+    """(header, body): a log header (timestamp, level, component) and the message it carries."""
+    body = strip_header(text)
+    if body is text or not body:
+        return "", body
+    at = text.find(body[:64])
+    header = text[:at] if at > 0 else ""
+    if header.strip().isdigit():
+        return "", text  # a count that opens the message (`640404 floating point alignment exceptions`)
+    return header, body
+
+
 def identity_tokens(text: str) -> list[str]:
-    """The tokens an identity is learned from: the masked message, led by the alert's title when it has one."""
-    tokens = mask_tokens(text)
+    """The tokens an identity is learned from: the facets that keep alerts apart (severity, environment,
+    status, size of impact), the alert's title when it has one, then the masked message."""
+    header, body = split_header(text)
+    impact: set[str] = set()
+    tokens = mask_body(body, impact)
     title = title_token(text) if "\n" in text or ":" in text[:40] else None
-    return [title, *tokens] if title else tokens
+    lead = facet_token(facets(text, header, impact))
+    if title:
+        tokens.insert(0, title)
+    if lead:
+        tokens.insert(0, lead)
+    return tokens
 
 
 def canonical(text: str) -> str:

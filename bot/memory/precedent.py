@@ -10,6 +10,8 @@ from pydantic import ValidationError
 
 from bot.card import PRECEDENT_REASON, Precedent, SimilarIncident, TriageCard, restate_labels
 
+SEVERITY_ORDER = ("P0", "P1", "P2", "P3")
+
 MAX_EXAMPLES = 3
 
 
@@ -63,6 +65,18 @@ def memory_from(recalled: Mapping[str, Any]) -> Memory:
                 Example(str(item["text"]), str(item["severity"]), str(item["category"]), str(item["verdict"]), False)
             )
     return Memory(precedent, tuple(similar), tuple(examples))
+
+
+def against_label(precedent: Precedent | None, least: str) -> Precedent | None:
+    """The precedent, marked when it sets severity below `least`, the least severe the alert's own label allows.
+
+    A reviewer may know better than the label; the card still says so, and a person looks again.
+    """
+    if precedent is None or least not in SEVERITY_ORDER or precedent.severity not in SEVERITY_ORDER:
+        return precedent
+    if SEVERITY_ORDER.index(precedent.severity) <= SEVERITY_ORDER.index(least):
+        return precedent
+    return precedent.model_copy(update={"below_label": least})
 
 
 def with_precedent(card: TriageCard, precedent: Precedent | None) -> TriageCard:

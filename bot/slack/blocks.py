@@ -199,6 +199,8 @@ def precedent_line(precedent: Precedent, link: str | None = None) -> str:
     text = f"{precedent.severity} · {precedent.category} as {word} by {_who(precedent.by)} on {_day(precedent.at)}"
     if link and link.startswith(("https://", "http://")):
         text += f" · <{_link_safe(link)}|judged card>"
+    if precedent.below_label:
+        text += f"\n:warning: *Below the alert's own label*, which asks for {precedent.below_label} or higher"
     return f":bookmark: {text}"
 
 
@@ -227,12 +229,12 @@ def memory_blocks(result: TriageResult, precedent_link: str | None = None) -> li
 
 
 def feedback_line(note: FeedbackNote) -> str:
-    """One feedback note as mrkdwn, naming the user with a mention."""
-    who = f"<@{note.user}>"
+    """One feedback note as mrkdwn, naming a Slack user with a mention and anyone else as plain text."""
+    who = _who(note.user)
     if note.action == "confirm":
         return f":white_check_mark: Confirmed by {who}"
     what = "Severity" if note.action == "severity" else "Category"
-    return f":pencil2: {what} changed {note.old or '?'} → {note.new or '?'} by {who}"
+    return f":pencil2: {what} changed {escape(note.old or '?')} → {escape(note.new or '?')} by {who}"
 
 
 def usage_message() -> Message:
@@ -240,8 +242,8 @@ def usage_message() -> Message:
 
 
 def notice_message(text: str) -> Message:
-    """A short reply (ephemeral or response_url) whose text and block say the same thing."""
-    return {"text": text, "blocks": [_mrkdwn_section(escape(text))]}
+    """A short reply (ephemeral or response_url) whose text and block say the same thing, escaped in both."""
+    return {"text": escape(text), "blocks": [_mrkdwn_section(escape(text))]}
 
 
 def stale_action_message() -> Message:
@@ -267,7 +269,7 @@ def _header(severity: str, category: str, state: CardState) -> dict[str, Any]:
 
 def _origin(user: str) -> dict[str, Any]:
     # The block id carries the user so a redraw after a click can keep the line without a lookup.
-    block = _context([f"Requested by <@{user}> with /triage"])
+    block = _context([f"Requested by {_who(user)} with /triage"])
     block["block_id"] = f"{ORIGIN_BLOCK_PREFIX}{user}"[:255]
     return block
 
@@ -384,16 +386,24 @@ def _flag_words(result: TriageResult, state: CardState) -> list[str]:
 
 
 def _plain_feedback(note: FeedbackNote) -> str:
+    who = _who(note.user)
     if note.action == "confirm":
-        return f"confirmed by <@{note.user}>"
-    return f"{note.action} changed {note.old or '?'}→{note.new or '?'} by <@{note.user}>"
+        return f"confirmed by {who}"
+    return f"{note.action} changed {escape(note.old or '?')}→{escape(note.new or '?')} by {who}"
+
+
+_USER_ID = re.compile(r"[UW][A-Z0-9]{1,30}")
 
 
 def _who(by: str) -> str:
-    """A Slack user id as a mention; a name given over HTTP as plain (escaped) text."""
-    if re.fullmatch(r"[UW][A-Z0-9]+", by):
+    """A Slack user id (as a click carries it) as a mention; any other name as plain, escaped text.
+
+    Only the id's own characters ever go inside `<@…>`: a name given over HTTP can neither mention
+    anyone nor make a link, whatever it holds.
+    """
+    if _USER_ID.fullmatch(by):
         return f"<@{by}>"
-    return "@" + escape(by.lstrip("@"))
+    return escape(" ".join(by.split())[:128]) or "?"
 
 
 def _day(ts: float) -> str:

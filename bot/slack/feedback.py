@@ -10,8 +10,6 @@ from bot.card import TriageResult
 from bot.slack.blocks import CardState, FeedbackNote, effective_labels
 from bot.slack.payloads import CardAction
 
-OVERRIDES = frozenset({"severity", "category"})
-
 
 @dataclass(frozen=True)
 class FeedbackChange:
@@ -44,6 +42,30 @@ def feedback_change(result: TriageResult, state: CardState, action: CardAction) 
     return FeedbackChange(action.action, shown, action.value)
 
 
-def needs_reviewer(action: CardAction, reviewer_group: str | None) -> bool:
-    """Overrides are restricted when a reviewer group is configured; Confirm never is."""
-    return bool(reviewer_group) and action.action in OVERRIDES
+def verdict_refusal(
+    user: str,
+    *,
+    reviewer_group: str | None,
+    reviewers: frozenset[str] | None,
+    channel_members: frozenset[str] | None,
+) -> str | None:
+    """Why `user` may not judge a card (None when they may): only reviewers' verdicts teach.
+
+    Reviewers are the members of the reviewer group when one is configured, otherwise the members of the
+    channel the card is in. Confirm, the selects and HTTP verdicts all go through this one check; a
+    membership Slack could not tell (None) refuses rather than trusts.
+    """
+    if reviewer_group:
+        if reviewers is None:
+            return "I could not check the triage reviewer group with Slack just now: try again in a minute."
+        if user not in reviewers:
+            return (
+                "Only members of the triage reviewer group can confirm or correct cards: "
+                "your click was not recorded."
+            )
+        return None
+    if channel_members is None:
+        return "I could not check who is in this channel with Slack just now: try again in a minute."
+    if user not in channel_members:
+        return "Only members of this channel can confirm or correct its cards: your click was not recorded."
+    return None

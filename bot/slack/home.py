@@ -16,12 +16,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.report import Group, Verdict, aggregate, verdict
 from bot.settings import Settings
 from bot.slack.blocks import CATEGORY_LABEL, SEVERITY_EMOJI, escape, fit
+from bot.slack.membership import Membership, is_conversation_id
 from bot.slack.poster import slack_error
 from bot.store import Store
 
 WEEK = 7 * 86400
 RECENT_CARDS = 10
 OPEN_INCIDENTS = 10
+# Open incidents read from the store before keeping the viewer's: enough that other people's channels
+# rarely crowd the viewer's own out of the list.
+OPEN_INCIDENTS_READ = 200
 # Slack allows 100 blocks in a Home tab; every list here is bounded well below that.
 MAX_BLOCKS = 100
 
@@ -99,7 +103,7 @@ def home_view(data: HomeData) -> dict[str, Any]:
 
 
 def card_line(card: HomeCard) -> str:
-    where = f" in <#{card.channel}>" if card.channel else ""
+    where = f" in <#{card.channel}>" if is_conversation_id(card.channel) else ""
     opened = f" · <{card.link}|open card>" if card.link else ""
     return (
         f"{_labels(card.severity, card.category)} — {_first_line(card.summary)}\n"
@@ -134,8 +138,12 @@ def incident_line(incident: HomeIncident) -> str:
     times = "once" if incident.count == 1 else f"{incident.count} times"
     return (
         f"{_labels(incident.severity, incident.category)} — {_first_line(incident.summary)}\n"
-        f"in <#{incident.channel}> · seen {times}, last {_when(incident.last_seen)}{opened}"
+        f"in {_channel(incident.channel)} · seen {times}, last {_when(incident.last_seen)}{opened}"
     )
+
+
+def _channel(channel: str) -> str:
+    return f"<#{channel}>" if is_conversation_id(channel) else escape(channel)
 
 
 def _labels(severity: str, category: str) -> str:
@@ -168,11 +176,18 @@ class HomeTab:
     """Reads the store, asks Slack for links to the cards, and publishes the view."""
 
     def __init__(
-        self, settings: Settings, store: Store, client: AsyncWebClient, *, clock: Callable[[], float] = time.time
+        self,
+        settings: Settings,
+        store: Store,
+        client: AsyncWebClient,
+        *,
+        clock: Callable[[], float] = time.time,
+        membership: Membership | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.client = client
+        self.membership = membership or Membership(client)
         self._clock = clock
         # A message's permalink never changes: asked once per card for the life of the process.
         self._links: dict[tuple[str, str], str] = {}
@@ -192,7 +207,13 @@ class HomeTab:
         feedback = await self.store.run(self.store.feedback_rows, since)
         posted = await self.store.run(self.store.posted_ids, since)
         groups = aggregate(triages, feedback, posted)
-        open_now = await self.store.run(self.store.open_incidents, now - self.settings.coalesce_window, OPEN_INCIDENTS)
+        # Only what comes from the viewer's own channels: a private channel's incidents stay with its members.
+        mine = await self.membership.channels_of(user) or frozenset()
+        rows = [dict(row) for row in visible_rows(rows, mine)]
+        open_all = await self.store.run(
+            self.store.open_incidents, now - self.settings.coalesce_window, OPEN_INCIDENTS_READ
+        )
+        open_now = [incident for incident in open_all if incident.channel in mine][:OPEN_INCIDENTS]
         cards = [await self._card(row) for row in rows]
         incidents = []
         for incident in open_now:
@@ -244,6 +265,11 @@ class HomeTab:
             return None
         self._links[(channel, ts)] = link
         return link
+
+
+def visible_rows(rows: Sequence[Mapping[str, Any]], channels: frozenset[str]) -> list[Mapping[str, Any]]:
+    """A person's cards that they may still see: posted in one of their channels, or never in a channel."""
+    return [row for row in rows if not row.get("channel") or row.get("channel") in channels]
 
 
 def _with_link(item: Linked, link: str | None) -> Linked:

@@ -25,13 +25,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bot.alerts.incidents import sender_of
 from bot.alerts.intake import AlertIntake
 from bot.card import TriageResult
 from bot.health import DATABASE_DOWN_NOTICE, DatabaseUnavailable
 from bot.settings import Settings, reveal
 from bot.slack import blocks, home, modal, payloads, shortcut
 from bot.slack.background import Background
-from bot.slack.feedback import feedback_change, needs_reviewer
+from bot.slack.feedback import feedback_change, verdict_refusal
+from bot.slack.membership import Membership
 from bot.slack.poster import CANNOT_POST, CardPoster, slack_error
 from bot.store import Store
 from bot.triage.errors import InputError
@@ -41,7 +43,6 @@ COMMAND = "/triage"
 ACTION_PATTERN = re.compile(
     f"^({blocks.ACTION_CONFIRM}|{blocks.ACTION_SEVERITY}|{blocks.ACTION_CATEGORY})$"
 )
-REVIEWERS_TTL = 300.0
 _LOCK_STRIPES = 64
 
 Respond = Callable[..., Awaitable[Any]]
@@ -81,11 +82,11 @@ class SlackBot:
         self.service = service
         self.store = store
         self.client = client
-        self.poster = CardPoster(client, store, retry_base=settings.retry_interval)
         self.background = Background(yield_limit=yield_limit)
         self._clock = clock
+        self.membership = Membership(client, clock=clock)
+        self.poster = CardPoster(client, store, retry_base=settings.retry_interval, membership=self.membership)
         self._locks = [asyncio.Lock() for _ in range(_LOCK_STRIPES)]
-        self._reviewers: tuple[float, frozenset[str]] | None = None
         self._session: aiohttp.ClientSession | None = None
         self.app = AsyncApp(
             client=client,
@@ -101,9 +102,9 @@ class SlackBot:
         self.app.action(ACTION_PATTERN)(self.on_action)
         self.shortcut = shortcut.MessageShortcut(service, store, client, self.poster)
         self.app.shortcut(shortcut.CALLBACK_ID)(self.on_message_shortcut)
-        self.modal = modal.TriageModal(service, client, self.poster)
+        self.modal = modal.TriageModal(service, client, self.poster, self.membership)
         self.app.view_submission(modal.CALLBACK_ID)(self.on_modal_submission)
-        self.home = home.HomeTab(settings, store, client)
+        self.home = home.HomeTab(settings, store, client, membership=self.membership)
         self.app.event("app_home_opened")(self.on_home_opened)
         self._http = AsyncSlackRequestHandler(self.app)
 
@@ -173,8 +174,17 @@ class SlackBot:
         channel, ts = str(event["channel"]), str(event["ts"])
         # The claims and the alert go into the store together: a crash cannot keep one without the other.
         keys = (*([str(body["event_id"])] if body.get("event_id") else []), f"message:{channel}:{ts}")
-        text = payloads.alert_text(event)
-        await self.intake.accept(source="slack:channel", channel=channel, ts=ts, text=text, claims=keys)
+        # A re-delivery is dropped before any work on its text; the claim in take_alert stays the authority.
+        if await self.store.run(self.store.claimed, keys):
+            log.info("slack_redelivery_dropped", channel=channel, ts=ts)
+            return
+        # Reading the text is bounded and linear, and done off the event loop: the ack is never late.
+        text = await asyncio.to_thread(payloads.alert_text, event)
+        if not text:
+            return
+        await self.intake.accept(
+            source="slack:channel", channel=channel, ts=ts, text=text, claims=keys, sender=sender_of(event)
+        )
 
     def skipped(self, event: dict[str, Any], context: Any) -> bool:
         identity = payloads.BotIdentity(context.get("bot_user_id"), context.get("bot_id"))
@@ -197,6 +207,12 @@ class SlackBot:
         submission, errors = modal.parse_submission(body)
         if submission is None:
             await ack(response_action="errors", errors=errors)
+            return
+        # The card goes only where the submitter is a member; said in the modal itself when Slack answers in
+        # time, else (checked again after the ack) in a direct message.
+        refused = await self.modal.refusal_in_time(submission)
+        if refused:
+            await ack(response_action="errors", errors={modal.CHANNEL_BLOCK: refused})
             return
         await ack()
         self.background.spawn(self.modal.submit(submission, self.background.yield_to_requests), "slack-modal")
@@ -240,9 +256,10 @@ class SlackBot:
         if click is None or result is None:
             await respond(response_type="ephemeral", replace_original=False, **blocks.stale_action_message())
             return
-        if needs_reviewer(click, self.settings.reviewer_group) and not await self.is_reviewer(click.user_id):
-            text = "Only members of the triage reviewer group can change severity or category. Confirm is open to all."
-            await respond(response_type="ephemeral", replace_original=False, **blocks.notice_message(text))
+        refused = await self.refusal(click, result)
+        if refused is not None:
+            log.info("slack_feedback_refused", triage_id=click.triage_id, user=click.user_id, action=click.action)
+            await self.tell(click, blocks.notice_message(refused), respond)
             return
         origin = payloads.requested_by(body.get("message"))
         async with self._lock_for(click.triage_id):
@@ -279,19 +296,30 @@ class SlackBot:
         # Cards answered through a response_url (bot not in channel) can only be replaced through one.
         await respond(replace_original=True, **blocks.card_message(result, state))
 
-    async def is_reviewer(self, user_id: str) -> bool:
+    async def refusal(self, click: payloads.CardAction, result: TriageResult) -> str | None:
+        """Why this click may not teach (see feedback.verdict_refusal), asking Slack who the reviewers are."""
         group = self.settings.reviewer_group
-        if not group:
-            return True
-        now = self._clock()
-        if self._reviewers is None or now - self._reviewers[0] > REVIEWERS_TTL:
+        if group:
+            members = await self.membership.group_members(group)
+            return verdict_refusal(click.user_id, reviewer_group=group, reviewers=members, channel_members=None)
+        channel = click.channel_id
+        if not channel:
+            where = await self.poster.where(result.meta.triage_id)
+            channel = where[0] if where else None
+        channel_members = await self.membership.members_of(channel) if channel else None
+        return verdict_refusal(click.user_id, reviewer_group=None, reviewers=None, channel_members=channel_members)
+
+    async def tell(self, click: payloads.CardAction, message: blocks.Message, respond: Respond) -> None:
+        """An answer only the clicking person sees: chat.postEphemeral, else the click's response_url."""
+        if click.channel_id:
             try:
-                answer = await self.client.usergroups_users_list(usergroup=group)
+                await self.client.chat_postEphemeral(
+                    channel=click.channel_id, user=click.user_id, text=message["text"], blocks=message["blocks"]
+                )
+                return
             except SlackApiError as exc:
-                log.warning("slack_reviewers_unavailable", group=group, error=slack_error(exc))
-                return False
-            self._reviewers = (now, frozenset(answer.get("users") or ()))
-        return user_id in self._reviewers[1]
+                log.info("slack_ephemeral_failed", channel=click.channel_id, error=slack_error(exc))
+        await respond(response_type="ephemeral", replace_original=False, **message)
 
     def _lock_for(self, triage_id: str) -> asyncio.Lock:
         # Striped locks: clicks on one card are serialised without a lock per card kept forever.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.health import DATABASE_DOWN_NOTICE, DatabaseUnavailable
 from bot.slack import blocks
+from bot.slack.membership import Membership, is_conversation_id
 from bot.slack.poster import CANNOT_POST, CardPoster, slack_error
 from bot.triage.errors import InputError
 from bot.triage.markup import decode_markup
@@ -28,6 +30,10 @@ CHANNEL_ACTION = "channel"
 INPUT_MAX_CHARS = 3000
 EMPTY_ERROR = "Paste the alert, log or stack trace to triage."
 NO_CHANNEL_ERROR = "Pick the conversation the card goes to."
+NOT_A_MEMBER_ERROR = "You can only post cards in conversations you are a member of: pick one of yours."
+UNKNOWN_MEMBERSHIP_ERROR = "Slack could not tell whether you are a member of that conversation: try again."
+# views.submission must be answered within 3 s: the membership check before the ack gets this long.
+CHECK_IN_TIME = 1.5
 
 Message = dict[str, Any]
 log = structlog.get_logger("bot.slack")
@@ -134,11 +140,30 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def channel_refusal(user: str | None, members: frozenset[str] | None) -> str | None:
+    """Why a modal's card may not go to the picked conversation (None when it may)."""
+    if user is None:
+        return NOT_A_MEMBER_ERROR
+    if members is None:
+        return UNKNOWN_MEMBERSHIP_ERROR
+    return None if user in members else NOT_A_MEMBER_ERROR
+
+
+def _channel_ref(channel: str) -> str:
+    """A channel link built only from a well-formed id; anything else as escaped text."""
+    return f"<#{channel}>" if is_conversation_id(channel) else blocks.escape(channel)
+
+
+def refused_message(channel: str, reason: str) -> Message:
+    text = f"The card was not posted in {_channel_ref(channel)}: {blocks.escape(reason)}"
+    return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+
+
 def undelivered_message(channel: str, error: str, card: Message) -> Message:
     """Sent to the person directly when the card could not go into the channel they picked."""
     text = (
-        f"I could not post the card in <#{channel}> ({error}): invite me with `/invite @triage-bot` "
-        "or pick another channel. Here is the card."
+        f"I could not post the card in {_channel_ref(channel)} ({blocks.escape(error)}): invite me with "
+        "`/invite @triage-bot` or pick another channel. Here is the card."
     )
     notice = {"type": "section", "text": {"type": "mrkdwn", "text": text}}
     return {"text": text, "blocks": [notice, *card["blocks"]][:50]}
@@ -147,10 +172,26 @@ def undelivered_message(channel: str, error: str, card: Message) -> Message:
 class TriageModal:
     """Opens the modal and turns a submission into a card in the chosen channel."""
 
-    def __init__(self, service: TriageService, client: AsyncWebClient, poster: CardPoster) -> None:
+    def __init__(
+        self, service: TriageService, client: AsyncWebClient, poster: CardPoster, membership: Membership | None = None
+    ) -> None:
         self.service = service
         self.client = client
         self.poster = poster
+        self.membership = membership or Membership(client)
+
+    async def refusal(self, submission: Submission) -> str | None:
+        """Why the card may not go where the submitter asked: only into conversations they are a member of."""
+        if submission.user is None:
+            return NOT_A_MEMBER_ERROR
+        return channel_refusal(submission.user, await self.membership.members_of(submission.channel))
+
+    async def refusal_in_time(self, submission: Submission) -> str | None:
+        """The same check bounded to answer before Slack's 3 s; None when Slack was too slow to say."""
+        try:
+            return await asyncio.wait_for(self.refusal(submission), CHECK_IN_TIME)
+        except TimeoutError:
+            return None
 
     async def open(self, trigger_id: str, origin: str | None) -> bool:
         """views.open within the trigger's 3 seconds; False (logged) when Slack refuses."""
@@ -164,6 +205,11 @@ class TriageModal:
     async def submit(self, submission: Submission, yield_first: Callable[[], Awaitable[None]] | None = None) -> None:
         if yield_first is not None:
             await yield_first()
+        refused = await self.refusal(submission)
+        if refused is not None:
+            log.info("slack_modal_refused", channel=submission.channel, user=submission.user)
+            await self.tell(submission, refused_message(submission.channel, refused))
+            return
         try:
             result = await self.service.triage(submission.text, source=SOURCE, must_record=True)
         except InputError as exc:

@@ -70,9 +70,17 @@ def skip_reason(
         return "thread reply"
     if not event.get("ts"):
         return "no ts"
-    if not alert_text(event):
+    if not has_content(event):
         return "no text"
     return None
+
+
+def has_content(event: Mapping[str, Any]) -> bool:
+    """Could the message hold text? A constant-time look; alert_text reads it (after the duplicate check)."""
+    text = event.get("text")
+    if isinstance(text, str) and text.strip():
+        return True
+    return any(isinstance(event.get(key), list) and event.get(key) for key in ("attachments", "blocks"))
 
 
 def is_own_message(event: Mapping[str, Any], identity: BotIdentity) -> bool:
@@ -82,19 +90,70 @@ def is_own_message(event: Mapping[str, Any], identity: BotIdentity) -> bool:
     return bool(identity.user_id and event.get("user") == identity.user_id)
 
 
+# Bounds on what one message can cost: a message is read up to this much text, this many parts, and this
+# many elements visited, whatever it holds (an alert with 11,000 attachment fields is read in milliseconds).
+MAX_TEXT_CHARS = 64_000
+MAX_PART_CHARS = 16_000
+MAX_PARTS = 1_000
+MAX_ELEMENTS = 5_000
+# A part is left out when one of the first few parts already contains it (a fallback repeating the text).
+_CONTAINMENT_PARTS = 8
+
+
+class _Parts:
+    """Readable parts of a message, each once, within the bounds above (linear in what is visited)."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.ordered: list[str] = []
+        self.keys: set[str] = set()
+        self.size = 0
+        self.visited = 0
+
+    @property
+    def full(self) -> bool:
+        return self.size >= MAX_TEXT_CHARS or len(self.parts) >= MAX_PARTS or self.visited >= MAX_ELEMENTS
+
+    def add(self, *candidates: Any) -> None:
+        for candidate in candidates:
+            self.visited += 1
+            if self.full:
+                return
+            if not isinstance(candidate, str):
+                continue
+            text = unformat(candidate[:MAX_PART_CHARS]).strip()
+            key = _norm(text)
+            if not text or key in self.keys:
+                continue
+            if any(key in earlier for earlier in self.ordered[:_CONTAINMENT_PARTS]):
+                continue
+            self.parts.append(text)
+            self.ordered.append(key)
+            self.keys.add(key)
+            self.size += len(text)
+
+
 def alert_text(event: Mapping[str, Any]) -> str:
-    """All readable text of a message: `text`, attachments and blocks, each part once, unformatted."""
-    parts: list[str] = []
-    _add(parts, event.get("text"))
+    """All readable text of a message: `text`, attachments and blocks, each part once, unformatted.
+
+    Linear in the message and bounded (MAX_TEXT_CHARS, MAX_PARTS, MAX_ELEMENTS), so no message can hold up
+    its own ack or anyone else's.
+    """
+    found = _Parts()
+    found.add(event.get("text"))
     for attachment in _dicts(event.get("attachments")):
-        _add(parts, *_attachment_parts(attachment))
+        if found.full:
+            break
+        found.add(*_attachment_parts(attachment))
     # A person's message carries its `text` twice: as mrkdwn and as rich_text blocks Slack derived it from.
     # Read once (from `text`), so the same words typed in a channel or sent over HTTP read the same.
-    typed = bool(parts) and not (event.get("bot_id") or event.get("subtype"))
+    typed = bool(found.parts) and not (event.get("bot_id") or event.get("subtype"))
     for block in _dicts(event.get("blocks")):
+        if found.full:
+            break
         if not (typed and block.get("type") == "rich_text"):
-            _add(parts, *_block_parts(block))
-    return "\n".join(parts)
+            found.add(*_block_parts(block))
+    return "\n".join(found.parts)[:MAX_TEXT_CHARS]
 
 
 def unformat(text: str) -> str:
@@ -164,24 +223,15 @@ def parse_command(text: str | None) -> SlashCommand:
 # -- text extraction helpers -------------------------------------------------------------------
 
 
-def _add(parts: list[str], *candidates: Any) -> None:
-    seen = {_norm(part) for part in parts}
-    for candidate in candidates:
-        if not isinstance(candidate, str):
-            continue
-        text = unformat(candidate).strip()
-        key = _norm(text)
-        if text and key not in seen and not any(key in existing for existing in seen):
-            parts.append(text)
-            seen.add(key)
-
-
 def _norm(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
 def _dicts(value: Any) -> list[dict[str, Any]]:
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+    """The dict items of a list, at most MAX_ELEMENTS of them."""
+    if not isinstance(value, list):
+        return []
+    return [item for item in value[:MAX_ELEMENTS] if isinstance(item, dict)]
 
 
 def _attachment_parts(attachment: Mapping[str, Any]) -> list[Any]:

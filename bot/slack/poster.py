@@ -16,6 +16,7 @@ from bot.card import TriageResult
 from bot.memory.links import precedent_link
 from bot.slack.blocks import CardState, card_message, card_state
 from bot.slack.feedback import notes_from_rows
+from bot.slack.membership import Membership
 from bot.store import Store
 
 # Errors meaning "the bot cannot post here": answer through the command's response_url instead.
@@ -65,9 +66,16 @@ class CardPoster:
     """Posts cards with the injected client (whose retry handlers absorb 429s) and records them."""
 
     def __init__(
-        self, client: AsyncWebClient, store: Store, *, retry_base: float | None = None, clock: Any = time.time
+        self,
+        client: AsyncWebClient,
+        store: Store,
+        *,
+        retry_base: float | None = None,
+        clock: Any = time.time,
+        membership: Membership | None = None,
     ) -> None:
         self.client = client
+        self.membership = membership or Membership(client)
         # Keyed posts (queued cards) go through a client that never re-sends on a dropped connection: the
         # first call may have reached Slack, and the card pump finds it by its metadata instead.
         self._once_client = without_reconnects(client)
@@ -89,6 +97,7 @@ class CardPoster:
 
         `key` is attached as message metadata so that `find` can tell, after a crash, whether it was posted.
         """
+        result = await self.visible_in(channel, result)
         message = card_message(result, state, precedent_link=await self.precedent_link(result))
         extra: dict[str, Any] = {}
         if key is not None:
@@ -115,6 +124,7 @@ class CardPoster:
 
     async def update(self, channel: str, ts: str, result: TriageResult, state: CardState) -> bool:
         """Redraw a posted card in place; False (logged) when Slack refuses."""
+        result = await self.visible_in(channel, result)
         message = card_message(result, state, precedent_link=await self.precedent_link(result))
         try:
             await self.client.chat_update(channel=channel, ts=ts, text=message["text"], blocks=message["blocks"])
@@ -122,6 +132,28 @@ class CardPoster:
             log.warning("slack_update_failed", triage_id=result.meta.triage_id, error=slack_error(exc))
             return False
         return True
+
+    async def visible_in(self, channel: str, result: TriageResult) -> TriageResult:
+        """The card as `channel` may see it: similar incidents from another, private channel are left out."""
+        similar = result.meta.similar
+        if not similar:
+            return result
+        kept = []
+        for item in similar:
+            origin = await self.channel_of(item.triage_id)
+            if origin is None or origin == channel or not await self.membership.is_private(origin):
+                kept.append(item)
+        if len(kept) == len(similar):
+            return result
+        return result.model_copy(update={"meta": result.meta.model_copy(update={"similar": kept})})
+
+    async def channel_of(self, triage_id: str) -> str | None:
+        """The channel a triage's card lives in (its post, else its incident); None for HTTP and CLI triages."""
+        post = await self.store.run(self.store.get_post, triage_id)
+        if post and post.get("channel"):
+            return str(post["channel"])
+        incident = await self.store.run(self.store.incident_for_triage, triage_id)
+        return incident.channel if incident is not None else None
 
     async def state_of(self, result: TriageResult, requested_by: str | None = None) -> CardState:
         """A card's state as stored now (incident counter and resolution, feedback, requester)."""

@@ -99,23 +99,43 @@ class PostgresStore(PostgresMemoryStore, PostgresLeaseStore, PostgresSlackStore,
             ).fetchall()
         return [(str(i), str(p), int(c), float(s)) for i, p, c, s in rows]
 
-    def save_templates(self, rows: Sequence[tuple[str, str, int, float]], keep: int) -> None:
-        """Insert or update templates; past `keep` rows the least recently seen are dropped."""
-        if not rows:
+    def find_templates(self, group: str, limit: int) -> list[tuple[str, str, int, float]]:
+        """The `limit` most recently seen templates of one group (a replica missing them looks here)."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                "select id, pattern, count, last_seen from identity_templates where grp = %s "
+                "order by last_seen desc limit %s",
+                (group, limit),
+            ).fetchall()
+        return [(str(i), str(p), int(c), float(s)) for i, p, c, s in rows]
+
+    def save_templates(self, rows: Sequence[tuple[str, str, int, float, str]], keep: int | None) -> None:
+        """Insert or update templates; past `keep` rows the least recently seen are dropped, except those
+        of open incidents and judged ones: a flood of new messages cannot take a live identity away. `keep`
+        None only stores (a template shared the moment it is learned; trimming comes with the periodic save)."""
+        if not rows and keep is None:
             return
         with self._tx() as conn, conn.cursor() as cur:
+            if keep is None:
+                # a template shared as it is learned: visible at once, and cheap to learn again if a crash
+                # loses it, so this commit does not wait for the disk
+                cur.execute("set local synchronous_commit = off")
             cur.executemany(
-                "insert into identity_templates (id, pattern, count, last_seen) values (%s, %s, %s, %s) "
-                "on conflict (id) do update set pattern = excluded.pattern, "
+                "insert into identity_templates (id, pattern, count, last_seen, grp) values (%s, %s, %s, %s, %s) "
+                "on conflict (id) do update set pattern = excluded.pattern, grp = excluded.grp, "
                 "count = greatest(identity_templates.count, excluded.count), "
                 "last_seen = greatest(identity_templates.last_seen, excluded.last_seen)",
                 list(rows),
             )
+            if keep is None:
+                return
             total = conn.execute("select count(*) from identity_templates").fetchone()
             if total is not None and int(total[0]) > keep:
                 conn.execute(
                     "delete from identity_templates where id in "
-                    "(select id from identity_templates order by last_seen limit %s)",
+                    "(select id from identity_templates where id not in "
+                    "(select fingerprint from incidents where resolved = 0) "
+                    "and id not in (select fingerprint from verdicts) order by last_seen limit %s)",
                     (int(total[0]) - keep,),
                 )
 
@@ -210,6 +230,11 @@ class PostgresStore(PostgresMemoryStore, PostgresLeaseStore, PostgresSlackStore,
         with self._tx() as conn:
             for table, statement in PURGE:
                 counts[table] = conn.execute(statement.format(p="%s"), (before,)).rowcount
+            if counts.get("incident_text"):
+                # Word counts are recounted from the texts left, so no word of a purged text stays behind.
+                conn.execute("delete from incident_terms")
+                for (text,) in conn.execute("select text from incident_text").fetchall():
+                    self._count_terms(conn, text)
         return counts
 
     def purge_expired(self) -> int:

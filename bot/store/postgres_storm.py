@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 
-from bot.alerts.incidents import Incident, merge_places
+from bot.alerts.incidents import Incident, may_resolve, merge_places
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
@@ -67,6 +67,11 @@ class PostgresStormStore:
                 return self._insert_alert(conn, source, channel, ts, text, now, claims, None)
         except Redelivery:
             return None
+
+    def claimed(self, keys: tuple[str, ...]) -> bool:
+        """Has any of these event keys been claimed already? (a cheap look before any work on a re-delivery)"""
+        with self._tx() as conn:
+            return any(_one(conn, "select 1 from slack_events where event_id = %s", (key,)) for key in keys)
 
     def _insert_alert(
         self,
@@ -141,6 +146,7 @@ class PostgresStormStore:
         window: float,
         places: tuple[str, ...] = (),
         owner: str | None = None,
+        sender: str | None = None,
     ) -> tuple[int, Incident | None, bool] | None:
         """accept_alert and coalesce in one transaction; None for a re-delivery.
 
@@ -150,7 +156,9 @@ class PostgresStormStore:
         try:
             with self._tx() as conn:
                 alert_id = self._insert_alert(conn, source, channel, ts, text, now, claims, owner)
-                conn.execute("update alerts set fingerprint = %s where id = %s", (fingerprint, alert_id))
+                conn.execute(
+                    "update alerts set fingerprint = %s, sender = %s where id = %s", (fingerprint, sender, alert_id)
+                )
                 return (
                     alert_id,
                     *self._coalesce(conn, alert_id, fingerprint, channel, ts, resolved, now, window, places),
@@ -190,6 +198,15 @@ class PostgresStormStore:
         )
         if row is not None:
             incident = _incident(row)
+            senders = _one(conn,
+                "select opener.sender, this.sender from incidents i join alerts opener on opener.id = i.first_alert_id"
+                " join alerts this on this.id = %s where i.id = %s",
+                (alert_id, incident.id),
+            )
+            if resolved and not may_resolve(*(senders or (None, None))):
+                # A resolved notice from anyone but the sender that opened the incident changes nothing.
+                conn.execute("update alerts set status = 'done' where id = %s", (alert_id,))
+                return None, False
             seen = merge_places(list(incident.places), places)
             conn.execute(
                 "update incidents set count = count + 1, last_seen = greatest(last_seen, %s), dirty = 1,"

@@ -30,6 +30,12 @@ PURGE: tuple[tuple[str, str], ...] = (
     ),
     ("posts", "delete from posts where created_at < {p} and triage_id not in (select id from triages)"),
     ("message_cards", "delete from message_cards where created_at < {p} and triage_id not in (select id from triages)"),
+    # The full-text index keeps the first text of every identity: it goes with the identity's last triage.
+    (
+        "incident_text",
+        "delete from incident_text where {p} is not null"
+        " and fingerprint not in (select fingerprint from triages where fingerprint is not null)",
+    ),
     (
         "retries",
         "delete from retries where state <> 'pending' and next_at < {p}"

@@ -39,6 +39,8 @@ def connect(path: str, busy_timeout: float = 10.0) -> sqlite_utils.Database:
         db.enable_wal()
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     conn.execute("PRAGMA synchronous = NORMAL")
+    # Deleted rows are overwritten, not just unlinked: a purged text leaves nothing behind in the file.
+    conn.execute("PRAGMA secure_delete = ON")
     return db
 
 
@@ -199,6 +201,17 @@ class SQLiteStore(MemoryStore, LeaseStore, IdentityStore, SlackStore, ShadowStor
         with self._tx() as conn:
             for table, statement in PURGE:
                 counts[table] = conn.execute(statement.format(p="?"), (before,)).rowcount
+            if counts.get("incident_text"):
+                # Merge the index so the deleted texts' entries are dropped from it, and recount the words
+                # from what is left (the counts hold words of the purged texts too).
+                conn.execute("insert into incident_text (incident_text) values ('optimize')")
+                conn.execute("delete from incident_terms")
+                for (text,) in conn.execute("select text from incident_text").fetchall():
+                    self._count_terms(text)
+        if counts.get("incident_text") or counts.get("triages"):
+            with self._lock:
+                # The write-ahead log still holds the pages as they were before the purge.
+                self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return counts
 
     def purge_expired(self) -> int:

@@ -27,6 +27,33 @@ class LeaseStore(StormStore):
                 (replica, now),
             )
 
+    # --- the webhook spool: payloads acknowledged before they are processed -------------------------
+
+    def spool_put(self, body: bytes, now: float, owner: str) -> int:
+        with self._tx() as conn:
+            row = conn.execute(
+                "insert into webhook_spool (received_at, owner, body) values (?, ?, ?) returning id",
+                (now, owner, body),
+            ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def spool_take(self, replica: str, stale_before: float) -> list[tuple[int, bytes]]:
+        """Spooled payloads whose replica is gone, now owned by `replica`, oldest first."""
+        dead = _DEAD_OWNER.format(col="webhook_spool.owner")
+        with self._tx() as conn:
+            rows = conn.execute(
+                f"select id, body from webhook_spool where owner is null or (owner <> ? and {dead}) order by id",
+                (replica, stale_before),
+            ).fetchall()
+            for row in rows:
+                conn.execute("update webhook_spool set owner = ? where id = ?", (replica, row[0]))
+        return [(int(row[0]), bytes(row[1])) for row in rows]
+
+    def spool_done(self, spool_id: int) -> None:
+        with self._tx() as conn:
+            conn.execute("delete from webhook_spool where id = ?", (spool_id,))
+
     def retire(self, replica: str) -> None:
         """A replica shutting down: what it still holds can be taken over at once."""
         with self._tx() as conn:

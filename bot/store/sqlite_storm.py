@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from bot.alerts.incidents import Incident, merge_places
+from bot.alerts.incidents import Incident, may_resolve, merge_places
 
 _INCIDENT_COLUMNS = (
     "id, fingerprint, channel, thread_ts, count, first_seen, last_seen, triage_id, card_ts, resolved, dirty, shown_at,"
@@ -69,6 +69,11 @@ class StormStore:
         """
         with self._tx() as conn:
             return self._insert_alert(conn, source, channel, ts, text, now, claims, None)
+
+    def claimed(self, keys: tuple[str, ...]) -> bool:
+        """Has any of these event keys been claimed already? (a cheap look before any work on a re-delivery)"""
+        with self._lock:
+            return any(self._one("select 1 from slack_events where event_id = ?", (key,)) for key in keys)
 
     def _insert_alert(
         self,
@@ -142,6 +147,7 @@ class StormStore:
         window: float,
         places: tuple[str, ...] = (),
         owner: str | None = None,
+        sender: str | None = None,
     ) -> tuple[int, Incident | None, bool] | None:
         """accept_alert and coalesce in one transaction (one trip to the store per alert in a storm).
 
@@ -154,7 +160,7 @@ class StormStore:
             alert_id = self._insert_alert(conn, source, channel, ts, text, now, claims, owner)
             if alert_id is None:
                 return None
-            conn.execute("update alerts set fingerprint = ? where id = ?", (fingerprint, alert_id))
+            conn.execute("update alerts set fingerprint = ?, sender = ? where id = ?", (fingerprint, sender, alert_id))
             return (alert_id, *self._coalesce(conn, alert_id, fingerprint, channel, ts, resolved, now, window, places))
 
     def _coalesce(
@@ -185,6 +191,15 @@ class StormStore:
         )
         if row is not None:
             incident = _incident(row)
+            senders = self._one(
+                "select opener.sender, this.sender from incidents i join alerts opener on opener.id = i.first_alert_id"
+                " join alerts this on this.id = ? where i.id = ?",
+                (alert_id, incident.id),
+            )
+            if resolved and not may_resolve(*(senders or (None, None))):
+                # A resolved notice from anyone but the sender that opened the incident changes nothing.
+                conn.execute("update alerts set status = 'done' where id = ?", (alert_id,))
+                return None, False
             seen = merge_places(list(incident.places), places)
             conn.execute(
                 "update incidents set count = count + 1, last_seen = ?, dirty = 1, resolved = ?, places = ? "

@@ -10,8 +10,35 @@ from bot.card import TriageCard
 from bot.identity import fingerprint as text_fingerprint
 from bot.triage.evidence import Evidence
 from bot.triage.heuristics import analyse, card_of
-from bot.triage.normalize import normalize
+from bot.triage.normalize import normalize, truncate
 from bot.triage.redact import redact
+
+# Redaction reads this many times the kept size before the text is cut to size: a secret whose start falls
+# in the part truncation drops (a PEM block's BEGIN line) is still recognised and masked in what is kept.
+REDACT_SPAN = 4
+
+
+@dataclass(frozen=True)
+class Redacted:
+    """An input cleaned, redacted, then cut to size (in that order)."""
+
+    text: str
+    kinds: list[str]
+    truncated: bool
+    digest: str
+
+
+def redacted_text(raw: str | bytes, max_chars: int) -> Redacted:
+    """Normalise, redact, then truncate: every copy of the text made from here on is already redacted."""
+    norm = normalize(raw, max(max_chars, 1) * REDACT_SPAN)
+    text, kinds = redact(norm.text)
+    truncated = norm.truncated
+    if len(text) > max_chars:
+        text, truncated = truncate(text, max_chars), True
+        # The cut can leave a key's body without its BEGIN line: masked again on what is kept.
+        text, more = redact(text)
+        kinds = sorted({*kinds, *more})
+    return Redacted(text, kinds, truncated, norm.digest)
 
 
 @dataclass
@@ -33,15 +60,15 @@ def cache_key(text: str, prompt_version: str, model: str, memory_tag: str = "") 
 
 def prepare(raw: str | bytes, max_chars: int, identify: Callable[[str], str] = text_fingerprint) -> Prepared:
     """The pure front of the pipeline: normalise, redact, identify, pre-screen."""
-    norm = normalize(raw, max_chars)
-    text, kinds = redact(norm.text)
+    clean = redacted_text(raw, max_chars)
+    text = clean.text
     analysis = analyse(text)
     return Prepared(
         text=text,
-        input_hash=norm.digest,
+        input_hash=clean.digest,
         fingerprint=identify(text),
-        truncated=norm.truncated,
-        redactions=kinds,
+        truncated=clean.truncated,
+        redactions=clean.kinds,
         prescreen=card_of(analysis),
         evidence=analysis.evidence,
     )

@@ -6,7 +6,7 @@ import asyncio
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
@@ -14,7 +14,7 @@ import structlog
 from bot.card import TriageCard, TriageMeta, TriageResult
 from bot.health import DatabaseUnavailable
 from bot.identity.keeper import IdentityKeeper
-from bot.memory.precedent import Memory, memory_from, with_precedent
+from bot.memory.precedent import Memory, against_label, memory_from, with_precedent
 from bot.observability import Metrics
 from bot.settings import Settings
 from bot.store import Store
@@ -24,7 +24,7 @@ from bot.triage.cost import estimate_cost
 from bot.triage.errors import InputError, ModelError
 from bot.triage.evidence import check_answer
 from bot.triage.flight import SharedFlight
-from bot.triage.front import Prepared, cache_key
+from bot.triage.front import Prepared, cache_key, prepare
 from bot.triage.front_cache import FrontCache
 from bot.triage.memo import Memo
 from bot.triage.model import MAX_OUTPUT_TOKENS, ModelAnswer, ModelClient
@@ -78,6 +78,10 @@ class Outcome:
     review: tuple[str, ...] = ()  # why a person should look: evidence overruled the answer, a label conflict
     # (key, card to reuse) when this outcome should be written to the idempotency cache
     cache_entry: tuple[str, TriageResult] | None = None
+
+
+# Inputs up to this size are prepared on the event loop (a thread hop costs more than the work).
+INLINE_PREPARE_CHARS = 4096
 
 
 class TriageService:
@@ -143,14 +147,18 @@ class TriageService:
         started = self._monotonic()
         if fingerprint is not None:
             known: str = fingerprint
-            prepared = self._front.prepare(raw, self.settings.max_input_chars, lambda _: known)
+            identify: Callable[[str], str] = lambda _: known  # noqa: E731
         else:
             identifier = await self.identity.ready()
-            prepared = self._front.prepare(
-                raw, self.settings.max_input_chars, lambda text: identifier.identify(text).fingerprint
-            )
+            identify = lambda text: identifier.identify(text).fingerprint  # noqa: E731
+        if len(raw) > INLINE_PREPARE_CHARS:
+            # Cleaning and redacting a long input is CPU work: off the event loop, so acks and health
+            # checks are answered meanwhile. (Too long for the front cache, which only the loop touches.)
+            prepared = await asyncio.to_thread(prepare, raw, self.settings.max_input_chars, identify)
+        else:
+            prepared = self._front.prepare(raw, self.settings.max_input_chars, identify)
         memory = await self._recall(prepared, must_record)
-        outcome = await self._engine(prepared, engine or "auto", started, memory, must_record)
+        outcome, memory = await self._engine(prepared, engine or "auto", started, memory, must_record)
         result = self._result(prepared, outcome, source, started, memory)
         failure = await self._finish(result, prepared, outcome)
         if must_record and failure is not None:
@@ -183,7 +191,7 @@ class TriageService:
         memories = await self._recall_many(batch)
         done: list[tuple[TriageResult, Prepared, Outcome, Memory]] = []
         for prepared, memory in zip(batch, memories, strict=True):
-            outcome = await self._engine(prepared, engine or "auto", started, memory)
+            outcome, memory = await self._engine(prepared, engine or "auto", started, memory)
             done.append((self._result(prepared, outcome, source, started, memory), prepared, outcome, memory))
         failure = await self._finish_many([(result, prepared, outcome) for result, prepared, outcome, _ in done])
         if self.shadow is not None and failure is None:
@@ -194,9 +202,9 @@ class TriageService:
 
     async def _engine(
         self, prepared: Prepared, engine: str, started: float, memory: Memory, must_record: bool = False
-    ) -> Outcome:
-        """The engine's answer, held to the text's evidence and the incident's precedent; never raises but
-        DatabaseUnavailable (with `must_record`)."""
+    ) -> tuple[Outcome, Memory]:
+        """The engine's answer, held to the text's evidence and the incident's precedent, and the memory as the
+        card shows it; never raises but DatabaseUnavailable (with `must_record`)."""
         try:
             outcome = await self._decide(prepared, engine, started, memory)
         except DatabaseUnavailable:
@@ -213,7 +221,9 @@ class TriageService:
         # Precedent: the latest human verdict on this identity decides severity and category, whatever
         # the engine (and whatever the cache) said.
         outcome.card = with_precedent(outcome.card, memory.precedent)
-        return outcome
+        # A verdict below what the alert's own label asks for is kept, and said on the card.
+        memory = replace(memory, precedent=against_label(memory.precedent, prepared.evidence.least))
+        return outcome, memory
 
     # --- decisions -----------------------------------------------------------------------------
 
@@ -446,9 +456,11 @@ class TriageService:
             cached=outcome.cached,
             degraded=outcome.degraded_reason is not None,
             degraded_reason=outcome.degraded_reason,
-            # A person already decided this incident's labels: nothing left to review.
-            needs_review=(card.confidence < self.settings.review_confidence or bool(outcome.review))
-            and memory.precedent is None,
+            # A person already decided this incident's labels: nothing left to review, unless their verdict
+            # is below what the alert's own label asks for.
+            needs_review=((card.confidence < self.settings.review_confidence or bool(outcome.review))
+            and memory.precedent is None)
+            or (memory.precedent is not None and memory.precedent.below_label is not None),
             latency_ms=round((self._monotonic() - started) * 1000, 3),
             cost_usd=round(outcome.cost_usd, 8),
             fingerprint=prepared.fingerprint,

@@ -67,6 +67,13 @@ class FakeSlack:
         self.responses: list[ResponsePost] = []
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.usergroups: dict[str, list[str]] = {}
+        # Scripted conversations: channel id → its members and whether it is private (see `join`).
+        self.conversations: dict[str, _Conversation] = {}
+        # Unscripted channels are public and everybody in `everyone` is a member (older scenarios need no
+        # scripting); set False to make every unscripted channel unknown, as a strict workspace would.
+        self.open_channels = True
+        self.everyone: list[str] = [f"U{n}" for n in range(1, 1000)]
+        self._heard: set[str] = set()
         self.channel_errors: dict[str, str] = {}
         self._scripts: dict[str, deque[_Scripted]] = defaultdict(deque)
         self._delays: dict[str, float] = {}
@@ -193,6 +200,21 @@ class FakeSlack:
         with self._lock:
             self._drops[method] = self._drops.get(method, 0) + times
 
+    def join(self, channel: str, *users: str, private: bool = False) -> None:
+        """Script a conversation: these users are its members (added to any already scripted)."""
+        with self._lock:
+            known = self.conversations.get(channel)
+            if known is None:
+                known = self.conversations[channel] = _Conversation(private=private)
+            known.private = private
+            known.members.extend(user for user in users if user not in known.members)
+
+    def leave(self, channel: str, user: str) -> None:
+        with self._lock:
+            known = self.conversations.get(channel)
+            if known is not None and user in known.members:
+                known.members.remove(user)
+
     def reset(self) -> None:
         with self._lock:
             self.calls.clear()
@@ -201,6 +223,9 @@ class FakeSlack:
             self._scripts.clear()
             self._delays.clear()
             self.channel_errors.clear()
+            self.conversations.clear()
+            self._heard.clear()
+        self.open_channels = True
 
     # -- inspection ----------------------------------------------------------------------------
 
@@ -270,6 +295,8 @@ class FakeSlack:
         call = Call(method=method, args=args, headers=headers, at=time.time())
         with self._lock:
             self.calls.append(call)
+            if isinstance(args.get("channel"), str) and args["channel"]:
+                self._heard.add(args["channel"])
             delay = self._delays.get(method, 0.0)
             scripted = self._scripts[method].popleft() if self._scripts.get(method) else None
             drop = self._drops.get(method, 0) > 0
@@ -465,6 +492,58 @@ class FakeSlack:
             return {"ok": False, "error": "no_such_subteam"}
         return {"ok": True, "users": list(self.usergroups[group])}
 
+    # -- membership ----------------------------------------------------------------------------------
+
+    def _conversation(self, channel: str) -> _Conversation | None:
+        """The scripted conversation, or in open mode an unscripted public channel everyone is in."""
+        with self._lock:
+            known = self.conversations.get(channel)
+            if known is not None:
+                return _Conversation(private=known.private, members=list(known.members))
+        if self.open_channels and channel:
+            return _Conversation(private=False, members=list(self.everyone))
+        return None
+
+    def _members(self, args: dict[str, Any]) -> dict[str, Any]:
+        """conversations.members, paginated with `cursor` and `limit` as Slack does."""
+        found = self._conversation(str(args.get("channel", "")))
+        if found is None:
+            return {"ok": False, "error": "channel_not_found"}
+        return {"ok": True, **_page(found.members, args, "members")}
+
+    def _user_conversations(self, args: dict[str, Any]) -> dict[str, Any]:
+        """users.conversations for `user`: the channels of the asked types it is a member of, paginated."""
+        user = str(args.get("user", ""))
+        if not user:
+            return {"ok": False, "error": "user_not_found"}
+        types = set(str(args.get("types") or "public_channel").split(","))
+        with self._lock:
+            scripted = {
+                c: _Conversation(private=v.private, members=list(v.members)) for c, v in self.conversations.items()
+            }
+            heard = set(self._heard) | {c for c, _ in self.messages}
+        channels: list[dict[str, Any]] = []
+        for channel, conv in sorted(scripted.items()):
+            kind = "private_channel" if conv.private else "public_channel"
+            if user in conv.members and kind in types:
+                channels.append({"id": channel, "is_private": conv.private, "is_channel": not conv.private})
+        if self.open_channels and "public_channel" in types and user in self.everyone:
+            for channel in sorted(heard - set(scripted)):
+                if not channel.startswith("D"):
+                    channels.append({"id": channel, "is_private": False, "is_channel": True})
+        return {"ok": True, **_page(channels, args, "channels")}
+
+    def _conversation_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel", ""))
+        found = self._conversation(channel)
+        if found is None:
+            return {"ok": False, "error": "channel_not_found"}
+        return {
+            "ok": True,
+            "channel": {"id": channel, "is_channel": not found.private, "is_group": found.private,
+                        "is_private": found.private, "is_im": False, "is_mpim": False},
+        }
+
     def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
         if not args.get("trigger_id"):
             return {"ok": False, "error": "invalid_trigger_id"}
@@ -500,12 +579,33 @@ _ANSWERS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "chat.getPermalink": FakeSlack._permalink,
     "chat.delete": FakeSlack._delete,
     "usergroups.users.list": FakeSlack._usergroup_users,
+    "conversations.members": FakeSlack._members,
+    "users.conversations": FakeSlack._user_conversations,
+    "conversations.info": FakeSlack._conversation_info,
     "reactions.add": FakeSlack._ok,
     "views.open": FakeSlack._views_open,
     "views.publish": FakeSlack._views_publish,
     "apps.connections.open": FakeSlack._connections_open,
     "api.test": FakeSlack._ok,
 }
+
+
+@dataclass
+class _Conversation:
+    private: bool = False
+    members: list[str] = field(default_factory=list)
+
+
+def _page(items: list[Any], args: dict[str, Any], key: str) -> dict[str, Any]:
+    """One page of `items` after `cursor` (an offset here), with next_cursor as Slack gives it."""
+    try:
+        start = int(str(args.get("cursor") or "0"))
+        limit = max(1, min(int(str(args.get("limit") or "100")), 1000))
+    except ValueError:
+        start, limit = 0, 100
+    page = items[start : start + limit]
+    more = start + limit < len(items)
+    return {key: page, "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
 
 def _parse_body(raw: bytes, content_type: str) -> dict[str, Any]:

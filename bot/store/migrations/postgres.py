@@ -161,6 +161,26 @@ create table shadow_results (
 );
 create index shadow_results_created_at on shadow_results (created_at);
 """),
+    # Replicas share what they learn: a message no template here matches is looked up among the stored
+    # templates of its group (length and first words) before it makes a new one.
+    Migration(8, "identity groups", """
+alter table identity_templates add column grp text;
+create index identity_templates_grp on identity_templates (grp);
+"""),
+    # Who sent each alert (a Slack bot or app, Alertmanager): only the sender that opened an incident may
+    # resolve it.
+    Migration(9, "alert senders", """
+alter table alerts add column sender text;
+"""),
+    # Webhook payloads acknowledged but not yet split into alerts (sealed: see bot/alerts/spool.py).
+    Migration(10, "webhook spool", """
+create table webhook_spool (
+    id bigserial primary key,
+    received_at double precision not null,
+    owner text,
+    body bytea not null
+);
+"""),
 )
 
 
