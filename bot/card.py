@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
+from bot.reading.model import Link, Reading
+
 Category = Literal["infra", "app", "data", "security", "unknown"]
 Severity = Literal["P0", "P1", "P2", "P3"]
 Engine = Literal["model", "heuristic"]
@@ -142,6 +144,9 @@ class TriageMeta(BaseModel):
     created_at: float = 0.0
     precedent: Precedent | None = None
     similar: list[SimilarIncident] = Field(default_factory=list)
+    # what tool wrote the input and what it states (bot.reading); links only from the alert's structured fields
+    reading: Reading | None = None
+    links: list[Link] = Field(default_factory=list)
 
 
 class TriageResult(TriageCard):

@@ -14,8 +14,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts.intake import AlertIntake
 from bot.alerts.pump import CardPump
-from bot.health import DatabaseGate, DatabaseUnavailable, GuardedStore
 from bot.alerts.spool import WebhookSpool
+from bot.health import DatabaseGate, DatabaseUnavailable, GuardedStore
 from bot.jobs import Jobs, RetryLater, build_scheduler
 from bot.memory.judge import Judge
 from bot.observability import Metrics

@@ -219,7 +219,7 @@ def test_summary_says_what_where_and_how_bad() -> None:
     assert 2 <= len(lines) <= 3
     assert all(len(line) <= SUMMARY_LINE_MAX for line in lines)
     # what (component and failure) and where, in the card's own words
-    assert lines[0] == "PostgreSQL: lost its leader or quorum on pg-9:8008"
+    assert lines[0] == "PatroniHasNoLeader — pg-9:8008: PostgreSQL: lost its leader or quorum"
     assert "pg-9:8008" in lines[1]
     assert lines[2].startswith("Severity P1 (data) because it is labelled critical")
     assert not any(line in text for line in lines)

@@ -88,8 +88,9 @@ def test_same_fingerprint_over_http_and_from_a_signed_channel_event(
 
 
 def test_a_verdict_given_over_http_reaches_the_slack_card(gateways: GatewayFactory, fake_slack: FakeSlack) -> None:
-    with slack_app(gateways, fake_slack) as app:
-        http = httpx.Client(base_url=str(app.http.base_url), timeout=10)
+    with slack_app(gateways, fake_slack, api_token="ops-token") as app:
+        auth = {"Authorization": "Bearer ops-token"}
+        http = httpx.Client(base_url=str(app.http.base_url), timeout=10, headers=auth)
         first = http.post("/v1/triage", json={"text": MARKED_UP}).json()
         severity = "P0" if first["severity"] != "P0" else "P1"
         verdict = {"verdict": "override", "severity": severity, "category": "security", "by": "alice"}

@@ -221,10 +221,11 @@ def test_after_corrections_every_line_says_the_set_labels_and_the_text_stays_sho
 
 
 def test_a_precedent_restates_the_summary(gateways: GatewayFactory) -> None:
-    gateway = gateways.build()
+    gateway = gateways.build(api_token="ops-token")
     from bot.server import build_app
 
-    with serve(build_app(gateway)) as url, httpx.Client(base_url=url) as http:
+    auth = {"Authorization": "Bearer ops-token"}
+    with serve(build_app(gateway)) as url, httpx.Client(base_url=url, headers=auth) as http:
         first = http.post("/v1/triage", json={"text": DISK}).json()
         new = "P0" if first["severity"] != "P0" else "P1"
         verdict = {"verdict": "override", "severity": new, "category": "app", "by": "ann"}

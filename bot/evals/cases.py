@@ -279,6 +279,34 @@ def rate(count: int, total: int) -> float:
     return round(count / total, 4) if total else 0.0
 
 
+# Confidence bins of the calibration table: [low, high) with the last bin closed.
+CALIBRATION_BINS: tuple[tuple[float, float], ...] = ((0.0, 0.5), (0.5, 0.6), (0.6, 0.7), (0.7, 0.8), (0.8, 0.9),
+                                                     (0.9, 1.0))
+CONFIDENT = 0.8
+
+
+def calibration(results: Sequence[CaseResult]) -> list[dict[str, Any]]:
+    """Per confidence bin: cards, mean confidence, and how often category, severity and both were right."""
+    table: list[dict[str, Any]] = []
+    for low, high in CALIBRATION_BINS:
+        inside = [r for r in results if r.confidence is not None
+                  and (low <= r.confidence < high or (high == 1.0 and r.confidence == 1.0))]
+        table.append({
+            "bin": f"{low:.1f}-{high:.1f}",
+            "cards": len(inside),
+            "mean_confidence": round(sum(r.confidence or 0.0 for r in inside) / len(inside), 3) if inside else 0.0,
+            "category_accuracy": rate(sum(r.category_ok for r in inside), len(inside)),
+            "severity_accuracy": rate(sum(r.severity_ok for r in inside), len(inside)),
+            "both_correct": rate(sum(r.category_ok and r.severity_ok for r in inside), len(inside)),
+        })
+    return table
+
+
+def confidently_wrong(results: Sequence[CaseResult]) -> float:
+    """Share of all cards with confidence >= 0.8 and a wrong severity: the cards that mislead most."""
+    return rate(sum((r.confidence or 0.0) >= CONFIDENT and not r.severity_ok for r in results), len(results))
+
+
 def summarise(results: Sequence[CaseResult]) -> dict[str, Any]:
     """The figures a run is judged by: validity, accuracy, confusion, actionability, latency, cost."""
     total = len(results)
@@ -321,4 +349,6 @@ def summarise(results: Sequence[CaseResult]) -> dict[str, Any]:
         },
         "confusion": {"category": confusion(results, "category"), "severity": confusion(results, "severity")},
         "by_file": by_file,
+        "calibration": calibration(results),
+        "confidently_wrong": confidently_wrong(results),
     }

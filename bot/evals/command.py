@@ -150,6 +150,13 @@ def format_summary(summary: Mapping[str, Any], engine: str) -> str:
             f"  {file}: {figures['cases']} cases, category {figures['category_accuracy']:.1%},"
             f" severity {figures['severity_accuracy']:.1%}"
         )
+    wrong = summary.get("confidently_wrong", 0.0)
+    lines.append(f"  confidently wrong   {wrong:7.1%}    (confidence >= 0.8, wrong severity)")
+    lines.append("  calibration: confidence bin, cards, mean confidence, severity right, both right")
+    for row in summary.get("calibration", []):
+        if row["cards"]:
+            lines.append(f"    {row['bin']}  {row['cards']:4d}  {row['mean_confidence']:.2f}"
+                         f"  {row['severity_accuracy']:6.1%}  {row['both_correct']:6.1%}")
     if summary["step_issues"]:
         issues = ", ".join(f"{kind} ({count})" for kind, count in summary["step_issues"].items())
         lines.append(f"  step issues: {issues}")

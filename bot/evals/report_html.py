@@ -299,6 +299,16 @@ def run_report(document: Mapping[str, Any]) -> str:
         confusion_table(summary["confusion"]["category"]),
         "<h2>Severity confusion</h2>",
         confusion_table(summary["confusion"]["severity"]),
+        "<h2>Calibration</h2>",
+        f'<p class="meta">confidently wrong (confidence ≥ 0.8, wrong severity): '
+        f"{_pct(summary.get('confidently_wrong', 0.0))} of cards</p>",
+        _table(
+            ["confidence", "cards", "mean confidence", "category right", "severity right", "both right"],
+            [[escape(str(row["bin"])), str(row["cards"]), f"{row['mean_confidence']:.2f}",
+              _pct(row["category_accuracy"]), _pct(row["severity_accuracy"]), _pct(row["both_correct"])]
+             for row in summary.get("calibration", [])],
+            numeric=[1, 2, 3, 4, 5],
+        ),
         "<h2>Predicted severities</h2>",
         bar_chart(predicted, unit=" cases", colours=[_BAD, _WARN, _NEUTRAL, _GOOD]),
         "<h2>Latency</h2>",

@@ -136,7 +136,7 @@ def card_message(result: TriageResult, state: CardState | None = None, *, preced
     """
     state = state or CardState()
     severity, category = effective_labels(result, state)
-    blocks: list[dict[str, Any]] = [_header(severity, category, state)]
+    blocks: list[dict[str, Any]] = [_header(severity, category, state, _alert_title(result))]
     blocks.extend(_markers(result, state))
     blocks.extend(memory_blocks(result, precedent_link))
     blocks.append(_mrkdwn_section(escape(shown_summary(result, severity, category))))
@@ -260,10 +260,23 @@ def error_message(reason: str) -> Message:
 # -- block helpers -----------------------------------------------------------------------------
 
 
-def _header(severity: str, category: str, state: CardState) -> dict[str, Any]:
+def _alert_title(result: TriageResult) -> str:
+    """`AlertName — resource` from the reading, the name people search runbooks and history by ('' if none)."""
+    reading = result.meta.reading
+    if reading is None or not reading.alert_name:
+        return ""
+    # from untrusted text: no angle brackets, so nothing in it can read as a Slack link or mention
+    name = " ".join(reading.alert_name.replace("<", " ").replace(">", " ").split())
+    place = " ".join(reading.resource.replace("<", " ").replace(">", " ").split())
+    return f"{name} — {place}" if place and place.lower() not in name.lower() else name
+
+
+def _header(severity: str, category: str, state: CardState, title: str = "") -> dict[str, Any]:
     emoji = SEVERITY_EMOJI.get(severity, ":grey_question:")
     resolved = " · resolved" if state.resolved else ""
     text = f"{emoji} {SEVERITY_LABEL.get(severity, severity)} · {CATEGORY_LABEL.get(category, category)}"
+    if title:
+        text = f"{text} · {title}"
     return {"type": "header", "text": {"type": "plain_text", "text": (text + resolved)[:150], "emoji": True}}
 
 

@@ -189,7 +189,7 @@ def loose_places(text: str, limit: int = 3) -> list[str]:
     weak: list[str] = []
     for hit in _LOOSE_PLACE.finditer(text):
         name = (hit.group(2) or hit.group(3) or hit.group(4) or "").strip()
-        if not name or _NUMBER_LIKE.fullmatch(name.lower()) or name in strong or name in weak:
+        if not name or _NUMBER_LIKE.fullmatch(name.lower()) or name in strong or name in weak or not_a_place(name):
             continue
         # after "in", "at", "for"... a name may be a function or a file; a named host or pod is better
         (weak if hit.group(1) is not None else strong).append(name)
@@ -202,6 +202,24 @@ def loose_places(text: str, limit: int = 3) -> list[str]:
         if len(strong) < limit and not any(host in name or name in host for name in strong):
             strong.append(host)
     return (strong + weak)[:limit]
+
+
+# Names that are never the place: request and trace ids, thread names, weekdays and months.
+_ID_LIKE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{16,}", re.IGNORECASE)
+_THREAD = re.compile(
+    r"(?:^|-)(?:exec|thread|nio|pool|worker-thread|scheduling|task)-\d|^(?:req|request|trace|span|txn|msg)-?\d",
+    re.IGNORECASE,
+)
+_CALENDAR = frozenset([
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february", "march",
+    "april", "june", "july", "august", "september", "october", "november", "december", "today", "tomorrow",
+    "yesterday", "details",
+])
+
+
+def not_a_place(name: str) -> bool:
+    """An id, a thread name or a calendar word: never the place a card names."""
+    return bool(_ID_LIKE.search(name)) or bool(_THREAD.search(name)) or name.lower() in _CALENDAR
 
 
 def host_names(text: str) -> list[str]:
@@ -255,7 +273,14 @@ def code_service(text: str) -> str:
     for hit in _CODE_DIR.finditer(text):
         if hit.group(1) not in _NOT_SERVICES:
             return hit.group(1)
+    for hit in _DOTNET_FRAME.finditer(text):
+        # .NET frames name the assembly's namespace: Acme.Orders.Controllers.X -> Acme.Orders
+        if hit.group(1) not in ("System", "Microsoft", "Newtonsoft", "Npgsql", "Grpc", "Polly"):
+            return f"{hit.group(1)}.{hit.group(2)}"
     return ""
+
+
+_DOTNET_FRAME = re.compile(r"^\s{1,12}at ([A-Z]\w{1,40})\.([A-Z]\w{1,40})\.[\w.`<>]{1,200}\(", re.MULTILINE)
 
 
 def loose_place(text: str) -> str:
@@ -278,7 +303,7 @@ def extract_fields(text: str) -> AlertFields:
     for hit in _FIELD.finditer(text):
         key = hit.group(1).lower()
         key = _FIELD_NAMES.get(key, key)
-        value = hit.group(2).rstrip(".:")
+        value = hit.group(2).rstrip(".:}")
         if key not in where and value and value.lower() not in ("<na>", "null", "none"):
             where[key] = value
     for hit in _RESOURCE_FIELD.finditer(text):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from bot.card import TriageCard
 from bot.identity import fingerprint as text_fingerprint
+from bot.reading import Link, Reading, read
 from bot.triage.evidence import Evidence
 from bot.triage.heuristics import analyse, card_of
 from bot.triage.normalize import normalize, truncate
@@ -52,6 +53,8 @@ class Prepared:
     redactions: list[str]
     prescreen: TriageCard
     evidence: Evidence
+    reading: Reading | None = None
+    links: tuple[Link, ...] = ()
 
 
 def cache_key(text: str, prompt_version: str, model: str, memory_tag: str = "") -> str:
@@ -62,7 +65,9 @@ def prepare(raw: str | bytes, max_chars: int, identify: Callable[[str], str] = t
     """The pure front of the pipeline: normalise, redact, identify, pre-screen."""
     clean = redacted_text(raw, max_chars)
     text = clean.text
-    analysis = analyse(text)
+    # reading never fails a triage: an unknown shape is the generic reading
+    taken = read(text)
+    analysis = analyse(text, taken=taken)
     return Prepared(
         text=text,
         input_hash=clean.digest,
@@ -71,4 +76,6 @@ def prepare(raw: str | bytes, max_chars: int, identify: Callable[[str], str] = t
         redactions=clean.kinds,
         prescreen=card_of(analysis),
         evidence=analysis.evidence,
+        reading=analysis.reading,
+        links=taken.links,
     )

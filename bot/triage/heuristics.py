@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass, field, replace
 
 from bot.card import STEP_MAX, TriageCard
-from bot.triage.alert_fields import AlertFields, extract_fields
+from bot.reading import Read, Reading, read
+from bot.triage.alert_fields import AlertFields, code_service, extract_fields
 from bot.triage.evidence import Evidence
 from bot.triage.instructions import strip_requests
 from bot.triage.normalize import undecodable_share
@@ -19,6 +20,7 @@ from bot.triage.severity import (
     find_label,
     measured_percent,
     numeric_signals,
+    reading_label,
     strip_event_fields,
     strongest_signal,
     term_signals,
@@ -30,6 +32,12 @@ _UNKNOWN_CATEGORY_CONFIDENCE = 0.25
 _GENERIC_STEPS_FACTOR = 0.8
 # At or above this share of undecodable bytes the input is binary, not an alert.
 _BINARY_SHARE = 0.3
+_RESOLVED_STATES = frozenset({"resolved", "ok", "recovered", "up", "closed", "incident.resolved", "close",
+                              "resolve", "inactive", "deactivated"})
+# "Users affected: 1,204" is a count field (Sentry, APMs), not a statement that every user is affected
+_COUNT_FIELD = re.compile(r"(?i)\b(users|customers|sessions) (?:affected|impacted):[ \t]{0,5}([\d,]{1,12})")
+_RUNTIMES = frozenset({"java", "python", "go", "node", "dotnet", "logback", "log4j", "sentry"})
+_SAFE_TARGET = re.compile(r"[^\w.:/@ ()-]")
 _RESOLVED = re.compile(r"\[RESOLVED\b|\bstatus\s*[=:]\s*\"?resolved\b", re.IGNORECASE)
 
 
@@ -57,6 +65,7 @@ class Analysis:
     # sentences addressed to the triager, removed before any rule ran
     requests_removed: int = 0
     evidence: Evidence = field(default_factory=Evidence)
+    reading: Reading = field(default_factory=Reading)
 
 
 def heuristic_card(text: str) -> TriageCard:
@@ -75,16 +84,26 @@ def card_of(analysis: Analysis) -> TriageCard:
     )
 
 
-def analyse(text: str, rules: RuleSet | None = None) -> Analysis:
+def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = None) -> Analysis:
     """Run the rules over one alert and return the decisions with their evidence."""
     rs = rules or default_rules()
+    taken = taken if taken is not None else read(text)
+    reading = taken.reading
+    # a JSON payload is matched on its fields rendered as text, not on its keys and punctuation
+    text = _COUNT_FIELD.sub(r"affected \1 count \2", mask_sender(taken.body or text, reading.source))
     # "mark this P3" or "ignore previous instructions" is never evidence: drop it before any rule runs
     text, requests_removed = strip_requests(text)
     prepared = rs.prepare(text)
     found = rs.match(prepared)
     matched_ids = frozenset(rs.rules[index].id for index in found)
 
-    category, scores, subject = _categorise(rs, found)
+    category, scores, subject = _categorise(rs, found, reading.source)
+    if category == "unknown" and reading.people_text and reading.resource:
+        # a person reporting trouble with a feature of the product: the service's own behaviour
+        category, subject = "app", "Customer-reported problem"
+    if rs.source_votes.get(reading.source, ("",))[0] == "unknown":
+        # a tool outside the categories (cost anomalies): say so rather than guess from its words
+        category, subject = "unknown", "Cost anomaly" if "cost" in reading.source else subject
     binary = undecodable_share(text)
     if binary >= _BINARY_SHARE:
         # a few words that survive in binary noise are not evidence of anything
@@ -99,7 +118,8 @@ def analyse(text: str, rules: RuleSet | None = None) -> Analysis:
         severity_found = rs.match(severity_text)
     severity_ids = frozenset(rs.rules[index].id for index in severity_found)
 
-    label = find_label(rs, text, prepared.lowered)
+    # a label from the tool's own label field, on the tool's own scale; else one in label position in the text
+    label = reading_label(rs, reading) or find_label(rs, text, prepared.lowered)
     signals = term_signals(rs, severity_found, severity_text, labelled=label is not None)
     measured = measured_percent(text) if severity_ids & {"http_5xx", "http_4xx", "error_rate"} else None
     signals.extend(numeric_signals(rs, severity_ids, severity_text.lowered, measured))
@@ -110,7 +130,23 @@ def analyse(text: str, rules: RuleSet | None = None) -> Analysis:
     if label is not None and loss is not None and _rank(loss.severity) < _rank(label.level.most):
         # a stated loss of service outranks a lower label; a person should settle the disagreement
         severity, basis, severity_confidence, conflict = loss.severity, "conflict", 0.3, loss
-    resolved = "resolved" in prepared.lowered and _RESOLVED.search(text) is not None
+    severity, basis, severity_confidence, signal = _from_reading(
+        rs, reading, severity, basis, severity_confidence, signal, label, measured, severity_ids, text
+    )
+    if severity == "P0" and basis == "reading" and label is not None and _rank(label.level.most) > 0:
+        conflict = signal
+    cap = _strictest(_cap(rs, severity_found, severity_text), _one_short(text, reading), _scope(reading, signal))
+    stated_p0 = (loss is not None and loss.severity == "P0") or basis == "reading"
+    # an environment that is not production bounds even a stated outage: no customer is behind it
+    strict = cap is not None and (cap.rule == "environment" or (
+        cap.rule == "not_production" and not _names_production(severity_text.words)
+    ))
+    if cap is not None and _rank(severity) < _rank(cap.severity) and (strict or not stated_p0):
+        # what the text says about scope (one of six hosts, not production) bounds the label and the signals
+        severity, basis, severity_confidence, signal = cap.severity, "capped", 0.6, cap
+    resolved = reading.status in _RESOLVED_STATES or (
+        "resolved" in prepared.lowered and _RESOLVED.search(text) is not None and not reading.status
+    )
     if resolved:
         severity, basis, severity_confidence = "P3", "resolved", 0.8
     if binary >= _BINARY_SHARE:
@@ -119,12 +155,22 @@ def analyse(text: str, rules: RuleSet | None = None) -> Analysis:
 
     all_ids = matched_ids | severity_ids
     fields = extract_fields(text)
-    playbook_id, failure, steps = _steps(rs, category, all_ids, fields.target)
+    if not reading.resource and reading.source in _RUNTIMES:
+        # a stack trace names no host, but its code path names the service (never the host of an API it called)
+        service = code_service(text)
+        if service:
+            reading = reading.model_copy(update={"resource": service})
+    if reading.resource:
+        # the resource field the tool filled names the place, never a region, host of a vendor or an id
+        fields = replace(fields, target=_SAFE_TARGET.sub("", reading.resource)[:60] or fields.target)
+    elif fields.target and fields.target != "the affected component":
+        reading = reading.model_copy(update={"resource": fields.target})
+    playbook_id, failure, steps = _steps(rs, category, all_ids, fields.target, reading)
     confidence = _confidence(category, scores, severity_confidence)
     if playbook_id.endswith("_default") or playbook_id == "none":
         # nothing told us which failure this is: the steps are generic, and the card says so by its confidence
         confidence = round(confidence * _GENERIC_STEPS_FACTOR, 2)
-    evidence = _evidence(rs, found, label, loss, resolved, conflict, requests_removed)
+    evidence = _evidence(rs, found, label, loss, resolved, conflict, requests_removed, reading, basis == "capped")
     if binary >= _BINARY_SHARE:
         note = f"{binary:.0%} of the input is binary or undecodable"
         evidence = replace(evidence, category="unknown", category_reason=note, review=(*evidence.review, note))
@@ -146,11 +192,148 @@ def analyse(text: str, rules: RuleSet | None = None) -> Analysis:
         conflict=conflict,
         requests_removed=requests_removed,
         evidence=evidence,
+        reading=reading,
     )
 
 
 def _rank(severity: str) -> int:
     return SEVERITY_ORDER.index(severity)
+
+
+# The tool that sent an alert is not its subject: a Zabbix CPU alert is about CPU, not the monitoring stack.
+_SENDERS: dict[str, tuple[str, ...]] = {
+    "zabbix": ("zabbix",), "nagios": ("nagios",), "icinga": ("icinga2", "icinga"), "datadog": ("datadoghq", "datadog"),
+    "newrelic": ("newrelic", "new relic"), "pagerduty": ("pagerduty",), "opsgenie": ("opsgenie",),
+    "sentry": ("sentry",), "pingdom": ("pingdom",), "uptimerobot": ("uptimerobot",),
+    "betterstack": ("betterstack", "better stack", "betteruptime"), "statuscake": ("statuscake",),
+    "checkly": ("checkly",), "okta": ("okta",), "grafana": ("grafana",),
+}
+# Senders whose name may be the subject too (an alert about Prometheus itself): only links to their UI are masked.
+_SENDER_URLS: dict[str, tuple[str, ...]] = {"alertmanager": ("alertmanager", "prometheus"), "grafana": ("grafana",)}
+
+
+def mask_sender(text: str, source: str) -> str:
+    """The text without the sending tool's name and links to its own site."""
+    hosts = _SENDER_URLS.get(source)
+    if hosts:
+        text = re.sub(r"https?://[^\s\"'<>|)]{0,200}(?:" + "|".join(hosts) + r")[^\s\"'<>|)]{0,300}", " ", text,
+                      flags=re.IGNORECASE)
+    words = _SENDERS.get(source)
+    if not words:
+        return text
+    pattern = re.compile(
+        r"https?://[^\s\"'<>|)]{0,200}(?:" + "|".join(re.escape(w) for w in words) + r")[^\s\"'<>|)]{0,300}"
+        r"|(?<![A-Za-z])(?:" + "|".join(re.escape(w) for w in words) + r")(?![A-Za-z])",
+        re.IGNORECASE,
+    )
+    return pattern.sub(" ", text)
+
+
+_ACTIVE_STATES = frozenset({"alarm", "firing", "triggered", "open", "fired", "activated", "alerting", "down",
+                            "incident.triggered", "trigger", "create", "re-triggered"})
+_METRIC_ALARM_TOOLS = frozenset({"cloudwatch", "azure-monitor", "gcp-monitoring", "grafana", "alertmanager",
+                                 "datadog", "newrelic"})
+
+
+_ERROR_SHARE = re.compile(
+    r"(?:error|fail|5xx|non-2xx)[^\n%]{0,40}?(\d{1,3}(?:\.\d{1,3})?)\s?%"
+    r"|(\d{1,3}(?:\.\d{1,3})?)\s?%[^\n%]{0,30}?(?:error|fail|5xx|of (?:all )?requests)",
+    re.IGNORECASE,
+)
+# "5 of 6 hosts reporting normally": one short of all, a contained problem
+_SHORT_OF_ALL = re.compile(
+    r"\b(\d{1,4}) (?:of|out of|/) ?(\d{1,4}) (?:\w+ ){0,3}(?:are |is )?(?:reporting normally|healthy|up|ready|running"
+    r"|available|in service|serving)\b",
+    re.IGNORECASE,
+)
+
+
+def error_share(text: str) -> float | None:
+    """The largest share of failing requests the text states next to an error word, or None."""
+    values = [float(hit.group(1) or hit.group(2)) for hit in _ERROR_SHARE.finditer(text[:20_000])]
+    shares = [value for value in values if value <= 100]
+    return max(shares) if shares else None
+
+
+def _one_short(text: str, reading: Reading) -> Signal | None:
+    """A cap when all but one of several instances are fine (text or a kubectl table)."""
+    for hit in _SHORT_OF_ALL.finditer(text[:20_000]):
+        fine, whole = int(hit.group(1)), int(hit.group(2))
+        if whole >= 3 and whole - fine == 1:
+            return Signal("P2", 0.6, "one of several instances", hit.group(0), "one_short")
+    counts = {metric.name: metric.value for metric in reading.metrics if metric.value is not None}
+    for name, value in counts.items():
+        total = counts.get(name.removesuffix(" not ready"), 0.0) if name.endswith(" not ready") else 0.0
+        if value == 1 and total >= 3:
+            return Signal("P2", 0.6, "one of several instances", f"1 of {total:g} {name}", "one_short")
+    return None
+
+
+def _from_reading(
+    rs: RuleSet, reading: Reading, severity: str, basis: str, confidence: float, signal: Signal | None,
+    label: LabelHit | None, measured: float | None, ids: frozenset[str], text: str = "",
+) -> tuple[str, str, float, Signal | None]:
+    """Severity from what the reading measured: no healthy backends, nearly every request failing, cost."""
+    healthy = next((m for m in reading.metrics if "healthy" in m.name.lower() and "unhealthy" not in m.name.lower()
+                    and m.value is not None), None)
+    if healthy is not None and healthy.value == 0:
+        found = Signal("P0", 0.7, "no healthy backends left", f"{healthy.name} = 0", "reading_healthy")
+        return "P0", "reading", 0.7, found
+    failing = error_share(text) if ids & {"http_5xx", "error_rate"} else None
+    if failing is not None and failing >= rs.thresholds.get("error_rate_p0_percent", 90.0):
+        found = Signal("P0", 0.65, "nearly every request failing", f"{failing:g} %", "error_rate_p0")
+        return "P0", "reading", 0.65, found
+    if "cost" in reading.source and reading.metrics and reading.metrics[0].value is not None:
+        spend = reading.metrics[0].value
+        level = "P2" if spend >= rs.thresholds.get("cost_p2_usd", 1000.0) else "P3"
+        return level, "inferred", 0.6, Signal(level, 0.6, "unexpected spend", f"${spend:,.0f}", "cost")
+    if (label is None and signal is None and reading.source in _METRIC_ALARM_TOOLS
+            and reading.status.lower() in _ACTIVE_STATES):
+        found = Signal("P2", 0.5, "a monitored threshold crossed", reading.alert_name[:60] or "alarm", "alarm")
+        return "P2", "inferred", 0.5, found
+    return severity, basis, confidence, signal
+
+
+_NOT_PRODUCTION = frozenset({"staging", "stage", "stg", "dev", "development", "test", "testing", "qa", "sandbox",
+                             "preview", "nonprod", "non-prod", "uat"})
+
+
+def _scope(reading: Reading, signal: Signal | None) -> Signal | None:
+    """Caps from what the reading states: a non-production environment, a certificate's distant expiry."""
+    environment = reading.environment.lower().split("-")[0] if reading.environment else ""
+    if environment in _NOT_PRODUCTION or reading.environment.lower() in _NOT_PRODUCTION:
+        return Signal("P3", 0.6, "not production", f"environment {reading.environment}", "environment")
+    if signal is not None and signal.rule == "cert_expiry" and signal.severity in ("P2", "P3"):
+        return signal
+    return None
+
+
+def _names_production(words: list[str]) -> bool:
+    """Whether the text speaks of production itself (not of "non production" or "not production")."""
+    return any(
+        word in ("prod", "production") and (i == 0 or words[i - 1] not in ("non", "not"))
+        for i, word in enumerate(words)
+    )
+
+
+def _strictest(*caps: Signal | None) -> Signal | None:
+    found = [cap for cap in caps if cap is not None]
+    return max(found, key=lambda cap: _rank(cap.severity)) if found else None
+
+
+def _cap(rs: RuleSet, found: dict[int, str], prepared: object) -> Signal | None:
+    """The strictest bound the text puts on severity, or None."""
+    caps = [rs.rules[i] for i in found if rs.rules[i].caps]
+    if not caps:
+        return None
+    rule = max(caps, key=lambda r: _rank(r.caps or "P0"))
+    return Signal(rule.caps or "P3", 0.6, rule.reason, found[rs.by_id[rule.id]], rule.id)
+
+
+_SECURITY_TOOLS = frozenset({"falco", "guardduty", "securityhub", "wazuh", "auditd", "github-secret-scanning",
+                             "gitleaks", "trufflehog", "secret-scanning"})
+# A stated loss of service or an active compromise raises a weaker answer this far; the rest is the engine's call.
+_FLOOR = "P1"
 
 
 def _evidence(
@@ -161,6 +344,8 @@ def _evidence(
     resolved: bool,
     conflict: Signal | None,
     requests_removed: int,
+    reading: Reading | None = None,
+    capped: bool = False,
 ) -> Evidence:
     """What the text proves on its own, for checking any engine's answer."""
     decisive = next((rs.rules[i] for i in found if rs.rules[i].decisive and rs.rules[i].category), None)
@@ -170,29 +355,43 @@ def _evidence(
     if requests_removed:
         review.append("the text tells the triager how to classify it; that part was ignored")
     most, least, why = "P0", "P3", ""
-    if resolved:
+    breach = next((rs.rules[i] for i in found if rs.rules[i].id == "breach"), None)
+    if resolved or capped:
         pass
-    elif loss is not None:
-        least, why = loss.severity, f"the text states {loss.reason} ('{loss.evidence}')"
-        if label is not None and _rank(label.level.most) <= _rank(loss.severity):
-            most = label.level.most
-    elif label is not None:
-        most, least, why = label.level.most, label.level.least, f"the alert is labelled {label.word}"
+    elif loss is not None and (loss.severity == "P0" or requests_removed):
+        # a stated full loss (nothing serving, data lost, customers affected) is decisive; so is any stated loss
+        # of service in text that tried to steer the triage, since the answer may have been steered
+        least, why = _FLOOR, f"the text states {loss.reason} ('{loss.evidence}')"
+    elif breach is not None:
+        least, why = _FLOOR, f"the text states {breach.reason} ('{found[rs.by_id[breach.id]]}')"
+    label_least = "P3"
+    if label is not None:
+        most = label.level.most
+        if not resolved:
+            label_least = label.level.least
+    source = reading.source if reading is not None else ""
     return Evidence(
         category=decisive.category if decisive else None,
         category_reason=f"the text shows {decisive.label or decisive.id}" if decisive else "",
+        category_binding=source in _SECURITY_TOOLS,
         most=most,
         least=least,
         severity_reason=why,
+        label_least=label_least,
         review=tuple(review),
     )
 
 
 # --- category -----------------------------------------------------------------------------------------
-def _categorise(rs: RuleSet, found: dict[int, str]) -> tuple[str, dict[str, float], str]:
+def _categorise(rs: RuleSet, found: dict[int, str], source: str = "") -> tuple[str, dict[str, float], str]:
     scores: dict[str, float] = {}
     best_rule: dict[str, Rule] = {}
     strongest: dict[str, float] = {}
+    vote = rs.source_votes.get(source)
+    if vote is not None:
+        # the tool that wrote the text says what kind of thing it watches (a GuardDuty finding is security)
+        scores[vote[0]] = vote[1]
+        strongest[vote[0]] = vote[1]
     for index in found:
         rule = rs.rules[index]
         if rule.category is None or rule.weight <= 0:
@@ -217,17 +416,74 @@ def _categorise(rs: RuleSet, found: dict[int, str]) -> tuple[str, dict[str, floa
 
 # --- steps and confidence -----------------------------------------------------------------------------
 def _steps(
-    rs: RuleSet, category: str, ids: frozenset[str], target: str
+    rs: RuleSet, category: str, ids: frozenset[str], target: str, reading: Reading | None = None
 ) -> tuple[str, str, tuple[str, str, str]]:
-    chosen = next((book for book in rs.playbooks_for(category) if book.when <= ids), None)
-    if chosen is None:
-        return "none", "", (
-            "Read the full alert and identify the affected service and its owner",
-            "Check that service's dashboards and logs around the alert time",
-            "Escalate to the owning team if you confirm user impact",
-        )
+    source = reading.source if reading is not None else ""
+    chosen = next(
+        (book for book in rs.playbooks_for(category)
+         if book.when <= ids and (not book.sources or source in book.sources) and source not in book.not_sources),
+        None,
+    )
+    generic = chosen is not None and chosen.id.endswith("_default") and category != "security"
+    if reading is not None and reading.people_text and (chosen is None or generic or chosen.id in _PEOPLE_BOOKS):
+        return "people", "", people_steps(reading, target)
+    if chosen is None or (generic and reading is not None and reading.alert_name):
+        # security keeps its contain-preserve-rotate default: never restart first on a named alert
+        return "none", "", reading_steps(reading, target)
     filled = tuple(_fill_step(step, target) for step in chosen.steps)
     return chosen.id, chosen.failure, (filled[0], filled[1], filled[2])
+
+
+# What a cloud metric namespace watches, for steps built from the reading.
+_NAMESPACES = {
+    "aws/applicationelb": "load balancer target group", "aws/elb": "load balancer", "aws/networkelb": "load balancer",
+    "aws/rds": "RDS database", "aws/dynamodb": "DynamoDB table", "aws/sqs": "SQS queue",
+    "aws/lambda": "Lambda function",
+    "aws/ecs": "ECS service", "aws/ec2": "EC2 instance", "aws/elasticache": "ElastiCache cluster",
+    "aws/kinesis": "Kinesis stream", "aws/sns": "SNS topic", "aws/apigateway": "API Gateway API", "aws/s3": "S3 bucket",
+    "aws/es": "OpenSearch domain", "aws/eks": "EKS cluster", "aws/efs": "EFS file system",
+}
+
+
+_PEOPLE_BOOKS = frozenset({"customer_ticket", "app_errors", "edge_outage", "gateway_errors", "sso_signin"})
+
+
+def people_steps(reading: Reading, target: str) -> tuple[str, str, str]:
+    """Steps for what a person reported: reproduce it, find it in the service's signals, answer the reporter."""
+    feature = reading.resource or "what they describe"
+    return (
+        _fill_step(f"Reproduce the reported problem with {feature} yourself and note the exact error and time", target),
+        _fill_step(f"Check {feature}'s error rate, logs and latest deploy around the time the reporter gives", target),
+        _fill_step("Tell the reporter what you found; open an incident if other customers are affected", target),
+    )
+
+
+def reading_steps(reading: Reading | None, target: str) -> tuple[str, str, str]:
+    """Steps built from what the reading states, when no playbook fits the failure."""
+    place = target if target and target != "the affected component" else ""
+    labels = reading.labels if reading is not None else {}
+    namespace = labels.get("namespace") or labels.get("metricnamespace") or labels.get("metric_namespace") or ""
+    kind = _NAMESPACES.get(namespace.lower(), "")
+    if place and kind:
+        place = f"{kind} {place}"
+    name = reading.alert_name if reading is not None else ""
+    tool = reading.source if reading is not None and reading.source not in ("unknown", "chat", "ticket") else ""
+    metric = reading.metrics[0] if reading is not None and reading.metrics else None
+    first = (
+        f"Search the runbook and past incidents for '{name[:60]}'" + (f" and confirm it still fires for {place}"
+                                                                       if place else "")
+        if name else f"Identify the service and owner of {place or 'the affected component'} from the alert"
+    )
+    if metric is not None:
+        limit = f" against its threshold {metric.threshold:g}{metric.unit and ' ' + metric.unit}" if (
+            metric.threshold is not None) else ""
+        second = f"Graph {metric.name[:50]} on {place or 'the resource'}{limit} over the last hours"
+    elif tool:
+        second = f"Open the alert in {tool} and check {place or 'the resource'}'s recent changes, logs and events"
+    else:
+        second = f"Check {place or 'that service'}'s dashboards and logs around the alert time"
+    third = f"Escalate to the team that owns {place or 'the service'} if users are affected"
+    return (_fill_step(first, target), _fill_step(second, target), _fill_step(third, target))
 
 
 def _fill_step(step: str, target: str) -> str:

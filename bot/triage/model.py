@@ -139,13 +139,15 @@ class ModelClient:
         return MODES[self._mode.get(model, 0)]
 
     async def triage(
-        self, model: str, alert: str, deadline: float, *, examples: Sequence[PromptExample] = ()
+        self, model: str, alert: str, deadline: float, *, examples: Sequence[PromptExample] = (),
+        reading: str = "",
     ) -> ModelAnswer:
         """One card from `model` before `deadline` (a monotonic time), repairing invalid output once.
 
-        `examples` are judged earlier incidents from memory, shown to the model for reference.
+        `examples` are judged earlier incidents from memory, shown to the model for reference; `reading` is
+        the reading stage's JSON of the alert (untrusted data, like the alert).
         """
-        messages: list[dict[str, str]] = self._prompt.messages(alert, examples)
+        messages: list[dict[str, str]] = self._prompt.messages(alert, examples, reading)
         tokens_in = tokens_out = retries = 0
         repaired = False
         for attempt in range(2):

@@ -39,6 +39,7 @@ _NOT_SECRET_WORDS = (
 _NOT_SECRETS = frozenset(_NOT_SECRET_WORDS.split())
 _NUMBER = re.compile(r"\d{1,5}")
 _PATH = re.compile(r"/[\w./-]{0,255}")
+_PATH_SEGMENT = 32
 _PLACEHOLDER = re.compile(r"\$\{[^}]{1,64}\}|\$[A-Z_][A-Z0-9_]{0,63}|\*{3,}|x{3,}|<[^>]{1,64}>|\{\{[^}]{1,64}\}\}"
     r"|%\(\w{1,64}\)[sdr]|%[sdr]")
 
@@ -47,8 +48,13 @@ def _looks_secret(value: str) -> bool:
     """A value worth hiding: not a status word, a small number, a placeholder, a path or an earlier mask."""
     if value.startswith("[REDACTED") or value.casefold() in _NOT_SECRETS:
         return False
-    # a path has a few segments or a short name; one long run after a slash is base64 that starts with "/"
-    path = _PATH.fullmatch(value) is not None and (value.count("/") > 1 or len(value) <= 24)
+    # a path has a few segments or a short name, and names of a readable size; one long run between slashes
+    # is base64 that happens to hold "/"
+    path = (
+        _PATH.fullmatch(value) is not None
+        and (value.count("/") > 1 or len(value) <= 24)
+        and max(map(len, value.split("/"))) <= _PATH_SEGMENT
+    )
     return not (_NUMBER.fullmatch(value) or _PLACEHOLDER.fullmatch(value) or path)
 
 

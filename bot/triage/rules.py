@@ -58,6 +58,8 @@ class Rule:
     outranks_label: bool = False
     # proof of the category on its own: a model answer that says otherwise is overruled
     decisive: bool = False
+    # context that bounds how severe the card can be, whatever the label ("non-production", "1 of 6 hosts")
+    caps: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,9 @@ class Playbook:
     priority: float
     steps: tuple[str, str, str]
     failure: str = ""
+    # the tools (reading sources) the playbook is for, or () for any; and the tools it never fits
+    sources: frozenset[str] = frozenset()
+    not_sources: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,10 @@ class RuleSet:
     unknown_below: float
     thresholds: Mapping[str, float]
     by_id: Mapping[str, int] = field(default_factory=dict)
+    # reading source -> (category, weight): what kind of thing the tool that wrote the text watches
+    source_votes: Mapping[str, tuple[str, float]] = field(default_factory=dict)
+    # (reading source, label key) -> label table: a vendor's own severity scale
+    vendor_scales: Mapping[tuple[str, str], str] = field(default_factory=dict)
     by_category: Mapping[str, tuple[Playbook, ...]] = field(default_factory=dict)
 
     def prepare(self, text: str) -> Text:
@@ -230,6 +239,7 @@ def _build_rules(
             unlabelled_only=bool(raw.get("unlabelled_only", False)),
             outranks_label=bool(raw.get("outranks_label", False)),
             decisive=bool(raw.get("decisive", False)),
+            caps=_severity(raw["caps"], where) if "caps" in raw else None,
         )
         terms = _strings(raw.get("terms", []), where)
         raw_patterns = _strings(raw.get("patterns", []), where)
@@ -291,6 +301,8 @@ def _build_playbooks(raw_books: Sequence[Mapping[str, Any]], rule_ids: set[str])
                 priority=float(raw.get("priority", 0)),
                 steps=(steps[0], steps[1], steps[2]),
                 failure=str(raw.get("failure", "")),
+                sources=frozenset(_strings(raw.get("sources", []), where)),
+                not_sources=frozenset(_strings(raw.get("not_sources", []), where)),
             )
         )
     books.sort(key=lambda book: -book.priority)
@@ -368,7 +380,32 @@ def compile_rules(data: Mapping[str, Any]) -> RuleSet:
         thresholds={key: float(value) for key, value in data.get("thresholds", {}).items()},
         by_id=by_id,
         by_category=by_category,
+        source_votes=_source_votes(data.get("source_category", {})),
+        vendor_scales=_vendor_scales(data.get("vendor_scale", []), labels),
     )
+
+
+def _source_votes(raw: Mapping[str, Any]) -> dict[str, tuple[str, float]]:
+    votes: dict[str, tuple[str, float]] = {}
+    for source, value in raw.items():
+        where = f"source_category.{source}"
+        if not isinstance(value, list) or len(value) != 2 or value[0] not in CATEGORY_NAMES:
+            raise RulesError(f"{where}: expected [category, weight]")
+        votes[source] = (str(value[0]), float(value[1]))
+    return votes
+
+
+def _vendor_scales(raw: Sequence[Mapping[str, Any]], labels: Mapping[str, Any]) -> dict[tuple[str, str], str]:
+    scales: dict[tuple[str, str], str] = {}
+    for position, entry in enumerate(raw):
+        where = f"vendor_scale #{position + 1}"
+        table = str(_need(entry, "table", where))
+        if table not in labels:
+            raise RulesError(f"{where}: unknown label table {table!r}")
+        for source in _strings(_need(entry, "sources", where), where):
+            for key in _strings(_need(entry, "keys", where), where):
+                scales[(source, key.lower())] = table
+    return scales
 
 
 def load_rules(path: str | Path | None = None) -> RuleSet:

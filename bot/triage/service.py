@@ -222,7 +222,7 @@ class TriageService:
         # the engine (and whatever the cache) said.
         outcome.card = with_precedent(outcome.card, memory.precedent)
         # A verdict below what the alert's own label asks for is kept, and said on the card.
-        memory = replace(memory, precedent=against_label(memory.precedent, prepared.evidence.least))
+        memory = replace(memory, precedent=against_label(memory.precedent, prepared.evidence.label_least))
         return outcome, memory
 
     # --- decisions -----------------------------------------------------------------------------
@@ -325,12 +325,12 @@ class TriageService:
         failure: ModelError | None = None
         try:
             async with asyncio.timeout(max(deadline - self._monotonic(), 0.0)):
-                answer, failure = await self._call(tier, prepared.text, deadline, spent, memory)
+                answer, failure = await self._call(tier, prepared, deadline, spent, memory)
                 unusable = failure is not None and failure.kind == "invalid_output"
                 if (answer is not None or unusable) and escalate(
                     tier, answer.card if answer else None, self._policy, budget
                 ):
-                    stronger, strong_failure = await self._call("strong", prepared.text, deadline, spent, memory)
+                    stronger, strong_failure = await self._call("strong", prepared, deadline, spent, memory)
                     if stronger is not None and (answer is None or stronger.card.confidence >= answer.card.confidence):
                         answer = stronger
                     elif answer is None:
@@ -355,7 +355,7 @@ class TriageService:
         return outcome
 
     async def _call(
-        self, tier: Tier, text: str, deadline: float, spent: Outcome, memory: Memory
+        self, tier: Tier, prepared: Prepared, deadline: float, spent: Outcome, memory: Memory
     ) -> tuple[ModelAnswer | None, ModelError | None]:
         """One model answer (or the error), adding its tokens and cost to `spent`.
 
@@ -363,6 +363,7 @@ class TriageService:
         once its real cost is counted, so calls in flight together cannot overshoot the budget.
         """
         assert self.model is not None
+        text = prepared.text
         model = self._model_name(tier)
         reserved = self._reserve(model, text)
         if reserved is None:
@@ -371,7 +372,10 @@ class TriageService:
         try:
             async with self._slots.get():
                 began = self._monotonic()
-                answer = await self.model.triage(model, text, deadline, examples=memory.examples)
+                answer = await self.model.triage(
+                    model, text, deadline, examples=memory.examples,
+                    reading=prepared.reading.model_dump_json(exclude_defaults=True) if prepared.reading else "",
+                )
         except ModelError as exc:
             self._account(spent, model, exc.tokens_in, exc.tokens_out, exc.retries)
             self.metrics.model_calls.labels(model, exc.kind).inc()
@@ -474,6 +478,8 @@ class TriageService:
             created_at=self._clock(),
             precedent=memory.precedent,
             similar=list(memory.similar),
+            reading=prepared.reading,
+            links=list(prepared.links),
         )
         return TriageResult(**card.model_dump(), meta=meta)
 

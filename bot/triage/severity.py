@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.reading import Reading
 from bot.triage.rules import SEVERITY_ORDER, LabelLevel, RuleSet, Text
 
 _DEFAULT_SEVERITY = "P3"
@@ -80,12 +81,12 @@ def term_signals(rs: RuleSet, found: dict[int, str], prepared: Text, *, labelled
         if rule.severity is None or (labelled and rule.unlabelled_only):
             continue
         severity = rule.severity
-        if rule.hedgeable:
-            context = _term_context(rs, prepared.words, term)
-            if context == "negated":
-                continue
-            if context == "hedged":
-                severity = _less_severe(severity)
+        context = _term_context(rs, prepared.words, term)
+        if context == "negated" and (rule.hedgeable or severity in ("P0", "P1")):
+            # "not customer facing", "no data loss": a negated grave statement is no evidence, hedgeable or not
+            continue
+        if rule.hedgeable and context == "hedged":
+            severity = _less_severe(severity)
         signals.append(Signal(severity, rule.confidence, rule.reason, term, rule.id))
     return signals
 
@@ -190,6 +191,28 @@ def find_label(rs: RuleSet, text: str, lowered: str) -> LabelHit | None:
                 best = candidate
         if best is not None:
             return best
+    return None
+
+
+# Label keys read from any tool's label field when it has no scale of its own.
+_GENERIC_LABEL_KEYS = ("severity", "priority", "urgency", "level")
+
+
+def reading_label(rs: RuleSet, reading: Reading) -> LabelHit | None:
+    """The severity label in the tool's own label field, mapped by the tool's own scale."""
+    if not reading.labels:
+        return None
+    lowered = {key.lower(): value for key, value in reading.labels.items()}
+    for key in (*_GENERIC_LABEL_KEYS, *(k for (source, k) in rs.vendor_scales if source == reading.source)):
+        value = lowered.get(key)
+        if not value:
+            continue
+        table_name = rs.vendor_scales.get((reading.source, key)) or rs.vendor_scales.get(("*", key), "default")
+        first = value.split()[0] if value.split() else value
+        word = re.sub(r"[-_ `*():]", "", first.lower())
+        level = rs.labels[table_name].get(word)
+        if level is not None:
+            return LabelHit(f"{reading.source}:{key}", word, level, 0.8 if table_name == "default" else 0.7)
     return None
 
 

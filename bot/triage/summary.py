@@ -23,6 +23,15 @@ def summarise(analysis: Analysis) -> str:
 def _what(analysis: Analysis) -> str:
     if analysis.category == "unknown" and analysis.evidence.category_reason:
         return f"Unreadable input: {analysis.evidence.category_reason}; a person needs to look at the source"
+    reading = analysis.reading
+    if analysis.category == "unknown" and reading.source not in ("unknown", "chat", "ticket") and (
+        reading.alert_name or analysis.signal is not None
+    ):
+        # a tool outside the categories (a cost anomaly): say what it reported, not that nothing was found
+        name = alert_title(reading.alert_name) or reading.source
+        place = alert_title(reading.resource)
+        reason = analysis.signal.reason if analysis.signal is not None else "raised an alert"
+        return f"{name} — {place}: {reason}" if place else f"{name}: {reason}"
     if analysis.category == "unknown":
         return "No known component or failure in this text: a person needs to read it"
     failure = analysis.failure if analysis.failure not in ("", "problem") else ""
@@ -31,10 +40,27 @@ def _what(analysis: Analysis) -> str:
     if token and token.lower() not in failure.lower():
         failure = f"{failure} ({token})"
     place = analysis.fields.target
-    where = f" on {place}" if place and place != _NO_PLACE else ", place not stated"
+    known = bool(place) and place != _NO_PLACE
+    name = alert_title(analysis.reading.alert_name)
     if failure.lower().startswith(analysis.subject.lower()):
-        return f"{failure[0].upper()}{failure[1:]}{where}"
-    return f"{analysis.subject}: {failure}{where}"
+        what = f"{failure[0].upper()}{failure[1:]}"
+    else:
+        what = f"{analysis.subject}: {failure}"
+    if name:
+        # the alert's own name first: what people search runbooks and history by
+        return f"{name} — {place}: {what}" if known and place.lower() not in name.lower() else f"{name}: {what}"
+    return f"{what} on {place}" if known else f"{what}, place not stated"
+
+
+_TITLE_WORDS = 5
+
+
+def alert_title(name: str) -> str:
+    """The alert's name for a card's first line; a long title is cut so the card never repeats the alert."""
+    words = name.split()
+    if len(words) <= _TITLE_WORDS:
+        return " ".join(words)
+    return " ".join(words[:_TITLE_WORDS]) + "…"
 
 
 def _where(analysis: Analysis) -> str:
@@ -43,6 +69,12 @@ def _where(analysis: Analysis) -> str:
         value if key == "near" else f"also named {value}" if key == "also" else f"{key} {value}"
         for key, value in fields.where
     )
+    reading = analysis.reading
+    if reading.people_text:
+        about = f" about {alert_title(reading.resource)}" if reading.resource else ""
+        return f"Where: reported by a person ({reading.source}){about}" + (f"; {found}" if found else "")
+    if not found and reading.resource:
+        found = alert_title(reading.resource)
     return f"Where: {found or 'not stated in the alert'}"
 
 
@@ -69,6 +101,6 @@ def _basis(analysis: Analysis) -> str:
         if signal is not None and signal.severity != "P3":
             text = f"{text} and the text shows {signal.reason} ('{signal.evidence}')"
         return text
-    if analysis.basis == "inferred" and signal is not None:
+    if analysis.basis in ("inferred", "reading", "capped") and signal is not None:
         return f"the text shows {signal.reason} ('{signal.evidence}')"
     return "no severity label and no impact are stated"
