@@ -32,7 +32,7 @@ from bot.card import TriageMeta, TriageResult  # noqa: E402
 from bot.identity import fingerprint as text_fingerprint  # noqa: E402
 from bot.observability import Metrics, configure_logging  # noqa: E402
 from bot.settings import Settings  # noqa: E402
-from bot.store import SQLiteStore  # noqa: E402
+from bot.store import SQLStore  # noqa: E402
 from bot.triage.front import prepare  # noqa: E402
 from bot.triage.service import TriageService  # noqa: E402
 
@@ -84,7 +84,7 @@ async def triage_latencies(service: TriageService, texts: list[str]) -> list[flo
     return latencies
 
 
-def fill(store: SQLiteStore, incidents: int, judged: int) -> float:
+def fill(store: SQLStore, incidents: int, judged: int) -> float:
     """Record `incidents` past triages of distinct identities as the service records them; judge `judged`.
 
     Cards are the heuristic card of each alert kind and texts need no redaction (they are synthetic), so
@@ -106,7 +106,7 @@ def fill(store: SQLiteStore, incidents: int, judged: int) -> float:
 
 
 async def interleaved(
-    empty: TriageService, full: TriageService, store: SQLiteStore, queries: list[str]
+    empty: TriageService, full: TriageService, store: SQLStore, queries: list[str]
 ) -> tuple[list[float], list[float], list[float], dict[str, int]]:
     """Per query, back to back so that both stores see the same machine load: a triage on the empty store,
     the lookup alone on the full store, a triage on the full store."""
@@ -148,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
             else:  # an alert never seen
                 queries.append(incident_text(args.incidents + index, 1000 + index))
 
-        empty = SQLiteStore.open(f"{scratch}/empty.db")
-        full = SQLiteStore.open(f"{scratch}/full.db")
+        empty = SQLStore.open(f"{scratch}/empty.db")
+        full = SQLStore.open(f"{scratch}/full.db")
         fill_seconds = fill(full, args.incidents, args.judged)
         empty_service = TriageService(settings(f"{scratch}/empty.db"), empty, Metrics())
         full_service = TriageService(settings(f"{scratch}/full.db"), full, Metrics())

@@ -1,4 +1,4 @@
-"""The triage-bot command: serve · socket · triage · eval · report · cases."""
+"""The triage-bot command: serve · socket · triage · eval · report · cases · db."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any, TextIO
 
 import psycopg
-import psycopg_pool
+import sqlalchemy.exc
 import structlog
 from uvicorn import server as uvicorn_server
 
@@ -26,6 +26,7 @@ from bot.health import DatabaseUnavailable
 from bot.observability import configure_logging, version
 from bot.settings import ConfigError, Settings, without_blanks
 from bot.store import open_store
+from bot.store.migrate import SchemaError
 from bot.triage.errors import InputError
 from bot.triage.markup import decode_markup
 from bot.triage.service import TriageService
@@ -85,6 +86,12 @@ def parser() -> argparse.ArgumentParser:
 
     cases = sub.add_parser("cases", help="write the cards people judged as eval JSONL to stdout")
     cases.add_argument("--since", type=float, default=None, metavar="DAYS", help="only verdicts of the last DAYS")
+    cases.add_argument("--sqlite", metavar="FILE", help="write them to a new SQLite database FILE instead")
+
+    db = sub.add_parser("db", help="the database schema: migrate it, or show its revision")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="bring the database (TRIAGE_DATABASE_URL or TRIAGE_DB) to this release's schema")
+    db_sub.add_parser("current", help="print the database's schema revision")
 
     report = sub.add_parser("report", help="agreement of humans with the cards, per model and prompt version")
     report.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -114,7 +121,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The card is the output of `triage`; its log line would only clutter the terminal.
     quiet = args.command == "triage" and settings.log_level == "info"
     configure_logging("warning" if quiet else settings.log_level)
-    reads_db = args.command in ("report", "cases") or (args.command == "eval" and args.feedback)
+    reads_db = (
+        args.command in ("report", "cases")
+        or (args.command == "eval" and args.feedback)
+        or (args.command == "db" and args.db_command == "current")
+    )
     if reads_db and getattr(args, "since", None) is not None and args.since <= 0:
         print("error: --since takes a positive number of days", file=sys.stderr)
         return 2
@@ -126,11 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except sqlite3.Error as exc:
-        print(f"error: database {settings.db_path} (TRIAGE_DB): {exc}", file=sys.stderr)
-        return 2
-    except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
-        print(f"error: database {settings.database_label} (TRIAGE_DATABASE_URL): {exc}", file=sys.stderr)
+    except (sqlite3.Error, psycopg.Error, sqlalchemy.exc.SQLAlchemyError, SchemaError) as exc:
+        where = "TRIAGE_DATABASE_URL" if settings.database_url else "TRIAGE_DB"
+        reason = getattr(exc, "orig", None) or exc
+        print(f"error: database {settings.database_label} ({where}): {reason}", file=sys.stderr)
         return 2
     except DatabaseUnavailable as exc:
         print(f"error: database {settings.database_label}: {exc.reason}", file=sys.stderr)
@@ -150,6 +160,8 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         return socket_command(settings)
     if args.command == "cases":
         return cases_command(settings, args)
+    if args.command == "db":
+        return db_command(settings, args, sys.stdout)
     return 2
 
 
@@ -376,14 +388,35 @@ def eval_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cases_command(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.memory.cases import judged_lines, write_cases
+    from bot.memory.cases import export_cases, judged_lines, write_cases
 
+    if args.sqlite and os.path.exists(args.sqlite):
+        print(f"error: {args.sqlite} exists; --sqlite writes a new database", file=sys.stderr)
+        return 2
     store = open_store(settings.db_path, settings.database_url)
     try:
         lines = judged_lines(store, args.since)
     finally:
         store.close()
+    if args.sqlite:
+        print(f"{export_cases(lines, args.sqlite)} judged cases written to {args.sqlite}", file=sys.stderr)
+        return 0
     write_cases(lines, sys.stdout)
+    return 0
+
+
+def db_command(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    """`db upgrade` migrates (as every start does), `db current` only reads the revision."""
+    from bot.store import dialects, migrate
+
+    dialect = dialects.connect(settings.database_url if settings.database_url else settings.db_path)
+    try:
+        if args.db_command == "upgrade":
+            out.write(f"{migrate.upgrade(dialect)} (head)\n")
+        else:
+            out.write(migrate.describe(dialect) + "\n")
+    finally:
+        dialect.engine.dispose()
     return 0
 
 

@@ -1,12 +1,14 @@
-"""Work done once: the front stage per distinct text, full-text answers until the incident index changes."""
+"""Work done once: the front stage per distinct text, an indexed incident's words per text."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.store import SQLiteStore
+from bot.store import open_store
 from bot.triage.errors import InputError
 from bot.triage.front import prepare
 from bot.triage.front_cache import FrontCache
@@ -61,8 +63,8 @@ def test_a_long_input_is_prepared_without_being_kept() -> None:
     assert not cache._entries
 
 
-def test_remembered_searches_see_an_incident_indexed_since() -> None:
-    store = SQLiteStore.open(":memory:")
+def test_searches_see_an_incident_indexed_since(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "memory.db"))
     store.record_triage(make_result(meta={"triage_id": "a", "fingerprint": "fp-a"}), "kafka broker offline")
     assert [s["triage_id"] for s in store.recall("fp-x", "kafka broker offline again")["similar"]] == ["a"]
     store.record_triage(make_result(meta={"triage_id": "b", "fingerprint": "fp-b"}), "kafka broker offline now")

@@ -14,9 +14,8 @@ from bot.card import Severity, TriageMeta, TriageResult
 from bot.memory.precedent import memory_from, with_precedent
 from bot.memory.recall import SEARCH_TERMS, pick_similar, rare_terms, related, search_terms
 from bot.memory.verdicts import Change, VerdictError, VerdictRequest, fold_verdict, plan_verdict
-from bot.store import SQLiteStore, Store, open_store
-from bot.store.migrations.sqlite import MIGRATIONS, migrate
-from bot.store.sqlite_memory import FTS_TABLE, fts5_query
+from bot.store import Store, open_store
+from bot.store.dialects import FTS5_TABLE, fts5_query
 from bot.triage.prompt import ALERT_CLOSE, ALERT_OPEN, EXAMPLE_CLOSE, EXAMPLE_OPEN, neutralise
 
 MEGABYTE_OF_BLANKS = " \t\n" * 350_000
@@ -24,7 +23,7 @@ MEGABYTE_OF_BLANKS = " \t\n" * 350_000
 
 def _fts() -> sqlite3.Connection:
     conn = sqlite3.connect(":memory:")
-    conn.execute(FTS_TABLE)
+    conn.execute(FTS5_TABLE)
     conn.execute("insert into incident_text (text, fingerprint) values ('disk full on db-1 NEAR AND OR', 'f')")
     return conn
 
@@ -169,27 +168,19 @@ def test_rare_terms_keep_the_search_small() -> None:
     assert rare_terms(["firing"], documents) == []
 
 
-def test_a_database_from_before_memory_gains_precedents_and_search(tmp_path: Path) -> None:
+def test_a_database_from_the_previous_release_regains_precedents_and_search(tmp_path: Path) -> None:
+    # written by release 0.1.0; its verdicts and word counts lost, as if cut off by a crash
     path = str(tmp_path / "old.db")
-    conn = sqlite3.connect(path, isolation_level=None)
-    migrate(conn, MIGRATIONS[:1])
-    old = _result("old-1", "fp-old")
-    conn.execute(
-        "insert into triages (id, created_at, fingerprint, text, severity, category, result)"
-        " values (?, ?, ?, ?, ?, ?, ?)",
-        ("old-1", 1.0, "fp-old", "Disk almost full on db-1 /var", "P2", "infra", old.model_dump_json()),
-    )
-    conn.execute(
-        "insert into feedback (triage_id, user, action, old_value, new_value, created_at)"
-        " values (?, ?, ?, ?, ?, ?)",
-        ("old-1", "U1", "category", "infra", "data", 2.0),
-    )
+    conn = sqlite3.connect(path)
+    conn.executescript((Path(__file__).parent / "fixtures" / "legacy_store_sqlite.sql").read_text())
+    conn.executescript("delete from verdicts; delete from incident_terms;")
     conn.close()
-    store = SQLiteStore.open(path)
+    store = open_store(path)
     try:
-        assert store.precedent("fp-old") is not None and (store.precedent("fp-old") or {})["category"] == "data"
-        similar = store.recall("fp-new", "Disk almost full on db-2 /var")["similar"]
-        assert [s["triage_id"] for s in similar] == ["old-1"]
+        precedent = store.precedent("fp0")
+        assert precedent is not None and precedent["triage_id"] == "t0" and precedent["verdict"] == "confirm"
+        similar = store.recall("fp-new", "disk full on db-2 /var/lib/postgresql")["similar"]
+        assert [s["triage_id"] for s in similar][:1] == ["t0"]
     finally:
         store.close()
 

@@ -84,7 +84,7 @@ def test_the_pool_size_reaches_the_postgres_pool(pg_server: str, gateways: Gatew
 
     with pg.fresh_database(pg_server) as url:
         gateway = gateways.build(database_url=url, database_pool=3)
-        assert gateway.store.inner.pool.max_size == 3  # type: ignore[attr-defined]
+        assert gateway.store.inner.engine.pool.size() == 3  # type: ignore[attr-defined]
 
 
 # --- command line -----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Any
 from bot.cli import main
 from bot.report import aggregate, report_json, run_report, verdict
 from bot.settings import Settings
-from bot.store import SQLiteStore
+from bot.store import SQLStore
 from tests.test_slack_blocks import make_result
 
 
@@ -68,7 +68,7 @@ def test_no_feedback_means_no_agreement_figure() -> None:
 
 def test_report_command_reads_the_database(tmp_path: Any, monkeypatch: Any, capsys: Any) -> None:
     db = str(tmp_path / "t.db")
-    store = SQLiteStore.open(db)
+    store = SQLStore.open(db)
     old = make_result(meta={"triage_id": "old", "source": "slack:channel", "created_at": time.time() - 10 * 86400})
     new = make_result(meta={"triage_id": "new", "source": "slack:command", "created_at": time.time()})
     for result in (old, new):

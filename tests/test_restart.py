@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -10,14 +11,18 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from tests.fakes import slack_requests as sr
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack import FakeSlack
+from tests.replicas import query
 
 ROOT = Path(__file__).resolve().parents[1]
 CHANNEL = "CALERT"
@@ -51,14 +56,31 @@ def send(port: int, text: str, ts: str) -> int:
     return httpx.post(f"http://127.0.0.1:{port}/slack/events", content=body.encode(), headers=headers).status_code
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[dict[str, str], Callable[[str], list[Any]]]:
+    """The gateway's database settings, and a way to query it from the test."""
+    if request.param == "postgres":
+        url = str(request.getfixturevalue("pg_url"))
+        return {"TRIAGE_DATABASE_URL": url}, lambda sql: query(url, sql)
+    db = tmp_path / "restart.db"
+
+    def read(sql: str) -> list[Any]:
+        with contextlib.closing(sqlite3.connect(db)) as conn:
+            return conn.execute(sql).fetchall()
+
+    return {"TRIAGE_DB": str(db)}, read
+
+
 def test_sigkill_mid_storm_loses_nothing_and_doubles_nothing(
-    tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+    tmp_path: Path, fake_slack: FakeSlack, fake_openai: FakeOpenAI,
+    database: tuple[dict[str, str], Callable[[str], list[Any]]],
 ) -> None:
     fake_openai.latency = 2.0
-    db = tmp_path / "restart.db"
+    where, read = database
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SLACK_", "TRIAGE_"))}
+    env.update(where)
     env.update(
-        TRIAGE_DB=str(db), OPENAI_API_KEY="k", OPENAI_BASE_URL=fake_openai.base_url,
+        OPENAI_API_KEY="k", OPENAI_BASE_URL=fake_openai.base_url,
         SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET=sr.SECRET, SLACK_API_URL=fake_slack.base_url,
         TRIAGE_ALERT_CHANNELS=CHANNEL, TRIAGE_SLACK_POST_INTERVAL="5", TRIAGE_COUNTER_INTERVAL="0.2",
     )
@@ -84,16 +106,14 @@ def test_sigkill_mid_storm_loses_nothing_and_doubles_nothing(
     gateway = start(port, env, log)
     try:
         fake_slack.wait_for(lambda: len(fake_slack.posts()) >= 6, timeout=60)
-        conn = sqlite3.connect(db)
         settled = "select count(*) from incidents where post_state = 'posted' and dirty = 0 and count = 20"
         try:
-            fake_slack.wait_for(lambda: conn.execute(settled).fetchone()[0] == 6, timeout=60)
+            fake_slack.wait_for(lambda: read(settled)[0][0] == 6, timeout=60)
         except AssertionError:
-            state = conn.execute("select count, post_state, dirty from incidents").fetchall()
-            by_status = conn.execute("select status, count(*) from alerts group by status").fetchall()
+            state = read("select count, post_state, dirty from incidents")
+            by_status = read("select status, count(*) from alerts group by status")
             raise AssertionError(f"incidents {state}, alerts {by_status}") from None
-        alerts = dict(conn.execute("select status, count(*) from alerts group by status").fetchall())
-        conn.close()
+        alerts = dict(read("select status, count(*) from alerts group by status"))
     finally:
         gateway.send_signal(signal.SIGTERM)
         gateway.wait(30)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import psycopg
 import pytest
+from alembic.runtime.migration import MigrationContext
 
 from bot.identity import Identifier
-from bot.store import SQLiteStore, Store
+from bot.store import SQLStore, Store, migrate
 from bot.store.base import TriageRecord
-from bot.store.migrations import Migration, pending
-from bot.store.migrations.postgres import MIGRATIONS as PG_MIGRATIONS
-from bot.store.migrations.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
 from tests.conftest import Clock, Opener, race
 from tests.test_slack_blocks import make_result
 
@@ -257,56 +256,38 @@ def test_replicas_record_a_click_once(opener: Opener) -> None:
 # --- migrations --------------------------------------------------------------------------------
 
 
-def test_migrations_must_be_numbered_in_order() -> None:
-    assert pending(SQLITE_MIGRATIONS, 0) == list(SQLITE_MIGRATIONS)
-    assert pending(PG_MIGRATIONS, len(PG_MIGRATIONS)) == []
-    with pytest.raises(ValueError, match="numbered"):
-        pending((Migration(2, "x", ""),), 0)
+def test_the_newest_revision_is_the_one_the_store_expects() -> None:
+    assert migrate.script_head() == migrate.HEAD
 
 
-def test_sqlite_records_its_schema_version_and_adopts_an_older_database(tmp_path: Path) -> None:
-    legacy = tmp_path / "legacy.db"
-    with sqlite3.connect(legacy) as conn:
-        # a database from before versioning: tables present, user_version 0, posts without requested_by
-        conn.execute("create table posts (triage_id text primary key, channel text, ts text, thread_ts text,"
-                     " created_at float)")
-        conn.execute("insert into posts values ('t0', 'C1', '1.1', null, 1.0)")
-    store = SQLiteStore.open(str(legacy))
-    try:
-        assert store.conn.execute("pragma user_version").fetchone()[0] == len(SQLITE_MIGRATIONS)
-        assert store.get_post("t0") is not None
-        store.save_post("t1", "C1", "1.2", requested_by="U1")
-    finally:
-        store.close()
-    reopened = SQLiteStore.open(str(legacy))
-    try:
-        post = reopened.get_post("t1")
-        assert post is not None and post["requested_by"] == "U1"
-    finally:
-        reopened.close()
+def test_a_new_database_is_stamped_with_the_newest_revision(opener: Opener) -> None:
+    store = opener()
+    assert isinstance(store, SQLStore)
+    with store.engine.connect() as conn:
+        assert migrate.current(conn) == migrate.head()
+        assert MigrationContext.configure(conn).get_current_revision() == migrate.head()  # as Alembic reads it
+    assert migrate.describe(store.dialect) == f"{migrate.head()} (head)"
+    opener().close()  # opening again finds nothing to do
 
 
-def test_sqlite_refuses_a_database_from_a_newer_release(tmp_path: Path) -> None:
-    path = tmp_path / "newer.db"
-    with sqlite3.connect(path) as conn:
-        conn.execute("pragma user_version = 999")
-    with pytest.raises(sqlite3.DatabaseError, match="newer"):
-        SQLiteStore.open(str(path))
+def test_sqlite_refuses_a_database_from_an_older_or_newer_release(tmp_path: Path) -> None:
+    for version, words in ((3, "older"), (999, "newer")):
+        path = tmp_path / f"v{version}.db"
+        with sqlite3.connect(path) as conn:
+            conn.execute(f"pragma user_version = {version}")
+        with pytest.raises(migrate.SchemaError, match=words):
+            SQLStore.open(str(path))
 
 
 def test_postgres_replicas_starting_together_migrate_once(pg_url: str) -> None:
-    import psycopg
-
-    from bot.store.postgres import PostgresStore
-
-    stores = race(4, lambda _: PostgresStore.open(pg_url, size=2))
+    stores = race(4, lambda _: SQLStore.open(pg_url, size=2))
     try:
         with psycopg.connect(pg_url) as conn:
-            versions = conn.execute("select version from schema_version order by version").fetchall()
-        assert [v for (v,) in versions] == list(range(1, len(PG_MIGRATIONS) + 1))
+            versions = conn.execute("select version_num from alembic_version").fetchall()
+        assert versions == [(migrate.head(),)]
     finally:
         for store in stores:
-            assert isinstance(store, PostgresStore)
+            assert isinstance(store, SQLStore)
             store.close()
 
 

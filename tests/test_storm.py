@@ -16,7 +16,7 @@ import pytest
 from bot.alerts.alertmanager import PayloadError, parse_payload
 from bot.alerts.incidents import Incident, is_resolved, retry_delay, should_retry
 from bot.server import build_app
-from bot.store import SQLiteStore
+from bot.store import Store
 from bot.wiring import Gateway
 from tests.conftest import GatewayFactory
 from tests.fakes import slack_requests as sr
@@ -58,10 +58,14 @@ class Storm:
             return list(pool.map(lambda item: self.event(item[1], f"{base + item[0] / 1000:.6f}"), enumerate(texts)))
 
 
-@pytest.fixture
-def storm(gateways: GatewayFactory, fake_slack: FakeSlack, fake_openai: FakeOpenAI) -> Iterator[Storm]:
+@pytest.fixture(params=["sqlite", "postgres"])
+def storm(
+    request: pytest.FixtureRequest, gateways: GatewayFactory, fake_slack: FakeSlack, fake_openai: FakeOpenAI
+) -> Iterator[Storm]:
+    database_url = str(request.getfixturevalue("pg_url")) if request.param == "postgres" else None
     gateway = gateways.build(
         fake_openai,
+        database_url=database_url,
         slack_bot_token="xoxb-test",
         slack_signing_secret=sr.SECRET,
         slack_api_url=fake_slack.base_url,
@@ -283,8 +287,7 @@ def test_pure_storm_decisions() -> None:
     assert retry_delay(0, 30) == 30 and retry_delay(3, 30) == 240 and retry_delay(20, 30) == 1800
 
 
-def test_coalesce_is_idempotent_per_alert(tmp_path: object) -> None:
-    store = SQLiteStore.open(f"{tmp_path}/s.db")
+def test_coalesce_is_idempotent_per_alert(store: Store) -> None:
     first = store.accept_alert("test", "C1", "1.1", "disk full", 100.0)
     second = store.accept_alert("test", "C1", "1.2", "disk full", 101.0)
     assert first is not None and second is not None
@@ -303,7 +306,6 @@ def test_coalesce_is_idempotent_per_alert(tmp_path: object) -> None:
     assert third is not None
     later, later_owner = store.coalesce(third, "fp", "C1", "1.3", False, 500.0, 60)
     assert later is not None and later.id != incident.id and later_owner
-    store.close()
 
 
 def test_degraded_command_card_is_updated_by_the_model_later(storm: Storm) -> None:
@@ -336,12 +338,10 @@ def test_a_refused_post_is_retried_from_the_queue_not_lost(storm: Storm) -> None
     assert metrics.get_sample_value("triage_alerts_total", {"outcome": "opened"}) == 1
 
 
-def test_claims_and_the_alert_are_recorded_together(tmp_path: object) -> None:
-    store = SQLiteStore.open(f"{tmp_path}/c.db")
+def test_claims_and_the_alert_are_recorded_together(store: Store) -> None:
     first = store.accept_alert("slack", "C1", "1.1", "disk full", 100.0, ("Ev1", "message:C1:1.1"))
     again = store.accept_alert("slack", "C1", "1.1", "disk full", 101.0, ("Ev1", "message:C1:1.1"))
     other_event_same_message = store.accept_alert("slack", "C1", "1.1", "disk full", 102.0, ("Ev2", "message:C1:1.1"))
     assert first is not None and again is None and other_event_same_message is None
     assert store.alert_counts() == {"accepted": 1}
     assert not store.claim_event("Ev1") and store.claim_event("Ev2")  # nothing of the refused one was kept
-    store.close()

@@ -55,6 +55,28 @@ def write_cases(lines: Iterable[Mapping[str, Any]], out: TextIO) -> int:
     return count
 
 
+def export_cases(lines: Iterable[Mapping[str, Any]], path: str) -> int:
+    """Judged cases as a new SQLite database (a `cases` table, one row per case) for the usual SQLite tools."""
+    import sqlite_utils
+
+    rows = [
+        {**{k: v for k, v in line.items() if k != "expected"}, "severity": line["expected"]["severity"][0],
+         "category": line["expected"]["category"][0]}
+        for line in lines
+    ]
+    db = sqlite_utils.Database(path)
+    try:
+        table = db.table("cases").create({
+            "id": str, "source": str, "text": str, "severity": str, "category": str, "note": str, "by": str,
+            "at": float, "verdict": str, "fingerprint": str,
+        }, pk="id", not_null={"text", "severity", "category"}, if_not_exists=True)
+        table.insert_all(rows, replace=True)
+        table.create_index(["fingerprint"], if_not_exists=True)
+    finally:
+        db.close()
+    return len(rows)
+
+
 def feedback_cases(store: Store, days: float | None = None) -> list[Case]:
     """The judged cases as eval Cases, read through the same parser as the case files."""
     lines = [json.dumps(line) for line in judged_lines(store, days)]

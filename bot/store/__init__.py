@@ -1,4 +1,5 @@
-"""Storage behind one interface: SQLite is the embedded default, PostgreSQL serves several replicas."""
+"""Storage behind one interface, one implementation: SQLite is the embedded default, PostgreSQL serves
+several replicas (bot/store/sql.py over the tables of bot/store/schema.py)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,8 @@ import time
 from collections.abc import Callable
 
 from bot.store.base import Store
-from bot.store.sqlite import SQLiteStore, connect
-
-
-def is_postgres_url(url: str | None) -> bool:
-    return bool(url) and str(url).startswith(("postgresql://", "postgres://"))
+from bot.store.dialects import is_postgres_url
+from bot.store.sql import POOL_SIZE, SQLStore
 
 
 def open_store(
@@ -27,11 +25,8 @@ def open_store(
     connection (PostgreSQL) or a lock (SQLite), TRIAGE_DATABASE_TIMEOUT.
     """
     if database_url and is_postgres_url(database_url):
-        # Imported here so the embedded default never needs the PostgreSQL driver loaded.
-        from bot.store.postgres import POOL_SIZE, PostgresStore
-
-        return PostgresStore.open(database_url, clock, size=pool_size or POOL_SIZE, timeout=timeout or 15.0)
-    return SQLiteStore.open(db_path, clock, busy_timeout=timeout or 10.0)
+        return SQLStore.open(database_url, clock, size=pool_size or POOL_SIZE, timeout=timeout or 15.0)
+    return SQLStore.open(db_path, clock, timeout=timeout or 10.0)
 
 
-__all__ = ["SQLiteStore", "Store", "connect", "is_postgres_url", "open_store"]
+__all__ = ["SQLStore", "Store", "is_postgres_url", "open_store"]
