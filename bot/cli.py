@@ -261,44 +261,68 @@ async def triage_command(settings: Settings, args: argparse.Namespace, stdin: Te
         await gateway.aclose()
 
 
-# Lines triaged at once by `--jsonl` with the heuristic engine: the store's work on its thread overlaps the
-# rules on the event loop. Model calls stay one at a time (a batch must not hit a provider's rate limit).
-JSONL_WINDOW = 16
+# `--jsonl` with the heuristic engine triages lines in groups: each group's memory is read and its records
+# written in one trip to the store (group commit), while the next group's front stage runs. Two groups are in
+# flight at most, and output keeps input order. With a model, groups of one: model calls stay one at a time
+# (a batch must not hit a provider's rate limit) and each card is written as soon as it is recorded.
+JSONL_GROUP = 128
+JSONL_GROUPS_IN_FLIGHT = 2
 
 
 async def _triage_lines(gateway: Gateway, engine: str | None, stdin: TextIO, stdout: TextIO) -> int:
-    async def one(number: int, line: str) -> tuple[dict[str, Any], bool]:
-        item_id: Any = None
-        try:
-            item = json.loads(line)
-            item_id = item.get("id") if isinstance(item, dict) else None
-            if not isinstance(item, dict) or not isinstance(item.get("text"), str):
-                raise InputError('each line must be a JSON object with a string "text"')
-            result = await gateway.service.triage(decode_markup(item["text"]), source="cli", engine=engine)
-            return {"id": item_id, **result.model_dump(mode="json")}, False
-        except (json.JSONDecodeError, InputError) as exc:
-            return {"id": item_id, "line": number, "error": str(exc)}, True
+    service = gateway.service
+    rules_only = engine == "heuristic" or service.model is None
+    size, in_flight = (JSONL_GROUP, JSONL_GROUPS_IN_FLIGHT) if rules_only else (1, 1)
 
-    window = JSONL_WINDOW if engine == "heuristic" or gateway.service.model is None else 1
-    await gateway.service.identity.ready()  # loaded before any line, so none waits on it and overtakes
-    pending: deque[asyncio.Task[tuple[dict[str, Any], bool]]] = deque()
+    async def one_group(lines: list[tuple[int, str]]) -> list[tuple[dict[str, Any], bool]]:
+        slots: list[tuple[int, Any, str | InputError]] = []
+        for number, line in lines:
+            item_id: Any = None
+            try:
+                item = json.loads(line)
+                item_id = item.get("id") if isinstance(item, dict) else None
+                if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+                    raise InputError('each line must be a JSON object with a string "text"')
+                slots.append((number, item_id, decode_markup(item["text"])))
+            except (json.JSONDecodeError, InputError) as exc:
+                slots.append((number, item_id, exc if isinstance(exc, InputError) else InputError(str(exc))))
+        texts = [text for _, _, text in slots if not isinstance(text, InputError)]
+        # Identification happens before this task first waits: templates are learned in input order.
+        answers = iter(await service.triage_many(texts, source="cli", engine=engine) if texts else [])
+        out: list[tuple[dict[str, Any], bool]] = []
+        for number, item_id, text in slots:
+            answer = text if isinstance(text, InputError) else next(answers)
+            if isinstance(answer, InputError):
+                out.append(({"id": item_id, "line": number, "error": str(answer)}, True))
+            else:
+                out.append(({"id": item_id, **answer.model_dump(mode="json")}, False))
+        return out
+
+    await service.identity.ready()  # loaded before any line, so none waits on it and overtakes
+    pending: deque[asyncio.Task[list[tuple[dict[str, Any], bool]]]] = deque()
     failures = 0
 
     async def write_oldest() -> None:
         nonlocal failures
-        out, failed = await pending.popleft()
-        failures += failed
-        stdout.write(json.dumps(out) + "\n")
+        rendered = []
+        for out, failed in await pending.popleft():
+            failures += failed
+            rendered.append(json.dumps(out) + "\n")
+        stdout.write("".join(rendered))
         stdout.flush()
 
+    group: list[tuple[int, str]] = []
     for number, line in enumerate(stdin, start=1):
         if not line.strip():
             continue
-        # Tasks start in line order, and identification runs before a task first waits: the templates are
-        # learned in input order, as when the lines are triaged one by one.
-        pending.append(asyncio.create_task(one(number, line)))
-        if len(pending) >= window:
-            await write_oldest()
+        group.append((number, line))
+        if len(group) >= size:
+            pending.append(asyncio.create_task(one_group(group)))
+            group = []
+            if len(pending) >= in_flight:
+                await write_oldest()
+    if group:
+        pending.append(asyncio.create_task(one_group(group)))
     while pending:
         await write_oldest()
     return 1 if failures else 0

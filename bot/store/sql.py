@@ -45,6 +45,7 @@ from bot.card import TriageResult
 from bot.memory.recall import INDEXED_TERMS, SIMILAR_LIMIT, pick_similar, rare_terms, related, search_terms, words
 from bot.memory.verdicts import fold_verdict
 from bot.store import dialects
+from bot.store.base import TriageRecord
 from bot.store.dialects import Tx
 from bot.store.leases import WRITE_GRACE, one_per_channel, soonest_wait
 from bot.store.migrate import upgrade
@@ -201,16 +202,10 @@ class SQLStore:
         cache: tuple[str, TriageResult, float] | None = None,
     ) -> None:
         """Record one triage; with `cache`, also keep its card for identical input (one transaction)."""
-        meta = result.meta
-        row = {
-            "id": meta.triage_id, "created_at": meta.created_at or self._clock(), "source": meta.source,
-            "input_hash": meta.input_hash, "fingerprint": meta.fingerprint, "text": text,
-            "category": result.category, "severity": result.severity, "confidence": result.confidence,
-            "engine": meta.engine, "model": meta.model, "prompt_version": meta.prompt_version,
-            "cached": int(meta.cached), "degraded": int(meta.degraded), "degraded_reason": meta.degraded_reason,
-            "needs_review": int(meta.needs_review), "latency_ms": meta.latency_ms, "cost_usd": meta.cost_usd,
-            "outcome": outcome, "error": error, "result": result.model_dump_json(),
-        }
+        self.record_triages([TriageRecord(result, text, outcome, error, cache)])
+
+    def record_triages(self, records: Sequence[TriageRecord]) -> None:
+        """Record a group of triages in one transaction, in order (group commit): all or none."""
 
         def upsert() -> Any:
             stmt = self.dialect.insert(triages)
@@ -219,10 +214,22 @@ class SQLStore:
             )
 
         with self._tx() as tx:
-            self._index_incident(tx, meta.fingerprint, text)
-            tx.run(self.q(upsert, keys=tuple(row)), **row)
-            if cache is not None:
-                self._put_cached(tx, *cache)
+            for record in records:
+                result, meta = record.result, record.result.meta
+                row = {
+                    "id": meta.triage_id, "created_at": meta.created_at or self._clock(), "source": meta.source,
+                    "input_hash": meta.input_hash, "fingerprint": meta.fingerprint, "text": record.text,
+                    "category": result.category, "severity": result.severity, "confidence": result.confidence,
+                    "engine": meta.engine, "model": meta.model, "prompt_version": meta.prompt_version,
+                    "cached": int(meta.cached), "degraded": int(meta.degraded),
+                    "degraded_reason": meta.degraded_reason, "needs_review": int(meta.needs_review),
+                    "latency_ms": meta.latency_ms, "cost_usd": meta.cost_usd, "outcome": record.outcome,
+                    "error": record.error, "result": result.model_dump_json(),
+                }
+                self._index_incident(tx, meta.fingerprint, record.text)
+                tx.run(self.q(upsert, keys=tuple(row)), **row)
+                if record.cache is not None:
+                    self._put_cached(tx, *record.cache)
 
     def get_triage(self, triage_id: str) -> TriageResult | None:
         with self._read() as tx:
