@@ -152,7 +152,7 @@ def summary(values: list[float]) -> dict[str, float]:
     }
 
 
-def main() -> None:
+def main() -> int:
     args = argparse.ArgumentParser(description=__doc__)
     args.add_argument("--requests", type=int, default=3000, help="per app (bounded; split into rounds)")
     args.add_argument("--concurrency", type=int, default=20)
@@ -207,7 +207,9 @@ def main() -> None:
         "cards_posted": cards,
         "target": {"ratio_p99": 1.2},
     }
+    result["meets_target"] = result["ratio_p99"] <= 1.2 and cards == result["cards_expected"]
     print(json.dumps(result, indent=2))
+    return 0 if result["meets_target"] else 1
 
 
 def posted_cards(db_path: str, expected: int, timeout: float = 60.0) -> int:
@@ -224,4 +226,4 @@ def posted_cards(db_path: str, expected: int, timeout: float = 60.0) -> int:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -61,7 +61,7 @@ def through_gateway(url: str, texts: list[str]) -> list[float]:
     return out
 
 
-def main() -> None:
+def main() -> int:
     args = argparse.ArgumentParser(description=__doc__)
     args.add_argument("--requests", type=int, default=300)
     args.add_argument("--latency", type=float, default=0.1)
@@ -126,8 +126,10 @@ def main() -> None:
         "cache_hit_p95_ms": round(percentile(hits, 95), 2),
         "targets": {"overhead_p50_ms": 2, "overhead_p95_ms": 8, "cache_hit_p50_ms": 3},
     }
+    result["meets_targets"] = all(result[name] <= limit for name, limit in result["targets"].items())
     print(json.dumps(result, indent=2))
+    return 0 if result["meets_targets"] else 1
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -112,7 +112,7 @@ def bare_bolt_script() -> str:
     )
 
 
-def main() -> None:
+def main() -> int:
     args = argparse.ArgumentParser(description=__doc__)
     args.add_argument("--seconds", type=float, default=4.0)
     args.add_argument("--incidents", type=int, default=10)
@@ -170,8 +170,14 @@ def main() -> None:
         bare = results["bare_bolt"]["accepted_events_per_s"]
         gateway_rate = results["gateway"]["accepted_events_per_s"]
         results["accepted_ratio_vs_bare_bolt"] = round(gateway_rate / bare, 3) if bare else None
+        # The target: one model call and one card per incident at every rate the gateway was given.
+        measured = results["gateway"]["steps"]
+        results["meets_target"] = bool(measured) and all(
+            s.get("model_calls_per_incident") == 1.0 and s.get("cards") == opts.incidents for s in measured
+        )
     print(json.dumps(results, indent=2))
+    return 0 if results["meets_target"] else 1
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.card import TriageResult
+from bot.context.api import add_change_route
 from bot.health import RETRY_AFTER_SECONDS, DatabaseGate, DatabaseUnavailable
 from bot.limits import BodyLimit, BodyTooLarge, drain, refuse
 from bot.memory.judge import Judge, UnknownTriage
@@ -293,6 +294,8 @@ def create_app(
         figures = await service.store.run(read_report, service.store, start)
         figures["since"] = start if since is not None else None
         return Response(dashboard_page(figures), media_type="text/html; charset=utf-8")
+
+    add_change_route(app, service.store)
 
     if slack_handler is not None:
         handler = slack_handler

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
+from bot.context.model import ChangeRef, RunbookRef, ToolUse
 from bot.reading.model import Link, Reading
 
 Category = Literal["infra", "app", "data", "security", "unknown"]
@@ -147,6 +148,10 @@ class TriageMeta(BaseModel):
     # what tool wrote the input and what it states (bot.reading); links only from the alert's structured fields
     reading: Reading | None = None
     links: list[Link] = Field(default_factory=list)
+    # Context (bot/context): the team's runbook, recent changes to the service, the model's look-ups.
+    runbook: RunbookRef | None = None
+    changes: list[ChangeRef] = Field(default_factory=list)
+    tools: list[ToolUse] = Field(default_factory=list)
 
 
 class TriageResult(TriageCard):

@@ -1,4 +1,4 @@
-"""The triage-bot command: serve · socket · triage · eval · report · cases · db."""
+"""The triage-bot command: serve · socket · triage · eval · report · cases · db · runbooks · mcp."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ import structlog
 from uvicorn import server as uvicorn_server
 
 from bot.card import TriageResult
+from bot.context.slack import plain_lines as context_lines
 from bot.health import DatabaseUnavailable
 from bot.observability import configure_logging, version
 from bot.settings import ConfigError, Settings, without_blanks
@@ -93,6 +94,11 @@ def parser() -> argparse.ArgumentParser:
     db_sub.add_parser("upgrade", help="bring the database (TRIAGE_DATABASE_URL or TRIAGE_DB) to this release's schema")
     db_sub.add_parser("current", help="print the database's schema revision")
 
+    runbooks = sub.add_parser("runbooks", help="index TRIAGE_RUNBOOKS and list it, with the files it could not use")
+    runbooks.add_argument("--json", action="store_true", help="one JSON object: the runbooks and the unusable files")
+
+    sub.add_parser("mcp", help="serve triage, similar_incidents and feedback as an MCP server over stdio")
+
     report = sub.add_parser("report", help="agreement of humans with the cards, per model and prompt version")
     report.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     report.add_argument("--since", type=float, default=None, metavar="DAYS", help="only cards of the last DAYS")
@@ -119,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     # The card is the output of `triage`; its log line would only clutter the terminal.
-    quiet = args.command == "triage" and settings.log_level == "info"
+    quiet = args.command in ("triage", "runbooks", "mcp") and settings.log_level == "info"
     configure_logging("warning" if quiet else settings.log_level)
     reads_db = (
         args.command in ("report", "cases")
@@ -162,6 +168,15 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         return cases_command(settings, args)
     if args.command == "db":
         return db_command(settings, args, sys.stdout)
+    if args.command == "runbooks":
+        from bot.context.commands import runbooks_command
+
+        return asyncio.run(runbooks_command(settings, args.json, sys.stdout))
+    if args.command == "mcp":
+        from bot.context.mcp_server import serve_stdio
+
+        asyncio.run(serve_stdio(build_gateway(settings)))
+        return 0
     return 2
 
 
@@ -246,44 +261,68 @@ async def triage_command(settings: Settings, args: argparse.Namespace, stdin: Te
         await gateway.aclose()
 
 
-# Lines triaged at once by `--jsonl` with the heuristic engine: the store's work on its thread overlaps the
-# rules on the event loop. Model calls stay one at a time (a batch must not hit a provider's rate limit).
-JSONL_WINDOW = 16
+# `--jsonl` with the heuristic engine triages lines in groups: each group's memory is read and its records
+# written in one trip to the store (group commit), while the next group's front stage runs. Two groups are in
+# flight at most, and output keeps input order. With a model, groups of one: model calls stay one at a time
+# (a batch must not hit a provider's rate limit) and each card is written as soon as it is recorded.
+JSONL_GROUP = 128
+JSONL_GROUPS_IN_FLIGHT = 2
 
 
 async def _triage_lines(gateway: Gateway, engine: str | None, stdin: TextIO, stdout: TextIO) -> int:
-    async def one(number: int, line: str) -> tuple[dict[str, Any], bool]:
-        item_id: Any = None
-        try:
-            item = json.loads(line)
-            item_id = item.get("id") if isinstance(item, dict) else None
-            if not isinstance(item, dict) or not isinstance(item.get("text"), str):
-                raise InputError('each line must be a JSON object with a string "text"')
-            result = await gateway.service.triage(decode_markup(item["text"]), source="cli", engine=engine)
-            return {"id": item_id, **result.model_dump(mode="json")}, False
-        except (json.JSONDecodeError, InputError) as exc:
-            return {"id": item_id, "line": number, "error": str(exc)}, True
+    service = gateway.service
+    rules_only = engine == "heuristic" or service.model is None
+    size, in_flight = (JSONL_GROUP, JSONL_GROUPS_IN_FLIGHT) if rules_only else (1, 1)
 
-    window = JSONL_WINDOW if engine == "heuristic" or gateway.service.model is None else 1
-    await gateway.service.identity.ready()  # loaded before any line, so none waits on it and overtakes
-    pending: deque[asyncio.Task[tuple[dict[str, Any], bool]]] = deque()
+    async def one_group(lines: list[tuple[int, str]]) -> list[tuple[dict[str, Any], bool]]:
+        slots: list[tuple[int, Any, str | InputError]] = []
+        for number, line in lines:
+            item_id: Any = None
+            try:
+                item = json.loads(line)
+                item_id = item.get("id") if isinstance(item, dict) else None
+                if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+                    raise InputError('each line must be a JSON object with a string "text"')
+                slots.append((number, item_id, decode_markup(item["text"])))
+            except (json.JSONDecodeError, InputError) as exc:
+                slots.append((number, item_id, exc if isinstance(exc, InputError) else InputError(str(exc))))
+        texts = [text for _, _, text in slots if not isinstance(text, InputError)]
+        # Identification happens before this task first waits: templates are learned in input order.
+        answers = iter(await service.triage_many(texts, source="cli", engine=engine) if texts else [])
+        out: list[tuple[dict[str, Any], bool]] = []
+        for number, item_id, text in slots:
+            answer = text if isinstance(text, InputError) else next(answers)
+            if isinstance(answer, InputError):
+                out.append(({"id": item_id, "line": number, "error": str(answer)}, True))
+            else:
+                out.append(({"id": item_id, **answer.model_dump(mode="json")}, False))
+        return out
+
+    await service.identity.ready()  # loaded before any line, so none waits on it and overtakes
+    pending: deque[asyncio.Task[list[tuple[dict[str, Any], bool]]]] = deque()
     failures = 0
 
     async def write_oldest() -> None:
         nonlocal failures
-        out, failed = await pending.popleft()
-        failures += failed
-        stdout.write(json.dumps(out) + "\n")
+        rendered = []
+        for out, failed in await pending.popleft():
+            failures += failed
+            rendered.append(json.dumps(out) + "\n")
+        stdout.write("".join(rendered))
         stdout.flush()
 
+    group: list[tuple[int, str]] = []
     for number, line in enumerate(stdin, start=1):
         if not line.strip():
             continue
-        # Tasks start in line order, and identification runs before a task first waits: the templates are
-        # learned in input order, as when the lines are triaged one by one.
-        pending.append(asyncio.create_task(one(number, line)))
-        if len(pending) >= window:
-            await write_oldest()
+        group.append((number, line))
+        if len(group) >= size:
+            pending.append(asyncio.create_task(one_group(group)))
+            group = []
+            if len(pending) >= in_flight:
+                await write_oldest()
+    if group:
+        pending.append(asyncio.create_task(one_group(group)))
     while pending:
         await write_oldest()
     return 1 if failures else 0
@@ -307,6 +346,7 @@ def render_text(result: TriageResult) -> str:
         lines.append("needs human review")
     if meta.redactions:
         lines.append("redacted: " + ", ".join(meta.redactions))
+    lines += context_lines(result)
     lines.append(f"triage id: {meta.triage_id}")
     return "\n".join(lines)
 

@@ -111,6 +111,8 @@ class Metrics:
         self.circuit = Gauge("triage_circuit_state", "Model circuit: 0 closed, 1 half-open, 2 open", registry=r)
         self.cost = Counter("triage_cost_usd", "Estimated model spend in USD", ["model"], registry=r)
         self.tokens = Counter("triage_tokens", "Tokens used", ["model", "direction"], registry=r)
+        self.tool_calls = Counter("triage_tool_calls", "Tool calls the model made, by outcome",
+                                  ["server", "tool", "outcome"], registry=r)
         self.alerts = Counter("triage_alerts", "Alerts taken in by the intake, by what became of them", ["outcome"],
                               registry=r)
         self.slack_writes = Counter("triage_slack_writes", "Cards posted and redrawn by the card pump",

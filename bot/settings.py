@@ -65,6 +65,11 @@ _ENV: dict[str, str] = {
     "TRIAGE_SHADOW_BUDGET_SHARE": "shadow_budget_share",
     "TRIAGE_SHADOW_BASE_URL": "shadow_base_url",
     "TRIAGE_SHADOW_API_KEY": "shadow_api_key",
+    "TRIAGE_RUNBOOKS": "runbooks",
+    "TRIAGE_RUNBOOK_URL": "runbook_url",
+    "TRIAGE_CHANGE_WINDOW": "change_window",
+    "TRIAGE_MCP_CONFIG": "mcp_config",
+    "TRIAGE_TOOL_CALLS": "tool_calls",
 }
 
 
@@ -144,6 +149,14 @@ class Settings(BaseModel):
     # The candidate on another OpenAI-compatible server (a self-hosted model beside a hosted one, say).
     shadow_base_url: str | None = None
     shadow_api_key: SecretStr | None = None
+
+    # Context (bot/context): a folder of Markdown runbooks, the base URL they are published under, how far
+    # back deploys and config changes count, the MCP servers the model may call and how many calls it gets.
+    runbooks: str | None = None
+    runbook_url: str | None = None
+    change_window: float = Field(default=7200.0, ge=0)
+    mcp_config: str | None = None
+    tool_calls: int = Field(default=3, ge=0, le=20)
 
     @field_validator("log_level")
     @classmethod

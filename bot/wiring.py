@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.alerts.intake import AlertIntake
 from bot.alerts.pump import CardPump
 from bot.alerts.spool import WebhookSpool
+from bot.context.setup import build_context, build_toolbox
 from bot.health import DatabaseGate, DatabaseUnavailable, GuardedStore
 from bot.jobs import Jobs, RetryLater, build_scheduler
 from bot.memory.judge import Judge
@@ -56,6 +57,12 @@ class Gateway:
     async def start(self) -> None:
         """Background work of a serving process: the card pump, recovery of pending alerts, the jobs."""
         await self.store.run(self.store.heartbeat, self.replica, time.time())
+        try:
+            await self.service.context.library.refresh(force=True)
+        except Exception:  # a broken runbook folder loses runbooks, not the gateway
+            log.exception("runbooks_not_indexed")
+        if self.service.tools is not None:
+            self.service.tools.warm()
         if self.pump is not None:
             self.pump.start()
         if self.intake is not None:
@@ -116,6 +123,8 @@ class Gateway:
             await self.service.shadow.aclose(drain_timeout / 2)
         if self.openai_client is not None:
             await self.openai_client.close()
+        if self.service.tools is not None:
+            await self.service.tools.aclose()
         if self.database_up():
             try:
                 await self.service.identity.save(force=True)
@@ -171,7 +180,9 @@ def build_gateway(
             on_retry=lambda name, kind: metrics.retries.labels(name, kind).inc(),
         )
     replica = new_replica_id()
-    service = TriageService(settings, store, metrics, model=model, replica=replica)
+    context = build_context(settings, store)
+    tools = build_toolbox(settings, store, context) if model is not None else None
+    service = TriageService(settings, store, metrics, model=model, replica=replica, context=context, tools=tools)
     if client is not None and model is not None:
         # A candidate beside the live path (TRIAGE_SHADOW_MODEL / TRIAGE_SHADOW_PROMPT); None when none is named.
         service.shadow = build_shadow(

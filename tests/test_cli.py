@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -129,3 +130,25 @@ def test_jsonl_gives_one_fingerprint_per_kind_of_line_and_keeps_it_across_runs(t
     later = "Accepted password for zoe from 10.1.1.1 port 2 ssh2"
     again = json.loads(run(["triage", "--json", later], tmp_path).stdout)
     assert {again["meta"]["fingerprint"]} == prints[1]
+
+
+def test_jsonl_in_groups_keeps_order_records_every_line_and_matches_single_triage(tmp_path: Path) -> None:
+    texts = ["Redis down on cache-1", "SSL certificate expires in 3 days", "OOMKilled: container api exceeded",
+             "FATAL: the database system is shutting down"]
+    lines = []
+    for n in range(300):  # more than two groups, with repeats and a bad line inside a group
+        lines.append("{broken" if n == 150 else json.dumps({"id": n, "text": f"{texts[n % 4]} (host-{n % 7})"}))
+    done = run(["triage", "--jsonl"], tmp_path, stdin="\n".join(lines) + "\n")
+    out = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [o.get("id") for o in out] == [None if n == 150 else n for n in range(300)]
+    assert out[150]["line"] == 151 and "error" in out[150] and done.returncode == 1
+    with sqlite3.connect(tmp_path / "cli.db") as conn:
+        recorded = {row[0] for row in conn.execute("select id from triages")}
+    assert recorded == {o["meta"]["triage_id"] for o in out if "meta" in o} and len(recorded) == 299
+    # Grouped work gives the card one triage gives, and the same identity for the same kind of line.
+    (tmp_path / "alone").mkdir()
+    alone = json.loads(run(["triage", "--json", json.loads(lines[7])["text"]], tmp_path / "alone").stdout)
+    assert {k: out[7][k] for k in ("severity", "category", "summary", "steps")} == {
+        k: alone[k] for k in ("severity", "category", "summary", "steps")
+    }
+    assert out[7]["meta"]["fingerprint"] == out[7 + 28]["meta"]["fingerprint"]

@@ -11,6 +11,7 @@ from alembic.runtime.migration import MigrationContext
 
 from bot.identity import Identifier
 from bot.store import SQLStore, Store, migrate
+from bot.store.base import TriageRecord
 from tests.conftest import Clock, Opener, race
 from tests.test_slack_blocks import make_result
 
@@ -49,6 +50,25 @@ def test_record_triage_can_fill_the_cache_in_the_same_trip(store: Store) -> None
     result = make_result(meta={"triage_id": "t1"})
     store.record_triage(result, "x", cache=("key", result, 60.0))
     assert store.get_cached("key") == result
+
+
+def test_a_group_of_triages_is_recorded_in_one_transaction_in_order(store: Store) -> None:
+    group = [make_result(meta={"triage_id": f"g{n}", "fingerprint": "fp-a" if n < 2 else "fp-b"}) for n in range(3)]
+    store.record_triages([
+        TriageRecord(group[0], "disk full on db-1"),
+        TriageRecord(group[1], "disk full on db-2", "degraded", "boom", ("key", group[1], 60.0)),
+        TriageRecord(group[2], "checkout latency high"),
+    ])
+    assert [store.get_triage(f"g{n}") for n in range(3)] == group
+    assert store.get_cached("key") == group[1]
+    # The first text of each identity is the one indexed, as when recorded one by one.
+    recalled = store.recall("fp-c", "disk full on db-9")
+    assert [s["triage_id"] for s in recalled["similar"]] == ["g1"]
+    # All or none: a group that cannot be written leaves nothing behind.
+    broken = make_result(meta={"triage_id": "g9"})
+    with pytest.raises(Exception):  # noqa: B017 - whatever the backend raises for a bad value
+        store.record_triages([TriageRecord(broken, "fine"), TriageRecord(broken, object())])  # type: ignore[arg-type]
+    assert store.get_triage("g9") is None
 
 
 def test_feedback_is_idempotent_per_user_and_choice(store: Store) -> None:

@@ -6,11 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bot.context.links import safe_url
 from bot.identity import Identity, structured_identity
 
 # Labels that say what fired and where; shown first, in this order.
 _KEY_LABELS = ("alertname", "severity", "instance", "job", "namespace", "pod", "service")
 
+
+# Annotations that hold a link (Prometheus conventions), rendered as `name: url` lines.
+_LINK_ANNOTATIONS = ("runbook_url", "dashboard", "grafana_url", "dashboard_url")
 
 # Labels that keep one alert's benign and severe variants apart: part of its identity whatever the grouping.
 FACET_LABELS = ("severity", "priority", "env", "environment", "stage")
@@ -62,7 +66,10 @@ def render_alert(alert: Mapping[str, Any], common: Mapping[str, Any] | None = No
             parts.append(str(value).strip())
     ordered = [k for k in _KEY_LABELS if k in labels] + sorted(k for k in labels if k not in _KEY_LABELS)
     parts.append("labels: " + " ".join(f"{key}={labels[key]}" for key in ordered))
-    return " | ".join(parts)
+    # The alert's own links, each on a `name: url` line of its own, so that they reach the card as links.
+    links = [(key, annotations.get(key)) for key in _LINK_ANNOTATIONS] + [("generatorURL", alert.get("generatorURL"))]
+    lines = [f"{key}: {url}" for key, url in links if safe_url(url)]
+    return " | ".join(parts) + "".join("\n" + line for line in lines)
 
 
 def parse_alerts(body: Any) -> list[ParsedAlert]:

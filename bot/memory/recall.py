@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 SIMILAR_LIMIT = 3
@@ -70,9 +71,15 @@ def overlap(query: Iterable[str], candidate: Iterable[str]) -> float:
     return len(a & b) / min(len(a), len(b))
 
 
+@lru_cache(maxsize=2048)
+def _indexed_terms(text: str) -> frozenset[str]:
+    # An indexed incident's text never changes and comes back in search after search: its words once.
+    return frozenset(search_terms(text))
+
+
 def related(query_words: Iterable[str], candidate_text: str) -> bool:
     """Is a full-text hit close enough to show as a similar incident? (`query_words` from search_terms)"""
-    return overlap(query_words, search_terms(candidate_text)) >= MIN_OVERLAP
+    return overlap(query_words, _indexed_terms(candidate_text)) >= MIN_OVERLAP
 
 
 def pick_similar(

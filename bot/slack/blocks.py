@@ -18,6 +18,7 @@ from bot.card import (
     TriageResult,
     restate_labels,
 )
+from bot.context.slack import context_blocks
 
 ACTION_CONFIRM = "triage_confirm"
 ACTION_SEVERITY = "triage_severity"
@@ -139,6 +140,7 @@ def card_message(result: TriageResult, state: CardState | None = None, *, preced
     blocks: list[dict[str, Any]] = [_header(severity, category, state, _alert_title(result))]
     blocks.extend(_markers(result, state))
     blocks.extend(memory_blocks(result, precedent_link))
+    blocks.extend(context_blocks(result))
     blocks.append(_mrkdwn_section(escape(shown_summary(result, severity, category))))
     steps = "\n".join(f"{n}. {escape(step)}" for n, step in enumerate(result.steps, start=1))
     blocks.append(_mrkdwn_section(f"*Next steps*\n{steps}"))

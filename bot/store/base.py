@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import Any, NamedTuple, ParamSpec, Protocol, TypeVar
 
 from bot.alerts.incidents import Incident
 from bot.card import TriageResult
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+class TriageRecord(NamedTuple):
+    """One triage to record: what `record_triage` takes, for `record_triages` (a group in one transaction)."""
+
+    result: TriageResult
+    text: str
+    outcome: str = "ok"
+    error: str | None = None
+    cache: tuple[str, TriageResult, float] | None = None
 
 
 class Store(Protocol):
@@ -39,6 +49,10 @@ class Store(Protocol):
         error: str | None = None,
         cache: tuple[str, TriageResult, float] | None = None,
     ) -> None: ...
+
+    def record_triages(self, records: Sequence[TriageRecord]) -> None:
+        """Record a group of triages in one transaction, in order (group commit): all or none."""
+        ...
 
     def get_triage(self, triage_id: str) -> TriageResult | None: ...
 
@@ -241,3 +255,20 @@ class Store(Protocol):
     ) -> bool: ...
 
     def end_flight(self, key: str, owner: str) -> None: ...
+
+    # --- context (bot/context): runbooks, recent changes, the tool-call audit --------------------
+    def put_runbook(self, path: str, title: str, names: str, body: str, mtime: float) -> None: ...
+
+    def delete_runbook(self, path: str) -> None: ...
+
+    def runbook_mtimes(self) -> dict[str, float]: ...
+
+    def search_runbooks(self, terms: Sequence[str], limit: int = 10) -> list[str]: ...
+
+    def add_change(self, change: Mapping[str, Any], now: float) -> str: ...
+
+    def recent_changes(self, since: float, service: str | None = None, limit: int = 200) -> list[dict[str, Any]]: ...
+
+    def record_tool_call(self, triage_id: str, call: Mapping[str, Any], at: float) -> None: ...
+
+    def tool_calls_for(self, triage_id: str) -> list[dict[str, Any]]: ...

@@ -28,9 +28,17 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import GenericFunction
 
-from bot.store.schema import incident_text
+from bot.store.schema import incident_text, runbook_text
 
 FTS5_TABLE = "create virtual table if not exists incident_text using fts5(text, fingerprint unindexed)"
+# The runbooks' full-text index: an FTS5 table beside `runbooks` on SQLite, a GIN index over the same
+# expression the search uses on PostgreSQL.
+RUNBOOK_FTS5 = (
+    "create virtual table if not exists runbook_text using fts5(path unindexed, title, names, body,"
+    " tokenize = 'porter unicode61')"
+)
+RUNBOOK_TSV = "to_tsvector('english', title || ' ' || names || ' ' || body)"
+RUNBOOK_GIN = f"create index if not exists runbooks_search on runbooks using gin (({RUNBOOK_TSV}))"
 # Any fixed number works: it only has to be the same in every replica of this application.
 MIGRATION_LOCK = 0x7472_6961_6765  # "triage"
 BUSY_TIMEOUT = 10.0
@@ -116,6 +124,8 @@ class Dialect:
         self.engine = engine
         self._search: Prepared | None = None
         self._index: Prepared | None = None
+        self._runbook_search: Prepared | None = None
+        self._runbook_index: tuple[Prepared, Prepared] | None = None
 
     def lock(self) -> AbstractContextManager[Any]:
         """Held around every use of a connection in this process."""
@@ -174,6 +184,20 @@ class Dialect:
     def index_text(self, tx: Tx, fingerprint: str, body: str) -> bool:
         """Index an identity's text; False when it already was."""
         raise NotImplementedError
+
+    def index_runbook(self, tx: Tx, path: str, title: str, names: str, body: str) -> None:
+        """Keep the runbooks' full-text index in step with the `runbooks` row just written."""
+
+    def unindex_runbook(self, tx: Tx, path: str) -> None:
+        """Drop a runbook from the full-text index (before its row is deleted or rewritten)."""
+
+    # paths of the runbooks holding any of the terms (:q, see search_query), best first
+    runbook_search_sql = ""
+
+    def search_runbooks(self, tx: Tx, terms: Sequence[str], limit: int) -> list[str]:
+        if self._runbook_search is None:
+            self._runbook_search = self.prepare(text(self.runbook_search_sql))
+        return [str(row[0]) for row in tx.rows(self._runbook_search, q=self.search_query(terms), n=limit)]
 
     # (fingerprint, text) of indexed incidents holding any of the terms (:q, see search_query), best first
     search_sql = ""
@@ -246,6 +270,28 @@ class SQLite(Dialect):
 
     def create_fulltext(self, conn: Connection) -> None:
         conn.exec_driver_sql(FTS5_TABLE)
+        conn.exec_driver_sql(RUNBOOK_FTS5)
+
+    def _runbook_statements(self) -> tuple[Prepared, Prepared]:
+        if self._runbook_index is None:
+            self._runbook_index = (
+                self.prepare(runbook_text.insert()),
+                self.prepare(text("delete from runbook_text where path = :path")),
+            )
+        return self._runbook_index
+
+    def index_runbook(self, tx: Tx, path: str, title: str, names: str, body: str) -> None:
+        insert, remove = self._runbook_statements()
+        tx.run(remove, path=path)
+        tx.run(insert, path=path, title=title, names=names, body=body)
+
+    def unindex_runbook(self, tx: Tx, path: str) -> None:
+        tx.run(self._runbook_statements()[1], path=path)
+
+    # title and front-matter names weigh four times the body
+    runbook_search_sql = (
+        "select path from runbook_text where runbook_text match :q order by bm25(runbook_text, 0, 4, 4, 1) limit :n"
+    )
 
     def index_text(self, tx: Tx, fingerprint: str, body: str) -> bool:
         if self._index is None:
@@ -312,6 +358,12 @@ class Postgres(Dialect):
             " tsv tsvector generated always as (to_tsvector('simple', text)) stored)"
         )
         conn.exec_driver_sql("create index if not exists incident_text_tsv on incident_text using gin (tsv)")
+        conn.exec_driver_sql(RUNBOOK_GIN)
+
+    runbook_search_sql = (
+        f"select path from runbooks, to_tsquery('english', :q) q where {RUNBOOK_TSV} @@ q"
+        f" order by ts_rank({RUNBOOK_TSV}, q) desc, path limit :n"
+    )
 
     def index_text(self, tx: Tx, fingerprint: str, body: str) -> bool:
         if self._index is None:

@@ -41,6 +41,8 @@ PURGE: tuple[tuple[str, str], ...] = (
         "delete from retries where state <> 'pending' and next_at < {p}"
         " and triage_id not in (select id from triages)",
     ),
+    ("changes", "delete from changes where at < {p}"),
+    ("tool_calls", "delete from tool_calls where at < {p}"),
 )
 
 

@@ -280,6 +280,50 @@ webhook_spool = Table(
     sqlite_autoincrement=True,
 )
 
+# Context (bot/context): the team's runbooks (their full-text index is created per dialect, see
+# bot/store/dialects.py), deploys and config changes, and the audit of the tools the model called.
+runbooks = Table(
+    "runbooks",
+    metadata,
+    Column("path", Text, primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("names", Text, nullable=False, server_default=""),
+    Column("body", Text, nullable=False),
+    Column("mtime", Double, nullable=False),
+)
+
+changes = Table(
+    "changes",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("service", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("version", Text),
+    Column("environment", Text),
+    Column("author", Text),
+    Column("url", Text),
+    Column("at", Double, nullable=False),
+    Column("received_at", Double, nullable=False),
+    Index("changes_at", "at"),
+)
+
+tool_calls = Table(
+    "tool_calls",
+    metadata,
+    Column("id", Key, Identity(always=True), primary_key=True),
+    Column("triage_id", Text, nullable=False),
+    Column("server", Text, nullable=False),
+    Column("tool", Text, nullable=False),
+    Column("arguments", Text, nullable=False),
+    Column("outcome", Text, nullable=False),
+    Column("latency_ms", Double, nullable=False),
+    Column("result_chars", Integer, nullable=False),
+    Column("error", Text),
+    Column("at", Double, nullable=False),
+    Index("tool_calls_triage", "triage_id"),
+    Index("tool_calls_at", "at"),
+)
+
 # The full-text index (created per dialect, see the module docstring): one row per incident identity.
 fulltext = MetaData()
 incident_text = Table(
@@ -287,4 +331,15 @@ incident_text = Table(
     fulltext,
     Column("fingerprint", Text),
     Column("text", Text),
+)
+
+# SQLite's full-text index of runbooks (an FTS5 table, see bot/store/dialects.py); PostgreSQL indexes the
+# `runbooks` table itself.
+runbook_text = Table(
+    "runbook_text",
+    fulltext,
+    Column("path", Text),
+    Column("title", Text),
+    Column("names", Text),
+    Column("body", Text),
 )

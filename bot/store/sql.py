@@ -45,6 +45,7 @@ from bot.card import TriageResult
 from bot.memory.recall import INDEXED_TERMS, SIMILAR_LIMIT, pick_similar, rare_terms, related, search_terms, words
 from bot.memory.verdicts import fold_verdict
 from bot.store import dialects
+from bot.store.base import TriageRecord
 from bot.store.dialects import Tx
 from bot.store.leases import WRITE_GRACE, one_per_channel, soonest_wait
 from bot.store.migrate import upgrade
@@ -52,6 +53,7 @@ from bot.store.retention import PURGE
 from bot.store.schema import (
     alerts,
     cache,
+    changes,
     channel_pace,
     feedback,
     flights,
@@ -63,8 +65,10 @@ from bot.store.schema import (
     posts,
     replicas,
     retries,
+    runbooks,
     shadow_results,
     slack_events,
+    tool_calls,
     triages,
     verdicts,
     webhook_spool,
@@ -198,16 +202,10 @@ class SQLStore:
         cache: tuple[str, TriageResult, float] | None = None,
     ) -> None:
         """Record one triage; with `cache`, also keep its card for identical input (one transaction)."""
-        meta = result.meta
-        row = {
-            "id": meta.triage_id, "created_at": meta.created_at or self._clock(), "source": meta.source,
-            "input_hash": meta.input_hash, "fingerprint": meta.fingerprint, "text": text,
-            "category": result.category, "severity": result.severity, "confidence": result.confidence,
-            "engine": meta.engine, "model": meta.model, "prompt_version": meta.prompt_version,
-            "cached": int(meta.cached), "degraded": int(meta.degraded), "degraded_reason": meta.degraded_reason,
-            "needs_review": int(meta.needs_review), "latency_ms": meta.latency_ms, "cost_usd": meta.cost_usd,
-            "outcome": outcome, "error": error, "result": result.model_dump_json(),
-        }
+        self.record_triages([TriageRecord(result, text, outcome, error, cache)])
+
+    def record_triages(self, records: Sequence[TriageRecord]) -> None:
+        """Record a group of triages in one transaction, in order (group commit): all or none."""
 
         def upsert() -> Any:
             stmt = self.dialect.insert(triages)
@@ -216,10 +214,22 @@ class SQLStore:
             )
 
         with self._tx() as tx:
-            self._index_incident(tx, meta.fingerprint, text)
-            tx.run(self.q(upsert, keys=tuple(row)), **row)
-            if cache is not None:
-                self._put_cached(tx, *cache)
+            for record in records:
+                result, meta = record.result, record.result.meta
+                row = {
+                    "id": meta.triage_id, "created_at": meta.created_at or self._clock(), "source": meta.source,
+                    "input_hash": meta.input_hash, "fingerprint": meta.fingerprint, "text": record.text,
+                    "category": result.category, "severity": result.severity, "confidence": result.confidence,
+                    "engine": meta.engine, "model": meta.model, "prompt_version": meta.prompt_version,
+                    "cached": int(meta.cached), "degraded": int(meta.degraded),
+                    "degraded_reason": meta.degraded_reason, "needs_review": int(meta.needs_review),
+                    "latency_ms": meta.latency_ms, "cost_usd": meta.cost_usd, "outcome": record.outcome,
+                    "error": record.error, "result": result.model_dump_json(),
+                }
+                self._index_incident(tx, meta.fingerprint, record.text)
+                tx.run(self.q(upsert, keys=tuple(row)), **row)
+                if record.cache is not None:
+                    self._put_cached(tx, *record.cache)
 
     def get_triage(self, triage_id: str) -> TriageResult | None:
         with self._read() as tx:
@@ -1284,3 +1294,75 @@ class SQLStore:
             tx.run(self.q(lambda: delete(flights).where(flights.c.key == B("k"), flights.c.owner == B("who"))),
                    k=key, who=owner)
 
+    # --- context (bot/context): runbooks, recent changes, the tool-call audit --------------------
+
+    def put_runbook(self, path: str, title: str, names: str, body: str, mtime: float) -> None:
+        """Index one runbook (replacing what was indexed under its path)."""
+
+        def upsert() -> Any:
+            stmt = self.dialect.insert(runbooks)
+            return stmt.on_conflict_do_update(
+                index_elements=[runbooks.c.path],
+                set_={c.name: stmt.excluded[c.name] for c in runbooks.c if c.name != "path"},
+            )
+
+        with self._tx() as tx:
+            tx.run(self.q(upsert, keys=tuple(c.name for c in runbooks.c)),
+                   path=path, title=title, names=names, body=body, mtime=mtime)
+            self.dialect.index_runbook(tx, path, title, names, body)
+
+    def delete_runbook(self, path: str) -> None:
+        with self._tx() as tx:
+            self.dialect.unindex_runbook(tx, path)
+            tx.run(self.q(lambda: delete(runbooks).where(runbooks.c.path == B("path"))), path=path)
+
+    def runbook_mtimes(self) -> dict[str, float]:
+        """What is indexed: path -> the file's modification time when it was indexed."""
+        with self._read() as tx:
+            rows = tx.rows(self.q(lambda: select(runbooks.c.path, runbooks.c.mtime)))
+        return {str(path): float(mtime) for path, mtime in rows}
+
+    def search_runbooks(self, terms: Sequence[str], limit: int = 10) -> list[str]:
+        """Paths of the runbooks holding any of the terms, best first (bm25 / ts_rank)."""
+        words = [term for term in terms if term.strip().strip('"').strip("'")]
+        if not words:
+            return []
+        with self._read() as tx:
+            return self.dialect.search_runbooks(tx, words, limit)
+
+    def add_change(self, change: Mapping[str, Any], now: float) -> str:
+        """Record a deploy or config change; returns its id."""
+        change_id = uuid.uuid4().hex
+        keys = ("id", "service", "summary", "version", "environment", "author", "url", "at", "received_at")
+        values = {key: change.get(key) for key in keys} | {"id": change_id, "received_at": now}
+        with self._tx() as tx:
+            tx.run(self.q(lambda: changes.insert(), keys=keys), **values)
+        return change_id
+
+    def recent_changes(self, since: float, service: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        """Changes at or after `since` (to one service when given, case-insensitively), newest first."""
+        columns = [c for c in changes.c if c.name != "received_at"]
+        with self._read() as tx:
+            if service:
+                return tx.dicts(self.q(
+                    lambda: select(*columns)
+                    .where(changes.c.at >= B("since"), func.lower(changes.c.service) == func.lower(B("service")))
+                    .order_by(changes.c.at.desc(), changes.c.id).limit(B("n", type_=Integer))
+                ), since=since, service=service, n=limit)
+            return tx.dicts(self.q(
+                lambda: select(*columns).where(changes.c.at >= B("since"))
+                .order_by(changes.c.at.desc(), changes.c.id).limit(B("n", type_=Integer))
+            ), since=since, n=limit)
+
+    def record_tool_call(self, triage_id: str, call: Mapping[str, Any], at: float) -> None:
+        keys = ("triage_id", "server", "tool", "arguments", "outcome", "latency_ms", "result_chars", "error", "at")
+        values = {key: call.get(key) for key in keys} | {"triage_id": triage_id, "at": at}
+        with self._tx() as tx:
+            tx.run(self.q(lambda: tool_calls.insert(), keys=keys), **values)
+
+    def tool_calls_for(self, triage_id: str) -> list[dict[str, Any]]:
+        columns = [c for c in tool_calls.c if c.name != "id"]
+        with self._read() as tx:
+            return tx.dicts(self.q(
+                lambda: select(*columns).where(tool_calls.c.triage_id == B("t")).order_by(tool_calls.c.id)
+            ), t=triage_id)

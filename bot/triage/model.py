@@ -8,7 +8,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import openai
 from pydantic import ValidationError
@@ -26,6 +26,18 @@ MIN_ATTEMPT_SECONDS = 0.2
 
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.I)
 _UNSUPPORTED_FORMAT = re.compile(r"response_format|json_schema|json_object|input should be 'text'", re.I)
+_UNSUPPORTED_TOOLS = re.compile(r"\btools?\b|tool_choice|function.call", re.I)
+
+
+class ToolRunner(Protocol):
+    """The look-ups one triage may make (bot.context.tools.ToolSession has this shape)."""
+
+    @property
+    def remaining(self) -> int: ...
+
+    def definitions(self) -> list[dict[str, Any]]: ...
+
+    async def run(self, function: str, raw_arguments: str | None, deadline: float) -> str: ...
 
 
 class InvalidAnswer(ValueError):
@@ -48,6 +60,7 @@ class _Completion:
     content: str
     tokens_in: int
     tokens_out: int
+    tool_calls: list[dict[str, Any]] | None = None
 
 
 def parse_card(content: str | None) -> TriageCard:
@@ -99,6 +112,13 @@ def unsupported_format(exc: BaseException) -> bool:
     return bool(_UNSUPPORTED_FORMAT.search(f"{exc.message} {exc.body}"))
 
 
+def unsupported_tools(exc: BaseException) -> bool:
+    """Does this error say the server cannot do function calling?"""
+    if not isinstance(exc, openai.APIStatusError) or exc.status_code not in (400, 422, 500, 501):
+        return False
+    return bool(_UNSUPPORTED_TOOLS.search(f"{exc.message} {exc.body}"))
+
+
 def _response_format(mode: str) -> dict[str, Any] | None:
     if mode == "json_schema":
         schema = {"name": "triage_card", "strict": True, "schema": card_json_schema()}
@@ -130,6 +150,8 @@ class ModelClient:
         self._clock = clock
         self._on_retry = on_retry
         self._mode: dict[str, int] = {}
+        # models whose server refused function calling: asked without tools from then on
+        self._no_tools: set[str] = set()
 
     @property
     def prompt(self) -> Prompt:
@@ -139,20 +161,33 @@ class ModelClient:
         return MODES[self._mode.get(model, 0)]
 
     async def triage(
-        self, model: str, alert: str, deadline: float, *, examples: Sequence[PromptExample] = (),
+        self,
+        model: str,
+        alert: str,
+        deadline: float,
+        *,
+        examples: Sequence[PromptExample] = (),
         reading: str = "",
+        context: str = "",
+        tools: ToolRunner | None = None,
     ) -> ModelAnswer:
         """One card from `model` before `deadline` (a monotonic time), repairing invalid output once.
 
         `examples` are judged earlier incidents from memory, shown to the model for reference; `reading` is
-        the reading stage's JSON of the alert (untrusted data, like the alert).
+        the reading stage's JSON of the alert (untrusted data, like the alert); `context` the team's runbook
+        and recent changes; `tools` the look-ups the model may make before it answers.
         """
-        messages: list[dict[str, str]] = self._prompt.messages(alert, examples, reading)
+        if model in self._no_tools:
+            tools = None
+        messages: list[dict[str, Any]] = list(
+            self._prompt.messages(alert, examples, reading, context=context, tools=tools is not None)
+        )
         tokens_in = tokens_out = retries = 0
         repaired = False
-        for attempt in range(2):
+        attempt = rounds = 0
+        while True:
             try:
-                completion, used_retries = await self._complete(model, messages, deadline)
+                completion, used_retries = await self._complete(model, messages, deadline, tools)
             except ModelError as exc:
                 exc.retries += retries
                 exc.tokens_in, exc.tokens_out = tokens_in, tokens_out
@@ -160,10 +195,23 @@ class ModelClient:
             retries += used_retries
             tokens_in += completion.tokens_in
             tokens_out += completion.tokens_out
+            if completion.tool_calls and tools is not None and model not in self._no_tools and rounds <= 10:
+                # Every call asked for gets an answer (a refusal past the limit), as the API requires.
+                rounds += 1
+                messages = [
+                    *messages,
+                    {"role": "assistant", "content": completion.content or None, "tool_calls": completion.tool_calls},
+                ]
+                for call in completion.tool_calls:
+                    function = call.get("function") or {}
+                    content = await tools.run(str(function.get("name") or ""), function.get("arguments"), deadline)
+                    messages.append({"role": "tool", "tool_call_id": str(call.get("id") or ""), "content": content})
+                continue
             try:
                 card = parse_card(completion.content)
             except InvalidAnswer as exc:
-                if attempt == 1:
+                attempt += 1
+                if attempt == 2:
                     error = ModelError("invalid_output", model, str(exc), retries)
                     error.tokens_in, error.tokens_out = tokens_in, tokens_out
                     raise error from exc
@@ -179,29 +227,42 @@ class ModelClient:
                 ]
                 continue
             return ModelAnswer(card, model, tokens_in, tokens_out, retries, repaired, self.mode_for(model))
-        raise AssertionError("unreachable")
+
+    def _tool_arguments(self, model: str, tools: ToolRunner | None) -> dict[str, Any]:
+        """The request's tools: offered while calls remain, then still listed but not to be called."""
+        if tools is None or model in self._no_tools:
+            return {}
+        definitions = tools.definitions()
+        if not definitions:
+            return {}
+        return {"tools": definitions, "tool_choice": "auto" if tools.remaining > 0 else "none"}
 
     async def _complete(
-        self, model: str, messages: list[dict[str, str]], deadline: float
+        self, model: str, messages: list[dict[str, Any]], deadline: float, tools: ToolRunner | None = None
     ) -> tuple[_Completion, int]:
         """One completion, stepping down response formats the server rejects (remembered per model)."""
         while True:
             index = self._mode.get(model, 0)
+            extra = self._tool_arguments(model, tools)
             try:
-                return await self._with_retries(model, messages, MODES[index], deadline)
+                return await self._with_retries(model, messages, MODES[index], deadline, extra)
             except openai.APIStatusError as exc:
                 if unsupported_format(exc) and index + 1 < len(MODES):
                     self._mode[model] = index + 1
                     continue
+                if extra and unsupported_tools(exc) and not any(m.get("role") == "tool" for m in messages):
+                    self._no_tools.add(model)
+                    continue
                 raise ModelError(error_kind(exc), model, exc.message) from exc
 
     async def _with_retries(
-        self, model: str, messages: list[dict[str, str]], mode: str, deadline: float
+        self, model: str, messages: list[dict[str, Any]], mode: str, deadline: float,
+        extra: dict[str, Any] | None = None,
     ) -> tuple[_Completion, int]:
         attempts = 0
 
         def should_retry(exc: BaseException) -> bool:
-            return is_retryable(exc) and not unsupported_format(exc)
+            return is_retryable(exc) and not unsupported_format(exc) and not (extra and unsupported_tools(exc))
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
@@ -233,21 +294,24 @@ class ModelClient:
             async for attempt in retrying:
                 with attempt:
                     attempts += 1
-                    completion = await self._call(model, messages, mode, deadline)
+                    completion = await self._call(model, messages, mode, deadline, extra)
                     return completion, attempts - 1
         except (openai.APITimeoutError, openai.APIConnectionError, TimeoutError, BadResponse) as exc:
             raise ModelError(error_kind(exc), model, str(exc), attempts - 1) from exc
         except openai.APIStatusError as exc:
-            if unsupported_format(exc):
+            if unsupported_format(exc) or (extra and unsupported_tools(exc)):
                 raise
             raise ModelError(error_kind(exc), model, exc.message, attempts - 1) from exc
         raise AssertionError("unreachable")
 
-    async def _call(self, model: str, messages: list[dict[str, str]], mode: str, deadline: float) -> _Completion:
+    async def _call(
+        self, model: str, messages: list[dict[str, Any]], mode: str, deadline: float,
+        extra: dict[str, Any] | None = None,
+    ) -> _Completion:
         remaining = deadline - self._clock()
         if remaining < MIN_ATTEMPT_SECONDS:
             raise TimeoutError("deadline reached before the model call")
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = dict(extra or {})
         response_format = _response_format(mode)
         if response_format is not None:
             kwargs["response_format"] = response_format
@@ -264,10 +328,17 @@ class ModelClient:
             raise BadResponse(f"unreadable response body: {exc}") from exc
         if not getattr(response, "choices", None):
             raise BadResponse("response has no choices")
-        content = response.choices[0].message.content
+        message = response.choices[0].message
         usage = response.usage
+        calls = [
+            {"id": call.id, "type": "function",
+             "function": {"name": call.function.name, "arguments": call.function.arguments}}
+            for call in (getattr(message, "tool_calls", None) or [])
+            if getattr(call, "function", None) is not None
+        ]
         return _Completion(
-            content=content or "",
+            content=message.content or "",
             tokens_in=usage.prompt_tokens if usage else 0,
             tokens_out=usage.completion_tokens if usage else 0,
+            tool_calls=calls or None,
         )

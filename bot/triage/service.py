@@ -3,27 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
 from bot.card import TriageCard, TriageMeta, TriageResult
+from bot.context.gather import Context, ContextStage, with_runbook_steps
+from bot.context.library import RunbookLibrary
+from bot.context.links import merge_links
+from bot.context.model import ToolUse
+from bot.context.subject import facts_from_reading
+from bot.context.tools import ToolBox, ToolSession
 from bot.health import DatabaseUnavailable
 from bot.identity.keeper import IdentityKeeper
 from bot.memory.precedent import Memory, against_label, memory_from, with_precedent
 from bot.observability import Metrics
 from bot.settings import Settings
 from bot.store import Store
+from bot.store.base import TriageRecord
 from bot.store.leases import new_replica_id
 from bot.triage.cost import estimate_cost
-from bot.triage.errors import ModelError
+from bot.triage.errors import InputError, ModelError
 from bot.triage.evidence import check_answer
 from bot.triage.flight import SharedFlight
 from bot.triage.front import Prepared, cache_key, prepare
+from bot.triage.front_cache import FrontCache
 from bot.triage.memo import Memo
 from bot.triage.model import MAX_OUTPUT_TOKENS, ModelAnswer, ModelClient
 from bot.triage.resilience import CircuitBreaker, LoopSemaphore
@@ -45,6 +53,20 @@ _CIRCUIT_KINDS = frozenset(
 log = structlog.get_logger("bot.triage")
 
 
+class TriageIds:
+    """Random triage ids (32 hex digits, like a UUID4's) drawn from one read of the OS's randomness per 256."""
+
+    def __init__(self, batch: int = 256) -> None:
+        self._batch = batch
+        self._pool = b""
+
+    def next(self) -> str:
+        if not self._pool:
+            self._pool = os.urandom(16 * self._batch)
+        raw, self._pool = self._pool[:16], self._pool[16:]
+        return raw.hex()
+
+
 @dataclass
 class Outcome:
     """An engine's answer plus what it cost; becomes a TriageResult once it gets its metadata."""
@@ -62,6 +84,8 @@ class Outcome:
     review: tuple[str, ...] = ()  # why a person should look: evidence overruled the answer, a label conflict
     # (key, card to reuse) when this outcome should be written to the idempotency cache
     cache_entry: tuple[str, TriageResult] | None = None
+    tools: list[ToolUse] = field(default_factory=list)  # the look-ups the model made, for meta and the audit
+    context: Context = field(default_factory=Context)  # what the context stage found for this card
 
 
 # Inputs up to this size are prepared on the event loop (a thread hop costs more than the work).
@@ -81,6 +105,8 @@ class TriageService:
         monotonic: Callable[[], float] = time.monotonic,
         identity: IdentityKeeper | None = None,
         replica: str | None = None,
+        context: ContextStage | None = None,
+        tools: ToolBox | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -88,6 +114,12 @@ class TriageService:
         self.model = model
         # One template learner per process, shared with the alert intake: both must agree on identities.
         self.identity = identity or IdentityKeeper(store, monotonic=monotonic)
+        # The alert's links, the team's runbook, recent changes (bot/context); the model's tools.
+        self.context = context or ContextStage(
+            store, RunbookLibrary(settings.runbooks, store, base_url=settings.runbook_url, monotonic=monotonic),
+            change_window=settings.change_window, clock=clock,
+        )
+        self.tools = tools
         self.breaker = breaker or CircuitBreaker(settings.circuit_failures, settings.circuit_cooldown, monotonic)
         self.breaker.on_change = metrics.set_circuit
         self._clock = clock
@@ -106,6 +138,8 @@ class TriageService:
                                    replica_lease=settings.replica_lease, clock=clock) if store.shared else None
         # A candidate answering a sample of live triages in the background (bot/shadow), set by the wiring.
         self.shadow: ShadowRunner | None = None
+        self._front = FrontCache()
+        self._ids = TriageIds()
 
     @property
     def prompt_version(self) -> str:
@@ -135,13 +169,61 @@ class TriageService:
             identify = lambda text: identifier.identify(text).fingerprint  # noqa: E731
         if len(raw) > INLINE_PREPARE_CHARS:
             # Cleaning and redacting a long input is CPU work: off the event loop, so acks and health
-            # checks are answered meanwhile.
+            # checks are answered meanwhile. (Too long for the front cache, which only the loop touches.)
             prepared = await asyncio.to_thread(prepare, raw, self.settings.max_input_chars, identify)
         else:
-            prepared = prepare(raw, self.settings.max_input_chars, identify)
+            prepared = self._front.prepare(raw, self.settings.max_input_chars, identify)
         memory = await self._recall(prepared, must_record)
+        outcome, memory = await self._engine(prepared, engine or "auto", started, memory, must_record)
+        result = self._result(prepared, outcome, source, started, memory)
+        failure = await self._finish(result, prepared, outcome)
+        if must_record and failure is not None:
+            raise failure
+        if self.shadow is not None and failure is None:
+            # After the live result is recorded; starts a background task and returns at once.
+            self.shadow.offer(result, prepared, memory)
+        return result
+
+    async def triage_many(
+        self, raws: Sequence[str | bytes], *, source: str = "api", engine: str | None = None
+    ) -> list[TriageResult | InputError]:
+        """Triage a group of inputs in their order, each stage once per input; an unusable one gives its InputError.
+
+        Identities are learned in input order, memory is read for the whole group in one trip to the store,
+        and the group's records are written in one transaction before any result is handed back. Model calls,
+        when the engine asks for them, are made one at a time, as for single triages.
+        """
+        started = self._monotonic()
+        identifier = await self.identity.ready()
+        slots: list[Prepared | InputError] = []
+        for raw in raws:
+            try:
+                slots.append(self._front.prepare(
+                    raw, self.settings.max_input_chars, lambda text: identifier.identify(text).fingerprint
+                ))
+            except InputError as exc:
+                slots.append(exc)
+        batch = [p for p in slots if isinstance(p, Prepared)]
+        memories = await self._recall_many(batch)
+        done: list[tuple[TriageResult, Prepared, Outcome, Memory]] = []
+        for prepared, memory in zip(batch, memories, strict=True):
+            outcome, memory = await self._engine(prepared, engine or "auto", started, memory)
+            done.append((self._result(prepared, outcome, source, started, memory), prepared, outcome, memory))
+        failure = await self._finish_many([(result, prepared, outcome) for result, prepared, outcome, _ in done])
+        if self.shadow is not None and failure is None:
+            for result, prepared, _, memory in done:
+                self.shadow.offer(result, prepared, memory)
+        results = iter(result for result, *_ in done)
+        return [slot if isinstance(slot, InputError) else next(results) for slot in slots]
+
+    async def _engine(
+        self, prepared: Prepared, engine: str, started: float, memory: Memory, must_record: bool = False
+    ) -> tuple[Outcome, Memory]:
+        """The engine's answer, held to the text's evidence and the incident's precedent, and the memory as the
+        card shows it; never raises but DatabaseUnavailable (with `must_record`)."""
+        context = await self._gather(prepared)
         try:
-            outcome = await self._decide(prepared, engine or "auto", started, memory)
+            outcome = await self._decide(prepared, engine, started, memory, context)
         except DatabaseUnavailable:
             if must_record:
                 raise
@@ -156,16 +238,13 @@ class TriageService:
         # Precedent: the latest human verdict on this identity decides severity and category, whatever
         # the engine (and whatever the cache) said.
         outcome.card = with_precedent(outcome.card, memory.precedent)
+        if outcome.engine == "heuristic" and context.steps:
+            # The team's runbook knows better than generic rules what to do first.
+            outcome.card = with_runbook_steps(outcome.card, context.steps)
+        outcome.context = context
         # A verdict below what the alert's own label asks for is kept, and said on the card.
         memory = replace(memory, precedent=against_label(memory.precedent, prepared.evidence.label_least))
-        result = self._result(prepared, outcome, source, started, memory)
-        failure = await self._finish(result, prepared, outcome)
-        if must_record and failure is not None:
-            raise failure
-        if self.shadow is not None and failure is None:
-            # After the live result is recorded; starts a background task and returns at once.
-            self.shadow.offer(result, prepared, memory)
-        return result
+        return outcome, memory
 
     # --- decisions -----------------------------------------------------------------------------
 
@@ -184,7 +263,41 @@ class TriageService:
             return Memory()
         return memory_from(recalled)
 
-    async def _decide(self, prepared: Prepared, engine: str, started: float, memory: Memory) -> Outcome:
+    async def _recall_many(self, batch: Sequence[Prepared]) -> list[Memory]:
+        """Memory for a group of inputs in one trip to the store; a failing lookup only loses it."""
+        if not batch:
+            return []
+        store = self.store
+
+        def recall_all() -> list[dict[str, Any]]:
+            return [store.recall(p.fingerprint, p.text) for p in batch]
+
+        try:
+            recalled = await store.run(recall_all)
+        except DatabaseUnavailable:
+            self.metrics.errors.labels("memory").inc()
+            return [Memory()] * len(batch)
+        except Exception:  # memory is advice: a store problem must not cost the cards
+            log.exception("memory_recall_failed", count=len(batch))
+            self.metrics.errors.labels("memory").inc()
+            return [Memory()] * len(batch)
+        return [memory_from(r) for r in recalled]
+
+    async def _gather(self, prepared: Prepared) -> Context:
+        """Context for the card; a failing look-up only loses that piece of context."""
+        try:
+            return await self.context.gather(
+                prepared.text, facts_from_reading(prepared.text, prepared.reading, prepared.links)
+            )
+        except Exception:  # context is advice: it must not cost the card
+            log.exception("context_failed", fingerprint=prepared.fingerprint)
+            self.metrics.errors.labels("context").inc()
+            return Context()
+
+    async def _decide(
+        self, prepared: Prepared, engine: str, started: float, memory: Memory, context: Context | None = None
+    ) -> Outcome:
+        context = context or Context()
         if engine == "heuristic":
             return self._heuristic(prepared, None)
         if self.model is None:
@@ -194,7 +307,7 @@ class TriageService:
         if tier is None:
             return self._heuristic(prepared, "budget_exhausted")
         model = self._model_name(tier)
-        key = cache_key(prepared.text, self.prompt_version, model, memory.cache_tag)
+        key = cache_key(prepared.text, self.prompt_version, model, memory.cache_tag + context.cache_tag)
         if self._memo.complete is None:
             await self._memo.load(self.store)
         cached = self._memo.get(key)
@@ -209,23 +322,24 @@ class TriageService:
             self.metrics.cache_hits.inc()
             shared = await asyncio.shield(task)
             return Outcome(shared.card, shared.engine, shared.model, shared.degraded_reason, cached=True)
-        task = asyncio.create_task(self._fly(prepared, tier, budget, key, started, memory))
+        task = asyncio.create_task(self._fly(prepared, tier, budget, key, started, memory, context))
         self._inflight[key] = task
         task.add_done_callback(lambda _: self._inflight.pop(key, None))
         return await asyncio.shield(task)
 
     async def _fly(
-        self, prepared: Prepared, tier: Tier, budget: BudgetState, key: str, started: float, memory: Memory
+        self, prepared: Prepared, tier: Tier, budget: BudgetState, key: str, started: float, memory: Memory,
+        context: Context,
     ) -> Outcome:
         """Ask the model, unless another replica already is: then serve its answer from the shared cache."""
         if self.flight is None:
-            return await self._ask_model(prepared, tier, budget, key, started, memory)
+            return await self._ask_model(prepared, tier, budget, key, started, memory, context)
         landed = await self.flight.lead_or_wait(key)
         if landed is not None:
             self.metrics.cache_hits.inc()
             return Outcome(landed.card, landed.meta.engine, landed.meta.model, cached=True)
         try:
-            outcome = await self._ask_model(prepared, tier, budget, key, started, memory)
+            outcome = await self._ask_model(prepared, tier, budget, key, started, memory, context)
             if outcome.cache_entry is not None:
                 # In the shared cache before the flight lands, so the replicas waiting on it find it there.
                 await self.store.run(self.store.put_cached, *outcome.cache_entry, self.settings.cache_ttl)
@@ -235,7 +349,8 @@ class TriageService:
         return outcome
 
     async def _ask_model(
-        self, prepared: Prepared, tier: Tier, budget: BudgetState, key: str, started: float, memory: Memory
+        self, prepared: Prepared, tier: Tier, budget: BudgetState, key: str, started: float, memory: Memory,
+        context: Context,
     ) -> Outcome:
         admitted = self.breaker.enter()
         if admitted is None:
@@ -245,14 +360,18 @@ class TriageService:
         spent = Outcome(prepared.prescreen, "heuristic")
         answer: ModelAnswer | None = None
         failure: ModelError | None = None
+        session: ToolSession | None = None
         try:
             async with asyncio.timeout(max(deadline - self._monotonic(), 0.0)):
-                answer, failure = await self._call(tier, prepared, deadline, spent, memory)
+                session = await self.tools.session(deadline) if self.tools is not None else None
+                answer, failure = await self._call(tier, prepared, deadline, spent, memory, context, session)
                 unusable = failure is not None and failure.kind == "invalid_output"
                 if (answer is not None or unusable) and escalate(
                     tier, answer.card if answer else None, self._policy, budget
                 ):
-                    stronger, strong_failure = await self._call("strong", prepared, deadline, spent, memory)
+                    stronger, strong_failure = await self._call(
+                        "strong", prepared, deadline, spent, memory, context, session
+                    )
                     if stronger is not None and (answer is None or stronger.card.confidence >= answer.card.confidence):
                         answer = stronger
                     elif answer is None:
@@ -274,10 +393,12 @@ class TriageService:
             outcome.cache_entry = (key, entry)
         outcome.tokens_in, outcome.tokens_out = spent.tokens_in, spent.tokens_out
         outcome.cost_usd, outcome.retries = spent.cost_usd, spent.retries
+        outcome.tools = list(session.uses) if session is not None else []
         return outcome
 
     async def _call(
-        self, tier: Tier, prepared: Prepared, deadline: float, spent: Outcome, memory: Memory
+        self, tier: Tier, prepared: Prepared, deadline: float, spent: Outcome, memory: Memory,
+        context: Context | None = None, tools: ToolSession | None = None,
     ) -> tuple[ModelAnswer | None, ModelError | None]:
         """One model answer (or the error), adding its tokens and cost to `spent`.
 
@@ -297,6 +418,7 @@ class TriageService:
                 answer = await self.model.triage(
                     model, text, deadline, examples=memory.examples,
                     reading=prepared.reading.model_dump_json(exclude_defaults=True) if prepared.reading else "",
+                    context=context.excerpt if context else "", tools=tools,
                 )
         except ModelError as exc:
             self._account(spent, model, exc.tokens_in, exc.tokens_out, exc.retries)
@@ -371,11 +493,13 @@ class TriageService:
         return TriageResult(**answer.card.model_dump(), meta=meta)
 
     def _result(
-        self, prepared: Prepared, outcome: Outcome, source: str, started: float, memory: Memory
+        self, prepared: Prepared, outcome: Outcome, source: str, started: float, memory: Memory,
+        context: Context | None = None,
     ) -> TriageResult:
+        context = context or outcome.context
         card = outcome.card
         meta = TriageMeta(
-            triage_id=uuid.uuid4().hex,
+            triage_id=self._ids.next(),
             engine=outcome.engine,
             model=outcome.model,
             prompt_version=self.prompt_version if outcome.engine == "model" else HEURISTIC_PROMPT,
@@ -401,12 +525,67 @@ class TriageService:
             precedent=memory.precedent,
             similar=list(memory.similar),
             reading=prepared.reading,
-            links=list(prepared.links),
+            links=merge_links(prepared.links, context.links),
+            runbook=context.runbook,
+            changes=list(context.changes),
+            tools=list(outcome.tools),
         )
         return TriageResult(**card.model_dump(), meta=meta)
 
     async def _finish(self, result: TriageResult, prepared: Prepared, outcome: Outcome) -> DatabaseUnavailable | None:
         """Metrics, the log line and the record; the outage that kept the triage from being recorded, if any."""
+        return await self._finish_many([(result, prepared, outcome)])
+
+    async def _finish_many(
+        self, done: Sequence[tuple[TriageResult, Prepared, Outcome]]
+    ) -> DatabaseUnavailable | None:
+        """Metrics and log lines, then the records of a group in one transaction (group commit)."""
+        if not done:
+            return None
+        entries = []
+        for result, prepared, outcome in done:
+            label = self._observe(result)
+            for use in result.meta.tools:
+                self.metrics.tool_calls.labels(use.server, use.tool, use.outcome).inc()
+            cache = None
+            if outcome.cache_entry is not None:
+                cache = (*outcome.cache_entry, self.settings.cache_ttl)
+            entries.append(TriageRecord(result, prepared.text, label, outcome.error, cache))
+        first = done[0][0].meta.triage_id
+        try:
+            if len(entries) == 1:
+                entry = entries[0]
+                await self.store.run(
+                    self.store.record_triage, entry.result, entry.text, outcome=entry.outcome, error=entry.error,
+                    cache=entry.cache,
+                )
+            else:
+                await self.store.run(self.store.record_triages, entries)
+        except DatabaseUnavailable as exc:
+            self.metrics.errors.labels("store").inc()
+            log.warning("triage_not_recorded", triage_id=first, count=len(entries), reason=exc.reason)
+            return exc
+        except Exception:  # a full disk must not turn a good card into an error for the caller
+            self.metrics.errors.labels("store").inc()
+            log.exception("triage_not_recorded", triage_id=first, count=len(entries))
+        for result, _, _ in done:
+            for use in result.meta.tools:
+                try:  # the audit trail of what the model looked up for this card
+                    await self.store.run(
+                        self.store.record_tool_call, result.meta.triage_id, use.model_dump(), result.meta.created_at
+                    )
+                except Exception:
+                    self.metrics.errors.labels("store").inc()
+                    log.exception("tool_call_not_recorded", triage_id=result.meta.triage_id)
+        try:
+            await self.identity.save()
+        except Exception:  # templates are relearned from the stream; losing a batch only costs warm-up
+            self.metrics.errors.labels("store").inc()
+            log.exception("identity_templates_not_saved")
+        return None
+
+    def _observe(self, result: TriageResult) -> str:
+        """Count and log one triage; its outcome label (ok, cached, degraded)."""
         meta = result.meta
         label = "cached" if meta.cached else "degraded" if meta.degraded else "ok"
         self.metrics.requests.labels(meta.engine, label).inc()
@@ -432,23 +611,4 @@ class TriageService:
             degraded_reason=meta.degraded_reason,
             redactions=meta.redactions,
         )
-        try:
-            cache = None
-            if outcome.cache_entry is not None:
-                cache = (*outcome.cache_entry, self.settings.cache_ttl)
-            await self.store.run(
-                self.store.record_triage, result, prepared.text, outcome=label, error=outcome.error, cache=cache
-            )
-        except DatabaseUnavailable as exc:
-            self.metrics.errors.labels("store").inc()
-            log.warning("triage_not_recorded", triage_id=meta.triage_id, reason=exc.reason)
-            return exc
-        except Exception:  # a full disk must not turn a good card into an error for the caller
-            self.metrics.errors.labels("store").inc()
-            log.exception("triage_not_recorded", triage_id=meta.triage_id)
-        try:
-            await self.identity.save()
-        except Exception:  # templates are relearned from the stream; losing a batch only costs warm-up
-            self.metrics.errors.labels("store").inc()
-            log.exception("identity_templates_not_saved")
-        return None
+        return label

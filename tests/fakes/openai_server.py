@@ -37,6 +37,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     usage: tuple[int, int] = (420, 96)
+    # function calls the "model" asks for instead of answering: [(name, arguments), ...]
+    tool_calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     @classmethod
     def card(cls, **changes: Any) -> Reply:
@@ -50,6 +52,11 @@ class Reply:
     def error(cls, status: int, message: str = "error", headers: dict[str, str] | None = None) -> Reply:
         body = {"error": {"message": message, "type": "server_error" if status >= 500 else "invalid_request_error"}}
         return cls(status=status, body=body, headers=headers or {})
+
+    @classmethod
+    def call_tools(cls, *calls: tuple[str, dict[str, Any]]) -> Reply:
+        """An answer that asks to call tools (Chat Completions function calling) before the card."""
+        return cls(tool_calls=list(calls))
 
     @classmethod
     def hang(cls, seconds: float) -> Reply:
@@ -150,6 +157,15 @@ class FakeOpenAI:
 
     def _completion(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
         prompt_tokens, completion_tokens = reply.usage
+        message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+        finish = "stop"
+        if reply.tool_calls:
+            finish = "tool_calls"
+            message["tool_calls"] = [
+                {"id": f"call_{next(self._ids)}", "type": "function",
+                 "function": {"name": name, "arguments": json.dumps(arguments)}}
+                for name, arguments in reply.tool_calls
+            ]
         return {
             "id": f"chatcmpl-{next(self._ids)}",
             "object": "chat.completion",
@@ -158,8 +174,8 @@ class FakeOpenAI:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": reply.content},
-                    "finish_reason": "stop",
+                    "message": message,
+                    "finish_reason": finish,
                 }
             ],
             "usage": {

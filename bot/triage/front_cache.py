@@ -1,0 +1,46 @@
+"""The front stage once per distinct input: repeats of a text reuse its normalised, redacted, pre-screened form.
+
+Normalising, redacting and pre-screening are pure functions of the raw text, so a repeat (a batch of
+recurring alerts, a retried request, a storm) needs none of them again. Identity is not cached: templates
+are learned from every input, in the order the inputs arrive.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+from collections.abc import Callable
+
+from bot.triage.front import Prepared, prepare
+
+# Entries kept, and the longest raw text kept (bounds the memory: about FRONT_CACHE_SIZE * MAX_CACHED_CHARS).
+FRONT_CACHE_SIZE = 2048
+MAX_CACHED_CHARS = 4000
+
+
+def _no_identity(_: str) -> str:
+    return ""
+
+
+class FrontCache:
+    """LRU of prepared inputs by raw text and size limit; the fingerprint is asked of `identify` every time."""
+
+    def __init__(self, size: int = FRONT_CACHE_SIZE, max_chars: int = MAX_CACHED_CHARS) -> None:
+        self.size = size
+        self.max_chars = max_chars
+        self._entries: OrderedDict[tuple[str | bytes, int], Prepared] = OrderedDict()
+
+    def prepare(self, raw: str | bytes, max_chars: int, identify: Callable[[str], str]) -> Prepared:
+        """`prepare(raw, max_chars, identify)`, the pure part taken from the cache when `raw` was seen."""
+        if len(raw) > self.max_chars or self.size <= 0:
+            return prepare(raw, max_chars, identify)
+        key = (raw, max_chars)
+        hit = self._entries.get(key)
+        if hit is None:
+            hit = prepare(raw, max_chars, _no_identity)  # raises InputError for unusable input: nothing kept
+            self._entries[key] = hit
+            if len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        else:
+            self._entries.move_to_end(key)
+        return dataclasses.replace(hit, fingerprint=identify(hit.text))
