@@ -289,3 +289,60 @@ async def test_a_customer_report_gives_a_card_about_what_they_reported(gateways:
     assert result.category == "app" and result.severity in ("P0", "P1")
     assert "check out" in result.summary or "checkout" in result.summary
     assert "reporter" in " ".join(result.steps)
+
+
+@pytest.mark.parametrize(
+    ("text", "severities", "category"),
+    [
+        ('{"schemaId": "azureMonitorCommonAlertSchema", "data": {"essentials": {"alertRule": "api-web-staging 5xx", '
+         '"severity": "Sev0", "monitorCondition": "Fired", "alertTargetIDs": ["/subscriptions/1/resourcegroups/rg-a/'
+         'providers/microsoft.web/sites/api-web-staging"], "configurationItems": ["api-web-staging"]}}}',
+         ("P3",), "app"),
+        ('{"detail-type": "Security Hub Findings - Imported", "source": "aws.securityhub", "detail": {"findings": '
+         '[{"ProductArn": "arn:aws:securityhub:::product/aws/inspector", "Title": "CVE-2024-0001 - openssl", '
+         '"Severity": {"Label": "CRITICAL"}, "ProductName": "Inspector", "Resources": [{"Type": '
+         '"AwsEcrContainerImage", "Id": "arn:aws:ecr:eu-west-1:1:repository/billing/sha256:abcdef", "Details": '
+         '{"AwsEcrContainerImage": {"RepositoryName": "billing"}}}]}]}}', ("P2",), "security"),
+        ("May 02 04:10:01 gw-3 sshd[11]: Failed password for invalid user test from 203.0.113.9 port 4 ssh2\n"
+         "May 02 04:10:03 gw-3 sshd[12]: Failed password for invalid user pi from 203.0.113.9 port 5 ssh2\n"
+         "2024-05-02 04:10:04,001 fail2ban.actions [9]: NOTICE  [sshd] Ban 203.0.113.9", ("P3",), "security"),
+        ("May 02 04:10:01 db-7 chronyd[80]: Source 10.1.0.5 offline\n"
+         "May 02 04:10:02 db-7 chronyd[80]: Can't synchronise: no selectable sources", ("P2", "P3"), "infra"),
+        ("2024-05-02 06:00:00.001 UTC [7] app@shop WARNING:  database \"shop\" must be vacuumed within 5000000 "
+         "transactions", ("P1",), "data"),
+        ("Build agent ci-linux-3: [Pipeline] sh\n> java.io.IOException: No space left on device\nBUILD FAILED\n"
+         "Finished: FAILURE\njenkins.log: Making ci-linux-3 offline temporarily due to the lack of disk space",
+         ("P2", "P3"), ""),
+    ],
+    ids=["azure-staging-web-app", "image-cve-finding", "attacker-banned", "clock-sync-lost", "xid-wraparound",
+         "ci-agent-disk"],
+)
+def test_scope_and_stated_facts_bound_severity(text: str, severities: tuple[str, ...], category: str) -> None:
+    card = heuristic_card(text)
+    assert card.severity in severities
+    assert card.category == category or not category
+
+
+def test_kubectl_names_the_warning_event_and_the_lost_node() -> None:
+    reading = read(
+        "$ kubectl get events -A\nNAMESPACE   LAST SEEN   TYPE      REASON         OBJECT              MESSAGE\n"
+        "default     2m          Normal    NodeNotReady   node/worker-9       Node worker-9 is now: NodeNotReady\n"
+        "shop        2m          Warning   NodeNotReady   pod/cart-7f9-abcde  Node is not ready\n"
+        "shop        1m          Normal    Scheduled      pod/cart-7f9-xyz12  Successfully assigned shop/cart to w-2"
+        + " " * 400
+    ).reading
+    assert reading.alert_name == "NodeNotReady"
+    assert "worker-9" in reading.resource and "LAST" not in reading.resource
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["  Warning  ProvisioningFailed  2m  x  " + "m" * 1_000_000, "  ScalingLimited  True  " * 40_000,
+     " --- [" * 150_000, '"alertTargetIDs": ["/providers/microsoft.' + "a" * 1_000_000],
+    ids=["long-event", "conditions", "spring-brackets", "azure-provider"],
+)
+def test_new_readings_are_bounded_on_a_megabyte(text: str) -> None:
+    started = time.monotonic()
+    read(text)
+    analyse(text)
+    assert time.monotonic() - started < 5.0

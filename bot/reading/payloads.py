@@ -149,7 +149,8 @@ def _newrelic(data: dict[str, Any], draft: Draft) -> None:
     for key in ("priority", "severity", "policy_name", "policyName"):
         draft.label(key, data.get(key))
     draft.status = text_of(data.get("state") or data.get("current_state"))
-    entities = dig(data, "entitiesData", "names") or dig(data, "accumulations", "entity.name") or []
+    entities = (dig(data, "entitiesData", "names") or dig(data, "accumulations", "entity.name")
+                or data.get("impactedEntities") or [])
     target = dig(data, "targets", 0, "name")
     draft.set(resource=(entities[0] if isinstance(entities, list) and entities else "") or target)
     draft.description = prose(data.get("details") or data.get("title"))
@@ -318,6 +319,22 @@ def _guardduty(finding: dict[str, Any], draft: Draft) -> None:
     draft.body = f"GuardDuty finding {draft.alert_name}\n{text_of(finding.get('title'))}\n{draft.description}"
 
 
+_DETAIL_NAME_KEYS = ("RepositoryName", "FunctionName", "BucketName", "DBInstanceIdentifier", "ClusterName", "Name")
+
+
+def _finding_resource_name(details: Any) -> str:
+    """The name a finding's resource details give it (an image's repository, a function), not its id or digest."""
+    if not isinstance(details, dict):
+        return ""
+    for typed in details.values():
+        if isinstance(typed, dict):
+            for key in _DETAIL_NAME_KEYS:
+                name = text_of(typed.get(key))
+                if name:
+                    return name
+    return ""
+
+
 def _securityhub(finding: dict[str, Any], draft: Draft) -> None:
     draft.source = "securityhub"
     draft.alert_name = text_of(finding.get("Title") or finding.get("GeneratorId"))
@@ -328,7 +345,8 @@ def _securityhub(finding: dict[str, Any], draft: Draft) -> None:
     draft.label("product", product)
     res_id = text_of(dig(finding, "Resources", 0, "Id"))
     hit = _ARN_NAME.search(res_id)
-    draft.resource = hit.group(1) if hit else res_id
+    draft.resource = _finding_resource_name(dig(finding, "Resources", 0, "Details")) or (
+        hit.group(1) if hit else res_id)
     draft.status = text_of(finding.get("RecordState"))
     draft.description = prose(finding.get("Description"))
     draft.body = f"Security Hub finding ({product}) {draft.alert_name}\n{draft.description}"
@@ -356,7 +374,11 @@ def _azure(data: dict[str, Any], draft: Draft) -> None:
             draft.metric(condition.get("metricName") or condition.get("searchQuery") or "condition",
                          condition.get("metricValue"), condition.get("threshold"))
     draft.link("source", dig(data, "data", "alertContext", "linkToSearchResultsUI"))
-    draft.body = f"Azure Monitor alert {draft.alert_name} on {target}\n{draft.description}"
+    # the provider segment of the target id says what kind of resource it is (a SQL database, a web app)
+    kind = re.search(r"/providers/(microsoft\.[a-z]+/[a-z]+)", text_of(targets[0]) if isinstance(targets, list)
+                     and targets else "", re.IGNORECASE)
+    typed = f" ({kind.group(1).lower()})" if kind else ""
+    draft.body = f"Azure Monitor alert {draft.alert_name} on {target}{typed}\n{draft.description}"
 
 
 def _gcp(data: dict[str, Any], draft: Draft) -> None:

@@ -382,11 +382,12 @@ def uptime(head: str, first: str, draft: Draft) -> bool:
 
 # --- Kubernetes --------------------------------------------------------------------------------------------
 _KUBE_EVENT = re.compile(r"^\s*(?:[\w-]{1,40}\s+)?(?:\S{1,12}\s+)?(Warning|Normal)\s+([A-Z][A-Za-z]{2,60})\s+"
-                         r"(?:([a-z][\w.-]{0,60}/[\w.-]{1,200})\s+)?(.{0,300})$", re.MULTILINE)
+                         r"(?:([a-z][\w.-]{0,60}/[\w.-]{1,200})\s+)?(.{0,300})[^\n]*$", re.MULTILINE)
 _KUBE_POD_ROW = re.compile(r"^([a-z0-9][a-z0-9.-]{0,200})\s+(\d+/\d+)\s+([A-Z][A-Za-z:]{2,40})\s+(\d+)", re.MULTILINE)
 _KUBE_OBJECT = re.compile(r"\b(pod|deployment|replicaset|statefulset|daemonset|job|cronjob|node|service|ingress"
                           r"|persistentvolumeclaim|pvc|hpa|certificate)/([a-z0-9][\w.-]{0,200})")
-_NAMESPACE = re.compile(r"(?i)\bnamespace[ \t:=\"]{1,12}([a-z0-9][a-z0-9-]{0,62})")
+# the value is lower case: a table header ("NAMESPACE   LAST SEEN") names no namespace
+_NAMESPACE = re.compile(r"\b(?:[Nn]amespace|NAMESPACE)[ \t:=\"]{1,12}([a-z0-9][a-z0-9-]{0,62})(?![\w.])")
 
 
 _KUBE_REASON = re.compile(r"\b(CrashLoopBackOff|ImagePullBackOff|ErrImagePull|OOMKilled|Evicted|FailedScheduling"
@@ -419,6 +420,20 @@ def kubernetes(head: str, first: str, draft: Draft) -> bool:
     return found
 
 
+_CONDITION_ROW = re.compile(r"^\s{1,12}([A-Z][A-Za-z]{2,40})\s+(True|False)\s+([A-Z][A-Za-z]{2,60})\b", re.MULTILINE)
+_GOOD_CONDITION = re.compile(r"Ready|Available|Able|Active|Healthy|Initialized|Scheduled|Synced|Progressing")
+_BAD_CONDITION = re.compile(r"Limited|Pressure|Failed|Failure|Degraded|Stalled|Unavailable|Error")
+
+
+def _abnormal_condition(head: str) -> str:
+    """The reason of the first condition in a `describe` that is wrong (a limit hit, a ready condition false)."""
+    for row in _CONDITION_ROW.finditer(head):
+        kind, status, reason = row.groups()
+        if (status == "True" and _BAD_CONDITION.search(kind)) or (status == "False" and _GOOD_CONDITION.search(kind)):
+            return reason
+    return ""
+
+
 def _kubernetes(head: str, first: str, draft: Draft) -> bool:
     events = list(_KUBE_EVENT.finditer(head)) if ("Warning" in head or "Normal" in head) else []
     rows = list(_KUBE_POD_ROW.finditer(head)) if ("READY" in head or "/" in head) else []
@@ -436,11 +451,18 @@ def _kubernetes(head: str, first: str, draft: Draft) -> bool:
         draft.event(event.group(1), f"{event.group(2)} {event.group(3) or ''} {event.group(4)}".strip())
         if event.group(1) == "Warning" and worst is None:
             worst = event
-    chosen = worst or (events[0] if events else None)
+    chosen = worst or (events[-1] if events else None)
     if chosen is not None:
         draft.alert_name = chosen.group(2)
-        if chosen.group(3):
-            draft.resource = chosen.group(3).split("/", 1)[1]
+        # the same reason reported on a node is the cause; the pods that report it are its victims
+        node = next((e for e in events if e.group(2) == chosen.group(2) and (e.group(3) or "").startswith("node/")),
+                    None)
+        source = node or chosen
+        if source.group(3):
+            draft.resource = source.group(3).split("/", 1)[1]
+    condition = _abnormal_condition(head) if worst is None else None
+    if condition:
+        draft.alert_name = condition
     for row in rows[:20]:
         status = row.group(3)
         draft.event("warning" if status not in ("Running", "Completed", "Succeeded") else "info",
@@ -825,8 +847,10 @@ def logs(head: str, first: str, draft: Draft) -> bool:
         if upstream is not None:
             draft.resource = upstream.group(1)
     logger = _LOGGER.search(head)
+    # Spring Boot 3 writes the application name in brackets before the thread: "--- [order-api] [nio-8080-exec-1]"
+    application = re.search(r" --- \[([a-z][\w.-]{1,60})\]\s{1,3}\[", head[:20_000]) if " --- [" in head else None
     draft.set(resource=draft.labels.get("service") or draft.labels.get("app") or draft.labels.get("host")
-              or (logger.group(1) if logger else ""))
+              or (application.group(1) if application else "") or (logger.group(1) if logger else ""))
     if not draft.alert_name:
         draft.alert_name = _log_name(draft)
     return True

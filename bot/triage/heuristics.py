@@ -287,6 +287,11 @@ def _from_reading(
         spend = reading.metrics[0].value
         level = "P2" if spend >= rs.thresholds.get("cost_p2_usd", 1000.0) else "P3"
         return level, "inferred", 0.6, Signal(level, 0.6, "unexpected spend", f"${spend:,.0f}", "cost")
+    if reading.status.lower() == "down" and _probe_locations(reading) >= 3:
+        # an uptime check failing from three or more probe locations: the site is down for everyone
+        found = Signal("P0", 0.65, "down from every probe location", f"{_probe_locations(reading)} locations",
+                       "down_everywhere")
+        return "P0", "reading", 0.65, found
     if (label is None and signal is None and reading.source in _METRIC_ALARM_TOOLS
             and reading.status.lower() in _ACTIVE_STATES):
         found = Signal("P2", 0.5, "a monitored threshold crossed", reading.alert_name[:60] or "alarm", "alarm")
@@ -294,8 +299,23 @@ def _from_reading(
     return severity, basis, confidence, signal
 
 
+def _probe_locations(reading: Reading) -> int:
+    """How many probe locations an uptime check names in its location field."""
+    places = next((value for key, value in reading.labels.items()
+                   if "location" in key.lower() or key.lower() in ("checked_from", "probes", "regions")), "")
+    return len([part for part in places.split(",") if part.strip()])
+
+
 _NOT_PRODUCTION = frozenset({"staging", "stage", "stg", "dev", "development", "test", "testing", "qa", "sandbox",
-                             "preview", "nonprod", "non-prod", "uat"})
+                             "preview", "nonprod", "non-prod", "uat", "ci"})
+# a resource named for its environment by a last name part (func-invoice-dev, orders-staging): not production
+_SCOPE_SUFFIX = frozenset({"dev", "staging", "stg", "sandbox", "qa", "uat", "nonprod", "preview"})
+# CI systems: a failed build or an agent short of disk delays releases, it serves no customer
+_BUILD_TOOLS = frozenset({"jenkins", "github-actions", "gitlab-ci", "circleci", "buildkite", "teamcity",
+                          "azure-pipelines", "drone", "bitbucket-pipelines"})
+# findings of posture checks and image scanners: a setting or a package to fix, not an attack under way
+_POSTURE_PRODUCTS = frozenset({"inspector", "security hub", "config", "trusted advisor", "defender for cloud",
+                               "ecr", "trivy", "grype", "snyk", "dependabot"})
 
 
 def _scope(reading: Reading, signal: Signal | None) -> Signal | None:
@@ -303,8 +323,24 @@ def _scope(reading: Reading, signal: Signal | None) -> Signal | None:
     environment = reading.environment.lower().split("-")[0] if reading.environment else ""
     if environment in _NOT_PRODUCTION or reading.environment.lower() in _NOT_PRODUCTION:
         return Signal("P3", 0.6, "not production", f"environment {reading.environment}", "environment")
+    if reading.source in _BUILD_TOOLS:
+        return Signal("P2", 0.6, "a build system, no customer path", reading.source, "build_system")
+    name = reading.resource.lower().strip()
+    if name and "/" not in name and re.split(r"[-_]", name)[-1] in _SCOPE_SUFFIX:
+        return Signal("P3", 0.6, "not production", f"resource {reading.resource}", "environment")
     if signal is not None and signal.rule == "cert_expiry" and signal.severity in ("P2", "P3"):
         return signal
+    return _posture(reading)
+
+
+def _posture(reading: Reading) -> Signal | None:
+    """A failed compliance control or a known vulnerability in a package: serious work, not an active incident."""
+    labels = {key.lower(): value.lower() for key, value in reading.labels.items()}
+    posture = labels.get("compliance") in ("failed", "warning") or labels.get("product", "") in _POSTURE_PRODUCTS
+    cve = re.match(r"cve-\d{4}-\d+", reading.alert_name.lower())
+    if posture or cve:
+        said = cve.group(0).upper() if cve else f"compliance {labels.get('compliance') or labels.get('product')}"
+        return Signal("P2", 0.6, "a posture or vulnerability finding, not an attack", said, "posture_finding")
     return None
 
 

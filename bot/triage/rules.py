@@ -354,7 +354,8 @@ def compile_rules(data: Mapping[str, Any]) -> RuleSet:
             entry[1].append(number)
     settings = data.get("settings", {})
     starts: dict[str, int] = {}
-    for key in index:
+    # veto phrases are looked up among the same grams, so they must be cut from the text too
+    for key in (*index, *(phrase for veto in vetoes.values() for phrase in veto)):
         if " " in key:
             first = key.split(" ", 1)[0]
             starts[first] = max(starts.get(first, 1), key.count(" ") + 1)
