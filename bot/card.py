@@ -83,6 +83,16 @@ def card_json_schema() -> dict[str, Any]:
 
 
 Verdict = Literal["confirm", "override"]
+# Where a verdict was given: a click on the Slack card, POST /v1/triage/{id}/feedback, or the MCP feedback tool.
+# Only a Slack click's author is a Slack user; any other author is a name as given and is never mentioned.
+Origin = Literal["slack", "http", "mcp"]
+
+
+def _drop_slack_origin(data: dict[str, Any]) -> dict[str, Any]:
+    # A Slack verdict (or one stored before origins were recorded) keeps the JSON it always had.
+    if data.get("origin") in (None, "slack"):
+        data.pop("origin", None)
+    return data
 
 
 class Precedent(BaseModel):
@@ -100,13 +110,15 @@ class Precedent(BaseModel):
     # Set when the verdict puts this alert below what its own label (severity=critical, a Falco priority…)
     # asks for: the least severe the label allows. Left out of the JSON when the verdict agrees with it.
     below_label: Severity | None = None
+    # Where the verdict came from; None (and "slack") is a Slack click, left out of the JSON.
+    origin: Origin | None = None
 
     @model_serializer(mode="wrap")
     def _leave_out_agreement(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
         if data.get("below_label") is None:
             data.pop("below_label", None)
-        return data
+        return _drop_slack_origin(data)
 
 
 class SimilarIncident(BaseModel):
@@ -119,6 +131,9 @@ class SimilarIncident(BaseModel):
     verdict: Verdict | None = None
     by: str | None = None
     summary: str
+    # Where its verdict came from, as recalled for this card; kept out of the JSON, whose keys stay as they
+    # were. A card drawn again from its stored JSON has None here and names the author as plain text.
+    origin: Origin | None = Field(default=None, exclude=True)
 
 
 class TriageMeta(BaseModel):

@@ -57,7 +57,9 @@ async def test_the_gateway_serves_triage_over_mcp(tmp_path: Path) -> None:
         judged = await client.call_tool("feedback", {"triage_id": card["meta"]["triage_id"], "verdict": "override",
                                                      "severity": "P1", "by": "agent"})
         assert not judged.is_error
-        assert json.loads(judged.content[0].text)["precedent"]["severity"] == "P1"  # type: ignore[union-attr]
+        precedent = json.loads(judged.content[0].text)["precedent"]  # type: ignore[union-attr]
+        # Given through the MCP tool: its author is a name, recorded with where it came from.
+        assert precedent["severity"] == "P1" and precedent["origin"] == "mcp"
         similar = await client.call_tool("similar_incidents", {"text": "KubePodCrashLooping payments-api-0"})
         assert not similar.is_error
         bad = await client.call_tool("feedback", {"triage_id": "nope", "verdict": "confirm", "by": "agent"})

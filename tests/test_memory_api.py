@@ -55,6 +55,7 @@ def test_an_override_decides_later_cards_of_the_same_incident(api: Api) -> None:
         "triage_id": judged_id, "verdict": "override", "severity": "P0", "category": "data", "by": "bob",
     }
     assert isinstance(precedent["at"], float)
+    assert precedent["origin"] == "http"  # given over HTTP: `by` is a name, never a Slack mention
 
     for text in (DISK, DISK_OTHER_VALUE):
         card = api.triage(text)

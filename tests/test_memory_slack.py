@@ -116,10 +116,42 @@ def test_a_verdict_over_http_redraws_the_posted_card(slack: Harness) -> None:
     assert response.status_code == 200, response.text
     slack.slack.wait_for(lambda: slack.slack.calls_to("chat.update"))
     updated = slack.message(card["channel"], card["ts"])
-    assert "Category changed infra → data by <@U0ANN>" in card_text(updated)
+    # Shaped like a user id, but given over HTTP: shown as given, never as a mention that pings U0ANN.
+    assert "Category changed infra → data by U0ANN" in card_text(updated)
+    assert "<@U0ANN>" not in card_text(updated)
     assert "Requested by <@U9> with /triage" in card_text(updated)
+    assert response.json()["precedent"]["origin"] == "http"
     # A repeat stores nothing and redraws nothing.
     again = slack.http.post(
         f"/v1/triage/{triage_id}/feedback", json={"verdict": "override", "category": "data", "by": "U0ANN"}
     )
     assert again.json() == response.json() and len(slack.slack.calls_to("chat.update")) == 1
+    # The next card of the incident names the author the same way, on its precedent and "Seen before" lines.
+    slack.command(DISK_AGAIN, user="U9")
+    later = card_text(slack.cards(2)[-1])
+    assert re.search(r":bookmark: P2 · data as corrected by U0ANN on \d{1,2} \w{3}", later), later
+    assert "Seen before: P2 · data, corrected by U0ANN" in later
+    assert "<@U0ANN>" not in later
+    # A click in Slack on that later card still mentions its author, and only the click's author.
+    slack.click(slack.cards(2)[-1], ACTION_CONFIRM, user="U2")
+    slack.slack.wait_for(lambda: len(slack.slack.calls_to("chat.update")) >= 2)
+    clicked = card_text(slack.message(card["channel"], slack.cards(2)[-1]["ts"]))
+    assert "Confirmed by <@U2>" in clicked and "<@U0ANN>" not in clicked
+
+
+def test_a_slack_click_and_an_http_verdict_on_one_card_are_shown_each_as_it_came(slack: Harness) -> None:
+    slack.command(DISK, user="U9")
+    (card,) = slack.cards(1)
+    triage_id = slack.triages()[0]["id"]
+    slack.click(card, ACTION_SEVERITY, "P0", user="U2")
+    slack.slack.wait_for(lambda: slack.slack.calls_to("chat.update"))
+    response = slack.http.post(
+        f"/v1/triage/{triage_id}/feedback", json={"verdict": "override", "category": "data", "by": "U0ANN"}
+    )
+    assert response.status_code == 200, response.text
+    slack.slack.wait_for(lambda: len(slack.slack.calls_to("chat.update")) >= 2)
+    text = card_text(slack.message(card["channel"], card["ts"]))
+    assert "Severity changed P2 → P0 by <@U2>" in text
+    assert "Category changed infra → data by U0ANN" in text and "<@U0ANN>" not in text
+    origins = [(row["user"], row["origin"]) for row in slack.gateway.store.feedback_for(triage_id)]
+    assert origins == [("U2", "slack"), ("U0ANN", "http")]

@@ -85,6 +85,31 @@ def test_feedback_is_idempotent_per_user_and_choice(store: Store) -> None:
     assert len(store.feedback_rows()) == 3
 
 
+def test_feedback_and_verdicts_keep_where_they_came_from(store: Store, clock: Clock) -> None:
+    store.record_triage(make_result(meta={"triage_id": "t1", "fingerprint": "fp1"}), "disk full on db-1")
+    assert store.record_feedback("t1", "U2", "severity", "P1", "P0")
+    assert store.verdict_of("t1")["origin"] == "slack"  # type: ignore[index]
+    clock.now += 1
+    assert store.record_feedback("t1", "U0ANN", "category", "data", "infra", "http")
+    # The same name and choice from another place is still the same verdict, stored once.
+    assert not store.record_feedback("t1", "U0ANN", "category", "data", "infra", "mcp")
+    rows = store.feedback_for("t1")
+    assert [(r["user"], r["origin"]) for r in rows] == [("U2", "slack"), ("U0ANN", "http")]
+    assert [r["origin"] for r in store.feedback_rows()] == ["slack", "http"]
+    # The standing verdict is the latest click's, origin included, wherever it is read.
+    verdict = store.verdict_of("t1")
+    assert verdict is not None and (verdict["by"], verdict["origin"]) == ("U0ANN", "http")
+    precedent = store.precedent("fp1")
+    assert precedent is not None and (precedent["by"], precedent["origin"]) == ("U0ANN", "http")
+    recalled = store.recall("fp1", "disk full on db-2")
+    assert recalled["precedent"]["origin"] == "http"
+    assert [(s["by"], s["origin"]) for s in recalled["similar"]] == [("U0ANN", "http")]
+    assert [(c["by"], c["origin"]) for c in store.judged_cases()] == [("U0ANN", "http")]
+    clock.now += 1
+    assert store.record_feedback("t1", "ops-bot", "confirm", None, "P0/infra", "mcp")
+    assert store.verdict_of("t1")["origin"] == "mcp"  # type: ignore[index]
+
+
 def test_slack_events_and_posts(store: Store, clock: Clock) -> None:
     assert store.claim_event("Ev1")
     assert not store.claim_event("Ev1")

@@ -46,6 +46,8 @@ def _rows(
 LEGACY_COLUMNS = {
     "identity_templates": "id, pattern, count, last_seen",
     "alerts": "id, received_at, source, channel, ts, text, status, incident_id, fingerprint, owner",
+    "feedback": 'id, triage_id, "user", action, old_value, new_value, created_at, model, prompt_version, engine',
+    "verdicts": "triage_id, fingerprint, verdict, severity, category, judged_by, judged_at, link",
 }
 
 
@@ -111,6 +113,9 @@ def test_a_database_of_the_previous_release_upgrades_in_place_with_every_row(
         assert store.triage_text("t5") is not None and "ünïcode ✓" in (store.triage_text("t5") or "")
         precedent = store.precedent("fp0")
         assert precedent is not None and precedent["triage_id"] == "t0"
+        # clicks stored before origins were recorded keep NULL, which reads as a Slack click
+        assert {row["origin"] for row in store.feedback_for("t0")} == {None}
+        assert precedent["origin"] == "slack"
         assert store.verdict_link("t0") == "https://example.slack.com/archives/C1/p1"
         similar = store.recall("fp-x", "disk full on db-9 /var/lib/postgresql")["similar"]
         assert [s["triage_id"] for s in similar] == ["t0"]

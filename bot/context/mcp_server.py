@@ -55,7 +55,7 @@ def build_server(gateway: Gateway) -> MCPServer:
             raise ToolError("feedback is not available")
         try:
             request = VerdictRequest(verdict=verdict, severity=severity, category=category, by=by)  # type: ignore[arg-type]
-            return await judge.judge(triage_id, request)
+            return await judge.judge(triage_id, request, origin="mcp")
         except ValidationError as exc:
             raise ToolError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
         except UnknownTriage:

@@ -28,8 +28,11 @@ class Judge:
         # Read-decide-write of one verdict must not interleave with another on this process.
         self._lock = asyncio.Lock()
 
-    async def judge(self, triage_id: str, request: VerdictRequest) -> dict[str, Any]:
+    async def judge(self, triage_id: str, request: VerdictRequest, origin: str = "http") -> dict[str, Any]:
         """Record a verdict; raise UnknownTriage, or VerdictError when it cannot apply to this card.
+
+        `origin` is where it came from ("http" for the feedback route, "mcp" for the MCP tool): its author is
+        a name as given, stored and shown as plain text, never as a Slack mention.
 
         Answers {"triage_id", "fingerprint", "precedent"}: the card's standing verdict, which later cards of
         the same identity carry as `meta.precedent`. A repeated identical verdict stores nothing new and
@@ -47,15 +50,18 @@ class Judge:
             for change in changes:
                 stored = await self.store.run(
                     self.store.record_feedback, triage_id, request.by, change.action, change.old_value,
-                    change.new_value,
+                    change.new_value, origin,
                 ) or stored
             verdict = await self.store.run(self.store.verdict_of, triage_id)
         if stored:
-            log.info("http_feedback", triage_id=triage_id, by=request.by, verdict=request.verdict)
+            log.info("http_feedback", triage_id=triage_id, by=request.by, verdict=request.verdict, origin=origin)
             await self.redraw(result)
         precedent = None
         if verdict is not None:
             precedent = {key: verdict[key] for key in ("triage_id", "verdict", "severity", "category", "by", "at")}
+            # As `meta.precedent` shows it: the origin is named unless the latest click was made in Slack.
+            if verdict.get("origin") not in (None, "slack"):
+                precedent["origin"] = verdict["origin"]
         return {"triage_id": triage_id, "fingerprint": result.meta.fingerprint, "precedent": precedent}
 
     async def redraw(self, result: TriageResult) -> None:

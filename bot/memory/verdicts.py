@@ -22,6 +22,9 @@ class Verdict:
     category: str
     by: str
     at: float
+    # Where the latest click came from ("slack", "http", "mcp"); a row stored before origins were recorded
+    # was a Slack click.
+    origin: str = "slack"
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,10 @@ def fold_verdict(severity: str, category: str, rows: Iterable[Mapping[str, Any]]
     if last is None:
         return None
     kind, row = last
-    return Verdict(kind, severity, category, str(row.get("user") or ""), float(row.get("created_at") or 0.0))
+    return Verdict(
+        kind, severity, category, str(row.get("user") or ""), float(row.get("created_at") or 0.0),
+        str(row.get("origin") or "slack"),
+    )
 
 
 def plan_verdict(

@@ -66,6 +66,8 @@ class FeedbackNote:
     action: FeedbackKind
     old: str | None = None
     new: str | None = None
+    # Where it came from: only a Slack click's user is mentioned; an HTTP or MCP author is plain text.
+    origin: str = "slack"
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,8 @@ def context_line(result: TriageResult) -> str:
 def precedent_line(precedent: Precedent, link: str | None = None) -> str:
     """"P1 · data as confirmed by @bob on 3 Dec", linking to the judged card when there is a link."""
     word = "confirmed" if precedent.verdict == "confirm" else "corrected"
-    text = f"{precedent.severity} · {precedent.category} as {word} by {_who(precedent.by)} on {_day(precedent.at)}"
+    who = _who(precedent.by, precedent.origin)
+    text = f"{precedent.severity} · {precedent.category} as {word} by {who} on {_day(precedent.at)}"
     if link and link.startswith(("https://", "http://")):
         text += f" · <{_link_safe(link)}|judged card>"
     if precedent.below_label:
@@ -212,7 +215,9 @@ def seen_before_line(similar: Sequence[SimilarIncident]) -> str:
     for item in similar:
         verdict = ""
         if item.verdict:
-            verdict = f", {'confirmed' if item.verdict == 'confirm' else 'corrected'} by {_who(item.by or '?')}"
+            word = "confirmed" if item.verdict == "confirm" else "corrected"
+            # Only a click recalled as one is mentioned: a card drawn again from its JSON no longer knows.
+            verdict = f", {word} by {_who(item.by or '?', item.origin or 'unknown')}"
         first = item.summary.splitlines()[0] if item.summary else ""
         summary = escape(first[:80] + ("…" if len(first) > 80 else ""))
         entry = f"{item.severity} · {item.category}{verdict}, {_day(item.at)}"
@@ -232,7 +237,7 @@ def memory_blocks(result: TriageResult, precedent_link: str | None = None) -> li
 
 def feedback_line(note: FeedbackNote) -> str:
     """One feedback note as mrkdwn, naming a Slack user with a mention and anyone else as plain text."""
-    who = _who(note.user)
+    who = _who(note.user, note.origin)
     if note.action == "confirm":
         return f":white_check_mark: Confirmed by {who}"
     what = "Severity" if note.action == "severity" else "Category"
@@ -284,7 +289,7 @@ def _header(severity: str, category: str, state: CardState, title: str = "") -> 
 
 def _origin(user: str) -> dict[str, Any]:
     # The block id carries the user so a redraw after a click can keep the line without a lookup.
-    block = _context([f"Requested by {_who(user)} with /triage"])
+    block = _context([f"Requested by {_who(user, 'slack')} with /triage"])
     block["block_id"] = f"{ORIGIN_BLOCK_PREFIX}{user}"[:255]
     return block
 
@@ -401,7 +406,7 @@ def _flag_words(result: TriageResult, state: CardState) -> list[str]:
 
 
 def _plain_feedback(note: FeedbackNote) -> str:
-    who = _who(note.user)
+    who = _who(note.user, note.origin)
     if note.action == "confirm":
         return f"confirmed by {who}"
     return f"{note.action} changed {escape(note.old or '?')}→{escape(note.new or '?')} by {who}"
@@ -410,13 +415,14 @@ def _plain_feedback(note: FeedbackNote) -> str:
 _USER_ID = re.compile(r"[UW][A-Z0-9]{1,30}")
 
 
-def _who(by: str) -> str:
-    """A Slack user id (as a click carries it) as a mention; any other name as plain, escaped text.
+def _who(by: str, origin: str | None) -> str:
+    """A Slack user id from a Slack click as a mention; anything else as plain, escaped text.
 
-    Only the id's own characters ever go inside `<@…>`: a name given over HTTP can neither mention
-    anyone nor make a link, whatever it holds.
+    Only a click's author is known to be that Slack user: a name given over HTTP or MCP is shown as given,
+    even when it looks like a user id, so it can neither ping anyone nor make a link. `origin` None is a
+    Slack click (stored before origins were recorded). Only the id's own characters ever go inside `<@…>`.
     """
-    if _USER_ID.fullmatch(by):
+    if origin in (None, "slack") and _USER_ID.fullmatch(by):
         return f"<@{by}>"
     return escape(" ".join(by.split())[:128]) or "?"
 

@@ -26,7 +26,9 @@ def notes_from_rows(rows: Iterable[Mapping[str, Any]]) -> tuple[FeedbackNote, ..
     for row in rows:
         action = row.get("action")
         if action in ("confirm", "severity", "category"):
-            notes.append(FeedbackNote(str(row["user"]), action, row.get("old_value"), row.get("new_value")))
+            notes.append(FeedbackNote(
+                str(row["user"]), action, row.get("old_value"), row.get("new_value"), str(row.get("origin") or "slack")
+            ))
     return tuple(notes)
 
 

@@ -274,6 +274,7 @@ class SlackBot:
                 change.action,
                 change.old_value,
                 change.new_value,
+                "slack",
             )
             if not stored:
                 return

@@ -85,7 +85,8 @@ class Store(Protocol):
 
     # --- feedback ------------------------------------------------------------------------------
     def record_feedback(
-        self, triage_id: str, user: str, action: str, old_value: str | None, new_value: str | None
+        self, triage_id: str, user: str, action: str, old_value: str | None, new_value: str | None,
+        origin: str = "slack",
     ) -> bool: ...
 
     def feedback_for(self, triage_id: str) -> list[dict[str, Any]]: ...
@@ -94,7 +95,8 @@ class Store(Protocol):
 
     # --- incident memory -----------------------------------------------------------------------
     # A card's verdict (folded from its feedback by record_feedback, in the same transaction) is the
-    # precedent of its identity. Dicts are plain: triage_id, verdict, severity, category, by, at, fingerprint.
+    # precedent of its identity. Dicts are plain: triage_id, verdict, severity, category, by, at, fingerprint,
+    # origin ("slack", "http" or "mcp": where the latest click came from).
     def verdict_of(self, triage_id: str) -> dict[str, Any] | None: ...
 
     def precedent(self, fingerprint: str) -> dict[str, Any] | None: ...

@@ -87,6 +87,9 @@ feedback = Table(
     Column("model", Text),
     Column("prompt_version", Text),
     Column("engine", Text),
+    # Where the verdict came from: "slack" (a click), "http" (the feedback route), "mcp" (the feedback tool);
+    # NULL on rows stored before origins were recorded, which were all Slack clicks.
+    Column("origin", Text),
     Index("feedback_triage_id", "triage_id"),
     Index("feedback_user", "user"),
 )
@@ -192,6 +195,8 @@ verdicts = Table(
     Column("judged_by", Text, nullable=False),
     Column("judged_at", Double, nullable=False),
     Column("link", Text),
+    # The origin of the latest click (as feedback.origin; NULL is a Slack click).
+    Column("judged_origin", Text),
     Index("verdicts_identity", "fingerprint", "judged_at"),
     Index("verdicts_at", "judged_at"),
 )

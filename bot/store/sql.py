@@ -93,7 +93,7 @@ INCIDENT = (
 )
 VERDICT = (
     verdicts.c.triage_id, verdicts.c.verdict, verdicts.c.severity, verdicts.c.category, verdicts.c.judged_by,
-    verdicts.c.judged_at, verdicts.c.fingerprint,
+    verdicts.c.judged_at, verdicts.c.fingerprint, verdicts.c.judged_origin,
 )
 
 
@@ -113,10 +113,10 @@ def _incident(row: Row[Any] | Sequence[Any]) -> Incident:
 
 
 def _verdict(row: Sequence[Any]) -> dict[str, Any]:
-    triage_id, verdict, severity, category, by, at, fingerprint = tuple(row)[:7]
+    triage_id, verdict, severity, category, by, at, fingerprint, origin = tuple(row)[:8]
     return {
         "triage_id": triage_id, "verdict": verdict, "severity": severity, "category": category,
-        "by": by, "at": at, "fingerprint": fingerprint,
+        "by": by, "at": at, "fingerprint": fingerprint, "origin": origin or "slack",
     }
 
 
@@ -362,9 +362,13 @@ class SQLStore:
     # --- feedback ------------------------------------------------------------------------------
 
     def record_feedback(
-        self, triage_id: str, user: str, action: str, old_value: str | None, new_value: str | None
+        self, triage_id: str, user: str, action: str, old_value: str | None, new_value: str | None,
+        origin: str = "slack",
     ) -> bool:
-        """Store one click; False when the same user already made the same choice (idempotent)."""
+        """Store one click; False when the same user already made the same choice (idempotent).
+
+        `origin` says where it came from: "slack" (a click), "http" or "mcp" (a verdict by name).
+        """
         with self._tx() as tx:
             same = tx.one(self.q(lambda: select(feedback.c.id).where(
                 feedback.c.triage_id == B("triage"), feedback.c.user == B("who"), feedback.c.action == B("what"),
@@ -379,8 +383,8 @@ class SQLStore:
             inserted = tx.one(self.q(
                 lambda: self.dialect.insert(feedback).on_conflict_do_nothing().returning(feedback.c.id),
                 keys=("triage_id", "user", "action", "old_value", "new_value", "created_at", "model",
-                      "prompt_version", "engine"),
-            ), triage_id=triage_id, user=user, action=action, old_value=old_value, new_value=new_value,
+                      "prompt_version", "engine", "origin"),
+            ), triage_id=triage_id, user=user, action=action, old_value=old_value, new_value=new_value, origin=origin,
                 created_at=self._clock(), model=meta.model if meta else None,
                 prompt_version=meta.prompt_version if meta else None, engine=meta.engine if meta else None)
             if inserted is None:
@@ -451,7 +455,8 @@ class SQLStore:
         if card is None:
             return
         rows = tx.dicts(self.q(
-            lambda: select(feedback.c.action, feedback.c.user, feedback.c.new_value, feedback.c.created_at)
+            lambda: select(feedback.c.action, feedback.c.user, feedback.c.new_value, feedback.c.created_at,
+                           feedback.c.origin)
             .where(feedback.c.triage_id == B("triage")).order_by(feedback.c.id)
         ), triage=triage_id)
         folded = fold_verdict(card[1], card[2], rows)
@@ -464,13 +469,13 @@ class SQLStore:
             return stmt.on_conflict_do_update(
                 index_elements=[verdicts.c.triage_id],
                 set_={k: stmt.excluded[k] for k in ("fingerprint", "verdict", "severity", "category", "judged_by",
-                                                     "judged_at")},
+                                                     "judged_at", "judged_origin")},
             )
 
         tx.run(self.q(upsert, keys=("triage_id", "fingerprint", "verdict", "severity", "category", "judged_by",
-                                    "judged_at")),
+                                    "judged_at", "judged_origin")),
                triage_id=triage_id, fingerprint=card[0], verdict=folded.verdict, severity=folded.severity,
-               category=folded.category, judged_by=folded.by, judged_at=folded.at)
+               category=folded.category, judged_by=folded.by, judged_at=folded.at, judged_origin=folded.origin)
 
     def set_verdict_link(self, triage_id: str, link: str) -> None:
         """Remember the permalink of a judged card (asked of Slack once, shown on every later card)."""
@@ -503,7 +508,7 @@ class SQLStore:
             .where(verdicts.c.fingerprint == B("fp"))
             .order_by(verdicts.c.judged_at.desc(), verdicts.c.triage_id.desc()).limit(1)
         ), fp=fingerprint)
-        return {**_verdict(row), "text": row[7]} if row else None
+        return {**_verdict(row), "text": row[8]} if row else None
 
     def recall(
         self, fingerprint: str, text: str, *, exclude: str | None = None, limit: int = SIMILAR_LIMIT
@@ -545,7 +550,7 @@ class SQLStore:
                 .order_by(verdicts.c.judged_at, verdicts.c.triage_id)
             ), since=since)
         keys = ("text", "source", "card_severity", "card_category", "created_at", "engine", "model", "prompt_version")
-        return [{**_verdict(row), **dict(zip(keys, row[7:], strict=True))} for row in rows]
+        return [{**_verdict(row), **dict(zip(keys, row[8:], strict=True))} for row in rows]
 
     def _search(self, tx: Tx, fingerprint: str, text: str) -> list[str]:
         """Other identities whose text is close to `text`, best first."""
@@ -590,6 +595,7 @@ class SQLStore:
             "severity": candidate["severity"] if judged else severity,
             "category": candidate["category"] if judged else category,
             "verdict": candidate.get("verdict"), "by": candidate.get("by"),
+            "origin": candidate.get("origin") if judged else None,
             "summary": card_summary(result), "text": excerpt or "",
         }
 
