@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.reading import read
+from bot.reading.texts import server_resource
 from bot.triage.heuristics import analyse, heuristic_card
 from bot.triage.rules import default_rules
 from bot.triage.severity import reading_label
@@ -346,3 +347,62 @@ def test_new_readings_are_bounded_on_a_megabyte(text: str) -> None:
     read(text)
     analyse(text)
     assert time.monotonic() - started < 5.0
+
+
+@pytest.mark.parametrize(
+    ("text", "resource"),
+    [
+        ("[2025-01-09 10:00:01,100] ERROR [ReplicaManager broker=2] Error processing append operation on partition "
+         "billing.invoices-3 (kafka.server.ReplicaManager)", "billing.invoices"),
+        ("2025/01/09 10:00:01 [error] 7#7: *91 no live upstreams while connecting to upstream, client: 192.0.2.1, "
+         'server: shop.example.org, request: "GET /cart HTTP/1.1", upstream: "http://cart_pool/cart", '
+         'host: "shop.example.org"', "cart_pool"),
+        ("Jan  9 10:00:01 lb-9 haproxy[311]: [WARNING]  (311) : Server be_api/api-2 is DOWN, reason: Layer7 "
+         "wrong status. 3 active and 0 backup servers left.", "be_api/api-2"),
+        ('2025-01-09 10:00:01.100 UTC [88] PANIC:  could not write to file "pg_wal/xlogtemp.88": No space left on '
+         "device", "pg_wal"),
+    ],
+    ids=["kafka-topic", "nginx-upstream-group", "haproxy-server", "postgres-full-directory"],
+)
+def test_a_server_log_names_the_object_that_failed(text: str, resource: str) -> None:
+    assert read(text).reading.resource == resource
+
+
+@pytest.mark.parametrize(
+    ("text", "severities"),
+    [
+        ('type=PROCTITLE msg=audit(1.2:3): proctitle=sh -c echo "ssh-rsa AAAAB3NzaC1yc2EAAAADAQAB x@y" >> '
+         "/root/.ssh/authorized_keys", ("P0",)),
+        ("ERROR billing.close: month-end close failed: ledger out of balance by 1,200.00 USD, 40 invoices posted "
+         "twice", ("P0",)),
+        ('2025/01/09 10:00:01 [error] 7#7: *91 no live upstreams while connecting to upstream, upstream: '
+         '"http://pay_pool/pay"', ("P0",)),
+        ("Warning FailedScheduling pod/web-1 0/5 nodes are available: 5 Insufficient memory.", ("P1",)),
+        ("Jan  9 10:00:01 lb-9 haproxy[311]: [WARNING]  (311) : Server be_api/api-2 is DOWN, reason: Layer7 "
+         "wrong status. 3 active and 0 backup servers left.", ("P2", "P3")),
+    ],
+    ids=["root-key-planted", "ledger-out-of-balance", "no-live-upstreams", "unschedulable", "one-server-of-four"],
+)
+def test_the_stated_failure_family_sets_severity(text: str, severities: tuple[str, ...]) -> None:
+    assert heuristic_card(text).severity in severities
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["partition " + "a" * 1_000_000, 'could not write to file "' + "b" * 1_000_000,
+     "no live upstreams while " + " " * 1_000_000, "Server " + "c/" * 500_000, " " * 1_000_000],
+    ids=["partition", "pg-file", "nginx", "haproxy", "blanks"],
+)
+def test_server_resources_are_bounded_on_a_megabyte(text: str) -> None:
+    started = time.monotonic()
+    for server in ("kafka", "postgresql", "nginx", "haproxy"):
+        server_resource(server, text)
+    read(text)
+    assert time.monotonic() - started < 5.0
+
+
+@given(st.text(max_size=2000))
+@settings(max_examples=200, deadline=None)
+def test_server_resource_never_fails(text: str) -> None:
+    for server in ("kafka", "postgresql", "nginx", "haproxy", "redis"):
+        assert isinstance(server_resource(server, text), str)

@@ -773,6 +773,21 @@ def _log_name(draft: Draft) -> str:
     return ""
 
 
+# what a server's own log names as the failing object, before the host it runs on
+_KAFKA_PARTITION = re.compile(r"\b[Pp]artition ([A-Za-z0-9][A-Za-z0-9._]{0,200}(?:-[A-Za-z0-9._]{1,60}){0,8})-\d{1,6}\b")
+_PG_FULL = re.compile(r"could not (?:write to|extend|create) file \"([\w.-]{1,80})/[^\"\n]{0,200}\": No space left on device")
+_NGINX_GROUP = re.compile(r"no live upstreams while [^\n]{0,300}?upstream: \"https?://([A-Za-z_][\w-]{0,100})/")
+_HAPROXY_SERVER = re.compile(r"\bServer ([\w.-]{1,100}/[\w.-]{1,100}) is DOWN\b")
+
+
+def server_resource(server: str, head: str) -> str:
+    """The object a database, broker or proxy log names as failing: a topic, a WAL directory, an upstream, a server."""
+    pattern = {"kafka": _KAFKA_PARTITION, "postgresql": _PG_FULL, "nginx": _NGINX_GROUP,
+               "haproxy": _HAPROXY_SERVER}.get(server)
+    hit = pattern.search(head) if pattern is not None else None
+    return hit.group(1) if hit is not None else ""
+
+
 def logs(head: str, first: str, draft: Draft) -> bool:
     runtime, root = _exception(head)
     server = next((name for name, pattern in _SERVERS if pattern.search(head)), "")
@@ -811,6 +826,10 @@ def logs(head: str, first: str, draft: Draft) -> bool:
         program = hit.group(2)
         draft.event(_line_level(hit.group(4)), f"{program}: {hit.group(4)}")
         draft.label("program", program)
+    # a PostgreSQL log names its database in the user@db prefix, read below; the full directory only without it
+    named = server_resource(server, head) if server and server != "postgresql" else ""
+    if named:
+        draft.resource = named
     if syslog:
         draft.label("host", syslog[0].group(1))
         unit = re.search(r"\b([\w@-]{1,80}\.service)\b", head)
@@ -842,6 +861,8 @@ def logs(head: str, first: str, draft: Draft) -> bool:
         at = re.search(r"\b[\w-]{1,60}@([\w-]{1,60})\s{1,3}(?:LOG|ERROR|FATAL|PANIC|WARNING):", head)
         if at is not None:
             draft.resource = f"database {at.group(1)}"
+        else:
+            draft.resource = server_resource(server, head)
     if server == "envoy" and not draft.resource:
         upstream = re.search(r"\"([a-z0-9][a-z0-9.-]{0,200}\.svc(?:\.cluster\.local)?)(?::\d{1,5})?\"", head)
         if upstream is not None:
