@@ -774,8 +774,10 @@ def _log_name(draft: Draft) -> str:
 
 
 # what a server's own log names as the failing object, before the host it runs on
-_KAFKA_PARTITION = re.compile(r"\b[Pp]artition ([A-Za-z0-9][A-Za-z0-9._]{0,200}(?:-[A-Za-z0-9._]{1,60}){0,8})-\d{1,6}\b")
-_PG_FULL = re.compile(r"could not (?:write to|extend|create) file \"([\w.-]{1,80})/[^\"\n]{0,200}\": No space left on device")
+_KAFKA_PARTITION = re.compile(r"\b[Pp]artition ([A-Za-z0-9][A-Za-z0-9._]{0,200}"
+                              r"(?:-[A-Za-z0-9._]{1,60}){0,8})-\d{1,6}\b")
+_PG_FULL = re.compile(r"could not (?:write to|extend|create) file \"([\w.-]{1,80})/[^\"\n]{0,200}\": "
+                      r"No space left on device")
 _NGINX_GROUP = re.compile(r"no live upstreams while [^\n]{0,300}?upstream: \"https?://([A-Za-z_][\w-]{0,100})/")
 _HAPROXY_SERVER = re.compile(r"\bServer ([\w.-]{1,100}/[\w.-]{1,100}) is DOWN\b")
 
