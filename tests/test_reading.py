@@ -406,3 +406,14 @@ def test_server_resources_are_bounded_on_a_megabyte(text: str) -> None:
 def test_server_resource_never_fails(text: str) -> None:
     for server in ("kafka", "postgresql", "nginx", "haproxy", "redis"):
         assert isinstance(server_resource(server, text), str)
+
+
+def test_argocd_app_get_names_the_application_and_the_failed_sync() -> None:
+    reading = read("Name:               shop-web-staging\nProject:            shop\n"
+                   "Repo:               https://git.example.org/ops/manifests.git\n"
+                   "Sync Status:        OutOfSync from main (1a2b3c4)\nHealth Status:      Progressing\n\n"
+                   "Operation:          Sync\nPhase:              Failed\n"
+                   "Message:            one or more objects failed to apply (argocd)").reading
+    assert reading.source == "argocd"
+    assert reading.resource == "shop-web-staging"
+    assert reading.alert_name == "SyncFailed"

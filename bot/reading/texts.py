@@ -506,6 +506,12 @@ def ci(head: str, first: str, draft: Draft) -> bool:
     if build is not None:
         draft.set(alert_name=f"{build.group(2)} #{build.group(1)}", resource=build.group(2))
     if draft.source == "argocd":
+        # `argocd app get` names the application in Name: and a failed sync in Operation: Sync / Phase: Failed
+        if draft.labels.get("operation", "").lower() == "sync" and draft.labels.get("phase", "").lower() in (
+                "failed", "error"):
+            draft.set(alert_name="SyncFailed")
+        if "sync_status" in draft.labels or "health_status" in draft.labels:
+            draft.set(resource=draft.labels.get("name", ""))
         state = re.search(r"\b(Degraded|Missing|OutOfSync|SyncFailed|sync failed|Unknown)\b", head)
         draft.set(alert_name=state.group(1) if state else "")
     repo = re.search(r"\b([A-Za-z0-9][\w.-]{0,60}/[A-Za-z0-9][\w.-]{0,100})\b(?!/)", head)
