@@ -13,6 +13,7 @@ from bot.identity import fingerprint
 from bot.identity.mask import canonical
 from bot.triage.errors import InputError
 from bot.triage.front import prepare
+from bot.triage.heuristics import analyse
 from bot.triage.normalize import MAX_COMBINING_RUN, normalize, strip_escapes
 from bot.triage.redact import redact
 
@@ -125,3 +126,11 @@ def test_tokens_after_separators_are_still_redacted() -> None:
         assert "jwt" in kinds and jwt not in text
     text, kinds = redact("dsn=(postgres://app:hunter2@db:5432/x)")
     assert "hunter2" not in text
+
+
+def test_the_rules_read_a_word_before_a_huge_blank_run_in_one_pass() -> None:
+    # The rules also see text that did not come through normalisation (eval cases, library callers): a
+    # pattern retried from every blank of a run would make this take minutes instead of a blink.
+    small = analyse("disk (instance db-1) " + " " * 2_000 + "full")
+    big = analyse("disk (instance db-1) " + " " * 1_000_000 + "full")
+    assert big.category == small.category and big.severity == small.severity

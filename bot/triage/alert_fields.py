@@ -27,7 +27,8 @@ _FIELD_NAMES = {
     "container_name": "container", "hostname": "host", "node": "host",
 }
 _SYSTEMD_UNIT = re.compile(r"(?<![\w@.-])([\w@-]{1,80})\.service\b")
-_PAREN_INSTANCE = re.compile(r"\s*\(instance ([^)\s]+)\)")
+# At most one blank before it: a leading `\s*` would be retried from every blank of a long run.
+_PAREN_INSTANCE = re.compile(r"[ \t]?\(instance ([^)\s]+)\)")
 _FALCO_HOST = re.compile(r"^Falco alert on (\S+)", re.MULTILINE)
 _LEADING_STAMP = re.compile(
     r"^(?:\d{4}-\d\d-\d\d[T ][\d:.,]+(?:\s?(?:[+-]\d\d:?\d\d|Z|UTC))?\s*|\[\d+\]\s*|:\w+:\s*)+"
