@@ -23,7 +23,6 @@ import hmac
 import json
 import os
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,7 +39,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import free_port, percentile, wait_ready
+from benchmarks.common import QUIET, Processes, free_port, percentile, wait_ready
 
 SECRET = "bench-signing-secret"
 CHANNEL = "CBENCH"
@@ -160,40 +159,21 @@ def main() -> int:
     args.add_argument("--warm-up", type=int, default=60, help="per app, not measured")
     args.add_argument("--latency", type=float, default=0.2, help="fake model latency in seconds")
     opts = args.parse_args()
-    root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    procs: list[subprocess.Popen[Any]] = []
-
-    def start(cmd: list[str], extra: dict[str, str] | None = None, **kw: Any) -> subprocess.Popen[Any]:
-        proc = subprocess.Popen(cmd, env={**env, **(extra or {})}, cwd=root, **kw)
-        procs.append(proc)
-        return proc
-
-    try:
-        slack = start([sys.executable, "-m", "tests.fakes.slack"], stdout=subprocess.PIPE, text=True)
-        model = start([sys.executable, "-m", "tests.fakes.openai_server", "--latency", str(opts.latency)],
-                      stdout=subprocess.PIPE, text=True)
-        assert slack.stdout is not None and model.stdout is not None
-        slack_url, model_url = slack.stdout.readline().strip(), model.stdout.readline().strip()
+    with Processes() as procs:
+        slack_url, model_url = procs.fakes(opts.latency)
         with tempfile.TemporaryDirectory() as tmp:
             slack_env = {"SLACK_API_URL": slack_url, "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET}
             port, bare_port = free_port(), free_port()
-            start([sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
-                  {**slack_env, "OPENAI_API_KEY": "k", "OPENAI_BASE_URL": model_url, "TRIAGE_DB": f"{tmp}/ack.db",
-                   "TRIAGE_ALERT_CHANNELS": CHANNEL}, **quiet)
-            start([sys.executable, "-m", "uvicorn", "--factory", "benchmarks.ack:bare_app", "--port", str(bare_port),
-                   "--log-level", "warning", "--no-access-log"], slack_env, **quiet)
+            procs.start([sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
+                        {**slack_env, "OPENAI_API_KEY": "k", "OPENAI_BASE_URL": model_url,
+                         "TRIAGE_DB": f"{tmp}/ack.db", "TRIAGE_ALERT_CHANNELS": CHANNEL}, **QUIET)
+            procs.start([sys.executable, "-m", "uvicorn", "--factory", "benchmarks.ack:bare_app",
+                         "--port", str(bare_port), "--log-level", "warning", "--no-access-log"], slack_env, **QUIET)
             gateway_url, bare_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{bare_port}"
             wait_ready(f"{gateway_url}/healthz", timeout=60)
             wait_ready(f"{bare_url}/healthz", timeout=60)
             gateway, bare = asyncio.run(compare(gateway_url, bare_url, f"{tmp}/ack.db", opts))
             cards = posted_cards(f"{tmp}/ack.db", expected=opts.warm_up + len(gateway))
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
-            proc.wait(10)
 
     result = {
         "requests_per_app": len(gateway),

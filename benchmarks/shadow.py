@@ -18,21 +18,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.ack import CHANNEL, SECRET, WARM_UP_BASE, load, posted_cards, summary
-from benchmarks.common import free_port, percentile, wait_ready
+from benchmarks.common import QUIET, Processes, free_port, percentile, wait_ready
 
 
 def count(db_path: str, sql: str) -> int:
@@ -104,22 +101,8 @@ def main() -> None:
     args.add_argument("--warm-up", type=int, default=40, help="per gateway, not measured")
     args.add_argument("--latency", type=float, default=0.2, help="fake model latency in seconds")
     opts = args.parse_args()
-    root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    procs: list[subprocess.Popen[Any]] = []
-
-    def start(cmd: list[str], extra: dict[str, str] | None = None, **kw: Any) -> subprocess.Popen[Any]:
-        proc = subprocess.Popen(cmd, env={**env, **(extra or {})}, cwd=root, **kw)
-        procs.append(proc)
-        return proc
-
-    try:
-        slack = start([sys.executable, "-m", "tests.fakes.slack"], stdout=subprocess.PIPE, text=True)
-        model = start([sys.executable, "-m", "tests.fakes.openai_server", "--latency", str(opts.latency)],
-                      stdout=subprocess.PIPE, text=True)
-        assert slack.stdout is not None and model.stdout is not None
-        slack_url, model_url = slack.stdout.readline().strip(), model.stdout.readline().strip()
+    with Processes() as procs:
+        slack_url, model_url = procs.fakes(opts.latency)
         with tempfile.TemporaryDirectory() as tmp:
             common = {"SLACK_API_URL": slack_url, "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET,
                       "OPENAI_API_KEY": "k", "OPENAI_BASE_URL": model_url, "TRIAGE_ALERT_CHANNELS": CHANNEL}
@@ -129,8 +112,8 @@ def main() -> None:
             for name, extra in (("plain", {}), ("shadow", candidate)):
                 port = free_port()
                 dbs[name] = f"{tmp}/{name}.db"
-                start([sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
-                      {**common, **extra, "TRIAGE_DB": dbs[name]}, **quiet)
+                procs.start([sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
+                            {**common, **extra, "TRIAGE_DB": dbs[name]}, **QUIET)
                 urls[name] = f"http://127.0.0.1:{port}"
             for url in urls.values():
                 wait_ready(f"{url}/healthz", timeout=60)
@@ -140,11 +123,6 @@ def main() -> None:
             live_triages = count(dbs["shadow"], "select count(*) from triages")
             posted = {name: count(db, "select count(*) from posts") for name, db in dbs.items()}
             stray = count(dbs["plain"], "select count(*) from shadow_results")
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
-            proc.wait(10)
 
     expected = opts.warm_up + len(acks["plain"])
     result = {
