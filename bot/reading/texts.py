@@ -94,8 +94,24 @@ def _pairs(head: str, draft: Draft) -> None:
         draft.label(hit.group(1), hit.group(2) if hit.group(2) is not None else hit.group(3))
 
 
-def _environment(draft: Draft) -> None:
-    draft.set(environment=next((draft.labels[k] for k in _ENV_WORDS if draft.labels.get(k)), ""))
+_ENV_NAMES = frozenset({"prod", "production", "staging", "stage", "stg", "dev", "development", "test", "qa", "uat",
+                        "sandbox", "preview", "nonprod"})
+# the Kubernetes monitoring mixins' descriptions: "Pod shop/cart-7d9 has been ... on cluster staging."
+_MIXIN_OBJECT = re.compile(r"\b(?:Pod|Deployment|StatefulSet|DaemonSet|Job|CronJob|HPA|PersistentVolumeClaim|Container)"
+                           r" ([a-z0-9][a-z0-9-]{0,62}/[a-z0-9][a-z0-9.-]{0,200}[a-z0-9])\b")
+_ON_CLUSTER = re.compile(r"\bon cluster ([A-Za-z0-9][\w.-]{0,80}[A-Za-z0-9])")
+
+
+def _environment(draft: Draft, head: str = "") -> None:
+    """The environment label; else a cluster or namespace named for one (`staging`, `prod-eu-1`)."""
+    found = next((draft.labels[k] for k in _ENV_WORDS if draft.labels.get(k)), "")
+    if not found:
+        named = [draft.labels.get("cluster", ""), draft.labels.get("namespace", "")]
+        cluster = _ON_CLUSTER.search(head[:20_000]) if head else None
+        if cluster is not None:
+            named.append(cluster.group(1))
+        found = next((value for value in named if value and re.split(r"[-_.]", value.lower())[0] in _ENV_NAMES), "")
+    draft.set(environment=found)
 
 
 # --- alerting tools ---------------------------------------------------------------------------------------
@@ -145,7 +161,10 @@ def alertmanager(head: str, first: str, draft: Draft) -> bool:
     if draft.labels.get("alertname") and hit is not None and not _CAMEL.match(draft.alert_name):
         draft.alert_name = draft.labels["alertname"]
     draft.resource = _labels_resource(draft)
-    _environment(draft)
+    if not draft.resource:
+        named = _MIXIN_OBJECT.search(head[:20_000])
+        draft.resource = named.group(1) if named else ""
+    _environment(draft, head)
     for value in ("value", "VALUE"):
         if draft.labels.get(value):
             draft.metric(draft.alert_name or "value", draft.labels[value])

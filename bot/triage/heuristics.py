@@ -97,7 +97,7 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
     found = rs.match(prepared)
     matched_ids = frozenset(rs.rules[index].id for index in found)
 
-    category, scores, subject = _categorise(rs, found, reading.source)
+    category, scores, subject = _categorise(rs, found, reading.source, reading.alert_name)
     if category == "unknown" and reading.people_text and reading.resource:
         # a person reporting trouble with a feature of the product: the service's own behaviour
         category, subject = "app", "Customer-reported problem"
@@ -419,11 +419,24 @@ def _evidence(
 
 
 # --- category -----------------------------------------------------------------------------------------
-def _categorise(rs: RuleSet, found: dict[int, str], source: str = "") -> tuple[str, dict[str, float], str]:
+# Alert names of the Kubernetes monitoring mixins name the object they watch first: a StatefulSet that runs a
+# database, a node's disk or an API server's certificate are still the platform's objects.
+_PLATFORM_ALERT = re.compile(
+    r"^(?:Kube(?!rnetes)[A-Z]|Kubelet|Kubernetes[A-Z]|Node(?!JS|js)[A-Z]|Prometheus[A-Z]|Alertmanager[A-Z]"
+    r"|CoreDNS|Etcd[A-Z]|ConfigReloader|Watchdog$|TargetDown$|CPUThrottlingHigh$)"
+)
+_PLATFORM_ALERT_WEIGHT = 6.0
+
+
+def _categorise(
+    rs: RuleSet, found: dict[int, str], source: str = "", alert_name: str = ""
+) -> tuple[str, dict[str, float], str]:
     scores: dict[str, float] = {}
     best_rule: dict[str, Rule] = {}
     strongest: dict[str, float] = {}
     vote = rs.source_votes.get(source)
+    if vote is None and source in ("alertmanager", "grafana", "") and _PLATFORM_ALERT.match(alert_name):
+        vote = ("infra", _PLATFORM_ALERT_WEIGHT)
     if vote is not None:
         # the tool that wrote the text says what kind of thing it watches (a GuardDuty finding is security)
         scores[vote[0]] = vote[1]
