@@ -175,6 +175,28 @@ _DD_HEAD = re.compile(r"^\s*\[(Triggered|Recovered|Warn|Re-Triggered|No Data|Ale
                       r"\s*(?:\[(P[1-5])\]\s*)?(.{0,200})$", re.IGNORECASE)
 
 
+# Datadog's Slack message: ":red_circle: *Triggered: [P1] Error rate high on checkout-service*"
+_DD_SLACK = re.compile(r"^\s*(?::[\w+-]{1,30}:\s*)?\*?(Triggered|Recovered|Warn|Re-Triggered|No Data)\s*:\s*"
+                       r"(?:\[(P[1-5])\]\s*)?(.{1,200}?)\*?\s*$")
+
+
+def datadog_slack(head: str, first: str, draft: Draft) -> bool:
+    hit = _DD_SLACK.match(first)
+    if hit is None or "datadog" not in head[:4000].lower():
+        return False
+    draft.source = "datadog"
+    draft.status, draft.alert_name = hit.group(1).lower(), hit.group(3).strip()
+    if hit.group(2):
+        draft.label("priority", hit.group(2))
+    _fields(head, draft)
+    for tag in re.finditer(r"(?<![\w/])(service|host|env|kube_deployment|kube_namespace|device):([\w./-]{1,100})",
+                           head):
+        draft.label(tag.group(1), tag.group(2))
+    draft.set(resource=draft.labels.get("service") or draft.labels.get("kube_deployment") or draft.labels.get("host"))
+    _environment(draft)
+    return True
+
+
 # "[P1] Triggered on {host:web-1}: Disk usage high" / "[P2] Recovered: title"
 _DD_HEAD2 = re.compile(r"^\s*\[(P[1-5])\]\s*(Triggered|Recovered|Warn|Re-Triggered|No Data|Renotify)"
                       r"(?: on \{([^}]{1,200})\})?"
@@ -982,10 +1004,22 @@ def header_name(head: str) -> str:
     return next((found[key] for key in _NAME_KEYS if key in found), "")
 
 
+# a notification whose head says it is over: "*Resolved:* Incident on …", a status page's "Resolved - …"
+_OVER_HEAD = re.compile(r"^\s*(?::[\w+-]{1,30}:\s*)*[*_\[]{0,3}(resolved|recovered)\b[*_\]]{0,3}\s*[:\-–—]",
+                        re.IGNORECASE)
+
+
+def status_of_head(head: str) -> str:
+    """'resolved' when the first lines announce the end of an incident, else ''."""
+    lines = [line for line in head[:3000].splitlines() if line.strip()][:4]
+    return "resolved" if any(_OVER_HEAD.match(line) for line in lines) else ""
+
+
 ADAPTERS: tuple[Callable[[str, str, Draft], bool], ...] = (
     alertmanager,
     grafana_text,
     cloudwatch_mail,
+    datadog_slack,
     paging,
     host_checks,
     datadog,

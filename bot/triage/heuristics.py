@@ -33,7 +33,7 @@ _GENERIC_STEPS_FACTOR = 0.8
 # At or above this share of undecodable bytes the input is binary, not an alert.
 _BINARY_SHARE = 0.3
 _RESOLVED_STATES = frozenset({"resolved", "ok", "recovered", "up", "closed", "incident.resolved", "close",
-                              "resolve", "inactive", "deactivated"})
+                              "resolve", "inactive", "deactivated", "insufficient_data"})
 # "Users affected: 1,204" is a count field (Sentry, APMs), not a statement that every user is affected
 _COUNT_FIELD = re.compile(r"(?i)\b(users|customers|sessions) (?:affected|impacted):[ \t]{0,5}([\d,]{1,12})")
 _RUNTIMES = frozenset({"java", "python", "go", "node", "dotnet", "logback", "log4j", "sentry"})
@@ -250,7 +250,8 @@ _SHORT_OF_ALL = re.compile(
 
 # "UnHealthyHostCount is 8 of 8", "Probe servers reporting DOWN: ... (7/7)", "418 of 418 orders failed",
 # "0/4 available": every instance or request of a whole failing, counted by the tool that watches it
-_BAD_WORDS = r"(?:unhealthy|down|failed|failing|unreachable|offline|not ready|errored|rejected|timed out|timing out)"
+_BAD_WORDS = (r"(?:unhealthy(?:hostcount|host count|targets?|hosts?)?|down|failed|failing|unreachable|offline"
+              r"|not ready|errored|rejected|timed out|timing out)")
 _GOOD_WORDS = r"(?:healthy|available|ready|up|running|in service|serving|reachable)"
 _ALL_BAD = re.compile(
     r"\b(\d{1,5}) ?(?:of|out of|/) ?(\d{1,5})\b[^\n.;]{0,40}?\b" + _BAD_WORDS + r"\b"
@@ -271,9 +272,16 @@ _CUSTOMER_PATH = re.compile(
 )
 
 
+# kubectl's table of a workload with none of its replicas ready: "deployment.apps/payments-gateway   0/4   4   0"
+_NONE_READY_ROW = re.compile(r"^(?:deployment|statefulset|replicaset)\.apps/\S{1,200}\s+0/(\d{1,5})\s", re.MULTILINE)
+
+
 def all_failing(text: str) -> str:
     """The count that shows every member of a whole failing ('8 of 8 unhealthy', '0 of 4 available'), or ''."""
     head = text[:20_000]
+    row = _NONE_READY_ROW.search(head)
+    if row is not None and int(row.group(1)) >= 2:
+        return f"0 of {row.group(1)} ready"
     for hit in _ALL_BAD.finditer(head):
         bad, whole = (hit.group(1), hit.group(2)) if hit.group(1) else (hit.group(3), hit.group(4))
         if int(whole) >= 2 and int(bad) == int(whole):
@@ -380,7 +388,8 @@ def _scope(reading: Reading, signal: Signal | None) -> Signal | None:
     if _TEST_ALERT.match(reading.alert_name):
         return Signal("P3", 0.6, "a test alert", reading.alert_name[:60], "environment")
     scoped = [reading.resource, *(value for key, value in reading.labels.items()
-                                  if key.lower() in ("cluster", "namespace", "env", "environment", "scope"))]
+                                  if key.lower() in ("cluster", "namespace", "env", "environment", "scope", "tags",
+                                                     "host_tags", "criticality", "site"))]
     for value in scoped:
         # a domain's last part is its top-level domain (docs.example.dev is a public site)
         core = value.lower().rsplit(".", 1)[0] if re.search(r"\.[a-z]{2,12}$", value.lower()) else value.lower()
