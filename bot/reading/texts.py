@@ -171,8 +171,9 @@ def alertmanager(head: str, first: str, draft: Draft) -> bool:
     return True
 
 
-_DD_HEAD = re.compile(r"^\s*\[(Triggered|Recovered|Warn|Re-Triggered|No Data|Alert|Renotify)(?: on ([^\]]{1,200}))?\]"
-                      r"\s*(?:\[(P[1-5])\]\s*)?(.{0,200})$", re.IGNORECASE)
+_DD_HEAD = re.compile(r"^\s*(?::[\w+-]{1,30}:\s*)?\*?\[(Triggered|Recovered|Warn|Re-Triggered|No Data|Alert|Renotify)"
+                      r"(?: on ([^\]]{1,200}))?\]"
+                      r"\s*(?:\[(P[1-5])\]\s*)?(.{0,200}?)\*?\s*$", re.IGNORECASE)
 
 
 # Datadog's Slack message: ":red_circle: *Triggered: [P1] Error rate high on checkout-service*"
@@ -639,8 +640,10 @@ def security(head: str, first: str, draft: Draft) -> bool:
         repo = re.search(r"\b(?:in|repository|repo)\s+`?([A-Za-z0-9][\w.-]{0,60}/[\w.-]{1,100})", head)
         kind = re.search(r"(?i)([\w -]{1,60}?(?:key|token|secret|password|credential)s?)\s+(?:detected|found|leaked|"
                          r"exposed)", head)
-        draft.set(resource=draft.labels.get("repository") or (repo.group(1) if repo else ""),
-                  alert_name=draft.labels.get("secret_type") or (kind.group(1).strip() if kind else "secret detected"))
+        draft.set(resource=draft.labels.get("file") or draft.labels.get("path") or draft.labels.get("repository")
+                  or (repo.group(1) if repo else ""),
+                  alert_name=draft.labels.get("secret_type") or draft.labels.get("ruleid") or draft.labels.get("rule")
+                  or (kind.group(1).strip() if kind else "secret detected"))
         return True
     if "dependabot" in lowered or re.search(r"\bGHSA-[\w]{4}-[\w]{4}-[\w]{4}\b", head):
         draft.source = "dependabot"

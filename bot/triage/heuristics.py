@@ -360,7 +360,7 @@ def _probe_locations(reading: Reading) -> int:
 
 # a name part that marks a resource, cluster or namespace as outside production (dev-eks-01, staging-previews)
 _SCOPE_PARTS = frozenset({"staging", "stg", "dev", "sandbox", "sbx", "qa", "uat", "nonprod", "preview", "previews",
-                          "test", "lab", "demo"})
+                          "test", "tests", "testdata", "fixtures", "fixture", "mocks", "lab", "demo"})
 # an alert its tool marks as a test ("[TEST] cluster red", "Test alert from the integration")
 _TEST_ALERT = re.compile(r"^\W{0,3}(?:\[test\]|test:|test alert|test notification|this is a test)", re.IGNORECASE)
 _NOT_PRODUCTION = frozenset({"staging", "stage", "stg", "dev", "development", "test", "testing", "qa", "sandbox",
