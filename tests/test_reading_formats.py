@@ -98,3 +98,21 @@ def test_the_counts_and_formats_are_bounded_on_a_megabyte(text: str) -> None:
     status_of_head(text)
     read(text)
     assert time.monotonic() - started < 5.0
+
+
+def test_the_worst_of_several_events_is_the_reading() -> None:
+    lines = [{"output": "10:00:00: Notice Shell spawned (container_name=web k8s_pod=web-1)", "priority": "Notice",
+              "rule": "Shell spawned"},
+             {"output": "10:00:02: Critical Dropped binary ran (container_name=web k8s_pod=web-1)",
+              "priority": "Critical", "rule": "Drop and execute new binary in container"}]
+    taken = read("\n".join(json.dumps(line) for line in lines))
+    assert (taken.reading.alert_name, taken.reading.labels["priority"], taken.reading.resource) == (
+        "Drop and execute new binary in container", "Critical", "web-1")
+    assert len(taken.reading.events) == 2
+    assert heuristic_card("\n".join(json.dumps(line) for line in lines)).severity == "P0"
+
+
+def test_a_text_falco_line_is_named_without_its_fields() -> None:
+    line = ("2024-09-25T09:30:57.29+0000: Warning Symlinks created over sensitive files | target=/etc/shadow "
+            "evt_type=symlinkat user=root")
+    assert read(line).reading.alert_name == "Symlinks created over sensitive files"

@@ -510,8 +510,11 @@ def _falco(data: dict[str, Any], draft: Draft) -> None:
     draft.alert_name = text_of(data.get("rule"))
     draft.label("priority", data.get("priority"))
     fields = data.get("output_fields") if isinstance(data.get("output_fields"), dict) else {}
-    draft.set(resource=fields.get("k8s.pod.name") or fields.get("container.name") or data.get("hostname"),
-              environment=None)
+    named = dict(re.findall(r"\b(k8s_pod|k8s\.pod\.name|container_name|container\.name)=([\w./-]{1,200})",
+                            text_of(data.get("output"))[:4000]))
+    draft.set(resource=fields.get("k8s.pod.name") or fields.get("container.name") or named.get("k8s_pod")
+              or named.get("k8s.pod.name") or named.get("container_name") or named.get("container.name")
+              or data.get("hostname"), environment=None)
     draft.label("k8s.ns.name", fields.get("k8s.ns.name"))
     draft.event(data.get("priority"), data.get("output"))
     draft.body = f"{data.get('time', '')}: {data.get('priority', '')} {prose(data.get('output'))}"

@@ -643,7 +643,9 @@ def security(head: str, first: str, draft: Draft) -> bool:
         draft.label("priority", next((h.group(1) for h in falco if level_of(h.group(1)) == worst), ""))
         _fields(head, draft)
         rule = draft.labels.get("rule")
-        draft.set(alert_name=rule or (falco[0].group(2).split(" (", 1)[0] if falco else ""))
+        # the message without its field list: "Symlinks created over sensitive files | target=/etc/shadow …"
+        message = re.split(r" \(| \| | [a-z_.]{2,30}=", falco[0].group(2), maxsplit=1)[0].strip() if falco else ""
+        draft.set(alert_name=rule or message)
         fields = dict(_KV.findall(head) and [(h.group(1), h.group(3) or h.group(2) or "") for h in _KV.finditer(head)])
         draft.set(resource=(fields.get("k8s.pod") or fields.get("k8s.pod.name") or fields.get("k8s_pod_name")
                             or fields.get("container") or fields.get("container.name") or fields.get("container_name")

@@ -116,7 +116,8 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
     # *what* happened but says nothing about how bad it is: infer severity from the message only.
     severity_text, severity_found = prepared, found
     if "falco" in matched_ids:
-        reduced = strip_event_fields(text)
+        # the rule's own name says what happened as much as its message does
+        reduced = f"{strip_event_fields(text)}\n{reading.alert_name}"
         severity_text = rs.prepare(reduced)
         severity_found = rs.match(severity_text)
     severity_ids = frozenset(rs.rules[index].id for index in severity_found)
