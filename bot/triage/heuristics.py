@@ -211,6 +211,8 @@ _SENDERS: dict[str, tuple[str, ...]] = {
     "sentry": ("sentry",), "pingdom": ("pingdom",), "uptimerobot": ("uptimerobot",),
     "betterstack": ("betterstack", "better stack", "betteruptime"), "statuscake": ("statuscake",),
     "checkly": ("checkly",), "okta": ("okta",), "grafana": ("grafana",),
+    # a Kibana rule matched log lines: the search engine that ran the query is not the subject
+    "kibana": ("kibana", "elasticsearch query", "es query"),
 }
 # Senders whose name may be the subject too (an alert about Prometheus itself): only links to their UI are masked.
 _SENDER_URLS: dict[str, tuple[str, ...]] = {"alertmanager": ("alertmanager", "prometheus"), "grafana": ("grafana",)}
