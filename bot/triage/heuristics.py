@@ -237,6 +237,8 @@ def mask_sender(text: str, source: str) -> str:
 
 _ACTIVE_STATES = frozenset({"alarm", "firing", "triggered", "open", "fired", "activated", "alerting", "down",
                             "incident.triggered", "trigger", "create", "re-triggered"})
+_FINDING_TOOLS = frozenset({"guardduty", "securityhub", "access-analyzer", "macie", "inspector2", "wazuh", "auditd",
+                            "falco"})
 _METRIC_ALARM_TOOLS = frozenset({"cloudwatch", "azure-monitor", "gcp-monitoring", "grafana", "alertmanager",
                                  "datadog", "newrelic"})
 
@@ -359,6 +361,10 @@ def _from_reading(
     if (label is None and signal is None and reading.source in _METRIC_ALARM_TOOLS
             and reading.status.lower() in _ACTIVE_STATES):
         found = Signal("P2", 0.5, "a monitored threshold crossed", reading.alert_name[:60] or "alarm", "alarm")
+        return "P2", "inferred", 0.5, found
+    if label is None and signal is None and reading.source in _FINDING_TOOLS:
+        # a security tool raised a finding and said no more: someone should look today
+        found = Signal("P2", 0.5, "a security tool's finding", reading.alert_name[:60] or reading.source, "finding")
         return "P2", "inferred", 0.5, found
     return severity, basis, confidence, signal
 
