@@ -517,7 +517,7 @@ def _falco(data: dict[str, Any], draft: Draft) -> None:
               or data.get("hostname"), environment=None)
     draft.label("k8s.ns.name", fields.get("k8s.ns.name"))
     draft.event(data.get("priority"), data.get("output"))
-    draft.body = f"{data.get('time', '')}: {data.get('priority', '')} {prose(data.get('output'))}"
+    draft.body = f"{data.get('time', '')}: {data.get('priority', '')} {prose(data.get('output'))}\n{draft.alert_name}"
 
 
 def _wazuh(data: dict[str, Any], draft: Draft) -> None:

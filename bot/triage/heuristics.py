@@ -97,7 +97,7 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
     found = rs.match(prepared)
     matched_ids = frozenset(rs.rules[index].id for index in found)
 
-    category, scores, subject = _categorise(rs, found, reading.source, reading.alert_name)
+    category, scores, subject = _categorise(rs, found, reading.source, reading.alert_name, reading.resource)
     if category == "unknown" and reading.people_text and reading.resource:
         # a person reporting trouble with a feature of the product: the service's own behaviour
         category, subject = "app", "Customer-reported problem"
@@ -507,7 +507,7 @@ _PLATFORM_ALERT_WEIGHT = 6.0
 
 
 def _categorise(
-    rs: RuleSet, found: dict[int, str], source: str = "", alert_name: str = ""
+    rs: RuleSet, found: dict[int, str], source: str = "", alert_name: str = "", resource: str = ""
 ) -> tuple[str, dict[str, float], str]:
     scores: dict[str, float] = {}
     best_rule: dict[str, Rule] = {}
@@ -515,6 +515,14 @@ def _categorise(
     vote = rs.source_votes.get(source)
     if vote is None and source in ("alertmanager", "grafana", "") and _PLATFORM_ALERT.match(alert_name):
         vote = ("infra", _PLATFORM_ALERT_WEIGHT)
+    if alert_name and not _PLATFORM_ALERT.match(alert_name):
+        # the alert's own name says what it watches; the prose around it only explains: its words count twice
+        # without the names in it: a host called db-backup-01 is not a database
+        named = re.sub(r"\S*\d\S*", " ", alert_name[:200].replace(resource, " ") if resource else alert_name[:200])
+        for index in rs.match(rs.prepare(named)):
+            rule = rs.rules[index]
+            if rule.category is not None and rule.weight > 0:
+                scores[rule.category] = scores.get(rule.category, 0.0) + rule.weight
     if vote is not None:
         # the tool that wrote the text says what kind of thing it watches (a GuardDuty finding is security)
         scores[vote[0]] = vote[1]
