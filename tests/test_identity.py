@@ -391,9 +391,18 @@ def test_two_serving_replicas_make_one_card_for_variants_seen_in_opposite_order(
         assert slack_message(client, first.url, "CALERT", other, f"{base + 1:.6f}") == 200
         assert slack_message(client, second.url, "CALERT", other, f"{base + 2:.6f}") == 200
         assert slack_message(client, first.url, "CALERT", lag, f"{base + 3:.6f}") == 200
-        time.sleep(1.5)  # repeats only move a counter; a second card would have been posted by now
+        # Every alert carded and every card posted or redrawn: a second card would have been posted by then.
+        observer = open_store(database.get("TRIAGE_DB", str(tmp_path / "unused.db")),
+                              database.get("TRIAGE_DATABASE_URL"))
+        try:
+            fake_slack.wait_for(lambda: observer.alert_counts() == {"done": 4} and not observer.queue_stats(),
+                                timeout=30)
+            incidents = [(i.channel, i.count) for i in observer.incidents()]
+        finally:
+            observer.close()
         threads = {post.args.get("thread_ts") for post in fake_slack.posts()}
         assert len(fake_slack.posts()) == 1, threads
+        assert incidents == [("CALERT", 4)]  # one incident counting all four alerts
 
 
 @pytest.mark.parametrize(
