@@ -85,11 +85,27 @@ def _emptied(mine: str, theirs: str) -> bool:
     return mine.endswith("=") != theirs.endswith("=") and mine.split("=", 1)[0] == theirs.split("=", 1)[0]
 
 
+def _field(token: str) -> str:
+    """The field a `key=value` token fills (`uid` of `(uid=<*>)`), '' for any other token."""
+    at = token.find("=")
+    if at <= 0:
+        return ""
+    key = token[:at].lstrip("([{\"'`")
+    return key if key.replace("_", "").replace(".", "").replace("-", "").isalpha() else ""
+
+
+def _wordlike(token: str) -> bool:
+    """Letters, or words of letters joined by `-` or `_` (`file-read-data`, `mach-lookup`)."""
+    return token.isalpha() or (
+        token[:1].isalpha() and token[-1:].isalpha() and token.replace("-", "").replace("_", "").isalpha()
+    )
+
+
 def _different_words(mine: str, theirs: str) -> bool:
     """Two tokens that say different words, not values: `disk` / `vcpu`, `spawn` / `destroy`, `memory:` /
     `disk:` (a word with the punctuation that ends a phrase)."""
     a, b = mine.rstrip(":,;."), theirs.rstrip(":,;.")
-    if not (a.isalpha() and b.isalpha()):
+    if not (_wordlike(a) and _wordlike(b)):
         return False  # `(sshd)` / `(rsyslog)`: a value in brackets
     return not (a.isupper() and b.isupper())  # states and enum values: RUNNING, DONE
 
@@ -126,7 +142,7 @@ def similarity(template: Sequence[str], tokens: Sequence[str], slots: Sequence[b
             if not (is_facet_token(mine) and facets_agree(mine, theirs)):
                 return 0.0  # another severity, environment, status or size of impact: another alert
             same += 1
-        elif _emptied(mine, theirs) or (
+        elif _emptied(mine, theirs) or _field(mine) != _field(theirs) or (
             _different_words(mine, theirs)
             and not _names_a_value(before, template[index + 1] if index + 1 < len(template) else "")
         ):

@@ -79,7 +79,29 @@ def distinct_words(mine: str, theirs: str) -> bool:
         return True
     if a.strip("\"'") in _HTTP_METHODS and b.strip("\"'") in _HTTP_METHODS:
         return True
+    if _flag(a) and _flag(b):
+        return True  # `overlap:true` / `overlap:false`, `Enabled: YES` / `NO`: a state, not a value
     return a.lower() in _OPPOSITES and b.lower() in _OPPOSITES
+
+
+_FLAGS = ("true", "false")
+
+
+def _flag(word: str) -> bool:
+    """A word that states a flag: `true`, `visible=false`, `null?true`, `YES`."""
+    low = word.lower()
+    if low in ("yes", "no"):
+        return True
+    return low.endswith(_FLAGS) and (len(low) in (4, 5) or not low[-6 if low.endswith("false") else -5].isalnum())
+
+
+_CALL = re.compile(r"^([A-Za-z_][A-Za-z_.]*[A-Za-z_])\((.+)\)$")
+
+
+def _call_name(token: str) -> str | None:
+    """`name` of a call-shaped token `name(<*>)`, else None."""
+    match = _CALL.match(token.strip(_TRIM_TAIL[2:]))
+    return match.group(1) if match else None
 
 
 def _is_event(word: str) -> bool:
@@ -153,11 +175,16 @@ def mask_token(token: str) -> str:
         key, sep, value = pair.groups()
         if sep == ":" and (value.startswith("/") or "." in key):
             pair = None  # host:port, scheme-less paths: the whole token is the value
+        elif value.lower() in _FLAGS:
+            return token  # a flag's state is what the message says (`overlap:true` / `overlap:false`)
         elif key.lower() in IDENTITY_KEYS:
             return token[:start] + key + sep + _mask_segments(value) + token[end:]
         else:
             return token[:start] + key + sep + PARAM + token[end:]
     if _is_param(core):
+        call = _CALL.match(token) if token.endswith(")") else None
+        if call is not None and not _DIGIT.search(call.group(1)):
+            return call.group(1) + "(" + PARAM + ")"  # a call keeps its name: `IOHibernatePollerOpen(<*>)`
         return token[:start] + PARAM + token[end:]
     return token
 
