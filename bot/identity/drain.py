@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from bot.identity.facets import facet_shape, facets_agree, is_facet_token
-from bot.identity.mask import PARAM, distinct_words
+from bot.identity.mask import PARAM, both_events, distinct_words
 
 MAX_TEMPLATES = 20_000
 SIMILARITY = 0.5
@@ -69,7 +69,15 @@ def _prefix_word(token: str) -> str:
 
 
 def group_key(tokens: Sequence[str], depth: int = PREFIX_WORDS) -> tuple[str, ...]:
-    return (str(len(tokens)), *(_prefix_word(t) for t in tokens[:depth]))
+    words = [_prefix_word(t) for t in tokens[:depth]]
+    if len(words) > 1 and _opens_with_name(tokens[0]):
+        words[1] = PARAM  # `User alice from …` / `User bob from …`: the value a message opens with is no key
+    return (str(len(tokens)), *words)
+
+
+def _opens_with_name(token: str) -> bool:
+    low = token.lower()
+    return low in _NAMING and low not in _PREPOSITIONS
 
 
 # Words after which a plain word is a value (a user, a host), not part of what the message says.
@@ -78,8 +86,12 @@ _NAMING = frozenset(
      "named", "domain", "group", "client", "peer", "server", "service", "queue", "topic", "table", "database",
      "db", "bucket", "file", "package", "device", "interface", "port", "process", "program", "job", "task",
      "for", "from", "by", "on", "at", "via", "instance", "container", "pod", "cluster", "region", "zone", "comm",
-     "command", "cmd", "app", "application", "unit", "module", "image", "namespace", "realm", "tenant", "project"]
+     "command", "cmd", "app", "application", "unit", "module", "image", "namespace", "realm", "tenant", "project",
+     "state", "status", "mode"]
 )
+_PREPOSITIONS = frozenset(["for", "from", "by", "on", "at", "via"])
+
+
 def _emptied(mine: str, theirs: str) -> bool:
     """A field with a value against the same field left empty (`rhost=<*>` / `rhost=`): another message."""
     return mine.endswith("=") != theirs.endswith("=") and mine.split("=", 1)[0] == theirs.split("=", 1)[0]
@@ -116,6 +128,17 @@ def _names_a_value(previous: str, following: str = "") -> bool:
     return previous.strip("\"'`:=,;()[]{}").lower() in _NAMING
 
 
+_STATE_NAMES = frozenset(["state", "status", "mode"])
+
+
+def _state_slot(template: Sequence[str], index: int) -> bool:
+    """Is this position a state's value: `state running`, `from idle to running`?"""
+    before = template[index - 1].lower() if index else ""
+    if before.rstrip(":=") in _STATE_NAMES:
+        return True
+    return before == "to" and index > 2 and template[index - 3].lower() == "from"
+
+
 def group_name(tokens: Sequence[str], depth: int = PREFIX_WORDS) -> str:
     """The group key as one string: how the store files a template for other replicas to find."""
     return "\x1f".join(group_key(tokens, depth))
@@ -145,9 +168,10 @@ def similarity(template: Sequence[str], tokens: Sequence[str], slots: Sequence[b
         elif _emptied(mine, theirs) or _field(mine) != _field(theirs) or (
             _different_words(mine, theirs)
             and not _names_a_value(before, template[index + 1] if index + 1 < len(template) else "")
+            and not _state_slot(template, index)
         ):
             return 0.0
-        elif distinct_words(mine, theirs):
+        elif distinct_words(mine, theirs) and not (_state_slot(template, index) and both_events(mine, theirs)):
             return 0.0  # two alert names, two events, or opposites: two problems, however alike the rest
     return same / literals if literals else 0.0
 
