@@ -209,6 +209,24 @@ def _may_count(token: str) -> bool:
     return (last.isdigit() or last == "%") and ("=" in token or ":" in token)
 
 
+_QUOTED_KEY = re.compile(r"^[(\[{]?([A-Za-z_][\w.-]{0,60})=([\"'])")
+_QUOTED_WORDS = 8
+
+
+def _quoted_value(words: list[str], index: int) -> tuple[str, int] | None:
+    """`key="a value of several words"` spelled over several tokens: (`key=<*>`, tokens it took after the first)."""
+    token = words[index]
+    match = _QUOTED_KEY.match(token)
+    if match is None or match.group(2) in token[match.end() :]:
+        return None  # one token (masked as a key=value) or not a key
+    quote = match.group(2)
+    for ahead in range(index + 1, min(len(words), index + 1 + _QUOTED_WORDS)):
+        word = words[ahead]
+        if quote in word:
+            return token[: match.end(1)] + "=" + PARAM + word[word.rindex(quote) + 1 :], ahead - index
+    return None
+
+
 def mask_body(body: str, impact: set[str] | None = None) -> list[str]:
     """A message body (no header) as tokens, parameters masked, runs of parameters folded.
 
@@ -217,9 +235,15 @@ def mask_body(body: str, impact: set[str] | None = None) -> list[str]:
     out: list[str] = []
     memo = _MEMO
     words = body.split()
+    skip = 0
     for index, token in enumerate(words):
+        if skip:
+            skip -= 1
+            continue
         masked = memo.get(token)
-        if masked is None:
+        if ('="' in token or "='" in token) and (quoted := _quoted_value(words, index)) is not None:
+            masked, skip = quoted
+        elif masked is None:
             if token.isdigit() or token in _CALENDAR:
                 masked = PARAM
                 if impact is not None and token.isdigit():
