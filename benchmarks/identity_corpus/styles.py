@@ -7,7 +7,8 @@ OpenSSH daemon's authentication lines, a web server's error log, the node and st
 cluster, and a mobile health app's step counter. The volatile tokens are the realistic ones: ids, paths,
 host:port, sizes with units, durations, hex, GUIDs, user names, quoted values, key=value, byte counts
 written `1,234 bytes`, lifetimes written `00:01` or `<1 sec`, lists of values of any length. A flag's value
-(`true` / `false`) is part of the template, as the public benchmarks label it.
+(`true` / `false`) and a state's (`running`, `FAILED`) are part of the template, as the public benchmarks label
+them and as an incident sees them (a transition to FAILED is not one to SUCCEEDED).
 
 Lines carry the message only (no timestamp header), as the public log benchmarks give them. Each system is a
 stream of its own with skewed template frequencies (a few templates are most of the lines, many are rare);
@@ -315,14 +316,18 @@ STYLES: dict[str, list[str]] = {
 }
 
 
+# Fields whose value is part of the template, as the public log benchmarks label them: a flag
+# (`reached=true` / `reached=false`) and a state (`from idle to running` / `from running to down`).
+_LITERAL = frozenset(["flag", "state", "nodestate"])
+
+
 def _fill(template: str, params: StyleParams) -> tuple[str, str]:
-    """(message, what its template id adds): a flag's value is part of the template, as the public log
-    benchmarks label them (`reached=true` and `reached=false` are two templates)."""
+    """(message, what its template id adds: the values of its literal fields)."""
     flags: list[str] = []
 
     def value(match: re.Match[str]) -> str:
         produced = str(getattr(params, match.group(1))())
-        if match.group(1) == "flag":
+        if match.group(1) in _LITERAL:
             flags.append(produced)
         return produced
 

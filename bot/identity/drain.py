@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from bot.identity.facets import facet_shape, facets_agree, is_facet_token
-from bot.identity.mask import PARAM, both_events, distinct_words
+from bot.identity.mask import PARAM, distinct_words
 
 MAX_TEMPLATES = 20_000
 SIMILARITY = 0.5
@@ -86,8 +86,7 @@ _NAMING = frozenset(
      "named", "domain", "group", "client", "peer", "server", "service", "queue", "topic", "table", "database",
      "db", "bucket", "file", "package", "device", "interface", "port", "process", "program", "job", "task",
      "for", "from", "by", "on", "at", "via", "instance", "container", "pod", "cluster", "region", "zone", "comm",
-     "command", "cmd", "app", "application", "unit", "module", "image", "namespace", "realm", "tenant", "project",
-     "state", "status", "mode"]
+     "command", "cmd", "app", "application", "unit", "module", "image", "namespace", "realm", "tenant", "project"]
 )
 _PREPOSITIONS = frozenset(["for", "from", "by", "on", "at", "via"])
 
@@ -115,28 +114,19 @@ def _wordlike(token: str) -> bool:
 
 def _different_words(mine: str, theirs: str) -> bool:
     """Two tokens that say different words, not values: `disk` / `vcpu`, `spawn` / `destroy`, `memory:` /
-    `disk:` (a word with the punctuation that ends a phrase)."""
-    a, b = mine.rstrip(":,;."), theirs.rstrip(":,;.")
-    if not (_wordlike(a) and _wordlike(b)):
-        return False  # `(sshd)` / `(rsyslog)`: a value in brackets
-    return not (a.isupper() and b.isupper())  # states and enum values: RUNNING, DONE
+    `disk:` (a word with the punctuation that ends a phrase), states (`from AUTO to SUSPENDED`, `LOOKING` /
+    `FOLLOWING`: a transition to FAILED is not one to SUCCEEDED)."""
+    # `(sshd)` / `(rsyslog)` are not: values in brackets
+    return _wordlike(mine.rstrip(":,;.")) and _wordlike(theirs.rstrip(":,;."))
 
 
 def _names_a_value(previous: str, following: str = "") -> bool:
     if previous.endswith((":", "=")) and len(previous) > 1 and not following.endswith(":"):
         return True  # `browser: Chrome`: the value of a field (but `keepalive: Remote IP:` names a field)
-    return previous.strip("\"'`:=,;()[]{}").lower() in _NAMING
-
-
-_STATE_NAMES = frozenset(["state", "status", "mode"])
-
-
-def _state_slot(template: Sequence[str], index: int) -> bool:
-    """Is this position a state's value: `state running`, `from idle to running`?"""
-    before = template[index - 1].lower() if index else ""
-    if before.rstrip(":=") in _STATE_NAMES:
-        return True
-    return before == "to" and index > 2 and template[index - 3].lower() == "from"
+    word = previous.strip("\"'`:=,;()[]{}").lower()
+    if word == "from" and following == "to":
+        return False  # `from idle to running`: a transition between states, not a source
+    return word in _NAMING
 
 
 def group_name(tokens: Sequence[str], depth: int = PREFIX_WORDS) -> str:
@@ -168,10 +158,9 @@ def similarity(template: Sequence[str], tokens: Sequence[str], slots: Sequence[b
         elif _emptied(mine, theirs) or _field(mine) != _field(theirs) or (
             _different_words(mine, theirs)
             and not _names_a_value(before, template[index + 1] if index + 1 < len(template) else "")
-            and not _state_slot(template, index)
         ):
             return 0.0
-        elif distinct_words(mine, theirs) and not (_state_slot(template, index) and both_events(mine, theirs)):
+        elif distinct_words(mine, theirs):
             return 0.0  # two alert names, two events, or opposites: two problems, however alike the rest
     return same / literals if literals else 0.0
 

@@ -104,13 +104,6 @@ def _call_name(token: str) -> str | None:
     return match.group(1) if match else None
 
 
-def both_events(mine: str, theirs: str) -> bool:
-    """Two event words that are not opposites (`running` / `booting`, not `firing` / `resolved`): told apart
-    unless they are a state's values."""
-    a, b = mine.rstrip(_TRIM_TAIL), theirs.rstrip(_TRIM_TAIL)
-    return _is_event(a) and _is_event(b) and not (a.lower() in _OPPOSITES and b.lower() in _OPPOSITES)
-
-
 def _is_event(word: str) -> bool:
     return len(word) >= 4 and word.isalpha() and not word.isupper() and word.endswith(("ed", "ing"))
 
