@@ -105,6 +105,11 @@ def _field(token: str) -> str:
     return key if key.replace("_", "").replace(".", "").replace("-", "").isalpha() else ""
 
 
+def _other_enum(mine: str, theirs: str) -> bool:
+    """One field with two values spelled in letters (`user=root` / `user=guest`): two messages."""
+    return bool(_field(mine)) and PARAM not in mine and PARAM not in theirs
+
+
 def _wordlike(token: str) -> bool:
     """Letters, or words of letters joined by `-` or `_` (`file-read-data`, `mach-lookup`)."""
     return token.isalpha() or (
@@ -155,7 +160,7 @@ def similarity(template: Sequence[str], tokens: Sequence[str], slots: Sequence[b
             if not (is_facet_token(mine) and facets_agree(mine, theirs)):
                 return 0.0  # another severity, environment, status or size of impact: another alert
             same += 1
-        elif _emptied(mine, theirs) or _field(mine) != _field(theirs) or (
+        elif _emptied(mine, theirs) or _field(mine) != _field(theirs) or _other_enum(mine, theirs) or (
             _different_words(mine, theirs)
             and not _names_a_value(before, template[index + 1] if index + 1 < len(template) else "")
         ):

@@ -95,6 +95,11 @@ def _flag(word: str) -> bool:
     return low.endswith(_FLAGS) and (len(low) in (4, 5) or not low[-6 if low.endswith("false") else -5].isalnum())
 
 
+# A field's value spelled in letters only (`user=root`, `action=ACTION_UP`): an enum, not a measurement.
+_ENUM_VALUE = re.compile(r"^[A-Za-z][A-Za-z_-]{0,39}$")
+# Fields that name who or what (a person, a host, a program): their value is a parameter however spelled.
+_ENTITY_KEYS = frozenset(["user", "name", "host", "pod", "container", "program", "command", "cmd", "file", "comm",
+                          "exe", "proc", "process", "image", "node", "shell", "parent", "cmdline", "uid", "gid"])
 _CALL = re.compile(r"^([A-Za-z_][A-Za-z_.]*[A-Za-z_])\((.+)\)$")
 
 
@@ -175,8 +180,11 @@ def mask_token(token: str) -> str:
         key, sep, value = pair.groups()
         if sep == ":" and (value.startswith("/") or "." in key):
             pair = None  # host:port, scheme-less paths: the whole token is the value
-        elif value.lower() in _FLAGS:
-            return token  # a flag's state is what the message says (`overlap:true` / `overlap:false`)
+        elif value.lower() in _FLAGS or (
+            sep == "=" and _ENUM_VALUE.match(value) and key.lower() not in _ENTITY_KEYS
+        ):
+            # a flag's or an enum's value is what the message says (`overlap:true`, `action=ACTION_UP`)
+            return token
         elif key.lower() in IDENTITY_KEYS:
             return token[:start] + key + sep + _mask_segments(value) + token[end:]
         else:
