@@ -15,11 +15,11 @@ _STATUS_PREFIX = re.compile(
     re.I,
 )
 _DIGIT = re.compile(r"\d")
-# Unit words written after a number ("12 ms", "<1 sec", "5 KB"): folded into the number before them.
+# Unit words written after a number ("12 ms", "<1 sec", "5 KB", "5:48:58 PM"): folded into the number before them.
 _UNITS = frozenset(
     ["ms", "msec", "msecs", "millisecond", "milliseconds", "us", "µs", "ns", "s", "sec", "secs", "second", "seconds",
      "min", "mins", "minute", "minutes", "h", "hr", "hrs", "hour", "hours", "day", "days", "b", "kb", "mb", "gb",
-     "tb", "kib", "mib", "gib", "byte", "bytes", "%"]
+     "tb", "kib", "mib", "gib", "byte", "bytes", "%", "am", "pm"]
 )
 # Month and weekday names are parts of a date written inside a message ("at Fri Jun 17 07:07:00 2005").
 _CALENDAR = frozenset(
