@@ -16,7 +16,11 @@ Zhu et al., "Loghub: A Large Collection of System Log Datasets for AI-driven Log
 Each system is one stream through a fresh identifier with the one configuration every stream gets. Reported
 per system: grouping accuracy (GA) and F1 grouping accuracy (FGA: the harmonic mean of the shares of predicted
 and of true groups that match exactly; Jiang et al., "A Large-scale Evaluation for Log Parsing Techniques",
-ISSTA 2024), then means over the systems the rules were tuned on and over the two held out from tuning.
+ISSTA 2024), then means over the systems the rules were tuned on and over the one held out from tuning.
+
+A generalisation corpus (benchmarks/identity_corpus/styles.py) beside both: log streams in the styles of formats
+the rules were not written on (servicing, proxy client, Spark, MapReduce, sshd, web server, HPC, step
+counter), messages only, each one stream, GA and FGA per stream.
 """
 
 from __future__ import annotations
@@ -78,8 +82,9 @@ LOGHUB = next(
                  ROOT.parents[1] / "shared" / "evals" / "loghub-dev.jsonl") if p.exists()),
     ROOT.parent / "shared" / "evals" / "loghub-dev.jsonl",
 )
-# Systems whose errors were never looked at while the rules were written: reported apart.
-HELD_OUT = ("Android", "Thunderbird")
+# Systems whose errors were never looked at while the rules were written: reported apart. Android was held
+# out too until its errors were read to fix flags, enums and quoted values; Thunderbird still is.
+HELD_OUT = ("Thunderbird",)
 LOGHUB_CREDIT = (
     "Loghub (github.com/logpai/loghub), Zhu et al., ISSRE 2023: 2,000-line samples with ground-truth templates"
 )
