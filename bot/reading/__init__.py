@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from bot.reading.draft import Draft
 from bot.reading.model import Event, Link, Metric, Reading
 from bot.reading.payloads import parse_json, read_payload
-from bot.reading.texts import ADAPTERS, HEAD_CHARS, header_name
+from bot.reading.texts import ADAPTERS, HEAD_CHARS, header_name, status_of_head
 
 _EXCEPTION = re.compile(r"\b[A-Z][A-Za-z]{2,60}(?:Exception|Error)\b")
 
@@ -53,6 +53,8 @@ def read(text: str) -> Read:
                 break
         if not draft.alert_name and not draft.people_text:
             draft.alert_name = header_name(head)
+        if not draft.status:
+            draft.status = status_of_head(head)
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
         # a shape the adapters misjudged: the generic reading, never a failed triage
         draft = Draft()

@@ -94,8 +94,24 @@ def _pairs(head: str, draft: Draft) -> None:
         draft.label(hit.group(1), hit.group(2) if hit.group(2) is not None else hit.group(3))
 
 
-def _environment(draft: Draft) -> None:
-    draft.set(environment=next((draft.labels[k] for k in _ENV_WORDS if draft.labels.get(k)), ""))
+_ENV_NAMES = frozenset({"prod", "production", "staging", "stage", "stg", "dev", "development", "test", "qa", "uat",
+                        "sandbox", "preview", "nonprod"})
+# the Kubernetes monitoring mixins' descriptions: "Pod shop/cart-7d9 has been ... on cluster staging."
+_MIXIN_OBJECT = re.compile(r"\b(?:Pod|Deployment|StatefulSet|DaemonSet|Job|CronJob|HPA|PersistentVolumeClaim|Container)"
+                           r" ([a-z0-9][a-z0-9-]{0,62}/[a-z0-9][a-z0-9.-]{0,200}[a-z0-9])\b")
+_ON_CLUSTER = re.compile(r"\bon cluster ([A-Za-z0-9][\w.-]{0,80}[A-Za-z0-9])")
+
+
+def _environment(draft: Draft, head: str = "") -> None:
+    """The environment label; else a cluster or namespace named for one (`staging`, `prod-eu-1`)."""
+    found = next((draft.labels[k] for k in _ENV_WORDS if draft.labels.get(k)), "")
+    if not found:
+        named = [draft.labels.get("cluster", ""), draft.labels.get("namespace", "")]
+        cluster = _ON_CLUSTER.search(head[:20_000]) if head else None
+        if cluster is not None:
+            named.append(cluster.group(1))
+        found = next((value for value in named if value and re.split(r"[-_.]", value.lower())[0] in _ENV_NAMES), "")
+    draft.set(environment=found)
 
 
 # --- alerting tools ---------------------------------------------------------------------------------------
@@ -145,7 +161,10 @@ def alertmanager(head: str, first: str, draft: Draft) -> bool:
     if draft.labels.get("alertname") and hit is not None and not _CAMEL.match(draft.alert_name):
         draft.alert_name = draft.labels["alertname"]
     draft.resource = _labels_resource(draft)
-    _environment(draft)
+    if not draft.resource:
+        named = _MIXIN_OBJECT.search(head[:20_000])
+        draft.resource = named.group(1) if named else ""
+    _environment(draft, head)
     for value in ("value", "VALUE"):
         if draft.labels.get(value):
             draft.metric(draft.alert_name or "value", draft.labels[value])
@@ -154,6 +173,28 @@ def alertmanager(head: str, first: str, draft: Draft) -> bool:
 
 _DD_HEAD = re.compile(r"^\s*\[(Triggered|Recovered|Warn|Re-Triggered|No Data|Alert|Renotify)(?: on ([^\]]{1,200}))?\]"
                       r"\s*(?:\[(P[1-5])\]\s*)?(.{0,200})$", re.IGNORECASE)
+
+
+# Datadog's Slack message: ":red_circle: *Triggered: [P1] Error rate high on checkout-service*"
+_DD_SLACK = re.compile(r"^\s*(?::[\w+-]{1,30}:\s*)?\*?(Triggered|Recovered|Warn|Re-Triggered|No Data)\s*:\s*"
+                       r"(?:\[(P[1-5])\]\s*)?(.{1,200}?)\*?\s*$")
+
+
+def datadog_slack(head: str, first: str, draft: Draft) -> bool:
+    hit = _DD_SLACK.match(first)
+    if hit is None or "datadog" not in head[:4000].lower():
+        return False
+    draft.source = "datadog"
+    draft.status, draft.alert_name = hit.group(1).lower(), hit.group(3).strip()
+    if hit.group(2):
+        draft.label("priority", hit.group(2))
+    _fields(head, draft)
+    for tag in re.finditer(r"(?<![\w/])(service|host|env|kube_deployment|kube_namespace|device):([\w./-]{1,100})",
+                           head):
+        draft.label(tag.group(1), tag.group(2))
+    draft.set(resource=draft.labels.get("service") or draft.labels.get("kube_deployment") or draft.labels.get("host"))
+    _environment(draft)
+    return True
 
 
 # "[P1] Triggered on {host:web-1}: Disk usage high" / "[P2] Recovered: title"
@@ -963,10 +1004,22 @@ def header_name(head: str) -> str:
     return next((found[key] for key in _NAME_KEYS if key in found), "")
 
 
+# a notification whose head says it is over: "*Resolved:* Incident on …", a status page's "Resolved - …"
+_OVER_HEAD = re.compile(r"^\s*(?::[\w+-]{1,30}:\s*)*[*_\[]{0,3}(resolved|recovered)\b[*_\]]{0,3}\s*[:\-–—]",
+                        re.IGNORECASE)
+
+
+def status_of_head(head: str) -> str:
+    """'resolved' when the first lines announce the end of an incident, else ''."""
+    lines = [line for line in head[:3000].splitlines() if line.strip()][:4]
+    return "resolved" if any(_OVER_HEAD.match(line) for line in lines) else ""
+
+
 ADAPTERS: tuple[Callable[[str, str, Draft], bool], ...] = (
     alertmanager,
     grafana_text,
     cloudwatch_mail,
+    datadog_slack,
     paging,
     host_checks,
     datadog,
