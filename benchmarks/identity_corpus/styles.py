@@ -6,9 +6,9 @@ connection log, Spark executor and Hadoop MapReduce log4j lines with task, attem
 OpenSSH daemon's authentication lines, a web server's error log, the node and state messages of an HPC
 cluster, and a mobile health app's step counter. The volatile tokens are the realistic ones: ids, paths,
 host:port, sizes with units, durations, hex, GUIDs, user names, quoted values, key=value, byte counts
-written `1,234 bytes`, lifetimes written `00:01` or `<1 sec`, lists of values of any length. A flag's value
-(`true` / `false`) and a state's (`running`, `FAILED`) are part of the template, as the public benchmarks label
-them and as an incident sees them (a transition to FAILED is not one to SUCCEEDED).
+written `1,234 bytes`, lifetimes written `00:01` or `<1 sec`, lists of values of any length. Values spelled in
+plain words (a flag, a state, a protocol, a signal, an error name) are part of the template, as the public
+benchmarks label them (see _LITERAL).
 
 Lines carry the message only (no timestamp header), as the public log benchmarks give them. Each system is a
 stream of its own with skewed template frequencies (a few templates are most of the lines, many are rare);
@@ -316,9 +316,11 @@ STYLES: dict[str, list[str]] = {
 }
 
 
-# Fields whose value is part of the template, as the public log benchmarks label them: a flag
-# (`reached=true` / `reached=false`) and a state (`from idle to running` / `from running to down`).
-_LITERAL = frozenset(["flag", "state", "nodestate"])
+# Fields whose value is part of the template, as the public log benchmarks label them: their labels keep every
+# value spelled in plain words (a flag, a state, a protocol, a signal, a module, an error name, a reason)
+# and make parameters of numbers, ids, addresses, paths, quoted values and what follows a word that names a
+# value (`user alice`, `on host`). A transition to FAILED is not one to SUCCEEDED for an incident either.
+_LITERAL = frozenset(["flag", "state", "nodestate", "proto", "signal", "module", "hres", "reason"])
 
 
 def _fill(template: str, params: StyleParams) -> tuple[str, str]:

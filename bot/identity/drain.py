@@ -117,12 +117,15 @@ def _wordlike(token: str) -> bool:
     )
 
 
+_WORD_END = ":,;.)]}\"'"
+
+
 def _different_words(mine: str, theirs: str) -> bool:
     """Two tokens that say different words, not values: `disk` / `vcpu`, `spawn` / `destroy`, `memory:` /
     `disk:` (a word with the punctuation that ends a phrase), states (`from AUTO to SUSPENDED`, `LOOKING` /
     `FOLLOWING`: a transition to FAILED is not one to SUCCEEDED)."""
-    # `(sshd)` / `(rsyslog)` are not: values in brackets
-    return _wordlike(mine.rstrip(":,;.")) and _wordlike(theirs.rstrip(":,;."))
+    # `(sshd)` / `(rsyslog)` are not: values in brackets; a word closing a bracket is (`- E_FAIL]`)
+    return _wordlike(mine.rstrip(_WORD_END)) and _wordlike(theirs.rstrip(_WORD_END))
 
 
 def _names_a_value(previous: str, following: str = "") -> bool:

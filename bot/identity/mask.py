@@ -258,13 +258,13 @@ def mask_body(body: str, impact: set[str] | None = None) -> list[str]:
                 if len(memo) >= _MEMO_SIZE:
                     memo.clear()
                 memo[token] = masked
-        if out and out[-1] == PARAM:
-            # A parameter spelled with several words ("12 ms", "<1 sec", "5 KB") is still one parameter.
-            if masked == PARAM:
+        if out and out[-1].endswith(PARAM):
+            # A parameter spelled with several words ("12 ms", "<1 sec", "5 KB", "(1.16 KB)") is still one.
+            if masked == PARAM and out[-1] == PARAM:
                 continue
             unit = masked.rstrip(_TRIM_TAIL)
             if unit.lower() in _UNITS:
-                out[-1] = PARAM + masked[len(unit) :]
+                out[-1] += masked[len(unit) :]
                 continue
         out.append(masked)
     return out
