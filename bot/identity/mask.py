@@ -37,7 +37,7 @@ _TLD = re.compile(
     r"^[a-z0-9-]+(?:\.[a-z0-9-]+)+\.(?:com|net|org|edu|gov|io|local|internal|lan|cluster|svc|hk|cn|de|uk|jp|fr|ru)$"
 )
 # Bundle and package ids (`com.apple.CacheDelete.daily`): which app or job, a value like a host name.
-_REVERSE_DNS = re.compile(r"^(?:com|org|net|io|edu|gov|de|uk)\.[A-Za-z][\w-]*\.[A-Za-z][\w.-]*$")
+_REVERSE_DNS = re.compile(r"^(?:com|org|net|io|edu|gov|de|uk|android)\.[A-Za-z][\w-]*\.[A-Za-z][\w.-]*$")
 # Names of what fired keep their value: the alert's name is the identity, not a parameter.
 IDENTITY_KEYS = frozenset(
     ["alertname", "alert_name", "alert", "rule", "rule_name", "check", "monitor", "job", "service", "namespace",
