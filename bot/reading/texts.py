@@ -115,7 +115,7 @@ def _environment(draft: Draft, head: str = "") -> None:
 
 
 # --- alerting tools ---------------------------------------------------------------------------------------
-_AM_HEAD = re.compile(r"^\s*(?::[\w+-]{1,30}:\s*)?\[(FIRING|RESOLVED)(?::(\d{1,5}))?\]\s*([A-Za-z_][\w:.-]{0,120})")
+_AM_HEAD = re.compile(r"^\s*(?::[\w+-]{1,30}:\s*)?\**\[(FIRING|RESOLVED)(?::(\d{1,5}))?\]\s*([A-Za-z_][\w:.-]{0,120})")
 _SLACK_NAME = re.compile(r"^\s*(?::[\w+-]{1,30}:\s*)?\*?([A-Z][A-Za-z0-9_]{2,120})\*?\s*$")
 
 
@@ -171,8 +171,9 @@ def alertmanager(head: str, first: str, draft: Draft) -> bool:
     return True
 
 
-_DD_HEAD = re.compile(r"^\s*\[(Triggered|Recovered|Warn|Re-Triggered|No Data|Alert|Renotify)(?: on ([^\]]{1,200}))?\]"
-                      r"\s*(?:\[(P[1-5])\]\s*)?(.{0,200})$", re.IGNORECASE)
+_DD_HEAD = re.compile(r"^\s*(?::[\w+-]{1,30}:\s*)?\*?\[(Triggered|Recovered|Warn|Re-Triggered|No Data|Alert|Renotify)"
+                      r"(?: on ([^\]]{1,200}))?\]"
+                      r"\s*(?:\[(P[1-5])\]\s*)?(.{0,200}?)\*?\s*$", re.IGNORECASE)
 
 
 # Datadog's Slack message: ":red_circle: *Triggered: [P1] Error rate high on checkout-service*"
@@ -194,6 +195,46 @@ def datadog_slack(head: str, first: str, draft: Draft) -> bool:
         draft.label(tag.group(1), tag.group(2))
     draft.set(resource=draft.labels.get("service") or draft.labels.get("kube_deployment") or draft.labels.get("host"))
     _environment(draft)
+    return True
+
+
+# Google Cloud Monitoring's e-mail: "Incident #0.x is open for project p", "Policy:", "Resource: type name (...)"
+_GCP_INCIDENT = re.compile(r"(?i)\bincident #?[\w.-]{1,80} (?:is|has been|was) (open|opened|closed|resolved)\b"
+                           r"(?: for project ([\w-]{1,80}))?")
+_GCP_RESOURCE = re.compile(r"(?im)^resource:\s*(?:[a-z_]{2,60}\s+)?([\w./-]{2,200})")
+
+
+def gcp_mail(head: str, first: str, draft: Draft) -> bool:
+    incident = _GCP_INCIDENT.search(head[:4000])
+    if incident is None or not ("google" in head[:1000].lower() or "policy:" in head.lower()):
+        return False
+    draft.source = "gcp-monitoring"
+    draft.status = "resolved" if incident.group(1).lower() in ("closed", "resolved") else "open"
+    _fields(head, draft)
+    draft.alert_name = draft.labels.get("policy") or draft.labels.get("policy_name") or ""
+    resource = _GCP_RESOURCE.search(head)
+    draft.resource = resource.group(1) if resource else ""
+    draft.label("project", incident.group(2))
+    _environment(draft)
+    return True
+
+
+# Kibana's rule action text: "Elasticsearch query rule 'payment-gateway ERROR logs' is active:"
+_KIBANA_RULE = re.compile(r"^\W{0,4}(?:[\w ]{0,40}?)\brule '([^'\n]{1,200})' (?:is (active|recovered)|has been "
+                          r"(recovered))", re.IGNORECASE)
+
+
+def kibana_rule(head: str, first: str, draft: Draft) -> bool:
+    hit = _KIBANA_RULE.match(first)
+    if hit is None:
+        return False
+    draft.source = "kibana"
+    draft.alert_name = hit.group(1)
+    draft.status = "firing" if (hit.group(2) or "").lower() == "active" else "resolved"
+    _fields(head, draft)
+    named = re.match(r"([a-z][\w-]{1,80}[a-z0-9])\s", draft.alert_name)
+    service = re.search(r"\[([a-z][\w-]{1,80})\]", head)
+    draft.resource = (service.group(1) if service else "") or (named.group(1) if named else "")
     return True
 
 
@@ -639,8 +680,10 @@ def security(head: str, first: str, draft: Draft) -> bool:
         repo = re.search(r"\b(?:in|repository|repo)\s+`?([A-Za-z0-9][\w.-]{0,60}/[\w.-]{1,100})", head)
         kind = re.search(r"(?i)([\w -]{1,60}?(?:key|token|secret|password|credential)s?)\s+(?:detected|found|leaked|"
                          r"exposed)", head)
-        draft.set(resource=draft.labels.get("repository") or (repo.group(1) if repo else ""),
-                  alert_name=draft.labels.get("secret_type") or (kind.group(1).strip() if kind else "secret detected"))
+        draft.set(resource=draft.labels.get("file") or draft.labels.get("path") or draft.labels.get("repository")
+                  or (repo.group(1) if repo else ""),
+                  alert_name=draft.labels.get("secret_type") or draft.labels.get("ruleid") or draft.labels.get("rule")
+                  or (kind.group(1).strip() if kind else "secret detected"))
         return True
     if "dependabot" in lowered or re.search(r"\bGHSA-[\w]{4}-[\w]{4}-[\w]{4}\b", head):
         draft.source = "dependabot"
@@ -1020,6 +1063,8 @@ ADAPTERS: tuple[Callable[[str, str, Draft], bool], ...] = (
     grafana_text,
     cloudwatch_mail,
     datadog_slack,
+    gcp_mail,
+    kibana_rule,
     paging,
     host_checks,
     datadog,

@@ -102,8 +102,11 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
         # a person reporting trouble with a feature of the product: the service's own behaviour
         category, subject = "app", "Customer-reported problem"
     if rs.source_votes.get(reading.source, ("",))[0] == "unknown":
-        # a tool outside the categories (cost anomalies): say so rather than guess from its words
-        category, subject = "unknown", "Cost anomaly" if "cost" in reading.source else subject
+        # spend is the platform's to explain: the storage and database services' spend is the data platform's,
+        # the rest (compute, network) the infrastructure's
+        category = "data" if _DATA_SPEND.search(text[:20_000]) else "infra"
+        subject = "Cost anomaly" if "cost" in reading.source else subject
+        scores = {**scores, category: max(scores.get(category, 0.0), rs.unknown_below)}
     binary = undecodable_share(text)
     if binary >= _BINARY_SHARE:
         # a few words that survive in binary noise are not evidence of anything
@@ -276,6 +279,12 @@ _CUSTOMER_PATH = re.compile(
 _NONE_READY_ROW = re.compile(r"^(?:deployment|statefulset|replicaset)\.apps/\S{1,200}\s+0/(\d{1,5})\s", re.MULTILINE)
 
 
+_DATA_SPEND = re.compile(
+    r"(?i)service:\s*(?:amazon |aws |google |azure )?(?:simple storage|s3\b|rds\b|relational database|redshift"
+    r"|dynamodb|aurora|bigquery|cloud sql|cloud storage|cosmos|sql database|storage)"
+)
+
+
 def all_failing(text: str) -> str:
     """The count that shows every member of a whole failing ('8 of 8 unhealthy', '0 of 4 available'), or ''."""
     head = text[:20_000]
@@ -360,7 +369,7 @@ def _probe_locations(reading: Reading) -> int:
 
 # a name part that marks a resource, cluster or namespace as outside production (dev-eks-01, staging-previews)
 _SCOPE_PARTS = frozenset({"staging", "stg", "dev", "sandbox", "sbx", "qa", "uat", "nonprod", "preview", "previews",
-                          "test", "lab", "demo"})
+                          "test", "tests", "testdata", "fixtures", "fixture", "mocks", "lab", "demo"})
 # an alert its tool marks as a test ("[TEST] cluster red", "Test alert from the integration")
 _TEST_ALERT = re.compile(r"^\W{0,3}(?:\[test\]|test:|test alert|test notification|this is a test)", re.IGNORECASE)
 _NOT_PRODUCTION = frozenset({"staging", "stage", "stg", "dev", "development", "test", "testing", "qa", "sandbox",
