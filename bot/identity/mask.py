@@ -103,12 +103,6 @@ _ENTITY_KEYS = frozenset(["user", "name", "host", "pod", "container", "program",
 _CALL = re.compile(r"^([A-Za-z_][A-Za-z_.]*[A-Za-z_])\((.+)\)$")
 
 
-def _call_name(token: str) -> str | None:
-    """`name` of a call-shaped token `name(<*>)`, else None."""
-    match = _CALL.match(token.strip(_TRIM_TAIL[2:]))
-    return match.group(1) if match else None
-
-
 def _is_event(word: str) -> bool:
     return len(word) >= 4 and word.isalpha() and not word.isupper() and word.endswith(("ed", "ing"))
 
