@@ -465,6 +465,10 @@ def uptime(head: str, first: str, draft: Draft) -> bool:
             draft.resource = named.group(3)
     elif name is not None:
         draft.alert_name = name.group(1).strip(" :-")
+    probes = re.search(r"(?i)\b(?:checked from|probe servers? reporting down|down from|locations?)\s*:\s*"
+                       r"([A-Za-z][A-Za-z .,/-]{2,300}?)\s*(?:\(|\.(?:\s|$)|\n|$)", head[:4000])
+    if probes is not None and "checked_from" not in draft.labels:
+        draft.label("checked_from", probes.group(1).strip())
     url = _HOST_URL.search(head)
     draft.set(resource=draft.labels.get("monitor") or draft.labels.get("check") or (url.group(1) if url else "")
               or draft.alert_name)
