@@ -132,3 +132,24 @@ def test_a_checkmk_notification_names_host_service_and_state() -> None:
     assert (reading.source, reading.resource, reading.alert_name, reading.status) == (
         "checkmk", "build-3", "Filesystem /", "problem")
     assert heuristic_card(text).severity == "P3"
+
+
+def test_a_leak_report_without_the_tools_name_is_still_a_finding_on_its_file() -> None:
+    text = ("Finding:     key=REDACTED\nSecret:      REDACTED\nRuleID:      github-pat\nFile:        ops/release.sh\n"
+            "Fingerprint: abc:ops/release.sh:github-pat:3\n\n10:14AM WRN leaks found: 1")
+    reading = read(text).reading
+    assert (reading.source, reading.alert_name, reading.resource) == ("gitleaks", "github-pat", "ops/release.sh")
+
+
+def test_a_unit_systemd_restarted_and_started_is_over() -> None:
+    text = ("Mar 14 09:40:12 web-2 systemd[1]: api.service: Main process exited, code=killed, status=9/KILL\n"
+            "Mar 14 09:40:12 web-2 systemd[1]: api.service: Failed with result 'signal'.\n"
+            "Mar 14 09:40:17 web-2 systemd[1]: Started API server.\n")
+    assert read(text).reading.status == "recovered"
+    assert heuristic_card(text).severity == "P3"
+
+
+@pytest.mark.parametrize(("text", "severity"), [("# WARNING: 97% of maxmemory used (policy=noeviction)", "P1"),
+                                                ("disk /data is 91% full on db-3", "P2")])
+def test_a_capacity_nearly_used_up_sets_severity(text: str, severity: str) -> None:
+    assert heuristic_card(text).severity == severity

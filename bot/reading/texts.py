@@ -687,8 +687,10 @@ def security(head: str, first: str, draft: Draft) -> bool:
         known = {k: v for k, v in draft.labels.items() if v not in ("?", "(none)", "none", "")}
         draft.set(resource=known.get("hostname") or known.get("node") or known.get("exe"))
         return True
-    if "secret scanning" in lowered or "gitleaks" in lowered or "trufflehog" in lowered or "secret detected" in lowered:
-        draft.source = "gitleaks" if "gitleaks" in lowered else "trufflehog" if "trufflehog" in lowered else (
+    leaks = "leaks found" in lowered or ("ruleid:" in lowered and "fingerprint:" in lowered and "secret:" in lowered)
+    if (leaks or "secret scanning" in lowered or "gitleaks" in lowered or "trufflehog" in lowered
+            or "secret detected" in lowered):
+        draft.source = "gitleaks" if "gitleaks" in lowered or leaks else "trufflehog" if "trufflehog" in lowered else (
             "github-secret-scanning" if "github" in lowered or "secret scanning" in lowered else "secret-scanning")
         _fields(head, draft)
         for name in ("repository", "repo"):
@@ -935,6 +937,11 @@ def logs(head: str, first: str, draft: Draft) -> bool:
         program = hit.group(2)
         draft.event(_line_level(hit.group(4)), f"{program}: {hit.group(4)}")
         draft.label("program", program)
+    systemd = [hit.group(4) for hit in syslog if hit.group(2).startswith("systemd")]
+    if systemd and systemd[-1].lstrip().startswith("Started ") and any(
+            "Failed with result" in line or "Main process exited" in line for line in systemd):
+        # systemd restarted the unit and says it started: the failure is over
+        draft.status = "recovered"
     # a PostgreSQL log names its database in the user@db prefix, read below; the full directory only without it
     named = server_resource(server, head) if server and server != "postgresql" else ""
     if named:
