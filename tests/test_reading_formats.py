@@ -153,3 +153,33 @@ def test_a_unit_systemd_restarted_and_started_is_over() -> None:
                                                 ("disk /data is 91% full on db-3", "P2")])
 def test_a_capacity_nearly_used_up_sets_severity(text: str, severity: str) -> None:
     assert heuristic_card(text).severity == severity
+
+
+def test_a_trivy_report_names_the_image_and_its_worst_finding() -> None:
+    text = ("registry.example.org/ci/builder:1.2 (debian 12.5)\n=====\nTotal: 2 (UNKNOWN: 0, LOW: 1, MEDIUM: 0, "
+            "HIGH: 0, CRITICAL: 1)\n│ libcurl4 │ CVE-2023-38545 │ CRITICAL │ fixed │ 7.88 │ 7.89 │ curl: overflow │\n")
+    reading = read(text).reading
+    assert (reading.source, reading.resource, reading.alert_name, reading.labels["severity"]) == (
+        "trivy", "builder", "CVE-2023-38545", "critical")
+    assert heuristic_card(text).severity in ("P2", "P3")
+
+
+def test_a_status_page_incident_names_its_component_and_latest_update() -> None:
+    text = ("Checkout API — Partial Outage\n\nResolved - This incident has been resolved.\nJun 11, 15:10 UTC\n\n"
+            "Investigating - We are investigating errors.\nJun 11, 14:08 UTC")
+    reading = read(text).reading
+    assert (reading.source, reading.resource, reading.status) == ("statuspage", "Checkout API", "resolved")
+
+
+def test_an_opensearch_monitor_names_the_monitor_and_trigger() -> None:
+    reading = read("Monitor logs-prod-health just entered alert status. Please investigate the issue.\n"
+                   "  - Trigger: cluster-red\n  - Severity: 1\n").reading
+    assert (reading.source, reading.resource, reading.alert_name) == ("opensearch", "logs-prod-health", "cluster-red")
+
+
+@pytest.mark.parametrize("text", ["a (b)\nTotal: 1 (" + "X: 1, " * 200_000,
+                                  "x — Major Outage\n" + "Update - " * 200_000, "Monitor " + "m" * 1_000_000])
+def test_the_new_formats_are_bounded_on_a_megabyte(text: str) -> None:
+    started = time.monotonic()
+    read(text)
+    assert time.monotonic() - started < 5.0

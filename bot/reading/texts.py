@@ -238,6 +238,62 @@ def kibana_rule(head: str, first: str, draft: Draft) -> bool:
     return True
 
 
+# Trivy's table report: "registry/ci/docs-builder:2024.06 (debian 12.5)", "Total: 3 (… CRITICAL: 1)"
+_TRIVY_HEAD = re.compile(r"^\s*([\w.-]{1,200}(?:/[\w.-]{1,200}){0,6}(?::[\w.-]{1,120})?)"
+                         r" \([a-z]{2,20}[ \w.-]{0,40}\)\s*$")
+_TRIVY_TOTAL = re.compile(r"(?m)^Total: \d{1,7} \(([A-Z]+: \d{1,7}(?:, [A-Z]+: \d{1,7}){0,6})\)")
+
+
+def trivy(head: str, first: str, draft: Draft) -> bool:
+    image, total = _TRIVY_HEAD.match(first), _TRIVY_TOTAL.search(head[:4000])
+    if image is None or total is None:
+        return False
+    draft.source = "trivy"
+    name = image.group(1).rsplit("/", 1)[-1]
+    draft.resource = name.split(":", 1)[0]
+    counts = dict(part.split(": ") for part in total.group(1).split(", "))
+    worst = next((level for level in ("CRITICAL", "HIGH", "MEDIUM", "LOW") if counts.get(level, "0") != "0"), "")
+    draft.label("severity", worst.lower())
+    draft.label("product", "trivy")
+    cve = re.search(r"\b(CVE-\d{4}-\d{3,7}|GHSA-\w{4}-\w{4}-\w{4})\b", head)
+    draft.alert_name = cve.group(1) if cve else "vulnerabilities"
+    return True
+
+
+# OpenSearch Alerting's default message: "Monitor search-prod-health just entered alert status."
+_OPENSEARCH = re.compile(r"(?m)^\s*Monitor ([\w.-]{1,200}) just entered (alert|completed|error) status")
+
+
+def opensearch_monitor(head: str, first: str, draft: Draft) -> bool:
+    hit = _OPENSEARCH.search(head[:3000])
+    if hit is None:
+        return False
+    draft.source = "opensearch"
+    draft.resource = hit.group(1)
+    draft.status = "firing" if hit.group(2) == "alert" else hit.group(2)
+    _fields(head, draft)
+    draft.alert_name = draft.labels.get("trigger") or hit.group(1)
+    return True
+
+
+# A status page's incident: "Webhook Delivery — Major Outage", then "Resolved - …", "Investigating - …" updates
+_STATUS_TITLE = re.compile(r"^\s*(.{2,120}?)\s+[—–-]\s+(Major Outage|Partial Outage|Degraded Performance"
+                           r"|Under Maintenance|Operational)\s*$", re.IGNORECASE)
+_STATUS_UPDATE = re.compile(r"(?m)^(Resolved|Monitoring|Identified|Investigating|Update|Completed|Scheduled) - ")
+
+
+def status_page(head: str, first: str, draft: Draft) -> bool:
+    title = _STATUS_TITLE.match(first)
+    updates = _STATUS_UPDATE.findall(head[:6000])
+    if title is None or not updates:
+        return False
+    draft.source = "statuspage"
+    draft.alert_name = first.strip()
+    draft.resource = title.group(1)
+    draft.status = "resolved" if updates[0] in ("Resolved", "Completed") else updates[0].lower()
+    return True
+
+
 # "[P1] Triggered on {host:web-1}: Disk usage high" / "[P2] Recovered: title"
 _DD_HEAD2 = re.compile(r"^\s*\[(P[1-5])\]\s*(Triggered|Recovered|Warn|Re-Triggered|No Data|Renotify)"
                       r"(?: on \{([^}]{1,200})\})?"
@@ -1089,6 +1145,9 @@ ADAPTERS: tuple[Callable[[str, str, Draft], bool], ...] = (
     datadog_slack,
     gcp_mail,
     kibana_rule,
+    trivy,
+    opensearch_monitor,
+    status_page,
     paging,
     host_checks,
     datadog,
