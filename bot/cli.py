@@ -16,14 +16,13 @@ from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, TextIO
 
-import psycopg
 import sqlalchemy.exc
 import structlog
 from uvicorn import server as uvicorn_server
 
 from bot.card import TriageResult
 from bot.context.slack import plain_lines as context_lines
-from bot.health import DatabaseUnavailable
+from bot.health import DatabaseUnavailable, postgres_errors
 from bot.observability import configure_logging, version
 from bot.settings import ConfigError, Settings, without_blanks
 from bot.store import open_store
@@ -143,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (sqlite3.Error, psycopg.Error, sqlalchemy.exc.SQLAlchemyError, SchemaError) as exc:
+    except database_errors() as exc:
         where = "TRIAGE_DATABASE_URL" if settings.database_url else "TRIAGE_DB"
         reason = getattr(exc, "orig", None) or exc
         print(f"error: database {settings.database_label} ({where}): {reason}", file=sys.stderr)
@@ -151,6 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DatabaseUnavailable as exc:
         print(f"error: database {settings.database_label}: {exc.reason}", file=sys.stderr)
         return 2
+
+
+def database_errors() -> tuple[type[Exception], ...]:
+    return (sqlite3.Error, sqlalchemy.exc.SQLAlchemyError, SchemaError, *postgres_errors("Error"))
 
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:

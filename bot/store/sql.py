@@ -38,7 +38,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import bindparam as B
-from sqlalchemy.orm import aliased
 
 from bot.alerts.incidents import Incident, may_resolve, merge_places
 from bot.card import TriageResult
@@ -77,6 +76,8 @@ from bot.store.schema import (
 P = ParamSpec("P")
 T = TypeVar("T")
 POOL_SIZE = 8
+# Full-text searches kept until the incident index changes (SQLite, see SQLStore._search).
+SEARCH_CACHE = 4096
 
 # Bounds on what is indexed and handed back: enough words to find an incident, little to carry around.
 INDEXED_CHARS = 4000
@@ -143,6 +144,9 @@ class SQLStore:
         self._clock = clock
         self._prepared: dict[Any, dialects.Prepared] = {}
         self._executor = ThreadPoolExecutor(max_workers=dialect.workers, thread_name_prefix="store")
+        # (identity, search words) -> other identities found, while the incident index stays as it was.
+        self._searches: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+        self._searches_version: int | None = None
         with dialect.lock():
             upgrade(dialect)
         self.repair_verdicts()
@@ -344,6 +348,7 @@ class SQLStore:
                 prepared = self.q(lambda: text(statement.format(p=":before")), variant=statement)  # noqa: B023
                 counts[table] = tx.run(prepared, before=before).rowcount
             if counts.get("incident_text"):
+                self._searches.clear()
                 # The index drops the purged texts' entries, and the words are counted again from the texts
                 # left (the counts hold words of the purged texts too).
                 self.dialect.compact_fulltext(tx)
@@ -415,6 +420,7 @@ class SQLStore:
             lambda: select(literal(1)).where(triages.c.fingerprint == B("fp")).limit(1)
         ), fp=fingerprint)
         if seen is None and self.dialect.index_text(tx, fingerprint, body[:INDEXED_CHARS]):
+            self._searches.clear()  # a new identity can be found from now on
             self._count_terms(tx, body)
 
     def _count_terms(self, tx: Tx, body: str) -> None:
@@ -433,6 +439,7 @@ class SQLStore:
         with self._tx() as tx:
             if tx.one(self.q(lambda: select(incident_terms.c.term).limit(1))) is not None:
                 return
+            self._searches.clear()
             for (body,) in tx.rows(self.q(lambda: select(incident_text.c.text))):
                 self._count_terms(tx, body)
 
@@ -553,10 +560,32 @@ class SQLStore:
         return [{**_verdict(row), **dict(zip(keys, row[8:], strict=True))} for row in rows]
 
     def _search(self, tx: Tx, fingerprint: str, text: str) -> list[str]:
-        """Other identities whose text is close to `text`, best first."""
+        """Other identities whose text is close to `text`, best first.
+
+        Ranking costs far more than anything else in a recall, and its answer only changes when an identity is
+        indexed: on SQLite the answer is kept until then (this store indexing one, a purge, or another
+        connection committing to the file, which moves `outside_writes`). A shared store keeps nothing.
+        """
         terms = search_terms(text)
         if not terms:
             return []
+        version = self.dialect.outside_writes(tx)
+        key = (fingerprint, tuple(terms))
+        if version is not None:
+            if version != self._searches_version:
+                self._searches.clear()
+                self._searches_version = version
+            kept = self._searches.get(key)
+            if kept is not None:
+                return list(kept)
+        found = self._rank(tx, fingerprint, terms)
+        if version is not None:
+            if len(self._searches) >= SEARCH_CACHE:
+                self._searches.clear()
+            self._searches[key] = found
+        return list(found)
+
+    def _rank(self, tx: Tx, fingerprint: str, terms: list[str]) -> list[str]:
         documents = {
             str(term): int(docs) for term, docs in tx.rows(self.q(
                 lambda: select(incident_terms.c.term, incident_terms.c.docs)
@@ -919,7 +948,7 @@ class SQLStore:
         if row is not None:
             incident = _incident(row)
             if resolved:
-                opener, this = aliased(alerts), aliased(alerts)
+                opener, this = alerts.alias(), alerts.alias()
                 senders = tx.one(self.q(
                     lambda: select(opener.c.sender, this.c.sender)
                     .select_from(incidents)
