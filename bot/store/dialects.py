@@ -71,10 +71,10 @@ class Prepared:
         self.defaults = defaults  # values the statement itself holds (constants)
 
     def params(self, given: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        merged = {**self.defaults, **given}
+        merged = {**self.defaults, **given} if self.defaults else given
         if self.names is None:
-            return merged
-        return tuple(merged[name] for name in self.names)
+            return dict(merged)
+        return tuple([merged[name] for name in self.names])
 
 
 class Tx:
