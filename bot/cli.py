@@ -277,7 +277,7 @@ async def _triage_lines(gateway: Gateway, engine: str | None, stdin: TextIO, std
     rules_only = engine == "heuristic" or service.model is None
     size, in_flight = (JSONL_GROUP, JSONL_GROUPS_IN_FLIGHT) if rules_only else (1, 1)
 
-    async def one_group(lines: list[tuple[int, str]]) -> list[tuple[dict[str, Any], bool]]:
+    async def one_group(lines: list[tuple[int, str]]) -> list[tuple[str, bool]]:
         slots: list[tuple[int, Any, str | InputError]] = []
         for number, line in lines:
             item_id: Any = None
@@ -292,17 +292,17 @@ async def _triage_lines(gateway: Gateway, engine: str | None, stdin: TextIO, std
         texts = [text for _, _, text in slots if not isinstance(text, InputError)]
         # Identification happens before this task first waits: templates are learned in input order.
         answers = iter(await service.triage_many(texts, source="cli", engine=engine) if texts else [])
-        out: list[tuple[dict[str, Any], bool]] = []
+        out: list[tuple[str, bool]] = []
         for number, item_id, text in slots:
             answer = text if isinstance(text, InputError) else next(answers)
             if isinstance(answer, InputError):
-                out.append(({"id": item_id, "line": number, "error": str(answer)}, True))
+                out.append((compact_json({"id": item_id, "line": number, "error": str(answer)}), True))
             else:
-                out.append(({"id": item_id, **answer.model_dump(mode="json")}, False))
+                out.append((result_line(item_id, answer), False))
         return out
 
     await service.identity.ready()  # loaded before any line, so none waits on it and overtakes
-    pending: deque[asyncio.Task[list[tuple[dict[str, Any], bool]]]] = deque()
+    pending: deque[asyncio.Task[list[tuple[str, bool]]]] = deque()
     failures = 0
 
     async def write_oldest() -> None:
@@ -310,7 +310,7 @@ async def _triage_lines(gateway: Gateway, engine: str | None, stdin: TextIO, std
         rendered = []
         for out, failed in await pending.popleft():
             failures += failed
-            rendered.append(json.dumps(out) + "\n")
+            rendered.append(out + "\n")
         stdout.write("".join(rendered))
         stdout.flush()
 
@@ -329,6 +329,19 @@ async def _triage_lines(gateway: Gateway, engine: str | None, stdin: TextIO, std
     while pending:
         await write_oldest()
     return 1 if failures else 0
+
+
+def compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def result_line(item_id: Any, result: TriageResult) -> str:
+    """A `--jsonl` output line: the input's id, then the card and meta as the API returns them, as compact
+    ASCII JSON (serialised once, by the model's own serialiser; a card with other characters is escaped)."""
+    body = result.model_dump_json()
+    if not body.isascii():
+        return compact_json({"id": item_id, **json.loads(body)})
+    return '{"id":' + compact_json(item_id) + "," + body[1:]
 
 
 def render_text(result: TriageResult) -> str:
