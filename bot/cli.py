@@ -8,6 +8,7 @@ import contextlib
 import ipaddress
 import json
 import os
+import re
 import socket
 import sqlite3
 import sys
@@ -331,16 +332,31 @@ async def _triage_lines(gateway: Gateway, engine: str | None, stdin: TextIO, std
     return 1 if failures else 0
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
 def compact_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    return _COMPACT.encode(value)
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code > 0xFFFF:  # outside the BMP: a surrogate pair, as json.dumps writes it
+        code -= 0x10000
+        return f"\\u{0xD800 | (code >> 10):04x}\\u{0xDC00 | (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
 
 
 def result_line(item_id: Any, result: TriageResult) -> str:
     """A `--jsonl` output line: the input's id, then the card and meta as the API returns them, as compact
-    ASCII JSON (serialised once, by the model's own serialiser; a card with other characters is escaped)."""
+    ASCII JSON (serialised once, by the model's own serialiser; other characters escaped as json.dumps does).
+    Non-ASCII characters only ever occur inside JSON strings, where a \\uXXXX escape means the same."""
     body = result.model_dump_json()
     if not body.isascii():
-        return compact_json({"id": item_id, **json.loads(body)})
+        body = _NON_ASCII.sub(_json_escape, body)
     return '{"id":' + compact_json(item_id) + "," + body[1:]
 
 

@@ -550,26 +550,36 @@ class SQLStore:
         dict | None, "similar": [{triage_id, at, severity, category, verdict, by, summary, text}]}.
         """
         with self._read() as tx:
+            return self._recall(tx, self._kept(tx), fingerprint, text, exclude, limit)
+
+    def recall_many(self, items: Sequence[tuple[str, str]], *, limit: int = SIMILAR_LIMIT) -> list[dict[str, Any]]:
+        """`recall(fingerprint, text)` for each (fingerprint, text) of a group, in one read."""
+        with self._read() as tx:
             keep = self._kept(tx)
-            any_verdict = not keep or self._has_verdicts(tx)
-            precedent = self._precedent(tx, fingerprint) if any_verdict else None
-            hits = self._search(tx, fingerprint, text, keep)
-            fingerprints = [fingerprint, *hits]
-            # The latest verdict per identity among the candidates.
-            judged: dict[str, dict[str, Any]] = {}
-            for row in [] if not any_verdict else tx.rows(self.q(
-                lambda: select(*VERDICT)
-                .where(verdicts.c.fingerprint.in_([B(f"f{n}") for n in range(len(fingerprints))]))
-                .order_by(verdicts.c.judged_at.desc(), verdicts.c.triage_id.desc()),
-                variant=len(fingerprints),
-            ), **{f"f{n}": fp for n, fp in enumerate(fingerprints)}):
-                if row[0] != exclude:
-                    judged.setdefault(row[6], _verdict(row))
-            picked = pick_similar(
-                fingerprint, hits, judged, lambda fp, skip: self._latest(tx, fp, exclude, skip), exclude=exclude,
-                limit=limit,
-            )
-            similar = [self._describe(tx, candidate, keep) for candidate in picked]
+            return [self._recall(tx, keep, fingerprint, text, None, limit) for fingerprint, text in items]
+
+    def _recall(
+        self, tx: Tx, keep: bool, fingerprint: str, text: str, exclude: str | None, limit: int
+    ) -> dict[str, Any]:
+        any_verdict = not keep or self._has_verdicts(tx)
+        precedent = self._precedent(tx, fingerprint) if any_verdict else None
+        hits = self._search(tx, fingerprint, text, keep)
+        fingerprints = [fingerprint, *hits]
+        # The latest verdict per identity among the candidates.
+        judged: dict[str, dict[str, Any]] = {}
+        for row in [] if not any_verdict else tx.rows(self.q(
+            lambda: select(*VERDICT)
+            .where(verdicts.c.fingerprint.in_([B(f"f{n}") for n in range(len(fingerprints))]))
+            .order_by(verdicts.c.judged_at.desc(), verdicts.c.triage_id.desc()),
+            variant=len(fingerprints),
+        ), **{f"f{n}": fp for n, fp in enumerate(fingerprints)}):
+            if row[0] != exclude:
+                judged.setdefault(row[6], _verdict(row))
+        picked = pick_similar(
+            fingerprint, hits, judged, lambda fp, skip: self._latest(tx, fp, exclude, skip), exclude=exclude,
+            limit=limit,
+        )
+        similar = [self._describe(tx, candidate, keep) for candidate in picked]
         return {"precedent": precedent, "similar": [s for s in similar if s is not None]}
 
     def judged_cases(self, since: float = 0.0) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import structlog
 
@@ -281,12 +281,8 @@ class TriageService:
         if not batch:
             return []
         store = self.store
-
-        def recall_all() -> list[dict[str, Any]]:
-            return [store.recall(p.fingerprint, p.text) for p in batch]
-
         try:
-            recalled = await store.run(recall_all)
+            recalled = await store.run(store.recall_many, [(p.fingerprint, p.text) for p in batch])
         except DatabaseUnavailable:
             self.metrics.errors.labels("memory").inc()
             return [Memory()] * len(batch)
