@@ -29,6 +29,8 @@ from bot.settings import ConfigError, Settings, without_blanks
 from bot.store import open_store
 from bot.store.migrate import SchemaError
 from bot.triage.errors import InputError
+from bot.triage.front import Prepared
+from bot.triage.front_pool import FrontPool, Workers, start_pool
 from bot.triage.markup import decode_markup
 from bot.triage.service import TriageService
 from bot.wiring import Gateway, build_gateway
@@ -161,7 +163,14 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
         return serve(settings, args.host, args.port, args.insecure)
     if args.command == "triage":
-        return asyncio.run(triage_command(settings, args, sys.stdin, sys.stdout))
+        # Worker processes for the front stage of a heuristic batch, forked before the event loop starts.
+        rules_only = args.engine == "heuristic" or (args.engine == "auto" and not settings.model_enabled)
+        pool = start_pool() if args.jsonl and rules_only else None
+        try:
+            return asyncio.run(triage_command(settings, args, sys.stdin, sys.stdout, pool))
+        finally:
+            if pool is not None:
+                pool.shutdown()
     if args.command == "eval":
         return eval_command(settings, args)
     if args.command == "report":
@@ -244,12 +253,14 @@ class Server(uvicorn_server.Server):
 SHUTDOWN_GRACE = 5
 
 
-async def triage_command(settings: Settings, args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
+async def triage_command(
+    settings: Settings, args: argparse.Namespace, stdin: TextIO, stdout: TextIO, pool: Workers | None = None
+) -> int:
     gateway = build_gateway(settings)
     engine = None if args.engine == "auto" else args.engine
     try:
         if args.jsonl:
-            return await _triage_lines(gateway, engine, stdin, stdout)
+            return await _triage_lines(gateway, engine, stdin, stdout, pool)
         text = decode_markup(args.text if args.text is not None else stdin.read())
         try:
             result = await gateway.service.triage(text, source="cli", engine=engine)
@@ -266,33 +277,57 @@ async def triage_command(settings: Settings, args: argparse.Namespace, stdin: Te
 
 
 # `--jsonl` with the heuristic engine triages lines in groups: each group's memory is read and its records
-# written in one trip to the store (group commit), while the next group's front stage runs. Two groups are in
-# flight at most, and output keeps input order. With a model, groups of one: model calls stay one at a time
-# (a batch must not hit a provider's rate limit) and each card is written as soon as it is recorded.
+# written in one trip to the store (group commit), while the next groups go through the front stage (on worker
+# processes when there are CPUs to spare, see bot/triage/front_pool.py). Output keeps input order. With a model,
+# groups of one: model calls stay one at a time (a batch must not hit a provider's rate limit) and each card is
+# written as soon as it is recorded.
 JSONL_GROUP = 128
 JSONL_GROUPS_IN_FLIGHT = 2
 
 
-async def _triage_lines(gateway: Gateway, engine: str | None, stdin: TextIO, stdout: TextIO) -> int:
+async def _triage_lines(
+    gateway: Gateway, engine: str | None, stdin: TextIO, stdout: TextIO, pool: Workers | None = None
+) -> int:
     service = gateway.service
     rules_only = engine == "heuristic" or service.model is None
     size, in_flight = (JSONL_GROUP, JSONL_GROUPS_IN_FLIGHT) if rules_only else (1, 1)
+    front = None
+    if pool is not None and rules_only:
+        front = FrontPool(pool, service.front_cache, service.settings.max_input_chars)
+        in_flight += pool.count  # the workers keep that many groups ahead
 
-    async def one_group(lines: list[tuple[int, str]]) -> list[tuple[str, bool]]:
-        slots: list[tuple[int, Any, str | InputError]] = []
-        for number, line in lines:
-            item_id: Any = None
-            try:
-                item = json.loads(line)
-                item_id = item.get("id") if isinstance(item, dict) else None
-                if not isinstance(item, dict) or not isinstance(item.get("text"), str):
-                    raise InputError('each line must be a JSON object with a string "text"')
-                slots.append((number, item_id, decode_markup(item["text"])))
-            except (json.JSONDecodeError, InputError) as exc:
-                slots.append((number, item_id, exc if isinstance(exc, InputError) else InputError(str(exc))))
-        texts = [text for _, _, text in slots if not isinstance(text, InputError)]
-        # Identification happens before this task first waits: templates are learned in input order.
-        answers = iter(await service.triage_many(texts, source="cli", engine=engine) if texts else [])
+    async def one_group(
+        lines: list[tuple[int, str]], before: asyncio.Future[None] | None, identified: asyncio.Future[None]
+    ) -> list[tuple[str, bool]]:
+        try:
+            slots: list[tuple[int, Any, str | InputError]] = []
+            for number, line in lines:
+                item_id: Any = None
+                try:
+                    item = json.loads(line)
+                    item_id = item.get("id") if isinstance(item, dict) else None
+                    if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+                        raise InputError('each line must be a JSON object with a string "text"')
+                    slots.append((number, item_id, decode_markup(item["text"])))
+                except (json.JSONDecodeError, InputError) as exc:
+                    slots.append((number, item_id, exc if isinstance(exc, InputError) else InputError(str(exc))))
+            texts = [text for _, _, text in slots if not isinstance(text, InputError)]
+            prepared: list[Prepared | InputError] = []
+            if front is not None:
+                prepared = await front.prepare(texts)
+            else:
+                for raw in texts:
+                    try:
+                        prepared.append(service.front(raw))
+                    except InputError as exc:
+                        prepared.append(exc)
+            if before is not None:
+                await before
+        finally:
+            # Identities are learned in input order: the next group identifies once this task next waits,
+            # which is after triage_prepared has identified this group's lines (before its first trip to the store).
+            identified.set_result(None)
+        answers = iter(await service.triage_prepared(prepared, source="cli", engine=engine) if prepared else [])
         out: list[tuple[str, bool]] = []
         for number, item_id, text in slots:
             answer = text if isinstance(text, InputError) else next(answers)
@@ -315,18 +350,27 @@ async def _triage_lines(gateway: Gateway, engine: str | None, stdin: TextIO, std
         stdout.write("".join(rendered))
         stdout.flush()
 
+    loop = asyncio.get_running_loop()
+    previous: asyncio.Future[None] | None = None
+
+    def start(group: list[tuple[int, str]]) -> None:
+        nonlocal previous
+        identified: asyncio.Future[None] = loop.create_future()
+        pending.append(asyncio.create_task(one_group(group, previous, identified)))
+        previous = identified
+
     group: list[tuple[int, str]] = []
     for number, line in enumerate(stdin, start=1):
         if not line.strip():
             continue
         group.append((number, line))
         if len(group) >= size:
-            pending.append(asyncio.create_task(one_group(group)))
+            start(group)
             group = []
             if len(pending) >= in_flight:
                 await write_oldest()
     if group:
-        pending.append(asyncio.create_task(one_group(group)))
+        start(group)
     while pending:
         await write_oldest()
     return 1 if failures else 0

@@ -46,6 +46,13 @@ class FrontCache:
             self._entries.move_to_end(key)
         return hit
 
+    def peek(self, raw: str | bytes, max_chars: int) -> Prepared | None:
+        """`unidentified(raw, max_chars)` when `raw` was seen, else None (nothing worked out)."""
+        hit = self._entries.get((raw, max_chars))
+        if hit is not None:
+            self._entries.move_to_end((raw, max_chars))
+        return hit
+
     def keep(self, raw: str | bytes, max_chars: int, prepared: Prepared) -> None:
         """Remember `prepare_unidentified(raw, max_chars)` worked out elsewhere."""
         if len(raw) > self.max_chars or self.size <= 0:

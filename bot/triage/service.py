@@ -200,6 +200,10 @@ class TriageService:
                 slots.append(exc)
         return await self.triage_prepared(slots, source=source, engine=engine)
 
+    @property
+    def front_cache(self) -> FrontCache:
+        return self._front
+
     def front(self, raw: str | bytes) -> Prepared:
         """The pure front stage of one input, from this process's cache when it was seen; InputError if unusable."""
         return self._front.unidentified(raw, self.settings.max_input_chars)
