@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+import structlog
 
 from bot.card import TriageCard
 from bot.context.subject import Facts, facts_from_reading
 from bot.identity import fingerprint as text_fingerprint
 from bot.identity.identifier import IdentityKey, identity_key
-from bot.reading import Link, Reading, read
+from bot.reading import Link, Read, Reading, read
 from bot.triage.evidence import Evidence
 from bot.triage.heuristics import analyse, card_of
 from bot.triage.normalize import normalize, truncate
@@ -19,6 +21,7 @@ from bot.triage.redact import redact
 # Redaction reads this many times the kept size before the text is cut to size: a secret whose start falls
 # in the part truncation drops (a PEM block's BEGIN line) is still recognised and masked in what is kept.
 REDACT_SPAN = 4
+log = structlog.get_logger()
 
 
 @dataclass(frozen=True)
@@ -72,8 +75,15 @@ def prepare(raw: str | bytes, max_chars: int, identify: Callable[[str], str] = t
     clean = redacted_text(raw, max_chars)
     text = clean.text
     # reading never fails a triage: an unknown shape is the generic reading
-    taken = read(text)
-    analysis = analyse(text, taken=taken)
+    try:
+        taken = read(text)
+        analysis = analyse(text, taken=taken)
+    except Exception:  # a rule's own fault must not lose the alert: the generic card, for a person to read
+        log.exception("prescreen_failed", chars=len(text))
+        taken = Read(reading=Reading())
+        analysis = analyse("", taken=taken)
+        note = "the gateway's rules failed on this text; read it yourself"
+        analysis = replace(analysis, evidence=replace(analysis.evidence, review=(*analysis.evidence.review, note)))
     return Prepared(
         text=text,
         input_hash=clean.digest,
