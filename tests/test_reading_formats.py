@@ -116,3 +116,19 @@ def test_a_text_falco_line_is_named_without_its_fields() -> None:
     line = ("2024-09-25T09:30:57.29+0000: Warning Symlinks created over sensitive files | target=/etc/shadow "
             "evt_type=symlinkat user=root")
     assert read(line).reading.alert_name == "Symlinks created over sensitive files"
+
+
+def test_an_e_mail_is_read_by_its_subject() -> None:
+    text = ("From: nagios@mon.example.org\nSubject: ** PROBLEM Service Alert: db-7/Disk Usage is CRITICAL **\n\n"
+            "Service: Disk Usage\nHost: db-7\nState: CRITICAL\n")
+    reading = read(text).reading
+    assert (reading.source, reading.resource, reading.alert_name) == ("nagios", "db-7", "Disk Usage")
+
+
+def test_a_checkmk_notification_names_host_service_and_state() -> None:
+    text = ("Checkmk notification\nHost:     build-3 (build-3.lab.example.org)\nService:  Filesystem /\n"
+            "State:    OK -> CRIT\nHost tags: site:lab, criticality:test\n")
+    reading = read(text).reading
+    assert (reading.source, reading.resource, reading.alert_name, reading.status) == (
+        "checkmk", "build-3", "Filesystem /", "problem")
+    assert heuristic_card(text).severity == "P3"

@@ -50,6 +50,10 @@ def read(text: str) -> Read:
                     draft.alert_name = exception.group(0) if exception else ""
                 return _done(draft)
         first = next((line for line in head.splitlines() if line.strip()), "")
+        subject = _SUBJECT.search(head[:2000]) if _MAIL_HEADER.match(first) else None
+        if subject is not None:
+            # an e-mail's subject is the alert's head line
+            first = subject.group(1)
         for adapter in ADAPTERS:
             candidate = Draft()
             if adapter(head, first, candidate):
@@ -66,6 +70,8 @@ def read(text: str) -> Read:
     return _done(draft)
 
 
+_MAIL_HEADER = re.compile(r"^\s*(?:From|To|Subject|Date|Reply-To|Cc):\s", re.IGNORECASE)
+_SUBJECT = re.compile(r"(?im)^subject:[ \t]*(\S[^\n]{0,300})$")
 _MAX_JSON_LINES = 50
 _LOG_SOURCES = frozenset({"json-log", "mongodb", "go", "node", "python", "java", "dotnet", "logfmt", "app-log"})
 # how grave a tool's own level word is, to find the worst of several events (higher is graver)

@@ -276,6 +276,17 @@ def host_checks(head: str, first: str, draft: Draft) -> bool:
         draft.label("state", nagios.group(5))
         _fields(head, draft, labels=False)
         return True
+    if ("checkmk" in lowered or "check_mk" in lowered) and re.search(r"(?im)^state:\s", head):
+        # Checkmk's notification: Host, Service, "State: OK -> CRIT", Output, Host tags
+        draft.source = "checkmk"
+        _fields(head, draft)
+        host = draft.labels.get("host", "")
+        draft.resource = host.split(" (", 1)[0].strip()
+        draft.alert_name = draft.labels.get("service") or "host down"
+        state = draft.labels.get("state", "").split("->")[-1].strip()
+        draft.status = "resolved" if state.upper() in ("OK", "UP") else "problem"
+        draft.label("state", state)
+        return True
     zabbix = _ZABBIX.match(first) if "zabbix" in lowered or "trigger" in lowered else None
     if zabbix is None:
         return False

@@ -97,7 +97,7 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
     found = rs.match(prepared)
     matched_ids = frozenset(rs.rules[index].id for index in found)
 
-    category, scores, subject = _categorise(rs, found, reading.source, reading.alert_name)
+    category, scores, subject = _categorise(rs, found, reading.source, reading.alert_name, reading.resource)
     if category == "unknown" and reading.people_text and reading.resource:
         # a person reporting trouble with a feature of the product: the service's own behaviour
         category, subject = "app", "Customer-reported problem"
@@ -211,6 +211,8 @@ _SENDERS: dict[str, tuple[str, ...]] = {
     "sentry": ("sentry",), "pingdom": ("pingdom",), "uptimerobot": ("uptimerobot",),
     "betterstack": ("betterstack", "better stack", "betteruptime"), "statuscake": ("statuscake",),
     "checkly": ("checkly",), "okta": ("okta",), "grafana": ("grafana",),
+    # a Kibana rule matched log lines: the search engine that ran the query is not the subject
+    "kibana": ("kibana", "elasticsearch query", "es query"),
 }
 # Senders whose name may be the subject too (an alert about Prometheus itself): only links to their UI are masked.
 _SENDER_URLS: dict[str, tuple[str, ...]] = {"alertmanager": ("alertmanager", "prometheus"), "grafana": ("grafana",)}
@@ -235,6 +237,8 @@ def mask_sender(text: str, source: str) -> str:
 
 _ACTIVE_STATES = frozenset({"alarm", "firing", "triggered", "open", "fired", "activated", "alerting", "down",
                             "incident.triggered", "trigger", "create", "re-triggered"})
+_FINDING_TOOLS = frozenset({"guardduty", "securityhub", "access-analyzer", "macie", "inspector2", "wazuh", "auditd",
+                            "falco"})
 _METRIC_ALARM_TOOLS = frozenset({"cloudwatch", "azure-monitor", "gcp-monitoring", "grafana", "alertmanager",
                                  "datadog", "newrelic"})
 
@@ -357,6 +361,10 @@ def _from_reading(
     if (label is None and signal is None and reading.source in _METRIC_ALARM_TOOLS
             and reading.status.lower() in _ACTIVE_STATES):
         found = Signal("P2", 0.5, "a monitored threshold crossed", reading.alert_name[:60] or "alarm", "alarm")
+        return "P2", "inferred", 0.5, found
+    if label is None and signal is None and reading.source in _FINDING_TOOLS:
+        # a security tool raised a finding and said no more: someone should look today
+        found = Signal("P2", 0.5, "a security tool's finding", reading.alert_name[:60] or reading.source, "finding")
         return "P2", "inferred", 0.5, found
     return severity, basis, confidence, signal
 
@@ -507,7 +515,7 @@ _PLATFORM_ALERT_WEIGHT = 6.0
 
 
 def _categorise(
-    rs: RuleSet, found: dict[int, str], source: str = "", alert_name: str = ""
+    rs: RuleSet, found: dict[int, str], source: str = "", alert_name: str = "", resource: str = ""
 ) -> tuple[str, dict[str, float], str]:
     scores: dict[str, float] = {}
     best_rule: dict[str, Rule] = {}
@@ -515,6 +523,14 @@ def _categorise(
     vote = rs.source_votes.get(source)
     if vote is None and source in ("alertmanager", "grafana", "") and _PLATFORM_ALERT.match(alert_name):
         vote = ("infra", _PLATFORM_ALERT_WEIGHT)
+    if alert_name and not _PLATFORM_ALERT.match(alert_name):
+        # the alert's own name says what it watches; the prose around it only explains: its words count twice
+        # without the names in it: a host called db-backup-01 is not a database
+        named = re.sub(r"\S*\d\S*", " ", alert_name[:200].replace(resource, " ") if resource else alert_name[:200])
+        for index in rs.match(rs.prepare(named)):
+            rule = rs.rules[index]
+            if rule.category is not None and rule.weight > 0:
+                scores[rule.category] = scores.get(rule.category, 0.0) + rule.weight
     if vote is not None:
         # the tool that wrote the text says what kind of thing it watches (a GuardDuty finding is security)
         scores[vote[0]] = vote[1]
