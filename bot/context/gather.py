@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from pydantic import ValidationError
@@ -90,9 +91,26 @@ class ContextStage:
         self._clock = clock
 
     async def gather(self, text: str, facts: Facts | None = None) -> Context:
-        facts = facts or facts_from_text(text)
+        return (await self.gather_many([facts or facts_from_text(text)]))[0]
+
+    async def gather_many(self, group: Sequence[Facts]) -> list[Context]:
+        """Context for a group of alerts, in order; the recent changes are read once for the whole group."""
+        rows: list[dict[str, Any]] = []
+        since = 0.0
+        problems: tuple[str, ...] = ()
+        if self.change_window > 0 and group:
+            since = self._clock() - self.change_window
+            try:
+                rows = await self.store.run(self.store.recent_changes, since)
+            except Exception:
+                log.exception("change_lookup_failed")
+                problems = ("changes",)
+        return [await self._one(facts, rows, since, problems) for facts in group]
+
+    async def _one(
+        self, facts: Facts, rows: list[dict[str, Any]], since: float, problems: tuple[str, ...]
+    ) -> Context:
         subject = facts.subject
-        problems: list[str] = []
         runbook: RunbookRef | None = None
         excerpt = ""
         steps: tuple[str, ...] = ()
@@ -100,34 +118,39 @@ class ContextStage:
             found = await self.library.match(subject)
         except Exception:  # context is advice: a broken index must not cost the card
             log.exception("runbook_lookup_failed")
-            problems.append("runbook")
+            problems = ("runbook", *problems)
             found = None
         if found is not None:
             runbook = runbook_ref(found, self.library.base_url)
             excerpt = excerpt_of(found)
             steps = found.runbook.steps
         changes: list[ChangeRef] = []
-        try:
-            changes = await self.changes_for(subject)
-        except Exception:
-            log.exception("change_lookup_failed")
-            problems.append("changes")
+        if rows:
+            try:
+                changes = changes_among(subject, rows, since)
+            except Exception:
+                log.exception("change_lookup_failed")
+                problems = (*problems, "changes")
         if changes:
             excerpt += ("\n\n" if excerpt else "") + "Recent changes to the service:\n" + "\n".join(
                 change_words(change, self._clock()) for change in changes
             )
-        return Context(facts.links, runbook, tuple(changes), excerpt, steps, tuple(problems))
+        return Context(facts.links, runbook, tuple(changes), excerpt, steps, problems)
 
     async def changes_for(self, subject: Subject) -> list[ChangeRef]:
         if self.change_window <= 0:
             return []
         since = self._clock() - self.change_window
-        rows = await self.store.run(self.store.recent_changes, since)
-        picked = related_changes(subject, rows, since=since)[:MAX_CHANGES]
-        out = []
-        for row in picked:
-            try:
-                out.append(ChangeRef.model_validate(dict(row)))
-            except ValidationError:
-                continue
-        return out
+        return changes_among(subject, await self.store.run(self.store.recent_changes, since), since)
+
+
+def changes_among(subject: Subject, rows: Sequence[Mapping[str, Any]], since: float) -> list[ChangeRef]:
+    """The recent changes (store rows, newest first) that concern this alert's service, at most MAX_CHANGES."""
+    picked = related_changes(subject, rows, since=since)[:MAX_CHANGES]
+    out = []
+    for row in picked:
+        try:
+            out.append(ChangeRef.model_validate(dict(row)))
+        except ValidationError:
+            continue
+    return out

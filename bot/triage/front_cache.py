@@ -11,15 +11,11 @@ import dataclasses
 from collections import OrderedDict
 from collections.abc import Callable
 
-from bot.triage.front import Prepared, prepare
+from bot.triage.front import Prepared, prepare, prepare_unidentified
 
 # Entries kept, and the longest raw text kept (bounds the memory: about FRONT_CACHE_SIZE * MAX_CACHED_CHARS).
 FRONT_CACHE_SIZE = 2048
 MAX_CACHED_CHARS = 4000
-
-
-def _no_identity(_: str) -> str:
-    return ""
 
 
 class FrontCache:
@@ -34,13 +30,34 @@ class FrontCache:
         """`prepare(raw, max_chars, identify)`, the pure part taken from the cache when `raw` was seen."""
         if len(raw) > self.max_chars or self.size <= 0:
             return prepare(raw, max_chars, identify)
+        hit = self.unidentified(raw, max_chars)
+        return dataclasses.replace(hit, fingerprint=identify(hit.text))
+
+    def unidentified(self, raw: str | bytes, max_chars: int) -> Prepared:
+        """`prepare_unidentified(raw, max_chars)`, from the cache when `raw` was seen (do not change it)."""
+        if len(raw) > self.max_chars or self.size <= 0:
+            return prepare_unidentified(raw, max_chars)
         key = (raw, max_chars)
         hit = self._entries.get(key)
         if hit is None:
-            hit = prepare(raw, max_chars, _no_identity)  # raises InputError for unusable input: nothing kept
-            self._entries[key] = hit
-            if len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+            hit = prepare_unidentified(raw, max_chars)  # raises InputError for unusable input: nothing kept
+            self.keep(raw, max_chars, hit)
         else:
             self._entries.move_to_end(key)
-        return dataclasses.replace(hit, fingerprint=identify(hit.text))
+        return hit
+
+    def peek(self, raw: str | bytes, max_chars: int) -> Prepared | None:
+        """`unidentified(raw, max_chars)` when `raw` was seen, else None (nothing worked out)."""
+        hit = self._entries.get((raw, max_chars))
+        if hit is not None:
+            self._entries.move_to_end((raw, max_chars))
+        return hit
+
+    def keep(self, raw: str | bytes, max_chars: int, prepared: Prepared) -> None:
+        """Remember `prepare_unidentified(raw, max_chars)` worked out elsewhere."""
+        if len(raw) > self.max_chars or self.size <= 0:
+            return
+        self._entries[(raw, max_chars)] = prepared
+        self._entries.move_to_end((raw, max_chars))
+        if len(self._entries) > self.size:
+            self._entries.popitem(last=False)

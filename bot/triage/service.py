@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import structlog
 
@@ -16,7 +16,6 @@ from bot.context.gather import Context, ContextStage, with_runbook_steps
 from bot.context.library import RunbookLibrary
 from bot.context.links import merge_links
 from bot.context.model import ToolUse
-from bot.context.subject import facts_from_reading
 from bot.context.tools import ToolBox, ToolSession
 from bot.health import DatabaseUnavailable
 from bot.identity.keeper import IdentityKeeper
@@ -30,7 +29,7 @@ from bot.triage.cost import estimate_cost
 from bot.triage.errors import InputError, ModelError
 from bot.triage.evidence import check_answer
 from bot.triage.flight import FlightWaitExpired, SharedFlight
-from bot.triage.front import Prepared, cache_key, prepare
+from bot.triage.front import Prepared, cache_key, facts_of, prepare
 from bot.triage.front_cache import FrontCache
 from bot.triage.memo import Memo
 from bot.triage.model import MAX_OUTPUT_TOKENS, ModelAnswer, ModelClient
@@ -190,25 +189,41 @@ class TriageService:
     ) -> list[TriageResult | InputError]:
         """Triage a group of inputs in their order, each stage once per input; an unusable one gives its InputError.
 
-        Identities are learned in input order, memory is read for the whole group in one trip to the store,
-        and the group's records are written in one transaction before any result is handed back. Model calls,
-        when the engine asks for them, are made one at a time, as for single triages.
+        Identities are learned in input order, memory and recent changes are read for the whole group in one
+        trip to the store each, and the group's records are written in one transaction before any result is
+        handed back. Model calls, when the engine asks for them, are made one at a time, as for single triages.
         """
-        started = self._monotonic()
-        identifier = await self.identity.ready()
         slots: list[Prepared | InputError] = []
         for raw in raws:
             try:
-                slots.append(self._front.prepare(
-                    raw, self.settings.max_input_chars, lambda text: identifier.identify(text).fingerprint
-                ))
+                slots.append(self._front.unidentified(raw, self.settings.max_input_chars))
             except InputError as exc:
                 slots.append(exc)
-        batch = [p for p in slots if isinstance(p, Prepared)]
+        return await self.triage_prepared(slots, source=source, engine=engine)
+
+    @property
+    def front_cache(self) -> FrontCache:
+        return self._front
+
+    def front(self, raw: str | bytes) -> Prepared:
+        """The pure front stage of one input, from this process's cache when it was seen; InputError if unusable."""
+        return self._front.unidentified(raw, self.settings.max_input_chars)
+
+    async def triage_prepared(
+        self, slots: Sequence[Prepared | InputError], *, source: str = "api", engine: str | None = None
+    ) -> list[TriageResult | InputError]:
+        """`triage_many` for inputs through the front stage already (`prepare_unidentified`, or `front`)."""
+        started = self._monotonic()
+        identifier = await self.identity.ready()
+        batch = [
+            replace(p, fingerprint=identifier.identify(p.text, p.identity).fingerprint)
+            for p in slots if isinstance(p, Prepared)
+        ]
         memories = await self._recall_many(batch)
+        contexts = await self._gather_many(batch)
         done: list[tuple[TriageResult, Prepared, Outcome, Memory]] = []
-        for prepared, memory in zip(batch, memories, strict=True):
-            outcome, memory = await self._engine(prepared, engine or "auto", started, memory)
+        for prepared, memory, context in zip(batch, memories, contexts, strict=True):
+            outcome, memory = await self._engine(prepared, engine or "auto", started, memory, context=context)
             done.append((self._result(prepared, outcome, source, started, memory), prepared, outcome, memory))
         failure = await self._finish_many([(result, prepared, outcome) for result, prepared, outcome, _ in done])
         if self.shadow is not None and failure is None:
@@ -218,11 +233,13 @@ class TriageService:
         return [slot if isinstance(slot, InputError) else next(results) for slot in slots]
 
     async def _engine(
-        self, prepared: Prepared, engine: str, started: float, memory: Memory, must_record: bool = False
+        self, prepared: Prepared, engine: str, started: float, memory: Memory, must_record: bool = False,
+        context: Context | None = None,
     ) -> tuple[Outcome, Memory]:
         """The engine's answer, held to the text's evidence and the incident's precedent, and the memory as the
-        card shows it; never raises but DatabaseUnavailable (with `must_record`)."""
-        context = await self._gather(prepared)
+        card shows it; never raises but DatabaseUnavailable (with `must_record`). `context`: gathered already."""
+        if context is None:
+            context = await self._gather(prepared)
         try:
             outcome = await self._decide(prepared, engine, started, memory, context)
         except DatabaseUnavailable:
@@ -269,12 +286,8 @@ class TriageService:
         if not batch:
             return []
         store = self.store
-
-        def recall_all() -> list[dict[str, Any]]:
-            return [store.recall(p.fingerprint, p.text) for p in batch]
-
         try:
-            recalled = await store.run(recall_all)
+            recalled = await store.run(store.recall_many, [(p.fingerprint, p.text) for p in batch])
         except DatabaseUnavailable:
             self.metrics.errors.labels("memory").inc()
             return [Memory()] * len(batch)
@@ -286,14 +299,16 @@ class TriageService:
 
     async def _gather(self, prepared: Prepared) -> Context:
         """Context for the card; a failing look-up only loses that piece of context."""
+        return (await self._gather_many([prepared]))[0]
+
+    async def _gather_many(self, batch: Sequence[Prepared]) -> list[Context]:
+        """Context for each card of a group; a failing look-up only loses that piece of context."""
         try:
-            return await self.context.gather(
-                prepared.text, facts_from_reading(prepared.text, prepared.reading, prepared.links)
-            )
-        except Exception:  # context is advice: it must not cost the card
-            log.exception("context_failed", fingerprint=prepared.fingerprint)
+            return await self.context.gather_many([facts_of(p) for p in batch])
+        except Exception:  # context is advice: it must not cost the cards
+            log.exception("context_failed", fingerprint=batch[0].fingerprint if batch else None)
             self.metrics.errors.labels("context").inc()
-            return Context()
+            return [Context()] * len(batch)
 
     async def _decide(
         self, prepared: Prepared, engine: str, started: float, memory: Memory, context: Context | None = None
