@@ -416,7 +416,16 @@ def _scope(reading: Reading, signal: Signal | None) -> Signal | None:
             return Signal("P3", 0.6, "not production", value[:60], "environment")
     if signal is not None and signal.rule == "cert_expiry" and signal.severity in ("P2", "P3"):
         return signal
+    counted = " ".join(f"{key}: {value}" for key, value in reading.labels.items())
+    users = _FEW_USERS.search(counted) if reading.source == "sentry" else None
+    if users is not None and int(users.group(1)) <= _FEW:
+        return Signal("P3", 0.6, "a handful of users", users.group(0), "few_users")
     return _posture(reading)
+
+
+# an error tracker's own count of the users who hit an issue: "Users: 2"
+_FEW_USERS = re.compile(r"(?i)\busers(?: affected)?:?\s{1,8}(\d{1,6})\b")
+_FEW = 5
 
 
 def _posture(reading: Reading) -> Signal | None:
