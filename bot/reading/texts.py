@@ -443,6 +443,10 @@ def _tool_by_word(word: str, source: str) -> Callable[[str, str, Draft], bool]:
         target = re.search(r"\bfired for\s+([\w.-]{2,120})", head[:2000])
         if target is not None and not draft.resource:
             draft.resource = target.group(1)
+        release = re.search(r"\brelease\W{0,3}([a-z][\w.-]{1,80})@", head[:3000]) if source == "sentry" else None
+        if release is not None and not draft.resource:
+            # an error tracker's release names the project that shipped it: checkout-web@2025.04.17
+            draft.resource = release.group(1)
         if not draft.alert_name:
             # "Okta: Suspicious sign-in detected for user x" — the first line, less the tool's name
             line = re.sub(r"^\W{0,4}[\w ]{2,30}?:\s+", "", first.strip()) if ":" in first[:40] else first.strip()
@@ -1128,8 +1132,8 @@ def header_name(head: str) -> str:
 
 
 # a notification whose head says it is over: "*Resolved:* Incident on …", a status page's "Resolved - …"
-_OVER_HEAD = re.compile(r"^\s*(?::[\w+-]{1,30}:\s*)*[*_\[]{0,3}(resolved|recovered)\b[*_\]]{0,3}\s*[:\-–—]",
-                        re.IGNORECASE)
+_OVER_HEAD = re.compile(r"^\s*(?::[\w+-]{1,30}:\s*)*[*_\[]{0,3}(?:\[[\w ]{1,20}\][*_]{0,2}\s*)?(?:alert\s+)?"
+                        r"(resolved|recovered|closed)\b[*_\]]{0,3}\s*[:\-–—]", re.IGNORECASE)
 
 
 def status_of_head(head: str) -> str:

@@ -29,7 +29,7 @@ def _what(analysis: Analysis) -> str:
     ):
         # a tool outside the categories (a cost anomaly): say what it reported, not that nothing was found
         name = alert_title(reading.alert_name) or reading.source
-        place = alert_title(reading.resource)
+        place = alert_title(reading.resource, _PLACE_WORDS)
         reason = analysis.signal.reason if analysis.signal is not None else "raised an alert"
         return f"{name} — {place}: {reason}" if place else f"{name}: {reason}"
     if analysis.category == "unknown":
@@ -39,7 +39,7 @@ def _what(analysis: Analysis) -> str:
     token = analysis.fields.error
     if token and token.lower() not in failure.lower():
         failure = f"{failure} ({token})"
-    place = analysis.fields.target
+    place = alert_title(analysis.fields.target, _PLACE_WORDS)
     known = bool(place) and place != _NO_PLACE
     name = alert_title(analysis.reading.alert_name)
     if failure.lower().startswith(analysis.subject.lower()):
@@ -53,14 +53,15 @@ def _what(analysis: Analysis) -> str:
 
 
 _TITLE_WORDS = 5
+_PLACE_WORDS = 4
 
 
-def alert_title(name: str) -> str:
-    """The alert's name for a card's first line; a long title is cut so the card never repeats the alert."""
+def alert_title(name: str, most: int = _TITLE_WORDS) -> str:
+    """The alert's name (or place) for a card's first line; a long one is cut so the card never repeats the alert."""
     words = name.split()
-    if len(words) <= _TITLE_WORDS:
+    if len(words) <= most:
         return " ".join(words)
-    return " ".join(words[:_TITLE_WORDS]) + "…"
+    return " ".join(words[:most]) + "…"
 
 
 def _where(analysis: Analysis) -> str:
