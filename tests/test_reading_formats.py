@@ -183,3 +183,12 @@ def test_the_new_formats_are_bounded_on_a_megabyte(text: str) -> None:
     started = time.monotonic()
     read(text)
     assert time.monotonic() - started < 5.0
+
+
+def test_an_error_trackers_issue_in_chat_is_read_without_its_link() -> None:
+    text = ("*TypeError*: Cannot read properties of undefined\n`app/cart.tsx` in `totals`\n"
+            "*Events:* 3,412 in the last 10 minutes · *Users:* 1,987\n*First seen:* 6 minutes ago in release "
+            "`shop-web@2025.04.17-1` · *Environment:* production\n")
+    reading = read(text).reading
+    assert (reading.source, reading.alert_name, reading.resource) == ("sentry", "TypeError", "shop-web")
+    assert heuristic_card(text).severity in ("P0", "P1")

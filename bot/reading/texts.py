@@ -294,6 +294,25 @@ def status_page(head: str, first: str, draft: Draft) -> bool:
     return True
 
 
+# An error tracker's issue as it is shown in chat, its link gone: "Events: 3,412 · Users: 1,987", "First seen: …"
+_ISSUE_COUNTS = re.compile(r"(?i)\bevents\W{0,4}[\d,]{1,12}\b[^\n]{0,80}?\busers\W{0,4}[\d,]{1,12}\b")
+_ISSUE_TYPE = re.compile(r"^\W{0,3}([A-Z][A-Za-z0-9_.]{1,80}(?:Error|Exception|Rejection|Panic))\W{0,3}:")
+
+
+def error_tracker(head: str, first: str, draft: Draft) -> bool:
+    lowered = head[:3000].lower()
+    if _ISSUE_COUNTS.search(head[:3000]) is None or not ("first seen" in lowered or "release" in lowered):
+        return False
+    draft.source = "sentry"
+    _fields(head, draft)
+    kind = _ISSUE_TYPE.match(first)
+    draft.alert_name = kind.group(1) if kind else clip(first.strip(" *"), 120)
+    release = re.search(r"\brelease\W{0,3}([a-z][\w.-]{1,80})@", head[:3000])
+    draft.resource = release.group(1) if release else ""
+    _environment(draft)
+    return True
+
+
 # "[P1] Triggered on {host:web-1}: Disk usage high" / "[P2] Recovered: title"
 _DD_HEAD2 = re.compile(r"^\s*\[(P[1-5])\]\s*(Triggered|Recovered|Warn|Re-Triggered|No Data|Renotify)"
                       r"(?: on \{([^}]{1,200})\})?"
@@ -1152,6 +1171,7 @@ ADAPTERS: tuple[Callable[[str, str, Draft], bool], ...] = (
     trivy,
     opensearch_monitor,
     status_page,
+    error_tracker,
     paging,
     host_checks,
     datadog,
