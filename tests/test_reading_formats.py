@@ -192,3 +192,16 @@ def test_an_error_trackers_issue_in_chat_is_read_without_its_link() -> None:
     reading = read(text).reading
     assert (reading.source, reading.alert_name, reading.resource) == ("sentry", "TypeError", "shop-web")
     assert heuristic_card(text).severity in ("P0", "P1")
+
+
+def test_pagerdutys_slack_message_names_the_incident_and_its_resource() -> None:
+    reading = read(":rotating_light: *Triggered* #91144 — *[prod] orders-db-1: connections exhausted*\n"
+                   "*Service:* Orders Database · *Urgency:* High\n").reading
+    assert (reading.source, reading.status, reading.resource) == ("pagerduty", "triggered", "orders-db-1")
+
+
+def test_kubectl_describe_names_the_described_object() -> None:
+    text = ("$ kubectl describe hpa web -n shop\nName:        web\nNamespace:   shop\n"
+            "Labels:      app.kubernetes.io/name=web\nEvents:\n  Type    Reason  Age  From  Message\n"
+            "  Normal  SuccessfulRescale  2m  horizontal-pod-autoscaler  New size: 24\n")
+    assert read(text).reading.resource == "shop/web"

@@ -319,6 +319,9 @@ _DD_HEAD2 = re.compile(r"^\s*\[(P[1-5])\]\s*(Triggered|Recovered|Warn|Re-Trigger
                       r"\s*:\s*(.{1,200})$", re.IGNORECASE)
 _PD_MAIL = re.compile(r"assigned (?:to )?incident #(\d{1,12}):?\s*[\"“]([^\"”\n]{1,200})[\"”]"
                       r"(?:\s+on service\s+([\w. -]{1,100}?)(?=[\s(.,]|$))?")
+# PagerDuty's Slack message: ":rotating_light: *Triggered* #91144 — *[prod] orders-db: connections exhausted*"
+_PD_SLACK = re.compile(r"^\s*(?::[\w+-]{1,30}:\s*)?\*?(Triggered|Acknowledged|Resolved|Escalated)\*?\s*#(\d{1,12})\s*"
+                       r"[—–-]\s*\*?(.{2,200}?)\*?\s*$")
 _PD_HEAD = re.compile(r"^\s*\[#(\d{1,12})\]\s*(Triggered|Acknowledged|Resolved|Reassigned|Escalated)\s*:\s*(.{1,200})$",
                       re.IGNORECASE)
 _OG_HEAD = re.compile(r"^\s*Opsgenie Alert\s*(?:\[(P[1-5])\])?\s*(?:#\d{1,12})?\s*:\s*(.{1,200})$", re.IGNORECASE)
@@ -376,6 +379,14 @@ def host_checks(head: str, first: str, draft: Draft) -> bool:
 def paging(head: str, first: str, draft: Draft) -> bool:
     """PagerDuty and Opsgenie notifications: '[#123] Triggered: title', 'Opsgenie Alert [P1] #9: title'."""
     pd = _PD_HEAD.match(first)
+    slack = _PD_SLACK.match(first) if pd is None else None
+    if slack is not None:
+        draft.source, draft.status, draft.alert_name = "pagerduty", slack.group(1).lower(), slack.group(3).strip()
+        _fields(head, draft)
+        draft.resource = title_place(re.sub(r"^\[[\w -]{1,20}\]\s*", "", draft.alert_name).split(":", 1)[0]) or (
+            draft.labels.get("service", ""))
+        _environment(draft)
+        return True
     og = _OG_HEAD.match(first) if pd is None else None
     mail = _PD_MAIL.search(head[:2000]) if pd is None and og is None else None
     if mail is not None:
@@ -648,7 +659,11 @@ def _kubernetes(head: str, first: str, draft: Draft) -> bool:
     if not draft.resource:
         obj = _KUBE_OBJECT.search(head)
         described = re.search(r"^Name:[ \t]{1,40}([a-z0-9][\w.-]{0,200})$", head, re.MULTILINE)
-        draft.resource = obj.group(2) if obj else described.group(1) if described else ""
+        command = re.search(r"\bkubectl\b[^\n]{0,80}?\b(?:describe|get)\s+[a-z]{2,40}[ /]([a-z0-9][\w.-]{0,200})\b",
+                            head)
+        # the object described, or named on kubectl's command line, before any name mentioned in its fields
+        draft.resource = (described.group(1) if described else command.group(1) if command
+                          else obj.group(2) if obj else "")
     namespace = _NAMESPACE.search(head)
     if namespace is not None:
         draft.label("namespace", namespace.group(1))
