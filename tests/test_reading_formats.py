@@ -205,3 +205,10 @@ def test_kubectl_describe_names_the_described_object() -> None:
             "Labels:      app.kubernetes.io/name=web\nEvents:\n  Type    Reason  Age  From  Message\n"
             "  Normal  SuccessfulRescale  2m  horizontal-pod-autoscaler  New size: 24\n")
     assert read(text).reading.resource == "shop/web"
+
+
+def test_a_ticket_naming_a_tool_in_passing_is_a_persons_report() -> None:
+    text = ("Subject: Can't log in since this morning\nTicket #4821 | Priority: Normal\n\nHi,\n\n"
+            "Nobody at our office can sign in to the portal through our Okta SSO; we get bounced back.\n")
+    reading = read(text).reading
+    assert reading.source == "ticket" and reading.people_text

@@ -446,9 +446,16 @@ def datadog(head: str, first: str, draft: Draft) -> bool:
     return True
 
 
+_PERSON_OPENING = re.compile(r"(?im)^(?:hi|hello|hey|dear|good (?:morning|afternoon))\b[ \w,!]{0,40}$|^ticket #?\d"
+                             r"|\bticket #\d{1,9}\b")
+
+
 def _tool_by_word(word: str, source: str) -> Callable[[str, str, Draft], bool]:
     def adapter(head: str, first: str, draft: Draft) -> bool:
         if word not in head[:3000].lower():
+            return False
+        if _PERSON_OPENING.search(head[:2000]) and word not in first.lower():
+            # a person's message that names the tool in passing ("we sign in through Okta") is not its alert
             return False
         draft.source = source
         _fields(head, draft)
