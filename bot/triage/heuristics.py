@@ -170,6 +170,7 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
     elif fields.target and fields.target != "the affected component":
         reading = reading.model_copy(update={"resource": fields.target})
     playbook_id, failure, steps = _steps(rs, category, all_ids, fields.target, reading)
+    steps = _with_subject(steps, subject, category)
     confidence = _confidence(category, scores, severity_confidence)
     if playbook_id.endswith("_default") or playbook_id == "none":
         # nothing told us which failure this is: the steps are generic, and the card says so by its confidence
@@ -659,6 +660,18 @@ def reading_steps(reading: Reading | None, target: str) -> tuple[str, str, str]:
         second = f"Check {place or 'that service'}'s dashboards and logs around the alert time"
     third = f"Escalate to the team that owns {place or 'the service'} if users are affected"
     return (_fill_step(first, target), _fill_step(second, target), _fill_step(third, target))
+
+
+# what a generic step calls the thing when the rules know no better name for it
+_GENERIC_SUBJECT = {"data": "the data store", "app": "the service"}
+
+
+def _with_subject(steps: tuple[str, str, str], subject: str, category: str) -> tuple[str, str, str]:
+    """Generic steps name the technology the rules recognised ('PostgreSQL'), else the category's word for it."""
+    known = subject and subject.lower() not in ("", category, "unclassified alert") and len(subject) <= 40
+    name = subject if known else _GENERIC_SUBJECT.get(category, "the component")
+    filled = tuple(step.replace("{subject}", name)[:STEP_MAX] for step in steps)
+    return filled[0], filled[1], filled[2]
 
 
 def _fill_step(step: str, target: str) -> str:
