@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from pydantic import ValidationError
@@ -21,6 +22,9 @@ log = structlog.get_logger("bot.context")
 
 MAX_CHANGES = 5
 EXCERPT_CHARS = 2000
+
+# Changes read ahead with other look-ups of the same triage: (since, rows of store.recent_changes(since)).
+ChangeRows = tuple[float, Sequence[Mapping[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,12 @@ class ContextStage:
         self.change_window = change_window
         self._clock = clock
 
-    async def gather(self, text: str, facts: Facts | None = None) -> Context:
+    def changes_since(self) -> float | None:
+        """Where the change look-up starts now; None when changes are not looked up."""
+        return self._clock() - self.change_window if self.change_window > 0 else None
+
+    async def gather(self, text: str, facts: Facts | None = None, *, changes: ChangeRows | None = None) -> Context:
+        """The context of one alert; `changes` are the recent changes when they were read already."""
         facts = facts or facts_from_text(text)
         subject = facts.subject
         problems: list[str] = []
@@ -106,23 +115,27 @@ class ContextStage:
             runbook = runbook_ref(found, self.library.base_url)
             excerpt = excerpt_of(found)
             steps = found.runbook.steps
-        changes: list[ChangeRef] = []
+        related: list[ChangeRef] = []
         try:
-            changes = await self.changes_for(subject)
+            related = await self.changes_for(subject, changes)
         except Exception:
             log.exception("change_lookup_failed")
             problems.append("changes")
-        if changes:
+        if related:
             excerpt += ("\n\n" if excerpt else "") + "Recent changes to the service:\n" + "\n".join(
-                change_words(change, self._clock()) for change in changes
+                change_words(change, self._clock()) for change in related
             )
-        return Context(facts.links, runbook, tuple(changes), excerpt, steps, tuple(problems))
+        return Context(facts.links, runbook, tuple(related), excerpt, steps, tuple(problems))
 
-    async def changes_for(self, subject: Subject) -> list[ChangeRef]:
-        if self.change_window <= 0:
-            return []
-        since = self._clock() - self.change_window
-        rows = await self.store.run(self.store.recent_changes, since)
+    async def changes_for(self, subject: Subject, read: ChangeRows | None = None) -> list[ChangeRef]:
+        """The recent changes related to `subject`: from `read` when given, else from the store."""
+        if read is not None:
+            since, rows = read
+        else:
+            start = self.changes_since()
+            if start is None:
+                return []
+            since, rows = start, await self.store.run(self.store.recent_changes, start)
         picked = related_changes(subject, rows, since=since)[:MAX_CHANGES]
         out = []
         for row in picked:

@@ -61,13 +61,19 @@ class IdentityKeeper:
     async def save(self, *, force: bool = False) -> None:
         """Write what is left unsaved and keep the store's templates bounded: every few seconds, or at once
         when `force` (shutdown). New templates were shared the moment they were learned."""
+        rows = self.due(force=force)
+        if rows is not None:
+            await self.store.run(self.store.save_templates, rows, self.keep)
+
+    def due(self, *, force: bool = False) -> list[tuple[str, str, int, float, str]] | None:
+        """The templates to write now (for `store.save_templates(rows, self.keep)`), or None when no save is
+        due; taken rows count as saved. Lets a caller write them in a transaction of its own."""
         learner = self.identifier.learner
         now = self._monotonic()
         if not force and len(learner.dirty) < SAVE_BATCH and now - self._saved_at < SAVE_INTERVAL:
-            return
+            return None
         self._saved_at = now
-        rows = self.identifier.take_dirty()
-        await self.store.run(self.store.save_templates, rows, self.keep)
+        return self.identifier.take_dirty()
 
     def save_now(self) -> None:
         """Synchronous final save, for code that closes the store outside an event loop."""

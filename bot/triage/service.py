@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import structlog
 
 from bot.card import TriageCard, TriageMeta, TriageResult
-from bot.context.gather import Context, ContextStage, with_runbook_steps
+from bot.context.gather import ChangeRows, Context, ContextStage, with_runbook_steps
 from bot.context.library import RunbookLibrary
 from bot.context.links import merge_links
 from bot.context.model import ToolUse
 from bot.context.subject import facts_from_reading
 from bot.context.tools import ToolBox, ToolSession
-from bot.health import DatabaseUnavailable
+from bot.health import DatabaseUnavailable, is_outage
 from bot.identity.keeper import IdentityKeeper
 from bot.memory.precedent import Memory, against_label, memory_from, with_precedent
 from bot.observability import Metrics
@@ -30,7 +30,7 @@ from bot.triage.cost import estimate_cost
 from bot.triage.errors import InputError, ModelError
 from bot.triage.evidence import check_answer
 from bot.triage.flight import SharedFlight
-from bot.triage.front import Prepared, cache_key, prepare
+from bot.triage.front import Prepared, Redacted, cache_key, prepare, prepare_redacted
 from bot.triage.front_cache import FrontCache
 from bot.triage.memo import Memo
 from bot.triage.model import MAX_OUTPUT_TOKENS, ModelAnswer, ModelClient
@@ -156,7 +156,7 @@ class TriageService:
     ) -> TriageResult:
         """Triage one input. Raises InputError for unusable input; every other failure degrades.
 
-        `fingerprint` is given by callers that identified the input already (the alert intake).
+        `fingerprint` is given by callers that identified the input already.
         `must_record`: raise DatabaseUnavailable, as soon as the database is known to be down, rather than
         answer with a card that was never recorded (the HTTP API, whose clients can retry).
         """
@@ -173,8 +173,38 @@ class TriageService:
             prepared = await asyncio.to_thread(prepare, raw, self.settings.max_input_chars, identify)
         else:
             prepared = self._front.prepare(raw, self.settings.max_input_chars, identify)
-        memory = await self._recall(prepared, must_record)
-        outcome, memory = await self._engine(prepared, engine or "auto", started, memory, must_record)
+        return await self.triage_prepared(
+            prepared, source=source, engine=engine, must_record=must_record, started=started
+        )
+
+    async def triage_redacted(
+        self, clean: Redacted, *, fingerprint: str, source: str = "api", engine: str | None = None,
+        must_record: bool = False,
+    ) -> TriageResult:
+        """Triage an input its caller cleaned, redacted and identified already (the alert intake does, once per
+        alert): only the rest of the front stage (reading, pre-screen) runs here, then the pipeline."""
+        started = self._monotonic()
+        if len(clean.text) > INLINE_PREPARE_CHARS:
+            prepared = await asyncio.to_thread(prepare_redacted, clean, lambda _: fingerprint)
+        else:
+            prepared = prepare_redacted(clean, lambda _: fingerprint)
+        return await self.triage_prepared(
+            prepared, source=source, engine=engine, must_record=must_record, started=started
+        )
+
+    async def triage_prepared(
+        self,
+        prepared: Prepared,
+        *,
+        source: str = "api",
+        engine: str | None = None,
+        must_record: bool = False,
+        started: float | None = None,
+    ) -> TriageResult:
+        """Triage an input whose front stage ran already (see `triage`): it is not cleaned or identified again."""
+        started = self._monotonic() if started is None else started
+        memory, changes = await self._look_up(prepared, must_record)
+        outcome, memory = await self._engine(prepared, engine or "auto", started, memory, must_record, changes)
         result = self._result(prepared, outcome, source, started, memory)
         failure = await self._finish(result, prepared, outcome)
         if must_record and failure is not None:
@@ -217,11 +247,12 @@ class TriageService:
         return [slot if isinstance(slot, InputError) else next(results) for slot in slots]
 
     async def _engine(
-        self, prepared: Prepared, engine: str, started: float, memory: Memory, must_record: bool = False
+        self, prepared: Prepared, engine: str, started: float, memory: Memory, must_record: bool = False,
+        changes: ChangeRows | None = None,
     ) -> tuple[Outcome, Memory]:
         """The engine's answer, held to the text's evidence and the incident's precedent, and the memory as the
         card shows it; never raises but DatabaseUnavailable (with `must_record`)."""
-        context = await self._gather(prepared)
+        context = await self._gather(prepared, changes)
         try:
             outcome = await self._decide(prepared, engine, started, memory, context)
         except DatabaseUnavailable:
@@ -248,20 +279,36 @@ class TriageService:
 
     # --- decisions -----------------------------------------------------------------------------
 
-    async def _recall(self, prepared: Prepared, must_record: bool = False) -> Memory:
-        """Incident memory: the precedent and similar earlier incidents; a failing lookup only loses them."""
+    async def _look_up(self, prepared: Prepared, must_record: bool = False) -> tuple[Memory, ChangeRows | None]:
+        """Incident memory (the precedent, similar earlier incidents) and the recent changes, read in one trip
+        to the store. A failing memory look-up only loses the memory; changes that could not be read here are
+        None, and the context stage asks for them itself (and says so when that fails too)."""
+        store = self.store
+        since = self.context.changes_since()
+
+        def read() -> tuple[dict[str, Any], ChangeRows | None]:
+            recalled = store.recall(prepared.fingerprint, prepared.text)
+            if since is None:
+                return recalled, None
+            try:
+                return recalled, (since, store.recent_changes(since))
+            except Exception as exc:
+                if is_outage(exc):
+                    raise
+                return recalled, None
+
         try:
-            recalled = await self.store.run(self.store.recall, prepared.fingerprint, prepared.text)
+            recalled, changes = await store.run(read)
         except DatabaseUnavailable:
             if must_record:
                 raise
             self.metrics.errors.labels("memory").inc()
-            return Memory()
+            return Memory(), None
         except Exception:  # memory is advice: a store problem must not cost the card
             log.exception("memory_recall_failed", fingerprint=prepared.fingerprint)
             self.metrics.errors.labels("memory").inc()
-            return Memory()
-        return memory_from(recalled)
+            return Memory(), None
+        return memory_from(recalled), changes
 
     async def _recall_many(self, batch: Sequence[Prepared]) -> list[Memory]:
         """Memory for a group of inputs in one trip to the store; a failing lookup only loses it."""
@@ -283,11 +330,11 @@ class TriageService:
             return [Memory()] * len(batch)
         return [memory_from(r) for r in recalled]
 
-    async def _gather(self, prepared: Prepared) -> Context:
+    async def _gather(self, prepared: Prepared, changes: ChangeRows | None = None) -> Context:
         """Context for the card; a failing look-up only loses that piece of context."""
         try:
             return await self.context.gather(
-                prepared.text, facts_from_reading(prepared.text, prepared.reading, prepared.links)
+                prepared.text, facts_from_reading(prepared.text, prepared.reading, prepared.links), changes=changes
             )
         except Exception:  # context is advice: it must not cost the card
             log.exception("context_failed", fingerprint=prepared.fingerprint)
@@ -552,15 +599,27 @@ class TriageService:
                 cache = (*outcome.cache_entry, self.settings.cache_ttl)
             entries.append(TriageRecord(result, prepared.text, label, outcome.error, cache))
         first = done[0][0].meta.triage_id
-        try:
+        store = self.store
+        # Templates due to be saved go in the same trip to the store as the records, after them.
+        templates = self.identity.due()
+        keep = self.identity.keep
+
+        def write() -> Exception | None:
             if len(entries) == 1:
                 entry = entries[0]
-                await self.store.run(
-                    self.store.record_triage, entry.result, entry.text, outcome=entry.outcome, error=entry.error,
-                    cache=entry.cache,
-                )
+                store.record_triage(entry.result, entry.text, outcome=entry.outcome, error=entry.error,
+                                    cache=entry.cache)
             else:
-                await self.store.run(self.store.record_triages, entries)
+                store.record_triages(entries)
+            if templates is not None:
+                try:
+                    store.save_templates(templates, keep)
+                except Exception as exc:  # the triages are recorded: a template problem is not theirs
+                    return exc
+            return None
+
+        try:
+            unsaved = await store.run(write)
         except DatabaseUnavailable as exc:
             self.metrics.errors.labels("store").inc()
             log.warning("triage_not_recorded", triage_id=first, count=len(entries), reason=exc.reason)
@@ -568,6 +627,10 @@ class TriageService:
         except Exception:  # a full disk must not turn a good card into an error for the caller
             self.metrics.errors.labels("store").inc()
             log.exception("triage_not_recorded", triage_id=first, count=len(entries))
+            unsaved = None
+        if unsaved is not None:  # templates are relearned from the stream; losing a batch only costs warm-up
+            self.metrics.errors.labels("store").inc()
+            log.error("identity_templates_not_saved", exc_info=unsaved)
         for result, _, _ in done:
             for use in result.meta.tools:
                 try:  # the audit trail of what the model looked up for this card
@@ -577,11 +640,6 @@ class TriageService:
                 except Exception:
                     self.metrics.errors.labels("store").inc()
                     log.exception("tool_call_not_recorded", triage_id=result.meta.triage_id)
-        try:
-            await self.identity.save()
-        except Exception:  # templates are relearned from the stream; losing a batch only costs warm-up
-            self.metrics.errors.labels("store").inc()
-            log.exception("identity_templates_not_saved")
         return None
 
     def _observe(self, result: TriageResult) -> str:
