@@ -32,15 +32,26 @@ class FrontCache:
 
     def prepare(self, raw: str | bytes, max_chars: int, identify: Callable[[str], str]) -> Prepared:
         """`prepare(raw, max_chars, identify)`, the pure part taken from the cache when `raw` was seen."""
-        if len(raw) > self.max_chars or self.size <= 0:
-            return prepare(raw, max_chars, identify)
-        key = (raw, max_chars)
-        hit = self._entries.get(key)
+        hit = self.get(raw, max_chars)
         if hit is None:
             hit = prepare(raw, max_chars, _no_identity)  # raises InputError for unusable input: nothing kept
-            self._entries[key] = hit
-            if len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-        else:
-            self._entries.move_to_end(key)
+            self.put(raw, max_chars, hit)
         return dataclasses.replace(hit, fingerprint=identify(hit.text))
+
+    def get(self, raw: str | bytes, max_chars: int) -> Prepared | None:
+        """The prepared form of `raw` when it was seen; its fingerprint is not this input's (ask `identify`)."""
+        if len(raw) > self.max_chars or self.size <= 0:
+            return None
+        hit = self._entries.get((raw, max_chars))
+        if hit is not None:
+            self._entries.move_to_end((raw, max_chars))
+        return hit
+
+    def put(self, raw: str | bytes, max_chars: int, prepared: Prepared) -> None:
+        """Keep the prepared form of `raw` (not when it is too long to keep)."""
+        if len(raw) > self.max_chars or self.size <= 0:
+            return
+        self._entries[(raw, max_chars)] = prepared
+        self._entries.move_to_end((raw, max_chars))
+        if len(self._entries) > self.size:
+            self._entries.popitem(last=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -30,7 +31,7 @@ from bot.triage.cost import estimate_cost
 from bot.triage.errors import InputError, ModelError
 from bot.triage.evidence import check_answer
 from bot.triage.flight import SharedFlight
-from bot.triage.front import Prepared, Redacted, cache_key, prepare, prepare_redacted
+from bot.triage.front import Prepared, Redacted, cache_key, prepare, prepare_redacted, redacted_text
 from bot.triage.front_cache import FrontCache
 from bot.triage.memo import Memo
 from bot.triage.model import MAX_OUTPUT_TOKENS, ModelAnswer, ModelClient
@@ -167,15 +168,20 @@ class TriageService:
         else:
             identifier = await self.identity.ready()
             identify = lambda text: identifier.identify(text).fingerprint  # noqa: E731
+        limit = self.settings.max_input_chars
         if len(raw) > INLINE_PREPARE_CHARS:
             # Cleaning and redacting a long input is CPU work: off the event loop, so acks and health
             # checks are answered meanwhile. (Too long for the front cache, which only the loop touches.)
-            prepared = await asyncio.to_thread(prepare, raw, self.settings.max_input_chars, identify)
+            prepared = await asyncio.to_thread(prepare, raw, limit, identify)
+            memory, changes = await self._look_up(prepared.fingerprint, prepared.text, must_record)
+        elif (seen := self._front.get(raw, limit)) is not None:
+            prepared = replace(seen, fingerprint=identify(seen.text))
+            memory, changes = await self._look_up(prepared.fingerprint, prepared.text, must_record)
         else:
-            prepared = self._front.prepare(raw, self.settings.max_input_chars, identify)
-        return await self.triage_prepared(
-            prepared, source=source, engine=engine, must_record=must_record, started=started
-        )
+            clean = redacted_text(raw, limit)  # raises InputError for unusable input
+            prepared, memory, changes = await self._front_and_look_up(clean, identify(clean.text), must_record)
+            self._front.put(raw, limit, prepared)
+        return await self._pipeline(prepared, memory, changes, source, engine, must_record, started)
 
     async def triage_redacted(
         self, clean: Redacted, *, fingerprint: str, source: str = "api", engine: str | None = None,
@@ -186,11 +192,10 @@ class TriageService:
         started = self._monotonic()
         if len(clean.text) > INLINE_PREPARE_CHARS:
             prepared = await asyncio.to_thread(prepare_redacted, clean, lambda _: fingerprint)
+            memory, changes = await self._look_up(fingerprint, prepared.text, must_record)
         else:
-            prepared = prepare_redacted(clean, lambda _: fingerprint)
-        return await self.triage_prepared(
-            prepared, source=source, engine=engine, must_record=must_record, started=started
-        )
+            prepared, memory, changes = await self._front_and_look_up(clean, fingerprint, must_record)
+        return await self._pipeline(prepared, memory, changes, source, engine, must_record, started)
 
     async def triage_prepared(
         self,
@@ -199,11 +204,34 @@ class TriageService:
         source: str = "api",
         engine: str | None = None,
         must_record: bool = False,
-        started: float | None = None,
     ) -> TriageResult:
         """Triage an input whose front stage ran already (see `triage`): it is not cleaned or identified again."""
-        started = self._monotonic() if started is None else started
-        memory, changes = await self._look_up(prepared, must_record)
+        started = self._monotonic()
+        memory, changes = await self._look_up(prepared.fingerprint, prepared.text, must_record)
+        return await self._pipeline(prepared, memory, changes, source, engine, must_record, started)
+
+    async def _front_and_look_up(
+        self, clean: Redacted, fingerprint: str, must_record: bool
+    ) -> tuple[Prepared, Memory, ChangeRows | None]:
+        """The rest of the front stage (reading, pre-screen) here while the store looks up the memory and the
+        changes, which need only the redacted text and its fingerprint: the two overlap."""
+        look = asyncio.ensure_future(self._look_up(fingerprint, clean.text, must_record))
+        await asyncio.sleep(0)  # the look-up reaches the store's worker before the CPU work starts here
+        try:
+            prepared = prepare_redacted(clean, lambda _: fingerprint)
+        except BaseException:
+            look.cancel()
+            with contextlib.suppress(BaseException):
+                await look
+            raise
+        memory, changes = await look
+        return prepared, memory, changes
+
+    async def _pipeline(
+        self, prepared: Prepared, memory: Memory, changes: ChangeRows | None, source: str, engine: str | None,
+        must_record: bool, started: float,
+    ) -> TriageResult:
+        """From the look-ups to the recorded result: the engine, the result, the record."""
         outcome, memory = await self._engine(prepared, engine or "auto", started, memory, must_record, changes)
         result = self._result(prepared, outcome, source, started, memory)
         failure = await self._finish(result, prepared, outcome)
@@ -279,7 +307,9 @@ class TriageService:
 
     # --- decisions -----------------------------------------------------------------------------
 
-    async def _look_up(self, prepared: Prepared, must_record: bool = False) -> tuple[Memory, ChangeRows | None]:
+    async def _look_up(
+        self, fingerprint: str, text: str, must_record: bool = False
+    ) -> tuple[Memory, ChangeRows | None]:
         """Incident memory (the precedent, similar earlier incidents) and the recent changes, read in one trip
         to the store. A failing memory look-up only loses the memory; changes that could not be read here are
         None, and the context stage asks for them itself (and says so when that fails too)."""
@@ -287,7 +317,7 @@ class TriageService:
         since = self.context.changes_since()
 
         def read() -> tuple[dict[str, Any], ChangeRows | None]:
-            recalled = store.recall(prepared.fingerprint, prepared.text)
+            recalled = store.recall(fingerprint, text)
             if since is None:
                 return recalled, None
             try:
@@ -305,7 +335,7 @@ class TriageService:
             self.metrics.errors.labels("memory").inc()
             return Memory(), None
         except Exception:  # memory is advice: a store problem must not cost the card
-            log.exception("memory_recall_failed", fingerprint=prepared.fingerprint)
+            log.exception("memory_recall_failed", fingerprint=fingerprint)
             self.metrics.errors.labels("memory").inc()
             return Memory(), None
         return memory_from(recalled), changes
