@@ -616,18 +616,16 @@ class TriageService:
     async def _finish_many(
         self, done: Sequence[tuple[TriageResult, Prepared, Outcome]]
     ) -> DatabaseUnavailable | None:
-        """Metrics and log lines, then the records of a group in one transaction (group commit)."""
+        """The records of a group in one transaction (group commit), with the metrics and log lines made while
+        the store writes them."""
         if not done:
             return None
         entries = []
         for result, prepared, outcome in done:
-            label = self._observe(result)
-            for use in result.meta.tools:
-                self.metrics.tool_calls.labels(use.server, use.tool, use.outcome).inc()
             cache = None
             if outcome.cache_entry is not None:
                 cache = (*outcome.cache_entry, self.settings.cache_ttl)
-            entries.append(TriageRecord(result, prepared.text, label, outcome.error, cache))
+            entries.append(TriageRecord(result, prepared.text, outcome_label(result), outcome.error, cache))
         first = done[0][0].meta.triage_id
         store = self.store
         # Templates due to be saved go in the same trip to the store as the records, after them.
@@ -648,8 +646,14 @@ class TriageService:
                     return exc
             return None
 
+        writing = asyncio.ensure_future(store.run(write))
+        await asyncio.sleep(0)  # the write reaches the store's worker before the metrics and log lines
+        for result, _, _ in done:
+            self._observe(result)
+            for use in result.meta.tools:
+                self.metrics.tool_calls.labels(use.server, use.tool, use.outcome).inc()
         try:
-            unsaved = await store.run(write)
+            unsaved = await writing
         except DatabaseUnavailable as exc:
             self.metrics.errors.labels("store").inc()
             log.warning("triage_not_recorded", triage_id=first, count=len(entries), reason=exc.reason)
@@ -675,7 +679,7 @@ class TriageService:
     def _observe(self, result: TriageResult) -> str:
         """Count and log one triage; its outcome label (ok, cached, degraded)."""
         meta = result.meta
-        label = "cached" if meta.cached else "degraded" if meta.degraded else "ok"
+        label = outcome_label(result)
         self.metrics.requests.labels(meta.engine, label).inc()
         self.metrics.latency.labels(meta.engine).observe(meta.latency_ms / 1000)
         log.info(
@@ -700,3 +704,9 @@ class TriageService:
             redactions=meta.redactions,
         )
         return label
+
+
+def outcome_label(result: TriageResult) -> str:
+    """How a triage ended, for its record and its metrics: cached, degraded or ok."""
+    meta = result.meta
+    return "cached" if meta.cached else "degraded" if meta.degraded else "ok"
