@@ -16,7 +16,11 @@ Zhu et al., "Loghub: A Large Collection of System Log Datasets for AI-driven Log
 Each system is one stream through a fresh identifier with the one configuration every stream gets. Reported
 per system: grouping accuracy (GA) and F1 grouping accuracy (FGA: the harmonic mean of the shares of predicted
 and of true groups that match exactly; Jiang et al., "A Large-scale Evaluation for Log Parsing Techniques",
-ISSTA 2024), then means over the systems the rules were tuned on and over the two held out from tuning.
+ISSTA 2024), then means over the systems the rules were tuned on and over the one held out from tuning.
+
+A generalisation corpus (benchmarks/identity_corpus/styles.py) beside both: log streams in the styles of formats
+the rules were not written on (servicing, proxy client, Spark, MapReduce, sshd, web server, HPC, step
+counter), messages only, each one stream, GA and FGA per stream.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.identity_corpus import corpus  # noqa: E402
+from benchmarks.identity_corpus.styles import style_streams  # noqa: E402
 from bot.identity import Identifier, fingerprint  # noqa: E402
 from bot.identity.drain import MAX_TEMPLATES  # noqa: E402
 
@@ -77,21 +82,16 @@ LOGHUB = next(
                  ROOT.parents[1] / "shared" / "evals" / "loghub-dev.jsonl") if p.exists()),
     ROOT.parent / "shared" / "evals" / "loghub-dev.jsonl",
 )
-# Systems whose errors were never looked at while the rules were written: reported apart.
-HELD_OUT = ("Android", "Thunderbird")
+# Systems whose errors were never looked at while the rules were written: reported apart. Android was held
+# out too until its errors were read to fix flags, enums and quoted values; Thunderbird still is.
+HELD_OUT = ("Thunderbird",)
 LOGHUB_CREDIT = (
     "Loghub (github.com/logpai/loghub), Zhu et al., ISSRE 2023: 2,000-line samples with ground-truth templates"
 )
 
 
-def loghub(path: Path) -> dict[str, object] | None:
-    """GA and FGA per Loghub system, one fresh identifier per system, and the means."""
-    if not path.exists():
-        return None
-    streams: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for line in path.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        streams[row["ds"]].append((row["event"], row["text"]))
+def streams_report(streams: dict[str, list[tuple[str, str]]], held_out: Sequence[str] = ()) -> dict[str, object]:
+    """GA and FGA per stream (each through a fresh identifier with the one configuration), and the means."""
     systems: dict[str, dict[str, float]] = {}
     total, spent = 0, 0.0
     for name, rows in sorted(streams.items()):
@@ -111,16 +111,26 @@ def loghub(path: Path) -> dict[str, object] | None:
     def mean(names: list[str], key: str) -> float:
         return round(sum(systems[n][key] for n in names) / len(names), 4) if names else 0.0
 
-    tuned = [n for n in systems if n not in HELD_OUT]
-    held = [n for n in systems if n in HELD_OUT]
+    tuned = [n for n in systems if n not in held_out]
+    held = [n for n in systems if n in held_out]
     return {
-        "source": LOGHUB_CREDIT,
         "systems": systems,
         "mean_ga": {"tuned": mean(tuned, "ga"), "held_out": mean(held, "ga"), "all": mean(list(systems), "ga")},
         "mean_fga": {"tuned": mean(tuned, "fga"), "held_out": mean(held, "fga"), "all": mean(list(systems), "fga")},
         "lowest_ga": min(systems.items(), key=lambda item: item[1]["ga"])[0] if systems else None,
         "per_s": round(total / spent) if spent else 0,
     }
+
+
+def loghub(path: Path) -> dict[str, object] | None:
+    """GA and FGA per Loghub system, one fresh identifier per system, and the means."""
+    if not path.exists():
+        return None
+    streams: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        streams[row["ds"]].append((row["event"], row["text"]))
+    return {"source": LOGHUB_CREDIT, **streams_report(streams, HELD_OUT)}
 
 
 def per_kind(rows: list[tuple[str, str, str]], predicted: list[str]) -> dict[str, float]:
@@ -193,6 +203,7 @@ def main() -> None:
         "identity_ms_per_message": round(1000 / learn_rate, 4),
         "identity_cost_vs_hash": round(hash_rate / learn_rate, 1),
         "templates_learned": len(identifier.learner),
+        "styles": streams_report(style_streams(per_template=args.per_template)),
         "loghub": loghub(args.loghub) or f"not found: {args.loghub}",
         "memory": memory_run(args.distinct, MAX_TEMPLATES),
     }

@@ -10,6 +10,7 @@ copy six words of the input, and (where the card carries `meta.reading`) source,
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -23,7 +24,8 @@ def copies(summary: str, text: str, run_words: int = 6) -> bool:
 
 
 def _same(a: str, b: str) -> bool:
-    a, b = a.strip().lower(), b.strip().lower()
+    # "azure monitor", "azure-monitor" and "AzureMonitor" name the same tool
+    a, b = (re.sub(r"[^a-z0-9]", "", value.lower()) for value in (a, b))
     return bool(a) and bool(b) and (a == b or a in b or b in a)
 
 

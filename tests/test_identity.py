@@ -140,6 +140,69 @@ def test_masking_examples() -> None:
     )
 
 
+def _apart(*texts: str) -> bool:
+    identifier = Identifier()
+    return len({identifier.identify(text).fingerprint for text in texts}) == len(texts)
+
+
+def _together(*texts: str) -> bool:
+    identifier = Identifier()
+    return len({identifier.identify(text).fingerprint for text in texts}) == 1
+
+
+def test_flags_states_enums_and_fields_are_what_a_message_says() -> None:
+    # a flag's value, a state, an enum spelled in letters, another field at one position: another message
+    assert _apart("updateClipping isOverlap:false, top=333.0, y=-24.0",
+                  "updateClipping isOverlap:true, top=333.0, y=-4.0")
+    assert _apart("DND Enabled: YES", "DND Enabled: NO")
+    assert _apart("Notification: 3 (n.leader), 0x3 (n.round), FOLLOWING (n.state), LOOKING (my state)",
+                  "Notification: 2 (n.leader), 0x1 (n.round), LEADING (n.state), LOOKING (my state)")
+    assert _apart("container_01_000002 transitioned from RUNNING to KILLING on node 7",
+                  "container_01_000003 transitioned from NEW to RUNNING on node 9")
+    assert _apart("node-3 changed state from idle to running", "node-4 changed state from running to down")
+    assert _apart("onInterceptTouchEvent action=ACTION_DOWN, x=3.0, y=4.0",
+                  "onInterceptTouchEvent action=ACTION_UP, x=5.0, y=6.0")
+    assert _apart("session opened for user news by (uid=0)", "session opened for user root by LOGIN(uid=0)")
+    assert _apart("getDataEnabled: subId=1 phoneId=1", "getDataEnabled: subId=1 retVal=true")
+    assert _apart("Sandbox: QQ(10018) deny(1) file-read-data /etc/hosts",
+                  "Sandbox: QQ(10019) deny(1) mach-lookup /etc/hosts")
+    # values stay values: who or what (user=, host=, pod=), numbers, quoted values of several words
+    assert _together("authentication failure; rhost=10.0.0.1 user=root",
+                     "authentication failure; rhost=10.0.0.2 user=guest",
+                     "authentication failure; rhost=10.0.0.3 user=test")
+    assert _together('acquire lock=2335, flags=0x1, tag="View Lock", name=com.android.systemui, ws=null, uid=10037',
+                     'acquire lock=2198, flags=0x1, tag="AudioMix", name=audioserver, ws=null, uid=1041')
+    assert _together("User alice from 10.0.0.1 not allowed because not listed in AllowUsers",
+                     "User bob from 10.0.0.2 not allowed because not listed in AllowUsers")
+    assert _together("TI: last shutdown at 1/23/2016 5:48:58 PM, uptime 56542 seconds",
+                     "TI: last shutdown at 2/12/2016 2:34:00 AM, uptime 18642 seconds")
+
+
+def test_a_call_keeps_its_name() -> None:
+    assert canonical("IOHibernatePollerOpen(0)") == "IOHibernatePollerOpen(<*>)"
+    assert canonical("kern_open_file_for_direct_io(0) failed") == "kern_open_file_for_direct_io(<*>) failed"
+    assert canonical("x tag=\"View Lock\", y=2") == "x tag=<*>, y=<*>"
+    assert canonical('x tag="never closed and so on') == 'x tag=<*> closed and so on'
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(['tag="', "a=", "'", '"', "b", "c d", "=\"x y\"", "f(", ")", "(1)", "=true", "=YES",
+                                 " ", "\t", "k=v", "g_h(", "0x1"]), max_size=40))
+def test_quoted_values_calls_and_flags_never_fail(parts: list[str]) -> None:
+    text = "".join(parts)
+    tokens = mask_tokens(text)
+    assert all(tokens) and len(tokens) <= len(text.split())
+    Identifier().identify(text)
+
+
+def test_a_megabyte_of_an_unclosed_quote_is_cheap() -> None:
+    started = time.perf_counter()
+    text = 'tag="' + " x" * 500_000
+    assert mask_tokens(text)[:2] == ['tag="', "x"]  # no closing quote near: each word is its own token
+    assert mask_tokens(" " * 1_000_000 + 'a="b' + " " * 1_000_000) == ["a=<*>"]
+    assert time.perf_counter() - started < 5
+
+
 def test_structured_alertmanager_identity_follows_the_group_labels() -> None:
     labels = {"alertname": "HostDown", "instance": "node-1:9100", "job": "node", "severity": "critical"}
     other = {**labels, "instance": "node-2:9100"}
@@ -391,9 +454,18 @@ def test_two_serving_replicas_make_one_card_for_variants_seen_in_opposite_order(
         assert slack_message(client, first.url, "CALERT", other, f"{base + 1:.6f}") == 200
         assert slack_message(client, second.url, "CALERT", other, f"{base + 2:.6f}") == 200
         assert slack_message(client, first.url, "CALERT", lag, f"{base + 3:.6f}") == 200
-        time.sleep(1.5)  # repeats only move a counter; a second card would have been posted by now
+        # Every alert carded and every card posted or redrawn: a second card would have been posted by then.
+        observer = open_store(database.get("TRIAGE_DB", str(tmp_path / "unused.db")),
+                              database.get("TRIAGE_DATABASE_URL"))
+        try:
+            fake_slack.wait_for(lambda: observer.alert_counts() == {"done": 4} and not observer.queue_stats(),
+                                timeout=30)
+            incidents = [(i.channel, i.count) for i in observer.incidents()]
+        finally:
+            observer.close()
         threads = {post.args.get("thread_ts") for post in fake_slack.posts()}
         assert len(fake_slack.posts()) == 1, threads
+        assert incidents == [("CALERT", 4)]  # one incident counting all four alerts
 
 
 @pytest.mark.parametrize(

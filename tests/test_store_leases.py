@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
-from bot.store import Store
+import psycopg
+
+from bot.store import Store, open_store
 from tests.conftest import Clock, Opener, race
 
 LEASE = 30.0
@@ -148,3 +153,65 @@ def test_single_flight_across_replicas(opener: Opener, clock: Clock) -> None:
     assert replicas[0].claim_flight("k2", "r8", 200.0, LEASE)
     assert not replicas[1].claim_flight("k2", "r7", 201.0, LEASE, stale_before=195.0)
     assert replicas[1].claim_flight("k2", "r7", 206.0, LEASE, stale_before=201.0)
+
+
+def test_single_flight_claims_made_at_once_let_exactly_one_through_round_after_round(opener: Opener) -> None:
+    """Eight claims from two stores at the same moment, sixty times: one winner each time, whether the key was
+    free (the usual case: a landed flight leaves no row), held by a lapsed lease or held by a dead replica."""
+    replicas = [opener() for _ in range(2)]
+    now = 1000.0
+    for name in ("r0", "r1"):
+        replicas[0].heartbeat(name, now)
+    for n in range(60):
+        key = f"k{n}"
+        if n % 3 == 1:
+            assert replicas[0].claim_flight(key, "lapsed", now - 2 * LEASE, LEASE)
+        elif n % 3 == 2:
+            assert replicas[0].claim_flight(key, "never-beat", now, LEASE)
+
+        def claim(i: int, key: str = key) -> bool:
+            return replicas[i % 2].claim_flight(key, f"r{i % 2}", now, LEASE, now - 10)
+
+        results = race(8, claim)
+        assert results.count(True) == 1, (key, results)
+        replicas[1].end_flight(key, f"r{results.index(True) % 2}")
+
+
+def test_a_flight_claim_waiting_on_an_uncommitted_claim_loses_once_that_commits(
+    pg_url: str, tmp_path: Path, clock: Clock
+) -> None:
+    """The race between two replicas asked the same text at the same moment, made to happen every time: the
+    loser's INSERT is seen waiting on the winner's uncommitted one before the winner commits."""
+    store = open_store(str(tmp_path / "unused.db"), pg_url, clock=clock)
+    try:
+        store.heartbeat("winner", 1000.0)
+        with psycopg.connect(pg_url) as winner, psycopg.connect(pg_url, autocommit=True) as watcher, \
+                ThreadPoolExecutor(1) as pool:
+            winner.execute("insert into flights (key, owner, expires_at) values ('k', 'winner', %s)",
+                           (1000.0 + LEASE,))
+            loser = pool.submit(store.claim_flight, "k", "loser", 1000.0, LEASE, 990.0)
+            waiting = ("select count(*) from pg_stat_activity"
+                       " where datname = current_database() and wait_event_type = 'Lock'")
+            deadline = time.monotonic() + 30
+            while watcher.execute(waiting).fetchone() != (1,):
+                assert time.monotonic() < deadline and not loser.done(), "the second claim never waited"
+                time.sleep(0.01)
+            winner.commit()
+            assert loser.result(timeout=30) is False
+        assert not store.claim_flight("k", "loser", 1001.0, LEASE, 990.0)
+        store.end_flight("k", "winner")
+        assert store.claim_flight("k", "loser", 1001.0, LEASE, 990.0)
+    finally:
+        store.close()
+
+
+def test_a_dead_replicas_flight_is_taken_over_while_a_live_replica_holds_another(opener: Opener) -> None:
+    """Whether a holder is alive is asked of that flight's own owner, not of any flight in the table."""
+    replicas = [opener() for _ in range(2)]
+    replicas[0].heartbeat("alive", 200.0)
+    assert replicas[0].claim_flight("busy", "alive", 200.0, LEASE)
+    assert replicas[0].claim_flight("k", "dead", 200.0, LEASE)  # a replica that never beat (or retired)
+    assert replicas[1].claim_flight("k", "r1", 201.0, LEASE, stale_before=191.0)
+    assert not replicas[1].claim_flight("busy", "r1", 201.0, LEASE, stale_before=191.0)
+    # once the live one stops beating, its flight goes too
+    assert replicas[1].claim_flight("busy", "r1", 215.0, LEASE, stale_before=205.0)

@@ -170,12 +170,17 @@ SYSTEMS: dict[str, tuple[Header, list[str]]] = {
 _FIELD = re.compile(r"\{(\w+)\}")
 
 
-def _fill(template: str, params: Params) -> str:
+def _fill(template: str, params: Params, literal: list[str] | None = None) -> str:
+    """The template with every field drawn; the values of state fields are added to `literal` (a transition
+    to FAILED is another message than one to DONE, as the public log benchmarks label them too)."""
+
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
         if name == "lifetime":
             return params.rng.choice(["<1 sec", "00:01", "01:12:09", "00:00:05"])
         produced: str = getattr(params, name)()
+        if name == "state" and literal is not None:
+            literal.append(produced)
         return produced
 
     return _FIELD.sub(value, template)
@@ -199,8 +204,9 @@ def log_messages(seed: int = 1, per_template: int = 40) -> list[tuple[str, str, 
     for system, (header, templates) in SYSTEMS.items():
         for index, template in enumerate(templates):
             for _ in range(per_template):
-                body = _fill(template, params)
-                label = f"{system}-{index}"
+                states: list[str] = []
+                body = _fill(template, params, states)
+                label = "-".join([f"{system}-{index}", *states])
                 head = header(params)
                 if rng.random() < 0.33:
                     # Without its header; a logcat tag ("Tag: ") is part of the header.

@@ -69,7 +69,15 @@ def _prefix_word(token: str) -> str:
 
 
 def group_key(tokens: Sequence[str], depth: int = PREFIX_WORDS) -> tuple[str, ...]:
-    return (str(len(tokens)), *(_prefix_word(t) for t in tokens[:depth]))
+    words = [_prefix_word(t) for t in tokens[:depth]]
+    if len(words) > 1 and _opens_with_name(tokens[0]):
+        words[1] = PARAM  # `User alice from …` / `User bob from …`: the value a message opens with is no key
+    return (str(len(tokens)), *words)
+
+
+def _opens_with_name(token: str) -> bool:
+    low = token.lower()
+    return low in _NAMING and low not in _PREPOSITIONS
 
 
 # Words after which a plain word is a value (a user, a host), not part of what the message says.
@@ -80,24 +88,53 @@ _NAMING = frozenset(
      "for", "from", "by", "on", "at", "via", "instance", "container", "pod", "cluster", "region", "zone", "comm",
      "command", "cmd", "app", "application", "unit", "module", "image", "namespace", "realm", "tenant", "project"]
 )
+_PREPOSITIONS = frozenset(["for", "from", "by", "on", "at", "via"])
+
+
 def _emptied(mine: str, theirs: str) -> bool:
     """A field with a value against the same field left empty (`rhost=<*>` / `rhost=`): another message."""
     return mine.endswith("=") != theirs.endswith("=") and mine.split("=", 1)[0] == theirs.split("=", 1)[0]
 
 
+def _field(token: str) -> str:
+    """The field a `key=value` token fills (`uid` of `(uid=<*>)`), '' for any other token."""
+    at = token.find("=")
+    if at <= 0:
+        return ""
+    key = token[:at].lstrip("([{\"'`")
+    return key if key.replace("_", "").replace(".", "").replace("-", "").isalpha() else ""
+
+
+def _other_enum(mine: str, theirs: str) -> bool:
+    """One field with two values spelled in letters (`user=root` / `user=guest`): two messages."""
+    return bool(_field(mine)) and PARAM not in mine and PARAM not in theirs
+
+
+def _wordlike(token: str) -> bool:
+    """Letters, or words of letters joined by `-` or `_` (`file-read-data`, `mach-lookup`)."""
+    return token.isalpha() or (
+        token[:1].isalpha() and token[-1:].isalpha() and token.replace("-", "").replace("_", "").isalpha()
+    )
+
+
+_WORD_END = ":,;.)]}\"'"
+
+
 def _different_words(mine: str, theirs: str) -> bool:
     """Two tokens that say different words, not values: `disk` / `vcpu`, `spawn` / `destroy`, `memory:` /
-    `disk:` (a word with the punctuation that ends a phrase)."""
-    a, b = mine.rstrip(":,;."), theirs.rstrip(":,;.")
-    if not (a.isalpha() and b.isalpha()):
-        return False  # `(sshd)` / `(rsyslog)`: a value in brackets
-    return not (a.isupper() and b.isupper())  # states and enum values: RUNNING, DONE
+    `disk:` (a word with the punctuation that ends a phrase), states (`from AUTO to SUSPENDED`, `LOOKING` /
+    `FOLLOWING`: a transition to FAILED is not one to SUCCEEDED)."""
+    # `(sshd)` / `(rsyslog)` are not: values in brackets; a word closing a bracket is (`- E_FAIL]`)
+    return _wordlike(mine.rstrip(_WORD_END)) and _wordlike(theirs.rstrip(_WORD_END))
 
 
 def _names_a_value(previous: str, following: str = "") -> bool:
     if previous.endswith((":", "=")) and len(previous) > 1 and not following.endswith(":"):
         return True  # `browser: Chrome`: the value of a field (but `keepalive: Remote IP:` names a field)
-    return previous.strip("\"'`:=,;()[]{}").lower() in _NAMING
+    word = previous.strip("\"'`:=,;()[]{}").lower()
+    if word == "from" and following == "to":
+        return False  # `from idle to running`: a transition between states, not a source
+    return word in _NAMING
 
 
 def group_name(tokens: Sequence[str], depth: int = PREFIX_WORDS) -> str:
@@ -126,7 +163,7 @@ def similarity(template: Sequence[str], tokens: Sequence[str], slots: Sequence[b
             if not (is_facet_token(mine) and facets_agree(mine, theirs)):
                 return 0.0  # another severity, environment, status or size of impact: another alert
             same += 1
-        elif _emptied(mine, theirs) or (
+        elif _emptied(mine, theirs) or _field(mine) != _field(theirs) or _other_enum(mine, theirs) or (
             _different_words(mine, theirs)
             and not _names_a_value(before, template[index + 1] if index + 1 < len(template) else "")
         ):

@@ -215,10 +215,13 @@ def facets(text: str, header: str = "", impact: set[str] | None = None) -> tuple
     out: set[str] = set()
     for word in header.lower().split():
         word = word.strip("[]<>:(),")
-        if word in _SEVERITY and word not in ("ok", "alert", "page", "low", "high"):
-            # info and below is what a line without a level means too: only a raised level sets it apart
-            if _SEVERITY[word] not in ("debug", "info"):
-                out.add(f"sev:{_SEVERITY[word]}")
+        # info and below is what a line without a level means too: only a raised level sets it apart,
+        # and the message's own level after an info header counts (`Info  CBS  Warning: …`)
+        if (
+            word in _SEVERITY and word not in ("ok", "alert", "page", "low", "high")
+            and _SEVERITY[word] not in ("debug", "info")
+        ):
+            out.add(f"sev:{_SEVERITY[word]}")
             break
     keyed = (
         "sev" in low or "prio" in low or "urgen" in low or "level" in low or "env" in low or "stage" in low

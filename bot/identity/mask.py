@@ -15,11 +15,11 @@ _STATUS_PREFIX = re.compile(
     re.I,
 )
 _DIGIT = re.compile(r"\d")
-# Unit words written after a number ("12 ms", "<1 sec", "5 KB"): folded into the number before them.
+# Unit words written after a number ("12 ms", "<1 sec", "5 KB", "5:48:58 PM"): folded into the number before them.
 _UNITS = frozenset(
     ["ms", "msec", "msecs", "millisecond", "milliseconds", "us", "µs", "ns", "s", "sec", "secs", "second", "seconds",
      "min", "mins", "minute", "minutes", "h", "hr", "hrs", "hour", "hours", "day", "days", "b", "kb", "mb", "gb",
-     "tb", "kib", "mib", "gib", "byte", "bytes", "%"]
+     "tb", "kib", "mib", "gib", "byte", "bytes", "%", "am", "pm"]
 )
 # Month and weekday names are parts of a date written inside a message ("at Fri Jun 17 07:07:00 2005").
 _CALENDAR = frozenset(
@@ -37,7 +37,7 @@ _TLD = re.compile(
     r"^[a-z0-9-]+(?:\.[a-z0-9-]+)+\.(?:com|net|org|edu|gov|io|local|internal|lan|cluster|svc|hk|cn|de|uk|jp|fr|ru)$"
 )
 # Bundle and package ids (`com.apple.CacheDelete.daily`): which app or job, a value like a host name.
-_REVERSE_DNS = re.compile(r"^(?:com|org|net|io|edu|gov|de|uk)\.[A-Za-z][\w-]*\.[A-Za-z][\w.-]*$")
+_REVERSE_DNS = re.compile(r"^(?:com|org|net|io|edu|gov|de|uk|android)\.[A-Za-z][\w-]*\.[A-Za-z][\w.-]*$")
 # Names of what fired keep their value: the alert's name is the identity, not a parameter.
 IDENTITY_KEYS = frozenset(
     ["alertname", "alert_name", "alert", "rule", "rule_name", "check", "monitor", "job", "service", "namespace",
@@ -79,7 +79,28 @@ def distinct_words(mine: str, theirs: str) -> bool:
         return True
     if a.strip("\"'") in _HTTP_METHODS and b.strip("\"'") in _HTTP_METHODS:
         return True
+    if _flag(a) and _flag(b):
+        return True  # `overlap:true` / `overlap:false`, `Enabled: YES` / `NO`: a state, not a value
     return a.lower() in _OPPOSITES and b.lower() in _OPPOSITES
+
+
+_FLAGS = ("true", "false")
+
+
+def _flag(word: str) -> bool:
+    """A word that states a flag: `true`, `visible=false`, `null?true`, `YES`."""
+    low = word.lower()
+    if low in ("yes", "no"):
+        return True
+    return low.endswith(_FLAGS) and (len(low) in (4, 5) or not low[-6 if low.endswith("false") else -5].isalnum())
+
+
+# A field's value spelled in letters only (`user=root`, `action=ACTION_UP`): an enum, not a measurement.
+_ENUM_VALUE = re.compile(r"^[A-Za-z][A-Za-z_-]{0,39}$")
+# Fields that name who or what (a person, a host, a program): their value is a parameter however spelled.
+_ENTITY_KEYS = frozenset(["user", "name", "host", "pod", "container", "program", "command", "cmd", "file", "comm",
+                          "exe", "proc", "process", "image", "node", "shell", "parent", "cmdline", "uid", "gid"])
+_CALL = re.compile(r"^([A-Za-z_][A-Za-z_.]*[A-Za-z_])\((.+)\)$")
 
 
 def _is_event(word: str) -> bool:
@@ -153,11 +174,19 @@ def mask_token(token: str) -> str:
         key, sep, value = pair.groups()
         if sep == ":" and (value.startswith("/") or "." in key):
             pair = None  # host:port, scheme-less paths: the whole token is the value
+        elif value.lower() in _FLAGS or (
+            sep == "=" and _ENUM_VALUE.match(value) and key.lower() not in _ENTITY_KEYS
+        ):
+            # a flag's or an enum's value is what the message says (`overlap:true`, `action=ACTION_UP`)
+            return token
         elif key.lower() in IDENTITY_KEYS:
             return token[:start] + key + sep + _mask_segments(value) + token[end:]
         else:
             return token[:start] + key + sep + PARAM + token[end:]
     if _is_param(core):
+        call = _CALL.match(token) if token.endswith(")") else None
+        if call is not None and not _DIGIT.search(call.group(1)):
+            return call.group(1) + "(" + PARAM + ")"  # a call keeps its name: `IOHibernatePollerOpen(<*>)`
         return token[:start] + PARAM + token[end:]
     return token
 
@@ -175,6 +204,24 @@ def _may_count(token: str) -> bool:
     return (last.isdigit() or last == "%") and ("=" in token or ":" in token)
 
 
+_QUOTED_KEY = re.compile(r"^[(\[{]?([A-Za-z_][\w.-]{0,60})=([\"'])")
+_QUOTED_WORDS = 8
+
+
+def _quoted_value(words: list[str], index: int) -> tuple[str, int] | None:
+    """`key="a value of several words"` spelled over several tokens: (`key=<*>`, tokens it took after the first)."""
+    token = words[index]
+    match = _QUOTED_KEY.match(token)
+    if match is None or match.group(2) in token[match.end() :]:
+        return None  # one token (masked as a key=value) or not a key
+    quote = match.group(2)
+    for ahead in range(index + 1, min(len(words), index + 1 + _QUOTED_WORDS)):
+        word = words[ahead]
+        if quote in word:
+            return token[: match.end(1)] + "=" + PARAM + word[word.rindex(quote) + 1 :], ahead - index
+    return None
+
+
 def mask_body(body: str, impact: set[str] | None = None) -> list[str]:
     """A message body (no header) as tokens, parameters masked, runs of parameters folded.
 
@@ -183,9 +230,15 @@ def mask_body(body: str, impact: set[str] | None = None) -> list[str]:
     out: list[str] = []
     memo = _MEMO
     words = body.split()
+    skip = 0
     for index, token in enumerate(words):
+        if skip:
+            skip -= 1
+            continue
         masked = memo.get(token)
-        if masked is None:
+        if ('="' in token or "='" in token) and (quoted := _quoted_value(words, index)) is not None:
+            masked, skip = quoted
+        elif masked is None:
             if token.isdigit() or token in _CALENDAR:
                 masked = PARAM
                 if impact is not None and token.isdigit():
@@ -199,13 +252,13 @@ def mask_body(body: str, impact: set[str] | None = None) -> list[str]:
                 if len(memo) >= _MEMO_SIZE:
                     memo.clear()
                 memo[token] = masked
-        if out and out[-1] == PARAM:
-            # A parameter spelled with several words ("12 ms", "<1 sec", "5 KB") is still one parameter.
-            if masked == PARAM:
+        if out and out[-1].endswith(PARAM):
+            # A parameter spelled with several words ("12 ms", "<1 sec", "5 KB", "(1.16 KB)") is still one.
+            if masked == PARAM and out[-1] == PARAM:
                 continue
             unit = masked.rstrip(_TRIM_TAIL)
             if unit.lower() in _UNITS:
-                out[-1] = PARAM + masked[len(unit) :]
+                out[-1] += masked[len(unit) :]
                 continue
         out.append(masked)
     return out

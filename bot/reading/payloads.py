@@ -294,7 +294,27 @@ def _eventbridge(data: dict[str, Any], draft: Draft) -> bool:
         draft.body = (f"ALARM \"{draft.alert_name}\" {draft.labels.get('namespace', '')} "
                       f"{' '.join(f'{k}={v}' for k, v in draft.labels.items())}\n{draft.description}\n{reason}")
         return True
+    if source.startswith("aws.") and isinstance(data.get("detail-type"), str):
+        # any other AWS service's event: the service names the tool, the detail type the alert, the detail's own
+        # resource (an ARN's last part) the thing affected
+        draft.source = source.removeprefix("aws.")
+        draft.alert_name = data["detail-type"]
+        draft.set(status=detail.get("status") or detail.get("state"))
+        resource = detail.get("resource") or detail.get("resourceArn") or detail.get("resourceId")
+        draft.resource = _arn_name(text_of(resource)) if resource else ""
+        flat = {k: v for k, v in detail.items() if not isinstance(v, dict | list)}
+        draft.labels_from(flat)
+        draft.body = f"{draft.source} {draft.alert_name}\n" + "\n".join(
+            f"{k}: {clip(text_of(v), 300)}" for k, v in list(detail.items())[:30])
+        return True
     return False
+
+
+def _arn_name(value: str) -> str:
+    """The name an ARN ends with ('arn:aws:s3:::payroll-exports' -> 'payroll-exports'), else the value."""
+    if not value.startswith("arn:"):
+        return value
+    return re.split(r"[:/]", value)[-1] or value
 
 
 _GD_LEVEL = ((9.0, "critical"), (7.0, "high"), (4.0, "medium"), (0.0, "low"))
@@ -490,11 +510,14 @@ def _falco(data: dict[str, Any], draft: Draft) -> None:
     draft.alert_name = text_of(data.get("rule"))
     draft.label("priority", data.get("priority"))
     fields = data.get("output_fields") if isinstance(data.get("output_fields"), dict) else {}
-    draft.set(resource=fields.get("k8s.pod.name") or fields.get("container.name") or data.get("hostname"),
-              environment=None)
+    named = dict(re.findall(r"\b(k8s_pod|k8s\.pod\.name|container_name|container\.name)=([\w./-]{1,200})",
+                            text_of(data.get("output"))[:4000]))
+    draft.set(resource=fields.get("k8s.pod.name") or fields.get("container.name") or named.get("k8s_pod")
+              or named.get("k8s.pod.name") or named.get("container_name") or named.get("container.name")
+              or data.get("hostname"), environment=None)
     draft.label("k8s.ns.name", fields.get("k8s.ns.name"))
     draft.event(data.get("priority"), data.get("output"))
-    draft.body = f"{data.get('time', '')}: {data.get('priority', '')} {prose(data.get('output'))}"
+    draft.body = f"{data.get('time', '')}: {data.get('priority', '')} {prose(data.get('output'))}\n{draft.alert_name}"
 
 
 def _wazuh(data: dict[str, Any], draft: Draft) -> None:
@@ -551,6 +574,19 @@ def _kube_event(data: dict[str, Any], draft: Draft) -> None:
     draft.body = f"{data.get('type', '')} {draft.alert_name} {kind.lower()}/{name}: {text_of(data.get('message'))}"
 
 
+def _splunk(data: dict[str, Any], draft: Draft) -> None:
+    """A Splunk alert webhook: the saved search names the alert, its first result holds the fields."""
+    draft.source = "splunk"
+    draft.alert_name = text_of(data.get("search_name"))
+    result = data.get("result") if isinstance(data.get("result"), dict) else {}
+    flat = {k: v for k, v in result.items() if not isinstance(v, dict | list) and not str(k).startswith("_")}
+    draft.labels_from(flat)
+    draft.description = prose(result.get("description") or result.get("message"))
+    draft.set(resource=_resource_from({k: text_of(v) for k, v in flat.items()}) or text_of(result.get("app")))
+    draft.link("source", text_of(data.get("results_link")))
+    draft.body = f"{draft.alert_name}\n" + "\n".join(f"{k}: {clip(text_of(v), 300)}" for k, v in flat.items())
+
+
 # --- dispatch ---------------------------------------------------------------------------------------------
 Adapter = tuple[Callable[[dict[str, Any]], bool], Callable[[dict[str, Any], Draft], None]]
 
@@ -586,6 +622,7 @@ _ADAPTERS: tuple[Adapter, ...] = (
     (lambda d: (isinstance(d.get("app"), dict) and isinstance(dig(d, "app", "status"), dict))
      or ("health" in d and "sync" in d), _argocd),
     (lambda d: d.get("kind") == "Event" or isinstance(d.get("involvedObject"), dict), _kube_event),
+    (lambda d: "search_name" in d and ("result" in d or "results_link" in d), _splunk),
     (lambda d: any(k in d for k in ("msg", "message", "MESSAGE")) and any(k in d for k in ("level", "severity", "lvl",
                                                                                            "s", "PRIORITY", "ts",
                                                                                            "time", "timestamp")),

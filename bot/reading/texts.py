@@ -94,12 +94,28 @@ def _pairs(head: str, draft: Draft) -> None:
         draft.label(hit.group(1), hit.group(2) if hit.group(2) is not None else hit.group(3))
 
 
-def _environment(draft: Draft) -> None:
-    draft.set(environment=next((draft.labels[k] for k in _ENV_WORDS if draft.labels.get(k)), ""))
+_ENV_NAMES = frozenset({"prod", "production", "staging", "stage", "stg", "dev", "development", "test", "qa", "uat",
+                        "sandbox", "preview", "nonprod"})
+# the Kubernetes monitoring mixins' descriptions: "Pod shop/cart-7d9 has been ... on cluster staging."
+_MIXIN_OBJECT = re.compile(r"\b(?:Pod|Deployment|StatefulSet|DaemonSet|Job|CronJob|HPA|PersistentVolumeClaim|Container)"
+                           r" ([a-z0-9][a-z0-9-]{0,62}/[a-z0-9][a-z0-9.-]{0,200}[a-z0-9])\b")
+_ON_CLUSTER = re.compile(r"\bon cluster ([A-Za-z0-9][\w.-]{0,80}[A-Za-z0-9])")
+
+
+def _environment(draft: Draft, head: str = "") -> None:
+    """The environment label; else a cluster or namespace named for one (`staging`, `prod-eu-1`)."""
+    found = next((draft.labels[k] for k in _ENV_WORDS if draft.labels.get(k)), "")
+    if not found:
+        named = [draft.labels.get("cluster", ""), draft.labels.get("namespace", "")]
+        cluster = _ON_CLUSTER.search(head[:20_000]) if head else None
+        if cluster is not None:
+            named.append(cluster.group(1))
+        found = next((value for value in named if value and re.split(r"[-_.]", value.lower())[0] in _ENV_NAMES), "")
+    draft.set(environment=found)
 
 
 # --- alerting tools ---------------------------------------------------------------------------------------
-_AM_HEAD = re.compile(r"^\s*(?::[\w+-]{1,30}:\s*)?\[(FIRING|RESOLVED)(?::(\d{1,5}))?\]\s*([A-Za-z_][\w:.-]{0,120})")
+_AM_HEAD = re.compile(r"^\s*(?::[\w+-]{1,30}:\s*)?\**\[(FIRING|RESOLVED)(?::(\d{1,5}))?\]\s*([A-Za-z_][\w:.-]{0,120})")
 _SLACK_NAME = re.compile(r"^\s*(?::[\w+-]{1,30}:\s*)?\*?([A-Z][A-Za-z0-9_]{2,120})\*?\s*$")
 
 
@@ -145,15 +161,81 @@ def alertmanager(head: str, first: str, draft: Draft) -> bool:
     if draft.labels.get("alertname") and hit is not None and not _CAMEL.match(draft.alert_name):
         draft.alert_name = draft.labels["alertname"]
     draft.resource = _labels_resource(draft)
-    _environment(draft)
+    if not draft.resource:
+        named = _MIXIN_OBJECT.search(head[:20_000])
+        draft.resource = named.group(1) if named else ""
+    _environment(draft, head)
     for value in ("value", "VALUE"):
         if draft.labels.get(value):
             draft.metric(draft.alert_name or "value", draft.labels[value])
     return True
 
 
-_DD_HEAD = re.compile(r"^\s*\[(Triggered|Recovered|Warn|Re-Triggered|No Data|Alert|Renotify)(?: on ([^\]]{1,200}))?\]"
-                      r"\s*(?:\[(P[1-5])\]\s*)?(.{0,200})$", re.IGNORECASE)
+_DD_HEAD = re.compile(r"^\s*(?::[\w+-]{1,30}:\s*)?\*?\[(Triggered|Recovered|Warn|Re-Triggered|No Data|Alert|Renotify)"
+                      r"(?: on ([^\]]{1,200}))?\]"
+                      r"\s*(?:\[(P[1-5])\]\s*)?(.{0,200}?)\*?\s*$", re.IGNORECASE)
+
+
+# Datadog's Slack message: ":red_circle: *Triggered: [P1] Error rate high on checkout-service*"
+_DD_SLACK = re.compile(r"^\s*(?::[\w+-]{1,30}:\s*)?\*?(Triggered|Recovered|Warn|Re-Triggered|No Data)\s*:\s*"
+                       r"(?:\[(P[1-5])\]\s*)?(.{1,200}?)\*?\s*$")
+
+
+def datadog_slack(head: str, first: str, draft: Draft) -> bool:
+    hit = _DD_SLACK.match(first)
+    if hit is None or "datadog" not in head[:4000].lower():
+        return False
+    draft.source = "datadog"
+    draft.status, draft.alert_name = hit.group(1).lower(), hit.group(3).strip()
+    if hit.group(2):
+        draft.label("priority", hit.group(2))
+    _fields(head, draft)
+    for tag in re.finditer(r"(?<![\w/])(service|host|env|kube_deployment|kube_namespace|device):([\w./-]{1,100})",
+                           head):
+        draft.label(tag.group(1), tag.group(2))
+    draft.set(resource=draft.labels.get("service") or draft.labels.get("kube_deployment") or draft.labels.get("host"))
+    _environment(draft)
+    return True
+
+
+# Google Cloud Monitoring's e-mail: "Incident #0.x is open for project p", "Policy:", "Resource: type name (...)"
+_GCP_INCIDENT = re.compile(r"(?i)\bincident #?[\w.-]{1,80} (?:is|has been|was) (open|opened|closed|resolved)\b"
+                           r"(?: for project ([\w-]{1,80}))?")
+_GCP_RESOURCE = re.compile(r"(?im)^resource:\s*(?:[a-z_]{2,60}\s+)?([\w./-]{2,200})")
+
+
+def gcp_mail(head: str, first: str, draft: Draft) -> bool:
+    incident = _GCP_INCIDENT.search(head[:4000])
+    if incident is None or not ("google" in head[:1000].lower() or "policy:" in head.lower()):
+        return False
+    draft.source = "gcp-monitoring"
+    draft.status = "resolved" if incident.group(1).lower() in ("closed", "resolved") else "open"
+    _fields(head, draft)
+    draft.alert_name = draft.labels.get("policy") or draft.labels.get("policy_name") or ""
+    resource = _GCP_RESOURCE.search(head)
+    draft.resource = resource.group(1) if resource else ""
+    draft.label("project", incident.group(2))
+    _environment(draft)
+    return True
+
+
+# Kibana's rule action text: "Elasticsearch query rule 'payment-gateway ERROR logs' is active:"
+_KIBANA_RULE = re.compile(r"^\W{0,4}(?:[\w ]{0,40}?)\brule '([^'\n]{1,200})' (?:is (active|recovered)|has been "
+                          r"(recovered))", re.IGNORECASE)
+
+
+def kibana_rule(head: str, first: str, draft: Draft) -> bool:
+    hit = _KIBANA_RULE.match(first)
+    if hit is None:
+        return False
+    draft.source = "kibana"
+    draft.alert_name = hit.group(1)
+    draft.status = "firing" if (hit.group(2) or "").lower() == "active" else "resolved"
+    _fields(head, draft)
+    named = re.match(r"([a-z][\w-]{1,80}[a-z0-9])\s", draft.alert_name)
+    service = re.search(r"\[([a-z][\w-]{1,80})\]", head)
+    draft.resource = (service.group(1) if service else "") or (named.group(1) if named else "")
+    return True
 
 
 # "[P1] Triggered on {host:web-1}: Disk usage high" / "[P2] Recovered: title"
@@ -193,6 +275,17 @@ def host_checks(head: str, first: str, draft: Draft) -> bool:
         draft.status = "resolved" if nagios.group(1).upper() == "RECOVERY" else "problem"
         draft.label("state", nagios.group(5))
         _fields(head, draft, labels=False)
+        return True
+    if ("checkmk" in lowered or "check_mk" in lowered) and re.search(r"(?im)^state:\s", head):
+        # Checkmk's notification: Host, Service, "State: OK -> CRIT", Output, Host tags
+        draft.source = "checkmk"
+        _fields(head, draft)
+        host = draft.labels.get("host", "")
+        draft.resource = host.split(" (", 1)[0].strip()
+        draft.alert_name = draft.labels.get("service") or "host down"
+        state = draft.labels.get("state", "").split("->")[-1].strip()
+        draft.status = "resolved" if state.upper() in ("OK", "UP") else "problem"
+        draft.label("state", state)
         return True
     zabbix = _ZABBIX.match(first) if "zabbix" in lowered or "trigger" in lowered else None
     if zabbix is None:
@@ -561,7 +654,9 @@ def security(head: str, first: str, draft: Draft) -> bool:
         draft.label("priority", next((h.group(1) for h in falco if level_of(h.group(1)) == worst), ""))
         _fields(head, draft)
         rule = draft.labels.get("rule")
-        draft.set(alert_name=rule or (falco[0].group(2).split(" (", 1)[0] if falco else ""))
+        # the message without its field list: "Symlinks created over sensitive files | target=/etc/shadow …"
+        message = re.split(r" \(| \| | [a-z_.]{2,30}=", falco[0].group(2), maxsplit=1)[0].strip() if falco else ""
+        draft.set(alert_name=rule or message)
         fields = dict(_KV.findall(head) and [(h.group(1), h.group(3) or h.group(2) or "") for h in _KV.finditer(head)])
         draft.set(resource=(fields.get("k8s.pod") or fields.get("k8s.pod.name") or fields.get("k8s_pod_name")
                             or fields.get("container") or fields.get("container.name") or fields.get("container_name")
@@ -598,8 +693,10 @@ def security(head: str, first: str, draft: Draft) -> bool:
         repo = re.search(r"\b(?:in|repository|repo)\s+`?([A-Za-z0-9][\w.-]{0,60}/[\w.-]{1,100})", head)
         kind = re.search(r"(?i)([\w -]{1,60}?(?:key|token|secret|password|credential)s?)\s+(?:detected|found|leaked|"
                          r"exposed)", head)
-        draft.set(resource=draft.labels.get("repository") or (repo.group(1) if repo else ""),
-                  alert_name=draft.labels.get("secret_type") or (kind.group(1).strip() if kind else "secret detected"))
+        draft.set(resource=draft.labels.get("file") or draft.labels.get("path") or draft.labels.get("repository")
+                  or (repo.group(1) if repo else ""),
+                  alert_name=draft.labels.get("secret_type") or draft.labels.get("ruleid") or draft.labels.get("rule")
+                  or (kind.group(1).strip() if kind else "secret detected"))
         return True
     if "dependabot" in lowered or re.search(r"\bGHSA-[\w]{4}-[\w]{4}-[\w]{4}\b", head):
         draft.source = "dependabot"
@@ -963,10 +1060,24 @@ def header_name(head: str) -> str:
     return next((found[key] for key in _NAME_KEYS if key in found), "")
 
 
+# a notification whose head says it is over: "*Resolved:* Incident on …", a status page's "Resolved - …"
+_OVER_HEAD = re.compile(r"^\s*(?::[\w+-]{1,30}:\s*)*[*_\[]{0,3}(resolved|recovered)\b[*_\]]{0,3}\s*[:\-–—]",
+                        re.IGNORECASE)
+
+
+def status_of_head(head: str) -> str:
+    """'resolved' when the first lines announce the end of an incident, else ''."""
+    lines = [line for line in head[:3000].splitlines() if line.strip()][:4]
+    return "resolved" if any(_OVER_HEAD.match(line) for line in lines) else ""
+
+
 ADAPTERS: tuple[Callable[[str, str, Draft], bool], ...] = (
     alertmanager,
     grafana_text,
     cloudwatch_mail,
+    datadog_slack,
+    gcp_mail,
+    kibana_rule,
     paging,
     host_checks,
     datadog,

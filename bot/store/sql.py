@@ -1278,22 +1278,31 @@ class SQLStore:
 
     def claim_flight(self, key: str, owner: str, now: float, lease: float, stale_before: float | None = None) -> bool:
         """True when `owner` may ask the model for `key`: nobody else is, or their lease ran out, or their
-        replica's heartbeat is older than `stale_before` (it died asking)."""
+        replica's heartbeat is older than `stale_before` (it died asking).
 
-        def build() -> Any:
-            free = flights.c.expires_at <= B("now")
+        The database picks one winner among replicas claiming at once: a lapsed holder's row is deleted, then
+        the claim is an INSERT of the unique key that does nothing on a conflict. A concurrent claimant's
+        INSERT waits for the winner's commit and then finds its row. (Deciding inside ON CONFLICT DO UPDATE
+        WHERE instead is unsafe: that condition's subqueries read the snapshot the statement started with,
+        from before the winner committed.)
+        """
+        f = flights.c
+
+        def lapsed() -> Any:
+            gone = f.expires_at <= B("now")
             if stale_before is not None:
-                free = or_(free, _dead(flights.c.owner, B("stale")))
-            stmt = self.dialect.insert(flights)
-            return stmt.on_conflict_do_update(
-                index_elements=[flights.c.key],
-                set_={"owner": stmt.excluded.owner, "expires_at": stmt.excluded.expires_at}, where=free,
-            ).returning(flights.c.key)
+                gone = or_(gone, _dead(f.owner, B("stale")))
+            return delete(flights).where(f.key == B("key"), gone)
 
-        prepared = self.q(build, keys=("key", "owner", "expires_at"), variant=stale_before is None)
+        def take() -> Any:
+            return self.dialect.insert(flights).on_conflict_do_nothing(index_elements=[f.key]).returning(f.key)
+
         extra = {} if stale_before is None else {"stale": stale_before}
         with self._tx() as tx:
-            return tx.one(prepared, key=key, owner=owner, expires_at=now + lease, now=now, **extra) is not None
+            tx.run(self.q(lapsed, variant=stale_before is None), key=key, now=now, **extra)
+            taken = tx.one(self.q(take, keys=("key", "owner", "expires_at")), key=key, owner=owner,
+                           expires_at=now + lease)
+        return taken is not None
 
     def end_flight(self, key: str, owner: str) -> None:
         with self._tx() as tx:

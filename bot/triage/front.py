@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import structlog
 
 from bot.card import TriageCard
 from bot.identity import fingerprint as text_fingerprint
-from bot.reading import Link, Reading, read
+from bot.reading import Link, Read, Reading, read
 from bot.triage.evidence import Evidence
 from bot.triage.heuristics import analyse, card_of
 from bot.triage.normalize import normalize, truncate
@@ -17,6 +19,7 @@ from bot.triage.redact import redact
 # Redaction reads this many times the kept size before the text is cut to size: a secret whose start falls
 # in the part truncation drops (a PEM block's BEGIN line) is still recognised and masked in what is kept.
 REDACT_SPAN = 4
+log = structlog.get_logger()
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,15 @@ def prepare_redacted(clean: Redacted, identify: Callable[[str], str] = text_fing
     """The front stage after `redacted_text`: identify, read and pre-screen the cleaned text."""
     text = clean.text
     # reading never fails a triage: an unknown shape is the generic reading
-    taken = read(text)
-    analysis = analyse(text, taken=taken)
+    try:
+        taken = read(text)
+        analysis = analyse(text, taken=taken)
+    except Exception:  # a rule's own fault must not lose the alert: the generic card, for a person to read
+        log.exception("prescreen_failed", chars=len(text))
+        taken = Read(reading=Reading())
+        analysis = analyse("", taken=taken)
+        note = "the gateway's rules failed on this text; read it yourself"
+        analysis = replace(analysis, evidence=replace(analysis.evidence, review=(*analysis.evidence.review, note)))
     return Prepared(
         text=text,
         input_hash=clean.digest,

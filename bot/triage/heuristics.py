@@ -33,7 +33,7 @@ _GENERIC_STEPS_FACTOR = 0.8
 # At or above this share of undecodable bytes the input is binary, not an alert.
 _BINARY_SHARE = 0.3
 _RESOLVED_STATES = frozenset({"resolved", "ok", "recovered", "up", "closed", "incident.resolved", "close",
-                              "resolve", "inactive", "deactivated"})
+                              "resolve", "inactive", "deactivated", "insufficient_data"})
 # "Users affected: 1,204" is a count field (Sentry, APMs), not a statement that every user is affected
 _COUNT_FIELD = re.compile(r"(?i)\b(users|customers|sessions) (?:affected|impacted):[ \t]{0,5}([\d,]{1,12})")
 _RUNTIMES = frozenset({"java", "python", "go", "node", "dotnet", "logback", "log4j", "sentry"})
@@ -97,13 +97,16 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
     found = rs.match(prepared)
     matched_ids = frozenset(rs.rules[index].id for index in found)
 
-    category, scores, subject = _categorise(rs, found, reading.source)
+    category, scores, subject = _categorise(rs, found, reading.source, reading.alert_name, reading.resource)
     if category == "unknown" and reading.people_text and reading.resource:
         # a person reporting trouble with a feature of the product: the service's own behaviour
         category, subject = "app", "Customer-reported problem"
     if rs.source_votes.get(reading.source, ("",))[0] == "unknown":
-        # a tool outside the categories (cost anomalies): say so rather than guess from its words
-        category, subject = "unknown", "Cost anomaly" if "cost" in reading.source else subject
+        # spend is the platform's to explain: the storage and database services' spend is the data platform's,
+        # the rest (compute, network) the infrastructure's
+        category = "data" if _DATA_SPEND.search(text[:20_000]) else "infra"
+        subject = "Cost anomaly" if "cost" in reading.source else subject
+        scores = {**scores, category: max(scores.get(category, 0.0), rs.unknown_below)}
     binary = undecodable_share(text)
     if binary >= _BINARY_SHARE:
         # a few words that survive in binary noise are not evidence of anything
@@ -113,7 +116,8 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
     # *what* happened but says nothing about how bad it is: infer severity from the message only.
     severity_text, severity_found = prepared, found
     if "falco" in matched_ids:
-        reduced = strip_event_fields(text)
+        # the rule's own name says what happened as much as its message does
+        reduced = f"{strip_event_fields(text)}\n{reading.alert_name}"
         severity_text = rs.prepare(reduced)
         severity_found = rs.match(severity_text)
     severity_ids = frozenset(rs.rules[index].id for index in severity_found)
@@ -207,6 +211,8 @@ _SENDERS: dict[str, tuple[str, ...]] = {
     "sentry": ("sentry",), "pingdom": ("pingdom",), "uptimerobot": ("uptimerobot",),
     "betterstack": ("betterstack", "better stack", "betteruptime"), "statuscake": ("statuscake",),
     "checkly": ("checkly",), "okta": ("okta",), "grafana": ("grafana",),
+    # a Kibana rule matched log lines: the search engine that ran the query is not the subject
+    "kibana": ("kibana", "elasticsearch query", "es query"),
 }
 # Senders whose name may be the subject too (an alert about Prometheus itself): only links to their UI are masked.
 _SENDER_URLS: dict[str, tuple[str, ...]] = {"alertmanager": ("alertmanager", "prometheus"), "grafana": ("grafana",)}
@@ -231,6 +237,8 @@ def mask_sender(text: str, source: str) -> str:
 
 _ACTIVE_STATES = frozenset({"alarm", "firing", "triggered", "open", "fired", "activated", "alerting", "down",
                             "incident.triggered", "trigger", "create", "re-triggered"})
+_FINDING_TOOLS = frozenset({"guardduty", "securityhub", "access-analyzer", "macie", "inspector2", "wazuh", "auditd",
+                            "falco"})
 _METRIC_ALARM_TOOLS = frozenset({"cloudwatch", "azure-monitor", "gcp-monitoring", "grafana", "alertmanager",
                                  "datadog", "newrelic"})
 
@@ -246,6 +254,58 @@ _SHORT_OF_ALL = re.compile(
     r"|available|in service|serving)\b",
     re.IGNORECASE,
 )
+
+
+# "UnHealthyHostCount is 8 of 8", "Probe servers reporting DOWN: ... (7/7)", "418 of 418 orders failed",
+# "0/4 available": every instance or request of a whole failing, counted by the tool that watches it
+_BAD_WORDS = (r"(?:unhealthy(?:hostcount|host count|targets?|hosts?)?|down|failed|failing|unreachable|offline"
+              r"|not ready|errored|rejected|timed out|timing out)")
+_GOOD_WORDS = r"(?:healthy|available|ready|up|running|in service|serving|reachable)"
+_ALL_BAD = re.compile(
+    r"\b(\d{1,5}) ?(?:of|out of|/) ?(\d{1,5})\b[^\n.;]{0,40}?\b" + _BAD_WORDS + r"\b"
+    r"|\b" + _BAD_WORDS + r"\b[^\n.;]{0,80}?\b(\d{1,5}) ?(?:of|out of|/) ?(\d{1,5})\b",
+    re.IGNORECASE,
+)
+_NONE_GOOD = re.compile(
+    r"\b0 ?(?:of|out of|/) ?(\d{1,5}) (?:[a-z]+ ){0,2}(?:are |is )?" + _GOOD_WORDS + r"\b"
+    r"|\b(?:healthy|available|ready)(?: hosts?| targets?| replicas?| pods?| backends?)?[ :=]{1,3}0 ?(?:of|/) ?"
+    r"(\d{1,5})\b",
+    re.IGNORECASE,
+)
+
+
+_CUSTOMER_PATH = re.compile(
+    r"(?<![a-z])(?:customers?|users?|checkout|storefront|orders?|payments?|log ?ins?|sign[- ]?ins?|carts?|purchases?"
+    r"|bookings?|frontend|web)(?![a-z])", re.IGNORECASE
+)
+
+
+# kubectl's table of a workload with none of its replicas ready: "deployment.apps/payments-gateway   0/4   4   0"
+_NONE_READY_ROW = re.compile(r"^(?:deployment|statefulset|replicaset)\.apps/\S{1,200}\s+0/(\d{1,5})\s", re.MULTILINE)
+
+
+_DATA_SPEND = re.compile(
+    r"(?i)service:\s*(?:amazon |aws |google |azure )?(?:simple storage|s3\b|rds\b|relational database|redshift"
+    r"|dynamodb|aurora|bigquery|cloud sql|cloud storage|cosmos|sql database|storage)"
+)
+
+
+def all_failing(text: str) -> str:
+    """The count that shows every member of a whole failing ('8 of 8 unhealthy', '0 of 4 available'), or ''."""
+    head = text[:20_000]
+    row = _NONE_READY_ROW.search(head)
+    if row is not None and int(row.group(1)) >= 2:
+        return f"0 of {row.group(1)} ready"
+    for hit in _ALL_BAD.finditer(head):
+        bad, whole = (hit.group(1), hit.group(2)) if hit.group(1) else (hit.group(3), hit.group(4))
+        if int(whole) >= 2 and int(bad) == int(whole):
+            return f"{bad} of {whole} failing"
+    for hit in _NONE_GOOD.finditer(head):
+        whole = hit.group(1) or hit.group(2)
+        # the scheduler's "0/9 nodes are available" speaks of one pod's placement, not of the nodes' health
+        if int(whole) >= 2 and "nodes are available" not in hit.group(0).lower():
+            return f"0 of {whole} available"
+    return ""
 
 
 def error_share(text: str) -> float | None:
@@ -279,8 +339,14 @@ def _from_reading(
     if healthy is not None and healthy.value == 0:
         found = Signal("P0", 0.7, "no healthy backends left", f"{healthy.name} = 0", "reading_healthy")
         return "P0", "reading", 0.7, found
+    whole = all_failing(text)
+    if whole:
+        found = Signal("P0", 0.65, "every instance of the whole failing", whole[:60], "all_failing")
+        return "P0", "reading", 0.65, found
     failing = error_share(text) if ids & {"http_5xx", "error_rate"} else None
-    if failing is not None and failing >= rs.thresholds.get("error_rate_p0_percent", 90.0):
+    # a third of the requests of what customers use failing is customers failing now; elsewhere nearly all
+    p0_share = rs.thresholds.get("error_rate_p0_percent", 90.0) if _CUSTOMER_PATH.search(text[:20_000]) else 90.0
+    if failing is not None and failing >= p0_share:
         found = Signal("P0", 0.65, "nearly every request failing", f"{failing:g} %", "error_rate_p0")
         return "P0", "reading", 0.65, found
     if "cost" in reading.source and reading.metrics and reading.metrics[0].value is not None:
@@ -296,6 +362,10 @@ def _from_reading(
             and reading.status.lower() in _ACTIVE_STATES):
         found = Signal("P2", 0.5, "a monitored threshold crossed", reading.alert_name[:60] or "alarm", "alarm")
         return "P2", "inferred", 0.5, found
+    if label is None and signal is None and reading.source in _FINDING_TOOLS:
+        # a security tool raised a finding and said no more: someone should look today
+        found = Signal("P2", 0.5, "a security tool's finding", reading.alert_name[:60] or reading.source, "finding")
+        return "P2", "inferred", 0.5, found
     return severity, basis, confidence, signal
 
 
@@ -306,6 +376,11 @@ def _probe_locations(reading: Reading) -> int:
     return len([part for part in places.split(",") if part.strip()])
 
 
+# a name part that marks a resource, cluster or namespace as outside production (dev-eks-01, staging-previews)
+_SCOPE_PARTS = frozenset({"staging", "stg", "dev", "sandbox", "sbx", "qa", "uat", "nonprod", "preview", "previews",
+                          "test", "tests", "testdata", "fixtures", "fixture", "mocks", "lab", "demo"})
+# an alert its tool marks as a test ("[TEST] cluster red", "Test alert from the integration")
+_TEST_ALERT = re.compile(r"^\W{0,3}(?:\[test\]|test:|test alert|test notification|this is a test)", re.IGNORECASE)
 _NOT_PRODUCTION = frozenset({"staging", "stage", "stg", "dev", "development", "test", "testing", "qa", "sandbox",
                              "preview", "nonprod", "non-prod", "uat", "ci"})
 # a resource named for its environment by a last name part (func-invoice-dev, orders-staging): not production
@@ -328,6 +403,17 @@ def _scope(reading: Reading, signal: Signal | None) -> Signal | None:
     name = reading.resource.lower().strip()
     if name and "/" not in name and re.split(r"[-_]", name)[-1] in _SCOPE_SUFFIX:
         return Signal("P3", 0.6, "not production", f"resource {reading.resource}", "environment")
+    if _TEST_ALERT.match(reading.alert_name):
+        return Signal("P3", 0.6, "a test alert", reading.alert_name[:60], "environment")
+    scoped = [reading.resource, *(value for key, value in reading.labels.items()
+                                  if key.lower() in ("cluster", "namespace", "env", "environment", "scope", "tags",
+                                                     "host_tags", "criticality", "site"))]
+    for value in scoped:
+        # a domain's last part is its top-level domain (docs.example.dev is a public site)
+        core = value.lower().rsplit(".", 1)[0] if re.search(r"\.[a-z]{2,12}$", value.lower()) else value.lower()
+        parts = set(re.split(r"[-_.:/, ]", core))
+        if parts & _SCOPE_PARTS and not parts & {"prod", "production", "prd"}:
+            return Signal("P3", 0.6, "not production", value[:60], "environment")
     if signal is not None and signal.rule == "cert_expiry" and signal.severity in ("P2", "P3"):
         return signal
     return _posture(reading)
@@ -419,11 +505,32 @@ def _evidence(
 
 
 # --- category -----------------------------------------------------------------------------------------
-def _categorise(rs: RuleSet, found: dict[int, str], source: str = "") -> tuple[str, dict[str, float], str]:
+# Alert names of the Kubernetes monitoring mixins name the object they watch first: a StatefulSet that runs a
+# database, a node's disk or an API server's certificate are still the platform's objects.
+_PLATFORM_ALERT = re.compile(
+    r"^(?:Kube(?!rnetes)[A-Z]|Kubelet|Kubernetes[A-Z]|Node(?!JS|js)[A-Z]|Prometheus[A-Z]|Alertmanager[A-Z]"
+    r"|CoreDNS|Etcd[A-Z]|ConfigReloader|Watchdog$|TargetDown$|CPUThrottlingHigh$)"
+)
+_PLATFORM_ALERT_WEIGHT = 6.0
+
+
+def _categorise(
+    rs: RuleSet, found: dict[int, str], source: str = "", alert_name: str = "", resource: str = ""
+) -> tuple[str, dict[str, float], str]:
     scores: dict[str, float] = {}
     best_rule: dict[str, Rule] = {}
     strongest: dict[str, float] = {}
     vote = rs.source_votes.get(source)
+    if vote is None and source in ("alertmanager", "grafana", "") and _PLATFORM_ALERT.match(alert_name):
+        vote = ("infra", _PLATFORM_ALERT_WEIGHT)
+    if alert_name and not _PLATFORM_ALERT.match(alert_name):
+        # the alert's own name says what it watches; the prose around it only explains: its words count twice
+        # without the names in it: a host called db-backup-01 is not a database
+        named = re.sub(r"\S*\d\S*", " ", alert_name[:200].replace(resource, " ") if resource else alert_name[:200])
+        for index in rs.match(rs.prepare(named)):
+            rule = rs.rules[index]
+            if rule.category is not None and rule.weight > 0:
+                scores[rule.category] = scores.get(rule.category, 0.0) + rule.weight
     if vote is not None:
         # the tool that wrote the text says what kind of thing it watches (a GuardDuty finding is security)
         scores[vote[0]] = vote[1]

@@ -30,7 +30,7 @@ from bot.store.leases import new_replica_id
 from bot.triage.cost import estimate_cost
 from bot.triage.errors import InputError, ModelError
 from bot.triage.evidence import check_answer
-from bot.triage.flight import SharedFlight
+from bot.triage.flight import FlightWaitExpired, SharedFlight
 from bot.triage.front import Prepared, Redacted, cache_key, prepare, prepare_redacted, redacted_text
 from bot.triage.front_cache import FrontCache
 from bot.triage.memo import Memo
@@ -136,7 +136,8 @@ class TriageService:
         self._spent_read = 0.0
         # Replicas sharing a store make one model call per input between them (None: this process is alone).
         self.flight = SharedFlight(store, replica or new_replica_id(), lease=settings.deadline + 5.0,
-                                   replica_lease=settings.replica_lease, clock=clock) if store.shared else None
+                                   replica_lease=settings.replica_lease, clock=clock,
+                                   monotonic=monotonic) if store.shared else None
         # A candidate answering a sample of live triages in the background (bot/shadow), set by the wiring.
         self.shadow: ShadowRunner | None = None
         self._front = FrontCache()
@@ -411,7 +412,12 @@ class TriageService:
         """Ask the model, unless another replica already is: then serve its answer from the shared cache."""
         if self.flight is None:
             return await self._ask_model(prepared, tier, budget, key, started, memory, context)
-        landed = await self.flight.lead_or_wait(key)
+        try:
+            landed = await self.flight.lead_or_wait(key, until=started + self.settings.deadline)
+        except FlightWaitExpired:
+            # The other replica's call is still going: this request's deadline has come all the same.
+            self.metrics.errors.labels("deadline").inc()
+            return self._heuristic(prepared, "deadline")
         if landed is not None:
             self.metrics.cache_hits.inc()
             return Outcome(landed.card, landed.meta.engine, landed.meta.model, cached=True)

@@ -22,8 +22,16 @@ _EXPIRY = re.compile(
     r"|(\d+(?:\.\d+)?)\s*(days?|hours?)\s+(?:left|remaining|until|before)",
 )
 _FILL = re.compile(
-    r"(?:fill|run out|exhaust)\w*\W+(?:\w+\W+){0,4}?(?:in|within)\W+(\d+(?:\.\d+)?)\s*(hours?|h|days?|d|minutes?|min)\b"
+    r"(?:fill|run out|exhaust)\w*\W+(?:\w+\W+){0,4}?(?:in|within)\W+(?:the\s+next\s+)?(\d+(?:\.\d+)?)\s*"
+    r"(hours?|h|days?|d|minutes?|min)\b"
 )
+
+# "only 2.1% available inodes left", "4% free space remaining": the share of a capacity still left
+_LEFT_SHARE = re.compile(
+    r"(\d{1,3}(?:\.\d{1,3})?)\s?%\s(?:of\s)?(?:[a-z]+\s){0,2}?(?:left|remaining|free|available)\b"
+)
+_CAPACITY_WORDS = ("disk", "filesystem", "file system", "inode", "space", "storage", "volume", "capacity", "quota",
+                   "memory")
 
 
 @dataclass(frozen=True)
@@ -136,6 +144,12 @@ def numeric_signals(rs: RuleSet, ids: frozenset[str], lowered: str, measured: fl
             else:
                 severity = "P3"
             signals.append(Signal(severity, 0.7, "certificate expiry horizon", f"{days:g} days", "cert_expiry"))
+    if "%" in lowered and any(word in lowered for word in _CAPACITY_WORDS):
+        shares = [float(hit.group(1)) for hit in _LEFT_SHARE.finditer(lowered[:20_000])]
+        left = min(shares) if shares else None
+        if left is not None and left <= limits.get("capacity_left_p2_percent", 15.0):
+            severity = "P1" if left <= limits.get("capacity_left_p1_percent", 5.0) else "P2"
+            signals.append(Signal(severity, 0.6, "capacity nearly used up", f"{left:g} % left", "capacity_left"))
     fill = _FILL.search(lowered) if ("fill" in lowered or "run out" in lowered or "exhaust" in lowered) else None
     if fill is not None:
         number, unit = float(fill.group(1)), fill.group(2)

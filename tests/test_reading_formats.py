@@ -1,0 +1,134 @@
+"""Formats read as their tools write them, the impact counts they state, and both bounded on hostile text."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.reading import read
+from bot.reading.texts import status_of_head
+from bot.triage.heuristics import all_failing, heuristic_card
+
+
+def test_an_aws_eventbridge_event_names_its_service_type_and_resource() -> None:
+    event = {"version": "0", "detail-type": "Access Analyzer Finding", "source": "aws.access-analyzer",
+             "region": "eu-west-1", "detail": {"status": "ACTIVE", "resourceType": "AWS::S3::Bucket",
+                                               "resource": "arn:aws:s3:::ledger-exports", "isPublic": True}}
+    reading = read(json.dumps(event)).reading
+    assert (reading.source, reading.alert_name, reading.resource) == (
+        "access-analyzer", "Access Analyzer Finding", "ledger-exports")
+    assert heuristic_card(json.dumps(event)).category == "security"
+
+
+def test_a_splunk_webhook_names_the_saved_search() -> None:
+    payload = {"search_name": "Brute force then success", "results_link": "https://splunk.example.org/x",
+               "result": {"host": "bastion-2", "count": "912", "_time": "2025-01-01"}}
+    reading = read(json.dumps(payload)).reading
+    assert (reading.source, reading.alert_name, reading.resource) == ("splunk", "Brute force then success",
+                                                                      "bastion-2")
+
+
+def test_google_cloud_monitoring_mail_names_the_policy_and_the_resource() -> None:
+    text = ("From: Google Cloud Alerting <alerting-noreply@google.com>\nSubject: [ALERT] queue age\n\n"
+            "Incident #0.abc is open for project shop-prod\n\nPolicy: Queue age (orders)\n"
+            "Resource: pubsub_subscription orders-sub (project shop-prod)\n")
+    reading = read(text).reading
+    assert (reading.source, reading.alert_name, reading.resource, reading.status) == (
+        "gcp-monitoring", "Queue age (orders)", "orders-sub", "open")
+
+
+def test_a_kibana_rule_action_names_the_rule_and_the_service() -> None:
+    reading = read("*Log threshold rule 'cart-api ERROR logs' is active:*\n- Value: 4\n"
+                   "2025-01-01T00:00:00Z ERROR [cart-api] timeout\n").reading
+    assert (reading.source, reading.alert_name, reading.resource, reading.status) == (
+        "kibana", "cart-api ERROR logs", "cart-api", "firing")
+
+
+def test_datadog_in_slack_markup_is_read_as_datadog() -> None:
+    reading = read(":red_circle: *Triggered: [P2] Queue depth high on billing-worker*\nscope service:billing-worker\n"
+                   "<https://app.datadoghq.com/monitors/1|View>").reading
+    assert (reading.source, reading.status, reading.labels.get("priority")) == ("datadog", "triggered", "P2")
+
+
+@pytest.mark.parametrize("head", [":white_check_mark: *Resolved:* Incident on docs was resolved automatically.",
+                                  "Checkout outage\n\nResolved - This incident has been resolved.",
+                                  "*Recovered: Disk usage high on db-2*"])
+def test_a_head_announcing_the_end_is_resolved(head: str) -> None:
+    assert status_of_head(head) == "resolved"
+    assert heuristic_card(head).severity == "P3"
+
+
+@pytest.mark.parametrize("head", ["Resolved tickets this week: 14", "Investigating - checkout errors"])
+def test_a_head_that_does_not_announce_the_end_is_not_resolved(head: str) -> None:
+    assert status_of_head(head) == ""
+
+
+@pytest.mark.parametrize("text", ["UnHealthyHostCount for target group tg-web is 6 of 6.",
+                                  "Probe servers reporting DOWN: Paris, Tokyo, Ohio (3/3)",
+                                  "312 of 312 orders failed in the last minute",
+                                  "0 of 5 replicas are available",
+                                  "deployment.apps/api   0/3     3            0           9d"])
+def test_every_member_of_a_whole_failing_is_read(text: str) -> None:
+    assert all_failing(text)
+
+
+@pytest.mark.parametrize("text", ["2 of 6 hosts unhealthy", "1 of 1 pod not ready", "0/9 nodes are available: "
+                                  "3 Insufficient memory", "5 of 6 hosts reporting normally"])
+def test_part_of_a_whole_or_a_single_member_is_not_everything_failing(text: str) -> None:
+    assert not all_failing(text)
+
+
+@given(st.text(max_size=2000))
+@settings(max_examples=200, deadline=None)
+def test_the_counts_and_heads_never_fail(text: str) -> None:
+    assert isinstance(all_failing(text), str)
+    assert status_of_head(text) in ("", "resolved")
+
+
+@pytest.mark.parametrize("text", [" " * 1_000_000, "8 of " * 200_000, "unhealthy " * 100_000 + "1 of 1",
+                                  "*Resolved" * 100_000, "Incident #1 is open " * 50_000,
+                                  "rule '" + "a" * 1_000_000, '{"search_name": "' + "b" * 1_000_000 + '"}'])
+def test_the_counts_and_formats_are_bounded_on_a_megabyte(text: str) -> None:
+    started = time.monotonic()
+    all_failing(text)
+    status_of_head(text)
+    read(text)
+    assert time.monotonic() - started < 5.0
+
+
+def test_the_worst_of_several_events_is_the_reading() -> None:
+    lines = [{"output": "10:00:00: Notice Shell spawned (container_name=web k8s_pod=web-1)", "priority": "Notice",
+              "rule": "Shell spawned"},
+             {"output": "10:00:02: Critical Dropped binary ran (container_name=web k8s_pod=web-1)",
+              "priority": "Critical", "rule": "Drop and execute new binary in container"}]
+    taken = read("\n".join(json.dumps(line) for line in lines))
+    assert (taken.reading.alert_name, taken.reading.labels["priority"], taken.reading.resource) == (
+        "Drop and execute new binary in container", "Critical", "web-1")
+    assert len(taken.reading.events) == 2
+    assert heuristic_card("\n".join(json.dumps(line) for line in lines)).severity == "P0"
+
+
+def test_a_text_falco_line_is_named_without_its_fields() -> None:
+    line = ("2024-09-25T09:30:57.29+0000: Warning Symlinks created over sensitive files | target=/etc/shadow "
+            "evt_type=symlinkat user=root")
+    assert read(line).reading.alert_name == "Symlinks created over sensitive files"
+
+
+def test_an_e_mail_is_read_by_its_subject() -> None:
+    text = ("From: nagios@mon.example.org\nSubject: ** PROBLEM Service Alert: db-7/Disk Usage is CRITICAL **\n\n"
+            "Service: Disk Usage\nHost: db-7\nState: CRITICAL\n")
+    reading = read(text).reading
+    assert (reading.source, reading.resource, reading.alert_name) == ("nagios", "db-7", "Disk Usage")
+
+
+def test_a_checkmk_notification_names_host_service_and_state() -> None:
+    text = ("Checkmk notification\nHost:     build-3 (build-3.lab.example.org)\nService:  Filesystem /\n"
+            "State:    OK -> CRIT\nHost tags: site:lab, criticality:test\n")
+    reading = read(text).reading
+    assert (reading.source, reading.resource, reading.alert_name, reading.status) == (
+        "checkmk", "build-3", "Filesystem /", "problem")
+    assert heuristic_card(text).severity == "P3"
