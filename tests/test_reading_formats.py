@@ -132,3 +132,54 @@ def test_a_checkmk_notification_names_host_service_and_state() -> None:
     assert (reading.source, reading.resource, reading.alert_name, reading.status) == (
         "checkmk", "build-3", "Filesystem /", "problem")
     assert heuristic_card(text).severity == "P3"
+
+
+def test_a_leak_report_without_the_tools_name_is_still_a_finding_on_its_file() -> None:
+    text = ("Finding:     key=REDACTED\nSecret:      REDACTED\nRuleID:      github-pat\nFile:        ops/release.sh\n"
+            "Fingerprint: abc:ops/release.sh:github-pat:3\n\n10:14AM WRN leaks found: 1")
+    reading = read(text).reading
+    assert (reading.source, reading.alert_name, reading.resource) == ("gitleaks", "github-pat", "ops/release.sh")
+
+
+def test_a_unit_systemd_restarted_and_started_is_over() -> None:
+    text = ("Mar 14 09:40:12 web-2 systemd[1]: api.service: Main process exited, code=killed, status=9/KILL\n"
+            "Mar 14 09:40:12 web-2 systemd[1]: api.service: Failed with result 'signal'.\n"
+            "Mar 14 09:40:17 web-2 systemd[1]: Started API server.\n")
+    assert read(text).reading.status == "recovered"
+    assert heuristic_card(text).severity == "P3"
+
+
+@pytest.mark.parametrize(("text", "severity"), [("# WARNING: 97% of maxmemory used (policy=noeviction)", "P1"),
+                                                ("disk /data is 91% full on db-3", "P2")])
+def test_a_capacity_nearly_used_up_sets_severity(text: str, severity: str) -> None:
+    assert heuristic_card(text).severity == severity
+
+
+def test_a_trivy_report_names_the_image_and_its_worst_finding() -> None:
+    text = ("registry.example.org/ci/builder:1.2 (debian 12.5)\n=====\nTotal: 2 (UNKNOWN: 0, LOW: 1, MEDIUM: 0, "
+            "HIGH: 0, CRITICAL: 1)\n│ libcurl4 │ CVE-2023-38545 │ CRITICAL │ fixed │ 7.88 │ 7.89 │ curl: overflow │\n")
+    reading = read(text).reading
+    assert (reading.source, reading.resource, reading.alert_name, reading.labels["severity"]) == (
+        "trivy", "builder", "CVE-2023-38545", "critical")
+    assert heuristic_card(text).severity in ("P2", "P3")
+
+
+def test_a_status_page_incident_names_its_component_and_latest_update() -> None:
+    text = ("Checkout API — Partial Outage\n\nResolved - This incident has been resolved.\nJun 11, 15:10 UTC\n\n"
+            "Investigating - We are investigating errors.\nJun 11, 14:08 UTC")
+    reading = read(text).reading
+    assert (reading.source, reading.resource, reading.status) == ("statuspage", "Checkout API", "resolved")
+
+
+def test_an_opensearch_monitor_names_the_monitor_and_trigger() -> None:
+    reading = read("Monitor logs-prod-health just entered alert status. Please investigate the issue.\n"
+                   "  - Trigger: cluster-red\n  - Severity: 1\n").reading
+    assert (reading.source, reading.resource, reading.alert_name) == ("opensearch", "logs-prod-health", "cluster-red")
+
+
+@pytest.mark.parametrize("text", ["a (b)\nTotal: 1 (" + "X: 1, " * 200_000,
+                                  "x — Major Outage\n" + "Update - " * 200_000, "Monitor " + "m" * 1_000_000])
+def test_the_new_formats_are_bounded_on_a_megabyte(text: str) -> None:
+    started = time.monotonic()
+    read(text)
+    assert time.monotonic() - started < 5.0

@@ -660,7 +660,30 @@ def read_payload(value: Any, draft: Draft) -> bool:
     draft.source = "json"
     flat = {k: v for k, v in value.items() if not isinstance(v, dict | list)}
     draft.labels_from(flat)
-    draft.set(alert_name=value.get("alertname") or value.get("title") or value.get("name"),
-              resource=_resource_from({k: str(v) for k, v in flat.items()}))
-    draft.body = "\n".join(f"{k}: {clip(v, 500)}" for k, v in list(flat.items())[:40])
+    nested = _flatten(value)
+    draft.set(alert_name=value.get("alertname") or value.get("title") or value.get("name")
+              or nested.get("rule.name") or nested.get("alert.name") or nested.get("event.name"),
+              resource=_resource_from({k: str(v) for k, v in flat.items()}) or nested.get("host.name")
+              or nested.get("host.hostname") or nested.get("resource.name") or nested.get("service.name"))
+    # an unknown shape is matched on every field it holds, nested ones included, never on its keys alone
+    draft.body = "\n".join(f"{k}: {clip(v, 500)}" for k, v in list(nested.items())[:60])
     return True
+
+
+def _flatten(value: dict[str, Any], prefix: str = "", depth: int = 0) -> dict[str, str]:
+    """A nested object's scalar fields by dotted key ('host.name'), three levels deep, lists of scalars joined."""
+    out: dict[str, str] = {}
+    for key, item in list(value.items())[:80]:
+        name = f"{prefix}{key}"
+        if isinstance(item, dict):
+            if depth < 3:
+                out.update(_flatten(item, f"{name}.", depth + 1))
+        elif isinstance(item, list):
+            scalars = [text_of(x) for x in item[:20] if not isinstance(x, dict | list)]
+            if scalars:
+                out[name] = ", ".join(scalars)
+            elif item and isinstance(item[0], dict) and depth < 3:
+                out.update(_flatten(item[0], f"{name}.", depth + 1))
+        elif item is not None:
+            out[name] = text_of(item)
+    return out

@@ -238,6 +238,62 @@ def kibana_rule(head: str, first: str, draft: Draft) -> bool:
     return True
 
 
+# Trivy's table report: "registry/ci/docs-builder:2024.06 (debian 12.5)", "Total: 3 (… CRITICAL: 1)"
+_TRIVY_HEAD = re.compile(r"^\s*([\w.-]{1,200}(?:/[\w.-]{1,200}){0,6}(?::[\w.-]{1,120})?)"
+                         r" \([a-z]{2,20}[ \w.-]{0,40}\)\s*$")
+_TRIVY_TOTAL = re.compile(r"(?m)^Total: \d{1,7} \(([A-Z]+: \d{1,7}(?:, [A-Z]+: \d{1,7}){0,6})\)")
+
+
+def trivy(head: str, first: str, draft: Draft) -> bool:
+    image, total = _TRIVY_HEAD.match(first), _TRIVY_TOTAL.search(head[:4000])
+    if image is None or total is None:
+        return False
+    draft.source = "trivy"
+    name = image.group(1).rsplit("/", 1)[-1]
+    draft.resource = name.split(":", 1)[0]
+    counts = dict(part.split(": ") for part in total.group(1).split(", "))
+    worst = next((level for level in ("CRITICAL", "HIGH", "MEDIUM", "LOW") if counts.get(level, "0") != "0"), "")
+    draft.label("severity", worst.lower())
+    draft.label("product", "trivy")
+    cve = re.search(r"\b(CVE-\d{4}-\d{3,7}|GHSA-\w{4}-\w{4}-\w{4})\b", head)
+    draft.alert_name = cve.group(1) if cve else "vulnerabilities"
+    return True
+
+
+# OpenSearch Alerting's default message: "Monitor search-prod-health just entered alert status."
+_OPENSEARCH = re.compile(r"(?m)^\s*Monitor ([\w.-]{1,200}) just entered (alert|completed|error) status")
+
+
+def opensearch_monitor(head: str, first: str, draft: Draft) -> bool:
+    hit = _OPENSEARCH.search(head[:3000])
+    if hit is None:
+        return False
+    draft.source = "opensearch"
+    draft.resource = hit.group(1)
+    draft.status = "firing" if hit.group(2) == "alert" else hit.group(2)
+    _fields(head, draft)
+    draft.alert_name = draft.labels.get("trigger") or hit.group(1)
+    return True
+
+
+# A status page's incident: "Webhook Delivery — Major Outage", then "Resolved - …", "Investigating - …" updates
+_STATUS_TITLE = re.compile(r"^\s*(.{2,120}?)\s+[—–-]\s+(Major Outage|Partial Outage|Degraded Performance"
+                           r"|Under Maintenance|Operational)\s*$", re.IGNORECASE)
+_STATUS_UPDATE = re.compile(r"(?m)^(Resolved|Monitoring|Identified|Investigating|Update|Completed|Scheduled) - ")
+
+
+def status_page(head: str, first: str, draft: Draft) -> bool:
+    title = _STATUS_TITLE.match(first)
+    updates = _STATUS_UPDATE.findall(head[:6000])
+    if title is None or not updates:
+        return False
+    draft.source = "statuspage"
+    draft.alert_name = first.strip()
+    draft.resource = title.group(1)
+    draft.status = "resolved" if updates[0] in ("Resolved", "Completed") else updates[0].lower()
+    return True
+
+
 # "[P1] Triggered on {host:web-1}: Disk usage high" / "[P2] Recovered: title"
 _DD_HEAD2 = re.compile(r"^\s*\[(P[1-5])\]\s*(Triggered|Recovered|Warn|Re-Triggered|No Data|Renotify)"
                       r"(?: on \{([^}]{1,200})\})?"
@@ -465,6 +521,10 @@ def uptime(head: str, first: str, draft: Draft) -> bool:
             draft.resource = named.group(3)
     elif name is not None:
         draft.alert_name = name.group(1).strip(" :-")
+    probes = re.search(r"(?i)\b(?:checked from|probe servers? reporting down|down from|locations?)\s*:\s*"
+                       r"([A-Za-z][A-Za-z .,/-]{2,300}?)\s*(?:\(|\.(?:\s|$)|\n|$)", head[:4000])
+    if probes is not None and "checked_from" not in draft.labels:
+        draft.label("checked_from", probes.group(1).strip())
     url = _HOST_URL.search(head)
     draft.set(resource=draft.labels.get("monitor") or draft.labels.get("check") or (url.group(1) if url else "")
               or draft.alert_name)
@@ -683,8 +743,10 @@ def security(head: str, first: str, draft: Draft) -> bool:
         known = {k: v for k, v in draft.labels.items() if v not in ("?", "(none)", "none", "")}
         draft.set(resource=known.get("hostname") or known.get("node") or known.get("exe"))
         return True
-    if "secret scanning" in lowered or "gitleaks" in lowered or "trufflehog" in lowered or "secret detected" in lowered:
-        draft.source = "gitleaks" if "gitleaks" in lowered else "trufflehog" if "trufflehog" in lowered else (
+    leaks = "leaks found" in lowered or ("ruleid:" in lowered and "fingerprint:" in lowered and "secret:" in lowered)
+    if (leaks or "secret scanning" in lowered or "gitleaks" in lowered or "trufflehog" in lowered
+            or "secret detected" in lowered):
+        draft.source = "gitleaks" if "gitleaks" in lowered or leaks else "trufflehog" if "trufflehog" in lowered else (
             "github-secret-scanning" if "github" in lowered or "secret scanning" in lowered else "secret-scanning")
         _fields(head, draft)
         for name in ("repository", "repo"):
@@ -931,6 +993,11 @@ def logs(head: str, first: str, draft: Draft) -> bool:
         program = hit.group(2)
         draft.event(_line_level(hit.group(4)), f"{program}: {hit.group(4)}")
         draft.label("program", program)
+    systemd = [hit.group(4) for hit in syslog if hit.group(2).startswith("systemd")]
+    if systemd and systemd[-1].lstrip().startswith("Started ") and any(
+            "Failed with result" in line or "Main process exited" in line for line in systemd):
+        # systemd restarted the unit and says it started: the failure is over
+        draft.status = "recovered"
     # a PostgreSQL log names its database in the user@db prefix, read below; the full directory only without it
     named = server_resource(server, head) if server and server != "postgresql" else ""
     if named:
@@ -1078,6 +1145,9 @@ ADAPTERS: tuple[Callable[[str, str, Draft], bool], ...] = (
     datadog_slack,
     gcp_mail,
     kibana_rule,
+    trivy,
+    opensearch_monitor,
+    status_page,
     paging,
     host_checks,
     datadog,

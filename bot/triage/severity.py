@@ -30,6 +30,10 @@ _FILL = re.compile(
 _LEFT_SHARE = re.compile(
     r"(\d{1,3}(?:\.\d{1,3})?)\s?%\s(?:of\s)?(?:[a-z]+\s){0,2}?(?:left|remaining|free|available)\b"
 )
+# "94% of maxmemory used", "disk 97% full": the share of a capacity already used
+_USED_SHARE = re.compile(
+    r"(\d{1,3}(?:\.\d{1,3})?)\s?%\s(?:of\s(?:[a-z]+\s){0,2}?)?(?:used|full|in use|utili[sz]ed|consumed)\b"
+)
 _CAPACITY_WORDS = ("disk", "filesystem", "file system", "inode", "space", "storage", "volume", "capacity", "quota",
                    "memory")
 
@@ -147,9 +151,12 @@ def numeric_signals(rs: RuleSet, ids: frozenset[str], lowered: str, measured: fl
     if "%" in lowered and any(word in lowered for word in _CAPACITY_WORDS):
         shares = [float(hit.group(1)) for hit in _LEFT_SHARE.finditer(lowered[:20_000])]
         left = min(shares) if shares else None
+        used = [float(hit.group(1)) for hit in _USED_SHARE.finditer(lowered[:20_000])]
+        if used and max(used) <= 100:
+            left = min(left if left is not None else 100.0, 100.0 - max(used))
         if left is not None and left <= limits.get("capacity_left_p2_percent", 15.0):
             severity = "P1" if left <= limits.get("capacity_left_p1_percent", 5.0) else "P2"
-            signals.append(Signal(severity, 0.6, "capacity nearly used up", f"{left:g} % left", "capacity_left"))
+            signals.append(Signal(severity, 0.6, "capacity nearly used up", f"{100 - left:g} % used", "capacity_left"))
     fill = _FILL.search(lowered) if ("fill" in lowered or "run out" in lowered or "exhaust" in lowered) else None
     if fill is not None:
         number, unit = float(fill.group(1)), fill.group(2)
