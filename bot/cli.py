@@ -8,6 +8,7 @@ import contextlib
 import ipaddress
 import json
 import os
+import re
 import socket
 import sqlite3
 import sys
@@ -16,19 +17,20 @@ from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, TextIO
 
-import psycopg
 import sqlalchemy.exc
 import structlog
 from uvicorn import server as uvicorn_server
 
 from bot.card import TriageResult
 from bot.context.slack import plain_lines as context_lines
-from bot.health import DatabaseUnavailable
+from bot.health import DatabaseUnavailable, postgres_errors
 from bot.observability import configure_logging, version
 from bot.settings import ConfigError, Settings, without_blanks
 from bot.store import open_store
 from bot.store.migrate import SchemaError
 from bot.triage.errors import InputError
+from bot.triage.front import Prepared
+from bot.triage.front_pool import FrontPool, Workers, start_pool
 from bot.triage.markup import decode_markup
 from bot.triage.service import TriageService
 from bot.wiring import Gateway, build_gateway
@@ -143,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (sqlite3.Error, psycopg.Error, sqlalchemy.exc.SQLAlchemyError, SchemaError) as exc:
+    except database_errors() as exc:
         where = "TRIAGE_DATABASE_URL" if settings.database_url else "TRIAGE_DB"
         reason = getattr(exc, "orig", None) or exc
         print(f"error: database {settings.database_label} ({where}): {reason}", file=sys.stderr)
@@ -153,11 +155,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def database_errors() -> tuple[type[Exception], ...]:
+    return (sqlite3.Error, sqlalchemy.exc.SQLAlchemyError, SchemaError, *postgres_errors("Error"))
+
+
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
         return serve(settings, args.host, args.port, args.insecure)
     if args.command == "triage":
-        return asyncio.run(triage_command(settings, args, sys.stdin, sys.stdout))
+        # Worker processes for the front stage of a heuristic batch, forked before the event loop starts.
+        rules_only = args.engine == "heuristic" or (args.engine == "auto" and not settings.model_enabled)
+        pool = start_pool() if args.jsonl and rules_only else None
+        try:
+            return asyncio.run(triage_command(settings, args, sys.stdin, sys.stdout, pool))
+        finally:
+            if pool is not None:
+                pool.shutdown()
     if args.command == "eval":
         return eval_command(settings, args)
     if args.command == "report":
@@ -241,12 +254,14 @@ class Server(uvicorn_server.Server):
 SHUTDOWN_GRACE = 5
 
 
-async def triage_command(settings: Settings, args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
+async def triage_command(
+    settings: Settings, args: argparse.Namespace, stdin: TextIO, stdout: TextIO, pool: Workers | None = None
+) -> int:
     gateway = build_gateway(settings)
     engine = None if args.engine == "auto" else args.engine
     try:
         if args.jsonl:
-            return await _triage_lines(gateway, engine, stdin, stdout)
+            return await _triage_lines(gateway, engine, stdin, stdout, pool)
         text = decode_markup(args.text if args.text is not None else stdin.read())
         try:
             result = await gateway.service.triage(text, source="cli", engine=engine)
@@ -263,44 +278,68 @@ async def triage_command(settings: Settings, args: argparse.Namespace, stdin: Te
 
 
 # `--jsonl` with the heuristic engine triages lines in groups: each group's memory is read and its records
-# written in one trip to the store (group commit), while the next group's front stage runs. Two groups are in
-# flight at most, and output keeps input order. With a model, groups of one: model calls stay one at a time
-# (a batch must not hit a provider's rate limit) and each card is written as soon as it is recorded.
+# written in one trip to the store (group commit), while the next groups go through the front stage (on worker
+# processes when there are CPUs to spare, see bot/triage/front_pool.py). Output keeps input order. With a model,
+# groups of one: model calls stay one at a time (a batch must not hit a provider's rate limit) and each card is
+# written as soon as it is recorded.
 JSONL_GROUP = 128
 JSONL_GROUPS_IN_FLIGHT = 2
 
 
-async def _triage_lines(gateway: Gateway, engine: str | None, stdin: TextIO, stdout: TextIO) -> int:
+async def _triage_lines(
+    gateway: Gateway, engine: str | None, stdin: TextIO, stdout: TextIO, pool: Workers | None = None
+) -> int:
     service = gateway.service
     rules_only = engine == "heuristic" or service.model is None
     size, in_flight = (JSONL_GROUP, JSONL_GROUPS_IN_FLIGHT) if rules_only else (1, 1)
+    front = None
+    if pool is not None and rules_only:
+        front = FrontPool(pool, service.front_cache, service.settings.max_input_chars)
+        in_flight += pool.count  # the workers keep that many groups ahead
 
-    async def one_group(lines: list[tuple[int, str]]) -> list[tuple[dict[str, Any], bool]]:
-        slots: list[tuple[int, Any, str | InputError]] = []
-        for number, line in lines:
-            item_id: Any = None
-            try:
-                item = json.loads(line)
-                item_id = item.get("id") if isinstance(item, dict) else None
-                if not isinstance(item, dict) or not isinstance(item.get("text"), str):
-                    raise InputError('each line must be a JSON object with a string "text"')
-                slots.append((number, item_id, decode_markup(item["text"])))
-            except (json.JSONDecodeError, InputError) as exc:
-                slots.append((number, item_id, exc if isinstance(exc, InputError) else InputError(str(exc))))
-        texts = [text for _, _, text in slots if not isinstance(text, InputError)]
-        # Identification happens before this task first waits: templates are learned in input order.
-        answers = iter(await service.triage_many(texts, source="cli", engine=engine) if texts else [])
-        out: list[tuple[dict[str, Any], bool]] = []
+    async def one_group(
+        lines: list[tuple[int, str]], before: asyncio.Future[None] | None, identified: asyncio.Future[None]
+    ) -> list[tuple[str, bool]]:
+        try:
+            slots: list[tuple[int, Any, str | InputError]] = []
+            for number, line in lines:
+                item_id: Any = None
+                try:
+                    item = json.loads(line)
+                    item_id = item.get("id") if isinstance(item, dict) else None
+                    if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+                        raise InputError('each line must be a JSON object with a string "text"')
+                    slots.append((number, item_id, decode_markup(item["text"])))
+                except (json.JSONDecodeError, InputError) as exc:
+                    slots.append((number, item_id, exc if isinstance(exc, InputError) else InputError(str(exc))))
+            texts = [text for _, _, text in slots if not isinstance(text, InputError)]
+            prepared: list[Prepared | InputError] = []
+            if front is not None:
+                prepared = await front.prepare(texts)
+            else:
+                for raw in texts:
+                    try:
+                        prepared.append(service.front(raw))
+                    except InputError as exc:
+                        prepared.append(exc)
+            if before is not None:
+                await before
+        finally:
+            # Identities are learned in input order: the next group identifies once this task next waits,
+            # which is after triage_prepared has identified this group's lines (before its first trip to the store).
+            identified.set_result(None)
+        answers = iter(await service.triage_prepared(prepared, source="cli", engine=engine) if prepared else [])
+        out: list[tuple[str, bool]] = []
         for number, item_id, text in slots:
             answer = text if isinstance(text, InputError) else next(answers)
             if isinstance(answer, InputError):
-                out.append(({"id": item_id, "line": number, "error": str(answer)}, True))
+                out.append((compact_json({"id": item_id, "line": number, "error": str(answer)}), True))
             else:
-                out.append(({"id": item_id, **answer.model_dump(mode="json")}, False))
+                out.append((result_line(item_id, answer), False))
         return out
 
     await service.identity.ready()  # loaded before any line, so none waits on it and overtakes
-    pending: deque[asyncio.Task[list[tuple[dict[str, Any], bool]]]] = deque()
+    pending: deque[asyncio.Task[list[tuple[str, bool]]]] = deque()
     failures = 0
 
     async def write_oldest() -> None:
@@ -308,9 +347,18 @@ async def _triage_lines(gateway: Gateway, engine: str | None, stdin: TextIO, std
         rendered = []
         for out, failed in await pending.popleft():
             failures += failed
-            rendered.append(json.dumps(out) + "\n")
+            rendered.append(out + "\n")
         stdout.write("".join(rendered))
         stdout.flush()
+
+    loop = asyncio.get_running_loop()
+    previous: asyncio.Future[None] | None = None
+
+    def start(group: list[tuple[int, str]]) -> None:
+        nonlocal previous
+        identified: asyncio.Future[None] = loop.create_future()
+        pending.append(asyncio.create_task(one_group(group, previous, identified)))
+        previous = identified
 
     group: list[tuple[int, str]] = []
     for number, line in enumerate(stdin, start=1):
@@ -318,15 +366,43 @@ async def _triage_lines(gateway: Gateway, engine: str | None, stdin: TextIO, std
             continue
         group.append((number, line))
         if len(group) >= size:
-            pending.append(asyncio.create_task(one_group(group)))
+            start(group)
             group = []
             if len(pending) >= in_flight:
                 await write_oldest()
     if group:
-        pending.append(asyncio.create_task(one_group(group)))
+        start(group)
     while pending:
         await write_oldest()
     return 1 if failures else 0
+
+
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
+def compact_json(value: Any) -> str:
+    return _COMPACT.encode(value)
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code > 0xFFFF:  # outside the BMP: a surrogate pair, as json.dumps writes it
+        code -= 0x10000
+        return f"\\u{0xD800 | (code >> 10):04x}\\u{0xDC00 | (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
+def result_line(item_id: Any, result: TriageResult) -> str:
+    """A `--jsonl` output line: the input's id, then the card and meta as the API returns them, as compact
+    ASCII JSON (serialised once, by the model's own serialiser; other characters escaped as json.dumps does).
+    Non-ASCII characters only ever occur inside JSON strings, where a \\uXXXX escape means the same."""
+    body = result.model_dump_json()
+    if not body.isascii():
+        body = _NON_ASCII.sub(_json_escape, body)
+    return '{"id":' + compact_json(item_id) + "," + body[1:]
 
 
 def render_text(result: TriageResult) -> str:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
-import psycopg
 import structlog
 
 from bot.store import Store
@@ -50,11 +50,18 @@ class DatabaseUnavailable(Exception):
         self.retry_after = retry_after
 
 
+def postgres_errors(*names: str) -> tuple[type[Exception], ...]:
+    """psycopg's exception classes of these names; none in a process that never loaded psycopg (which then
+    cannot have raised them), so a SQLite-only process starts without loading the PostgreSQL driver."""
+    psycopg = sys.modules.get("psycopg")
+    return tuple(getattr(psycopg, name) for name in names) if psycopg is not None else ()
+
+
 def is_outage(exc: BaseException) -> bool:
     """Whether an exception from the store means the database is unreachable (rather than a bug)."""
     if isinstance(exc, DatabaseUnavailable | TimeoutError):
         return True
-    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+    if isinstance(exc, postgres_errors("OperationalError", "InterfaceError")):
         return True
     if isinstance(exc, sqlite3.OperationalError):
         message = str(exc).lower()

@@ -6,17 +6,19 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.alerts.incidents import MAX_RETRY_ATTEMPTS, retry_delay
 from bot.card import TriageResult
-from bot.slack.poster import CardPoster
 from bot.store import Store
 from bot.store.retention import cutoff
 from bot.triage.service import TriageService
+
+if TYPE_CHECKING:
+    from bot.slack.poster import CardPoster  # the Slack client library loads only where Slack is used
 
 log = structlog.get_logger("bot.jobs")
 

@@ -6,14 +6,11 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass, field
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-import openai
 import structlog
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts.intake import AlertIntake
-from bot.alerts.pump import CardPump
 from bot.alerts.spool import WebhookSpool
 from bot.context.setup import build_context, build_toolbox
 from bot.health import DatabaseGate, DatabaseUnavailable, GuardedStore
@@ -22,13 +19,19 @@ from bot.memory.judge import Judge
 from bot.observability import Metrics
 from bot.settings import OPENAI_DEFAULT_BASE_URL, Settings, reveal
 from bot.shadow.runner import build_shadow
-from bot.slack.listeners import SlackBot, build_slack_client
-from bot.slack.poster import CardPoster
 from bot.store import Store, open_store
 from bot.store.leases import new_replica_id
 from bot.triage.model import ModelClient
 from bot.triage.prompt import load_prompt
 from bot.triage.service import TriageService
+
+if TYPE_CHECKING:
+    # Loaded only when used (a model configured, Slack enabled): `triage-bot triage` starts without them.
+    import openai
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.alerts.pump import CardPump
+    from bot.slack.listeners import SlackBot
 
 log = structlog.get_logger("bot.wiring")
 
@@ -144,6 +147,8 @@ class Gateway:
 
 
 def build_openai_client(settings: Settings) -> openai.AsyncOpenAI:
+    import openai
+
     # tenacity owns retries: the client's own must be off or the two multiply.
     return openai.AsyncOpenAI(
         api_key=reveal(settings.openai_api_key),
@@ -192,6 +197,10 @@ def build_gateway(
     gateway.judge = Judge(store)
     # Socket Mode needs no signing secret: its Bolt app is built by bot.slack.socket over the same intake.
     if settings.slack_enabled or (socket_mode and settings.slack_bot_token):
+        from bot.alerts.pump import CardPump
+        from bot.slack.listeners import SlackBot, build_slack_client
+        from bot.slack.poster import CardPoster
+
         gateway.slack_client = slack_client or build_slack_client(settings)
         poster = CardPoster(gateway.slack_client, store, retry_base=settings.retry_interval)
         gateway.judge = Judge(store, poster)

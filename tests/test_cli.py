@@ -152,3 +152,16 @@ def test_jsonl_in_groups_keeps_order_records_every_line_and_matches_single_triag
         k: alone[k] for k in ("severity", "category", "summary", "steps")
     }
     assert out[7]["meta"]["fingerprint"] == out[7 + 28]["meta"]["fingerprint"]
+
+
+def test_jsonl_lines_are_ascii_json_whatever_the_text_holds(tmp_path: Path) -> None:
+    text = "Disk full on café-node — 98 % used 😀 \"quoted\" back\\slash"
+    done = run(["triage", "--jsonl"], tmp_path, stdin=json.dumps({"id": "ü", "text": text}) + "\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.isascii() and len(done.stdout.splitlines()) == 1
+    line = json.loads(done.stdout)
+    assert line["id"] == "ü" and set(line) == {"id", "category", "severity", "summary", "steps", "confidence", "meta"}
+    with sqlite3.connect(tmp_path / "cli.db") as conn:
+        stored = json.loads(conn.execute("select result from triages").fetchone()[0])
+    assert {k: v for k, v in line.items() if k != "id"} == stored
+

@@ -99,9 +99,29 @@ class ContextStage:
 
     async def gather(self, text: str, facts: Facts | None = None, *, changes: ChangeRows | None = None) -> Context:
         """The context of one alert; `changes` are the recent changes when they were read already."""
-        facts = facts or facts_from_text(text)
+        return (await self.gather_many([facts or facts_from_text(text)], changes=changes))[0]
+
+    async def gather_many(self, group: Sequence[Facts], *, changes: ChangeRows | None = None) -> list[Context]:
+        """Context for a group of alerts, in order. The recent changes are read once for the whole group, unless
+        `changes` were read already (with other look-ups of the same triages)."""
+        rows: Sequence[Mapping[str, Any]] = ()
+        since = 0.0
+        problems: tuple[str, ...] = ()
+        if changes is not None:
+            since, rows = changes
+        elif group and (start := self.changes_since()) is not None:
+            since = start
+            try:
+                rows = await self.store.run(self.store.recent_changes, since)
+            except Exception:
+                log.exception("change_lookup_failed")
+                problems = ("changes",)
+        return [await self._one(facts, rows, since, problems) for facts in group]
+
+    async def _one(
+        self, facts: Facts, rows: Sequence[Mapping[str, Any]], since: float, problems: tuple[str, ...]
+    ) -> Context:
         subject = facts.subject
-        problems: list[str] = []
         runbook: RunbookRef | None = None
         excerpt = ""
         steps: tuple[str, ...] = ()
@@ -109,38 +129,33 @@ class ContextStage:
             found = await self.library.match(subject)
         except Exception:  # context is advice: a broken index must not cost the card
             log.exception("runbook_lookup_failed")
-            problems.append("runbook")
+            problems = ("runbook", *problems)
             found = None
         if found is not None:
             runbook = runbook_ref(found, self.library.base_url)
             excerpt = excerpt_of(found)
             steps = found.runbook.steps
         related: list[ChangeRef] = []
-        try:
-            related = await self.changes_for(subject, changes)
-        except Exception:
-            log.exception("change_lookup_failed")
-            problems.append("changes")
+        if rows:
+            try:
+                related = changes_among(subject, rows, since)
+            except Exception:
+                log.exception("change_lookup_failed")
+                problems = (*problems, "changes")
         if related:
             excerpt += ("\n\n" if excerpt else "") + "Recent changes to the service:\n" + "\n".join(
                 change_words(change, self._clock()) for change in related
             )
-        return Context(facts.links, runbook, tuple(related), excerpt, steps, tuple(problems))
+        return Context(facts.links, runbook, tuple(related), excerpt, steps, problems)
 
-    async def changes_for(self, subject: Subject, read: ChangeRows | None = None) -> list[ChangeRef]:
-        """The recent changes related to `subject`: from `read` when given, else from the store."""
-        if read is not None:
-            since, rows = read
-        else:
-            start = self.changes_since()
-            if start is None:
-                return []
-            since, rows = start, await self.store.run(self.store.recent_changes, start)
-        picked = related_changes(subject, rows, since=since)[:MAX_CHANGES]
-        out = []
-        for row in picked:
-            try:
-                out.append(ChangeRef.model_validate(dict(row)))
-            except ValidationError:
-                continue
-        return out
+
+def changes_among(subject: Subject, rows: Sequence[Mapping[str, Any]], since: float) -> list[ChangeRef]:
+    """The recent changes (store rows, newest first) that concern this alert's service, at most MAX_CHANGES."""
+    picked = related_changes(subject, rows, since=since)[:MAX_CHANGES]
+    out = []
+    for row in picked:
+        try:
+            out.append(ChangeRef.model_validate(dict(row)))
+        except ValidationError:
+            continue
+    return out

@@ -67,6 +67,19 @@ def fingerprint(text: str) -> str:
     return resolved_fingerprint(base) if is_resolved(text) else base
 
 
+IdentityKey = tuple[bool, tuple[str, ...]]
+
+
+def identity_key(text: str) -> IdentityKey:
+    """What an identity is learned from, a pure function of the text: (resolved, masked tokens)."""
+    resolved = is_resolved(text)
+    _, body = status_prefix(text)
+    tokens = identity_tokens(body[:_IDENTITY_CHARS])
+    if resolved and tokens and is_facet_token(tokens[0]):
+        tokens[0] = resolved_token(tokens[0])
+    return resolved, tuple(tokens)
+
+
 class Identifier:
     """Masks, learns and remembers templates; thread-safe; its state is saved to and loaded from the store."""
 
@@ -86,12 +99,9 @@ class Identifier:
         self.fetch = fetch
         self.publish = publish
 
-    def identify(self, text: str) -> Identity:
-        resolved = is_resolved(text)
-        _, body = status_prefix(text)
-        tokens = identity_tokens(body[:_IDENTITY_CHARS])
-        if resolved and tokens and is_facet_token(tokens[0]):
-            tokens[0] = resolved_token(tokens[0])
+    def identify(self, text: str, key: IdentityKey | None = None) -> Identity:
+        """The text's identity, learning from it; `key` is `identity_key(text)` when the caller has it."""
+        resolved, tokens = key if key is not None else identity_key(text)
         now = self._clock()
         template = None
         if self.fetch is not None:
@@ -133,8 +143,7 @@ class Identifier:
             self.publish(rows)
         except Exception:  # kept for the next save
             log.warning("identity_publish_failed", exc_info=True)
-            with self._lock:
-                self.learner.dirty.update(row[0] for row in rows)
+            self.put_back(rows)
 
     def pin(self, template_id_: str) -> bool:
         """Keep the template of a live or judged incident through any flood of new messages."""
@@ -149,6 +158,11 @@ class Identifier:
         """Templates learned or generalised since the last call, as rows for the store (with their group)."""
         with self._lock:
             return [(t.id, t.pattern, t.count, t.last_seen, group_name(t.tokens)) for t in self.learner.take_dirty()]
+
+    def put_back(self, rows: Iterable[tuple[str, str, int, float, str]]) -> None:
+        """Rows `take_dirty` gave that did not reach the store: unsaved again (unless evicted meanwhile)."""
+        with self._lock:
+            self.learner.dirty.update(row[0] for row in rows)
 
     @property
     def has_dirty(self) -> bool:

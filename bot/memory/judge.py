@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from bot.card import TriageResult
 from bot.memory.verdicts import VerdictRequest, fold_verdict, plan_verdict
-from bot.slack.poster import CardPoster
 from bot.store import Store
+
+if TYPE_CHECKING:
+    from bot.slack.poster import CardPoster  # the Slack client library loads only where Slack is used
 
 log = structlog.get_logger("bot.memory")
 

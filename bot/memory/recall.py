@@ -41,9 +41,22 @@ def words(text: str, limit: int | None = None) -> list[str]:
     return list(seen)
 
 
+# Texts recur (an alert firing again, a batch of repeats): the search words of recent ones are kept.
+_TERMS_KEPT = 4096
+_TERMS_KEPT_CHARS = 4000
+_terms: dict[str, tuple[str, ...]] = {}
+
+
 def search_terms(text: str, limit: int = SEARCH_TERMS) -> list[str]:
     """The words a full-text search for incidents like `text` uses (bounded, whatever the input size)."""
-    return words(text, limit)
+    if limit != SEARCH_TERMS or len(text) > _TERMS_KEPT_CHARS:
+        return words(text, limit)
+    kept = _terms.get(text)
+    if kept is None:
+        if len(_terms) >= _TERMS_KEPT:
+            _terms.clear()
+        kept = _terms[text] = tuple(words(text, limit))
+    return list(kept)
 
 
 def rare_terms(

@@ -398,7 +398,13 @@ def _azure(data: dict[str, Any], draft: Draft) -> None:
     kind = re.search(r"/providers/(microsoft\.[a-z]+/[a-z]+)", text_of(targets[0]) if isinstance(targets, list)
                      and targets else "", re.IGNORECASE)
     typed = f" ({kind.group(1).lower()})" if kind else ""
-    draft.body = f"Azure Monitor alert {draft.alert_name} on {target}{typed}\n{draft.description}"
+    # the rule's own custom properties are the team's words about impact; the metric says what crossed
+    custom = dig(data, "data", "customProperties") or dig(data, "data", "alertContext", "customProperties") or {}
+    extra = "\n".join(f"{key}: {clip(text_of(value), 300)}" for key, value in list(custom.items())[:20]
+                      if not isinstance(value, dict | list)) if isinstance(custom, dict) else ""
+    measured = "\n".join(f"{m.name} {m.value:g} (threshold {m.threshold:g})" for m in draft.metrics
+                         if m.value is not None and m.threshold is not None)
+    draft.body = f"Azure Monitor alert {draft.alert_name} on {target}{typed}\n{draft.description}\n{measured}\n{extra}"
 
 
 def _gcp(data: dict[str, Any], draft: Draft) -> None:

@@ -7,9 +7,8 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import openai
 import structlog
 
 from bot.card import TriageResult
@@ -24,6 +23,9 @@ from bot.triage.front import Prepared
 from bot.triage.model import MAX_OUTPUT_TOKENS, ModelClient
 from bot.triage.prompt import Prompt
 from bot.triage.resilience import CircuitBreaker, LoopSemaphore
+
+if TYPE_CHECKING:
+    import openai  # imported where used (bot/triage/resilience.py says why)
 
 log = structlog.get_logger("bot.shadow")
 
@@ -228,6 +230,8 @@ def build_shadow(
     prompt = load_prompt_file(settings.shadow_prompt) if settings.shadow_prompt else live_prompt
     own = None
     if settings.shadow_base_url:
+        import openai
+
         own = openai.AsyncOpenAI(
             api_key=reveal(settings.shadow_api_key) or reveal(settings.openai_api_key),
             base_url=settings.shadow_base_url, max_retries=0, timeout=settings.model_timeout,

@@ -71,10 +71,10 @@ class Prepared:
         self.defaults = defaults  # values the statement itself holds (constants)
 
     def params(self, given: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        merged = {**self.defaults, **given}
+        merged = {**self.defaults, **given} if self.defaults else given
         if self.names is None:
-            return merged
-        return tuple(merged[name] for name in self.names)
+            return dict(merged)
+        return tuple([merged[name] for name in self.names])
 
 
 class Tx:
@@ -148,6 +148,11 @@ class Dialect:
     def ping(self, timeout: float) -> None:
         """Raise unless the database answers within `timeout` seconds."""
         raise NotImplementedError
+
+    def outside_writes(self, tx: Tx) -> int | None:
+        """A number that changes whenever another connection commits to the database; None when that cannot
+        be told cheaply (then nothing read may be kept between transactions)."""
+        return None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -246,6 +251,10 @@ class SQLite(Dialect):
     def forget_old_pages(self) -> None:
         with self.transaction(write=False) as tx:
             tx.raw.execute("pragma wal_checkpoint(truncate)")
+
+    def outside_writes(self, tx: Tx) -> int | None:
+        # SQLite's own counter: it moves when any other connection (another process) commits to the file.
+        return int(tx.raw.execute("pragma data_version").fetchone()[0])
 
     def ping(self, timeout: float) -> None:
         """Raise unless the file can be written now: a write lock is taken and released at once."""

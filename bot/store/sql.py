@@ -38,7 +38,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import bindparam as B
-from sqlalchemy.orm import aliased
 
 from bot.alerts.incidents import Incident, may_resolve, merge_places
 from bot.card import TriageResult
@@ -77,6 +76,8 @@ from bot.store.schema import (
 P = ParamSpec("P")
 T = TypeVar("T")
 POOL_SIZE = 8
+# Full-text searches kept until the incident index changes (SQLite, see SQLStore._search).
+SEARCH_CACHE = 4096
 
 # Bounds on what is indexed and handed back: enough words to find an incident, little to carry around.
 INDEXED_CHARS = 4000
@@ -143,6 +144,15 @@ class SQLStore:
         self._clock = clock
         self._prepared: dict[Any, dialects.Prepared] = {}
         self._executor = ThreadPoolExecutor(max_workers=dialect.workers, thread_name_prefix="store")
+        # What recalls read again and again, kept while nothing else writes to the database (SQLite, see _kept):
+        # (identity, search words) -> other identities found, while the incident index stays as it was;
+        # triage id -> the summary of its stored card, while this store does not write that card again.
+        self._searches: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+        self._summaries: dict[str, str] = {}
+        # identities known to be indexed already; whether there is any verdict at all (None: not known)
+        self._indexed: set[str] = set()
+        self._any_verdict: bool | None = None
+        self._kept_version: int | None = None
         with dialect.lock():
             upgrade(dialect)
         self.repair_verdicts()
@@ -213,23 +223,37 @@ class SQLStore:
                 index_elements=[triages.c.id], set_={c.name: stmt.excluded[c.name] for c in triages.c if c.name != "id"}
             )
 
-        with self._tx() as tx:
-            for record in records:
-                result, meta = record.result, record.result.meta
-                row = {
-                    "id": meta.triage_id, "created_at": meta.created_at or self._clock(), "source": meta.source,
-                    "input_hash": meta.input_hash, "fingerprint": meta.fingerprint, "text": record.text,
-                    "category": result.category, "severity": result.severity, "confidence": result.confidence,
-                    "engine": meta.engine, "model": meta.model, "prompt_version": meta.prompt_version,
-                    "cached": int(meta.cached), "degraded": int(meta.degraded),
-                    "degraded_reason": meta.degraded_reason, "needs_review": int(meta.needs_review),
-                    "latency_ms": meta.latency_ms, "cost_usd": meta.cost_usd, "outcome": record.outcome,
-                    "error": record.error, "result": result.model_dump_json(),
-                }
-                self._index_incident(tx, meta.fingerprint, record.text)
-                tx.run(self.q(upsert, keys=tuple(row)), **row)
-                if record.cache is not None:
-                    self._put_cached(tx, *record.cache)
+        rows = []
+        try:
+            with self._tx() as tx:
+                keep = self._kept(tx)
+                indexed: set[str] = set()  # identities indexed, or found indexed, in this transaction
+                for record in records:
+                    result, meta = record.result, record.result.meta
+                    self._summaries.pop(meta.triage_id, None)  # a card written again has a new summary
+                    rows.append({
+                        "id": meta.triage_id, "created_at": meta.created_at or self._clock(), "source": meta.source,
+                        "input_hash": meta.input_hash, "fingerprint": meta.fingerprint, "text": record.text,
+                        "category": result.category, "severity": result.severity, "confidence": result.confidence,
+                        "engine": meta.engine, "model": meta.model, "prompt_version": meta.prompt_version,
+                        "cached": int(meta.cached), "degraded": int(meta.degraded),
+                        "degraded_reason": meta.degraded_reason, "needs_review": int(meta.needs_review),
+                        "latency_ms": meta.latency_ms, "cost_usd": meta.cost_usd, "outcome": record.outcome,
+                        "error": record.error, "result": result.model_dump_json(),
+                    })
+                    if meta.fingerprint not in indexed and not (keep and meta.fingerprint in self._indexed):
+                        self._index_incident(tx, meta.fingerprint, record.text)
+                        indexed.add(meta.fingerprint)
+                    if record.cache is not None:
+                        self._put_cached(tx, *record.cache)
+                # The rows go in together, after the index: each identity's first text was indexed above.
+                if rows:
+                    tx.many(self.q(upsert, keys=tuple(rows[0])), rows)
+            if keep:
+                self._indexed.update(indexed)
+        except BaseException:
+            self._indexed.clear()  # what this transaction indexed may not be there
+            raise
 
     def get_triage(self, triage_id: str) -> TriageResult | None:
         with self._read() as tx:
@@ -339,11 +363,14 @@ class SQLStore:
     def purge_older_than(self, before: float) -> dict[str, int]:
         """Retention: delete rows older than `before` that nothing needs any more; counts per table."""
         counts: dict[str, int] = {}
+        self._indexed.clear()  # an identity whose triages are all gone is indexed again by its next one
         with self._tx() as tx:
             for table, statement in PURGE:
                 prepared = self.q(lambda: text(statement.format(p=":before")), variant=statement)  # noqa: B023
                 counts[table] = tx.run(prepared, before=before).rowcount
             if counts.get("incident_text"):
+                self._searches.clear()
+                self._indexed.clear()
                 # The index drops the purged texts' entries, and the words are counted again from the texts
                 # left (the counts hold words of the purged texts too).
                 self.dialect.compact_fulltext(tx)
@@ -415,6 +442,7 @@ class SQLStore:
             lambda: select(literal(1)).where(triages.c.fingerprint == B("fp")).limit(1)
         ), fp=fingerprint)
         if seen is None and self.dialect.index_text(tx, fingerprint, body[:INDEXED_CHARS]):
+            self._searches.clear()  # a new identity can be found from now on
             self._count_terms(tx, body)
 
     def _count_terms(self, tx: Tx, body: str) -> None:
@@ -433,6 +461,7 @@ class SQLStore:
         with self._tx() as tx:
             if tx.one(self.q(lambda: select(incident_terms.c.term).limit(1))) is not None:
                 return
+            self._searches.clear()
             for (body,) in tx.rows(self.q(lambda: select(incident_text.c.text))):
                 self._count_terms(tx, body)
 
@@ -448,6 +477,7 @@ class SQLStore:
                 self._refresh_verdict(tx, triage_id)
 
     def _refresh_verdict(self, tx: Tx, triage_id: str) -> None:
+        self._any_verdict = None
         card = tx.one(self.q(
             lambda: select(triages.c.fingerprint, triages.c.severity, triages.c.category)
             .where(triages.c.id == B("triage"))
@@ -520,24 +550,36 @@ class SQLStore:
         dict | None, "similar": [{triage_id, at, severity, category, verdict, by, summary, text}]}.
         """
         with self._read() as tx:
-            precedent = self._precedent(tx, fingerprint)
-            hits = self._search(tx, fingerprint, text)
-            fingerprints = [fingerprint, *hits]
-            # The latest verdict per identity among the candidates.
-            judged: dict[str, dict[str, Any]] = {}
-            for row in tx.rows(self.q(
-                lambda: select(*VERDICT)
-                .where(verdicts.c.fingerprint.in_([B(f"f{n}") for n in range(len(fingerprints))]))
-                .order_by(verdicts.c.judged_at.desc(), verdicts.c.triage_id.desc()),
-                variant=len(fingerprints),
-            ), **{f"f{n}": fp for n, fp in enumerate(fingerprints)}):
-                if row[0] != exclude:
-                    judged.setdefault(row[6], _verdict(row))
-            picked = pick_similar(
-                fingerprint, hits, judged, lambda fp, skip: self._latest(tx, fp, exclude, skip), exclude=exclude,
-                limit=limit,
-            )
-            similar = [self._describe(tx, candidate) for candidate in picked]
+            return self._recall(tx, self._kept(tx), fingerprint, text, exclude, limit)
+
+    def recall_many(self, items: Sequence[tuple[str, str]], *, limit: int = SIMILAR_LIMIT) -> list[dict[str, Any]]:
+        """`recall(fingerprint, text)` for each (fingerprint, text) of a group, in one read."""
+        with self._read() as tx:
+            keep = self._kept(tx)
+            return [self._recall(tx, keep, fingerprint, text, None, limit) for fingerprint, text in items]
+
+    def _recall(
+        self, tx: Tx, keep: bool, fingerprint: str, text: str, exclude: str | None, limit: int
+    ) -> dict[str, Any]:
+        any_verdict = not keep or self._has_verdicts(tx)
+        precedent = self._precedent(tx, fingerprint) if any_verdict else None
+        hits = self._search(tx, fingerprint, text, keep)
+        fingerprints = [fingerprint, *hits]
+        # The latest verdict per identity among the candidates.
+        judged: dict[str, dict[str, Any]] = {}
+        for row in [] if not any_verdict else tx.rows(self.q(
+            lambda: select(*VERDICT)
+            .where(verdicts.c.fingerprint.in_([B(f"f{n}") for n in range(len(fingerprints))]))
+            .order_by(verdicts.c.judged_at.desc(), verdicts.c.triage_id.desc()),
+            variant=len(fingerprints),
+        ), **{f"f{n}": fp for n, fp in enumerate(fingerprints)}):
+            if row[0] != exclude:
+                judged.setdefault(row[6], _verdict(row))
+        picked = pick_similar(
+            fingerprint, hits, judged, lambda fp, skip: self._latest(tx, fp, exclude, skip), exclude=exclude,
+            limit=limit,
+        )
+        similar = [self._describe(tx, candidate, keep) for candidate in picked]
         return {"precedent": precedent, "similar": [s for s in similar if s is not None]}
 
     def judged_cases(self, since: float = 0.0) -> list[dict[str, Any]]:
@@ -552,11 +594,49 @@ class SQLStore:
         keys = ("text", "source", "card_severity", "card_category", "created_at", "engine", "model", "prompt_version")
         return [{**_verdict(row), **dict(zip(keys, row[8:], strict=True))} for row in rows]
 
-    def _search(self, tx: Tx, fingerprint: str, text: str) -> list[str]:
-        """Other identities whose text is close to `text`, best first."""
+    def _search(self, tx: Tx, fingerprint: str, text: str, keep: bool) -> list[str]:
+        """Other identities whose text is close to `text`, best first.
+
+        Ranking costs far more than anything else in a recall, and its answer only changes when an identity is
+        indexed: on SQLite the answer is kept until then: this store indexing one, a purge, or another
+        connection committing to the file (`keep`, see _kept). A shared store keeps nothing.
+        """
         terms = search_terms(text)
         if not terms:
             return []
+        key = (fingerprint, tuple(terms))
+        if keep:
+            kept = self._searches.get(key)
+            if kept is not None:
+                return list(kept)
+        found = self._rank(tx, fingerprint, terms)
+        if keep:
+            if len(self._searches) >= SEARCH_CACHE:
+                self._searches.clear()
+            self._searches[key] = found
+        return list(found)
+
+    def _has_verdicts(self, tx: Tx) -> bool:
+        """Is there any verdict? (kept, see _kept: most stores of a batch have none, and recalls skip the look-ups)"""
+        if self._any_verdict is None:
+            self._any_verdict = tx.one(self.q(lambda: select(literal(1)).select_from(verdicts).limit(1))) is not None
+        return self._any_verdict
+
+    def _kept(self, tx: Tx) -> bool:
+        """May what recalls keep be used? Never on a shared store; on SQLite, once anything kept is dropped
+        whenever another connection has committed to the file since."""
+        version = self.dialect.outside_writes(tx)
+        if version is None:
+            return False
+        if version != self._kept_version:
+            self._searches.clear()
+            self._summaries.clear()
+            self._indexed.clear()
+            self._any_verdict = None
+            self._kept_version = version
+        return True
+
+    def _rank(self, tx: Tx, fingerprint: str, terms: list[str]) -> list[str]:
         documents = {
             str(term): int(docs) for term, docs in tx.rows(self.q(
                 lambda: select(incident_terms.c.term, incident_terms.c.docs)
@@ -574,29 +654,39 @@ class SQLStore:
         return found
 
     def _latest(self, tx: Tx, fingerprint: str, exclude: str | None, skip: str | None) -> dict[str, Any] | None:
-        found = tx.scalar(self.q(
-            lambda: select(triages.c.id).where(
+        found = tx.one(self.q(
+            lambda: select(triages.c.id, triages.c.created_at, triages.c.severity, triages.c.category,
+                           triages.c.result, func.substr(triages.c.text, 1, EXCERPT_CHARS)).where(
                 triages.c.fingerprint == B("fp"), triages.c.id != B("exclude"), triages.c.id != B("skip")
             ).order_by(triages.c.created_at.desc()).limit(1)
         ), fp=fingerprint, exclude=exclude or "", skip=skip or "")
-        return {"triage_id": found, "fingerprint": fingerprint} if found is not None else None
+        # the row as _describe reads it, so the card is not read a second time
+        return {"triage_id": found[0], "fingerprint": fingerprint, "row": found[1:]} if found is not None else None
 
-    def _describe(self, tx: Tx, candidate: Mapping[str, Any]) -> dict[str, Any] | None:
-        row = tx.one(self.q(
+    def _describe(self, tx: Tx, candidate: Mapping[str, Any], keep: bool) -> dict[str, Any] | None:
+        triage_id = candidate["triage_id"]
+        row = candidate.get("row") or tx.one(self.q(
             lambda: select(triages.c.created_at, triages.c.severity, triages.c.category, triages.c.result,
                            func.substr(triages.c.text, 1, EXCERPT_CHARS)).where(triages.c.id == B("triage"))
-        ), triage=candidate["triage_id"])
+        ), triage=triage_id)
         if row is None:
             return None
         at, severity, category, result, excerpt = row
+        summary = self._summaries.get(triage_id) if keep else None
+        if summary is None:
+            summary = card_summary(result)
+            if keep:  # read from the card's JSON once (see _kept)
+                if len(self._summaries) >= SEARCH_CACHE:
+                    self._summaries.clear()
+                self._summaries[triage_id] = summary
         judged = candidate.get("verdict") is not None
         return {
-            "triage_id": candidate["triage_id"], "at": at,
+            "triage_id": triage_id, "at": at,
             "severity": candidate["severity"] if judged else severity,
             "category": candidate["category"] if judged else category,
             "verdict": candidate.get("verdict"), "by": candidate.get("by"),
             "origin": candidate.get("origin") if judged else None,
-            "summary": card_summary(result), "text": excerpt or "",
+            "summary": summary, "text": excerpt or "",
         }
 
     # --- Slack ---------------------------------------------------------------------------------
@@ -919,7 +1009,7 @@ class SQLStore:
         if row is not None:
             incident = _incident(row)
             if resolved:
-                opener, this = aliased(alerts), aliased(alerts)
+                opener, this = alerts.alias(), alerts.alias()
                 senders = tx.one(self.q(
                     lambda: select(opener.c.sender, this.c.sender)
                     .select_from(incidents)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import structlog
 
 from bot.card import TriageCard
+from bot.context.subject import Facts, facts_from_reading
 from bot.identity import fingerprint as text_fingerprint
+from bot.identity.identifier import IdentityKey, identity_key
 from bot.reading import Link, Read, Reading, read
 from bot.triage.evidence import Evidence
 from bot.triage.heuristics import analyse, card_of
@@ -58,6 +60,10 @@ class Prepared:
     evidence: Evidence
     reading: Reading | None = None
     links: tuple[Link, ...] = ()
+    # identity_key(text), when worked out ahead of identification (a pure function of `text`, so not compared)
+    identity: IdentityKey | None = field(default=None, compare=False, repr=False)
+    # facts_of(self), worked out ahead (pure too)
+    facts: Facts | None = field(default=None, compare=False, repr=False)
 
 
 def cache_key(text: str, prompt_version: str, model: str, memory_tag: str = "") -> str:
@@ -93,3 +99,23 @@ def prepare_redacted(clean: Redacted, identify: Callable[[str], str] = text_fing
         reading=analysis.reading,
         links=taken.links,
     )
+
+
+def _no_identity(_: str) -> str:
+    return ""
+
+
+def prepare_unidentified(raw: str | bytes, max_chars: int) -> Prepared:
+    """Everything `prepare` does that is a pure function of the input: no fingerprint yet (it is learned, in
+    input order), but the identity key it will be learned from."""
+    prepared = prepare(raw, max_chars, _no_identity)
+    prepared.identity = identity_key(prepared.text)
+    prepared.facts = facts_of(prepared)
+    return prepared
+
+
+def facts_of(prepared: Prepared) -> Facts:
+    """The subject and links the context stage looks up, as the reading stage read them."""
+    if prepared.facts is not None:
+        return prepared.facts
+    return facts_from_reading(prepared.text, prepared.reading, prepared.links)

@@ -11,15 +11,11 @@ import dataclasses
 from collections import OrderedDict
 from collections.abc import Callable
 
-from bot.triage.front import Prepared, prepare
+from bot.triage.front import Prepared, prepare, prepare_unidentified
 
 # Entries kept, and the longest raw text kept (bounds the memory: about FRONT_CACHE_SIZE * MAX_CACHED_CHARS).
 FRONT_CACHE_SIZE = 2048
 MAX_CACHED_CHARS = 4000
-
-
-def _no_identity(_: str) -> str:
-    return ""
 
 
 class FrontCache:
@@ -32,14 +28,22 @@ class FrontCache:
 
     def prepare(self, raw: str | bytes, max_chars: int, identify: Callable[[str], str]) -> Prepared:
         """`prepare(raw, max_chars, identify)`, the pure part taken from the cache when `raw` was seen."""
-        hit = self.get(raw, max_chars)
-        if hit is None:
-            hit = prepare(raw, max_chars, _no_identity)  # raises InputError for unusable input: nothing kept
-            self.put(raw, max_chars, hit)
+        if len(raw) > self.max_chars or self.size <= 0:
+            return prepare(raw, max_chars, identify)
+        hit = self.unidentified(raw, max_chars)
         return dataclasses.replace(hit, fingerprint=identify(hit.text))
 
-    def get(self, raw: str | bytes, max_chars: int) -> Prepared | None:
-        """The prepared form of `raw` when it was seen; its fingerprint is not this input's (ask `identify`)."""
+    def unidentified(self, raw: str | bytes, max_chars: int) -> Prepared:
+        """`prepare_unidentified(raw, max_chars)`, from the cache when `raw` was seen (do not change it)."""
+        hit = self.peek(raw, max_chars)
+        if hit is None:
+            hit = prepare_unidentified(raw, max_chars)  # raises InputError for unusable input: nothing kept
+            self.keep(raw, max_chars, hit)
+        return hit
+
+    def peek(self, raw: str | bytes, max_chars: int) -> Prepared | None:
+        """The front stage of `raw` when it was seen (do not change it), else None (nothing worked out). Its
+        fingerprint, if any, is not this input's: identities are learned from every input."""
         if len(raw) > self.max_chars or self.size <= 0:
             return None
         hit = self._entries.get((raw, max_chars))
@@ -47,8 +51,8 @@ class FrontCache:
             self._entries.move_to_end((raw, max_chars))
         return hit
 
-    def put(self, raw: str | bytes, max_chars: int, prepared: Prepared) -> None:
-        """Keep the prepared form of `raw` (not when it is too long to keep)."""
+    def keep(self, raw: str | bytes, max_chars: int, prepared: Prepared) -> None:
+        """Remember the front stage of `raw` worked out elsewhere (not when `raw` is too long to keep)."""
         if len(raw) > self.max_chars or self.size <= 0:
             return
         self._entries[(raw, max_chars)] = prepared

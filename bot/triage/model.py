@@ -8,9 +8,8 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import openai
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
@@ -18,6 +17,9 @@ from bot.card import TriageCard, card_json_schema
 from bot.triage.errors import ModelError
 from bot.triage.prompt import Prompt, PromptExample
 from bot.triage.resilience import BadResponse, backoff, error_kind, is_retryable, retry_after
+
+if TYPE_CHECKING:
+    import openai  # imported where used (bot/triage/resilience.py says why)
 
 MODES = ("json_schema", "json_object", "plain")
 MAX_OUTPUT_TOKENS = 800
@@ -107,6 +109,8 @@ def _tidy(data: dict[str, Any]) -> dict[str, Any]:
 
 def unsupported_format(exc: BaseException) -> bool:
     """Does this error say the server cannot do the requested response_format?"""
+    import openai
+
     if not isinstance(exc, openai.APIStatusError) or exc.status_code not in (400, 422, 500, 501):
         return False
     return bool(_UNSUPPORTED_FORMAT.search(f"{exc.message} {exc.body}"))
@@ -114,6 +118,8 @@ def unsupported_format(exc: BaseException) -> bool:
 
 def unsupported_tools(exc: BaseException) -> bool:
     """Does this error say the server cannot do function calling?"""
+    import openai
+
     if not isinstance(exc, openai.APIStatusError) or exc.status_code not in (400, 422, 500, 501):
         return False
     return bool(_UNSUPPORTED_TOOLS.search(f"{exc.message} {exc.body}"))
@@ -241,6 +247,8 @@ class ModelClient:
         self, model: str, messages: list[dict[str, Any]], deadline: float, tools: ToolRunner | None = None
     ) -> tuple[_Completion, int]:
         """One completion, stepping down response formats the server rejects (remembered per model)."""
+        import openai
+
         while True:
             index = self._mode.get(model, 0)
             extra = self._tool_arguments(model, tools)
@@ -259,6 +267,8 @@ class ModelClient:
         self, model: str, messages: list[dict[str, Any]], mode: str, deadline: float,
         extra: dict[str, Any] | None = None,
     ) -> tuple[_Completion, int]:
+        import openai
+
         attempts = 0
 
         def should_retry(exc: BaseException) -> bool:
@@ -308,6 +318,8 @@ class ModelClient:
         self, model: str, messages: list[dict[str, Any]], mode: str, deadline: float,
         extra: dict[str, Any] | None = None,
     ) -> _Completion:
+        import openai
+
         remaining = deadline - self._clock()
         if remaining < MIN_ATTEMPT_SECONDS:
             raise TimeoutError("deadline reached before the model call")

@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-import openai
-
+# `openai` is imported inside the functions that need it: a process without a model never loads the client
+# library (a good part of a second of start-up).
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 MAX_RETRY_AFTER = 60.0
 
@@ -24,6 +24,8 @@ class BadResponse(Exception):
 
 def is_retryable(exc: BaseException) -> bool:
     """Timeouts, connection errors, 408/409/429 and 5xx are worth another try; 4xx are not."""
+    import openai
+
     if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError, TimeoutError, BadResponse)):
         return True
     if isinstance(exc, openai.APIStatusError):
@@ -33,6 +35,8 @@ def is_retryable(exc: BaseException) -> bool:
 
 def error_kind(exc: BaseException) -> str:
     """A short stable label for metrics, logs and the degraded reason."""
+    import openai
+
     if isinstance(exc, (openai.APITimeoutError, TimeoutError)):
         return "timeout"
     if isinstance(exc, openai.APIConnectionError):
@@ -52,6 +56,8 @@ def error_kind(exc: BaseException) -> str:
 
 def retry_after(exc: BaseException, now: float | None = None) -> float | None:
     """Seconds the server asked us to wait (Retry-After / retry-after-ms), if it said."""
+    import openai
+
     if not isinstance(exc, openai.APIStatusError):
         return None
     headers = exc.response.headers

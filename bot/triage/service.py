@@ -17,9 +17,9 @@ from bot.context.gather import ChangeRows, Context, ContextStage, with_runbook_s
 from bot.context.library import RunbookLibrary
 from bot.context.links import merge_links
 from bot.context.model import ToolUse
-from bot.context.subject import facts_from_reading
 from bot.context.tools import ToolBox, ToolSession
 from bot.health import DatabaseUnavailable, is_outage
+from bot.identity.identifier import IdentityKey, identity_key
 from bot.identity.keeper import IdentityKeeper
 from bot.memory.precedent import Memory, against_label, memory_from, with_precedent
 from bot.observability import Metrics
@@ -31,7 +31,7 @@ from bot.triage.cost import estimate_cost
 from bot.triage.errors import InputError, ModelError
 from bot.triage.evidence import check_answer
 from bot.triage.flight import FlightWaitExpired, SharedFlight
-from bot.triage.front import Prepared, Redacted, cache_key, prepare, prepare_redacted, redacted_text
+from bot.triage.front import Prepared, Redacted, cache_key, facts_of, prepare, prepare_redacted, redacted_text
 from bot.triage.front_cache import FrontCache
 from bot.triage.memo import Memo
 from bot.triage.model import MAX_OUTPUT_TOKENS, ModelAnswer, ModelClient
@@ -163,25 +163,29 @@ class TriageService:
         answer with a card that was never recorded (the HTTP API, whose clients can retry).
         """
         started = self._monotonic()
-        if fingerprint is not None:
-            known: str = fingerprint
-            identify: Callable[[str], str] = lambda _: known  # noqa: E731
-        else:
-            identifier = await self.identity.ready()
-            identify = lambda text: identifier.identify(text).fingerprint  # noqa: E731
+        identifier = None if fingerprint is not None else await self.identity.ready()
+
+        def identify(text: str, key: IdentityKey | None = None) -> str:
+            if identifier is None:
+                assert fingerprint is not None
+                return fingerprint
+            return identifier.identify(text, key).fingerprint
+
         limit = self.settings.max_input_chars
         if len(raw) > INLINE_PREPARE_CHARS:
             # Cleaning and redacting a long input is CPU work: off the event loop, so acks and health
             # checks are answered meanwhile. (Too long for the front cache, which only the loop touches.)
             prepared = await asyncio.to_thread(prepare, raw, limit, identify)
-            memory, changes = await self._look_up(prepared.fingerprint, prepared.text, must_record)
-        elif (seen := self._front.get(raw, limit)) is not None:
-            prepared = replace(seen, fingerprint=identify(seen.text))
-            memory, changes = await self._look_up(prepared.fingerprint, prepared.text, must_record)
+            [memory], changes = await self._look_up([(prepared.fingerprint, prepared.text)], must_record)
+        elif (seen := self._front.peek(raw, limit)) is not None:
+            prepared = replace(seen, fingerprint=identify(seen.text, seen.identity))
+            [memory], changes = await self._look_up([(prepared.fingerprint, prepared.text)], must_record)
         else:
             clean = redacted_text(raw, limit)  # raises InputError for unusable input
-            prepared, memory, changes = await self._front_and_look_up(clean, identify(clean.text), must_record)
-            self._front.put(raw, limit, prepared)
+            key = None if identifier is None else identity_key(clean.text)
+            prepared, memory, changes = await self._front_and_look_up(clean, identify(clean.text, key), must_record)
+            prepared.identity = key  # a later triage of the same text (alone or in a group) identifies from it
+            self._front.keep(raw, limit, prepared)
         return await self._pipeline(prepared, memory, changes, source, engine, must_record, started)
 
     async def triage_redacted(
@@ -193,22 +197,9 @@ class TriageService:
         started = self._monotonic()
         if len(clean.text) > INLINE_PREPARE_CHARS:
             prepared = await asyncio.to_thread(prepare_redacted, clean, lambda _: fingerprint)
-            memory, changes = await self._look_up(fingerprint, prepared.text, must_record)
+            [memory], changes = await self._look_up([(fingerprint, prepared.text)], must_record)
         else:
             prepared, memory, changes = await self._front_and_look_up(clean, fingerprint, must_record)
-        return await self._pipeline(prepared, memory, changes, source, engine, must_record, started)
-
-    async def triage_prepared(
-        self,
-        prepared: Prepared,
-        *,
-        source: str = "api",
-        engine: str | None = None,
-        must_record: bool = False,
-    ) -> TriageResult:
-        """Triage an input whose front stage ran already (see `triage`): it is not cleaned or identified again."""
-        started = self._monotonic()
-        memory, changes = await self._look_up(prepared.fingerprint, prepared.text, must_record)
         return await self._pipeline(prepared, memory, changes, source, engine, must_record, started)
 
     async def _front_and_look_up(
@@ -216,24 +207,26 @@ class TriageService:
     ) -> tuple[Prepared, Memory, ChangeRows | None]:
         """The rest of the front stage (reading, pre-screen) here while the store looks up the memory and the
         changes, which need only the redacted text and its fingerprint: the two overlap."""
-        look = asyncio.ensure_future(self._look_up(fingerprint, clean.text, must_record))
+        look = asyncio.ensure_future(self._look_up([(fingerprint, clean.text)], must_record))
         await asyncio.sleep(0)  # the look-up reaches the store's worker before the CPU work starts here
         try:
             prepared = prepare_redacted(clean, lambda _: fingerprint)
+            prepared.facts = facts_of(prepared)  # what the context stage looks up, worked out meanwhile too
         except BaseException:
             look.cancel()
             with contextlib.suppress(BaseException):
                 await look
             raise
-        memory, changes = await look
+        [memory], changes = await look
         return prepared, memory, changes
 
     async def _pipeline(
         self, prepared: Prepared, memory: Memory, changes: ChangeRows | None, source: str, engine: str | None,
         must_record: bool, started: float,
     ) -> TriageResult:
-        """From the look-ups to the recorded result: the engine, the result, the record."""
-        outcome, memory = await self._engine(prepared, engine or "auto", started, memory, must_record, changes)
+        """From the look-ups to the recorded result: the context, the engine, the result, the record."""
+        [context] = await self._gather_many([prepared], changes)
+        outcome, memory = await self._engine(prepared, engine or "auto", started, memory, context, must_record)
         result = self._result(prepared, outcome, source, started, memory)
         failure = await self._finish(result, prepared, outcome)
         if must_record and failure is not None:
@@ -248,25 +241,42 @@ class TriageService:
     ) -> list[TriageResult | InputError]:
         """Triage a group of inputs in their order, each stage once per input; an unusable one gives its InputError.
 
-        Identities are learned in input order, memory is read for the whole group in one trip to the store,
-        and the group's records are written in one transaction before any result is handed back. Model calls,
-        when the engine asks for them, are made one at a time, as for single triages.
+        Identities are learned in input order, memory and recent changes are read for the whole group in one
+        trip to the store, and the group's records are written in one transaction (any identity templates due in
+        the same trip) before any result is handed back. Model calls, when the engine asks for them, are made one
+        at a time, as for single triages.
         """
-        started = self._monotonic()
-        identifier = await self.identity.ready()
         slots: list[Prepared | InputError] = []
         for raw in raws:
             try:
-                slots.append(self._front.prepare(
-                    raw, self.settings.max_input_chars, lambda text: identifier.identify(text).fingerprint
-                ))
+                slots.append(self._front.unidentified(raw, self.settings.max_input_chars))
             except InputError as exc:
                 slots.append(exc)
-        batch = [p for p in slots if isinstance(p, Prepared)]
-        memories = await self._recall_many(batch)
+        return await self.triage_prepared(slots, source=source, engine=engine)
+
+    @property
+    def front_cache(self) -> FrontCache:
+        return self._front
+
+    def front(self, raw: str | bytes) -> Prepared:
+        """The pure front stage of one input, from this process's cache when it was seen; InputError if unusable."""
+        return self._front.unidentified(raw, self.settings.max_input_chars)
+
+    async def triage_prepared(
+        self, slots: Sequence[Prepared | InputError], *, source: str = "api", engine: str | None = None
+    ) -> list[TriageResult | InputError]:
+        """`triage_many` for inputs through the front stage already (`prepare_unidentified`, or `front`)."""
+        started = self._monotonic()
+        identifier = await self.identity.ready()
+        batch = [
+            replace(p, fingerprint=identifier.identify(p.text, p.identity).fingerprint)
+            for p in slots if isinstance(p, Prepared)
+        ]
+        memories, changes = await self._look_up([(p.fingerprint, p.text) for p in batch])
+        contexts = await self._gather_many(batch, changes)
         done: list[tuple[TriageResult, Prepared, Outcome, Memory]] = []
-        for prepared, memory in zip(batch, memories, strict=True):
-            outcome, memory = await self._engine(prepared, engine or "auto", started, memory)
+        for prepared, memory, context in zip(batch, memories, contexts, strict=True):
+            outcome, memory = await self._engine(prepared, engine or "auto", started, memory, context)
             done.append((self._result(prepared, outcome, source, started, memory), prepared, outcome, memory))
         failure = await self._finish_many([(result, prepared, outcome) for result, prepared, outcome, _ in done])
         if self.shadow is not None and failure is None:
@@ -276,12 +286,11 @@ class TriageService:
         return [slot if isinstance(slot, InputError) else next(results) for slot in slots]
 
     async def _engine(
-        self, prepared: Prepared, engine: str, started: float, memory: Memory, must_record: bool = False,
-        changes: ChangeRows | None = None,
+        self, prepared: Prepared, engine: str, started: float, memory: Memory, context: Context,
+        must_record: bool = False,
     ) -> tuple[Outcome, Memory]:
         """The engine's answer, held to the text's evidence and the incident's precedent, and the memory as the
         card shows it; never raises but DatabaseUnavailable (with `must_record`)."""
-        context = await self._gather(prepared, changes)
         try:
             outcome = await self._decide(prepared, engine, started, memory, context)
         except DatabaseUnavailable:
@@ -309,16 +318,19 @@ class TriageService:
     # --- decisions -----------------------------------------------------------------------------
 
     async def _look_up(
-        self, fingerprint: str, text: str, must_record: bool = False
-    ) -> tuple[Memory, ChangeRows | None]:
-        """Incident memory (the precedent, similar earlier incidents) and the recent changes, read in one trip
-        to the store. A failing memory look-up only loses the memory; changes that could not be read here are
-        None, and the context stage asks for them itself (and says so when that fails too)."""
+        self, items: Sequence[tuple[str, str]], must_record: bool = False
+    ) -> tuple[list[Memory], ChangeRows | None]:
+        """Incident memory (the precedent, similar earlier incidents) for each (fingerprint, text) of a group,
+        and the recent changes, read in one trip to the store. A failing memory look-up only loses the memory;
+        changes that could not be read here are None, and the context stage asks for them itself (and says so
+        when that fails too)."""
+        if not items:
+            return [], None
         store = self.store
         since = self.context.changes_since()
 
-        def read() -> tuple[dict[str, Any], ChangeRows | None]:
-            recalled = store.recall(fingerprint, text)
+        def read() -> tuple[list[dict[str, Any]], ChangeRows | None]:
+            recalled = store.recall_many(items)
             if since is None:
                 return recalled, None
             try:
@@ -334,43 +346,22 @@ class TriageService:
             if must_record:
                 raise
             self.metrics.errors.labels("memory").inc()
-            return Memory(), None
-        except Exception:  # memory is advice: a store problem must not cost the card
-            log.exception("memory_recall_failed", fingerprint=fingerprint)
-            self.metrics.errors.labels("memory").inc()
-            return Memory(), None
-        return memory_from(recalled), changes
-
-    async def _recall_many(self, batch: Sequence[Prepared]) -> list[Memory]:
-        """Memory for a group of inputs in one trip to the store; a failing lookup only loses it."""
-        if not batch:
-            return []
-        store = self.store
-
-        def recall_all() -> list[dict[str, Any]]:
-            return [store.recall(p.fingerprint, p.text) for p in batch]
-
-        try:
-            recalled = await store.run(recall_all)
-        except DatabaseUnavailable:
-            self.metrics.errors.labels("memory").inc()
-            return [Memory()] * len(batch)
+            return [Memory()] * len(items), None
         except Exception:  # memory is advice: a store problem must not cost the cards
-            log.exception("memory_recall_failed", count=len(batch))
+            log.exception("memory_recall_failed", fingerprint=items[0][0], count=len(items))
             self.metrics.errors.labels("memory").inc()
-            return [Memory()] * len(batch)
-        return [memory_from(r) for r in recalled]
+            return [Memory()] * len(items), None
+        return [memory_from(r) for r in recalled], changes
 
-    async def _gather(self, prepared: Prepared, changes: ChangeRows | None = None) -> Context:
-        """Context for the card; a failing look-up only loses that piece of context."""
+    async def _gather_many(self, batch: Sequence[Prepared], changes: ChangeRows | None = None) -> list[Context]:
+        """Context for each card of a group (`changes`: the recent changes, when read with the memory); a failing
+        look-up only loses that piece of context."""
         try:
-            return await self.context.gather(
-                prepared.text, facts_from_reading(prepared.text, prepared.reading, prepared.links), changes=changes
-            )
-        except Exception:  # context is advice: it must not cost the card
-            log.exception("context_failed", fingerprint=prepared.fingerprint)
+            return await self.context.gather_many([facts_of(p) for p in batch], changes=changes)
+        except Exception:  # context is advice: it must not cost the cards
+            log.exception("context_failed", fingerprint=batch[0].fingerprint if batch else None)
             self.metrics.errors.labels("context").inc()
-            return Context()
+            return [Context()] * len(batch)
 
     async def _decide(
         self, prepared: Prepared, engine: str, started: float, memory: Memory, context: Context | None = None
@@ -658,8 +649,10 @@ class TriageService:
             self._observe(result)
             for use in result.meta.tools:
                 self.metrics.tool_calls.labels(use.server, use.tool, use.outcome).inc()
+        saved = templates is None
         try:
             unsaved = await writing
+            saved = unsaved is None
         except DatabaseUnavailable as exc:
             self.metrics.errors.labels("store").inc()
             log.warning("triage_not_recorded", triage_id=first, count=len(entries), reason=exc.reason)
@@ -668,7 +661,10 @@ class TriageService:
             self.metrics.errors.labels("store").inc()
             log.exception("triage_not_recorded", triage_id=first, count=len(entries))
             unsaved = None
-        if unsaved is not None:  # templates are relearned from the stream; losing a batch only costs warm-up
+        finally:
+            if not saved:  # taken as saved, but not in the store: they go with the next write
+                self.identity.put_back(templates)
+        if unsaved is not None:
             self.metrics.errors.labels("store").inc()
             log.error("identity_templates_not_saved", exc_info=unsaved)
         for result, _, _ in done:
