@@ -183,3 +183,32 @@ def test_the_new_formats_are_bounded_on_a_megabyte(text: str) -> None:
     started = time.monotonic()
     read(text)
     assert time.monotonic() - started < 5.0
+
+
+def test_an_error_trackers_issue_in_chat_is_read_without_its_link() -> None:
+    text = ("*TypeError*: Cannot read properties of undefined\n`app/cart.tsx` in `totals`\n"
+            "*Events:* 3,412 in the last 10 minutes · *Users:* 1,987\n*First seen:* 6 minutes ago in release "
+            "`shop-web@2025.04.17-1` · *Environment:* production\n")
+    reading = read(text).reading
+    assert (reading.source, reading.alert_name, reading.resource) == ("sentry", "TypeError", "shop-web")
+    assert heuristic_card(text).severity in ("P0", "P1")
+
+
+def test_pagerdutys_slack_message_names_the_incident_and_its_resource() -> None:
+    reading = read(":rotating_light: *Triggered* #91144 — *[prod] orders-db-1: connections exhausted*\n"
+                   "*Service:* Orders Database · *Urgency:* High\n").reading
+    assert (reading.source, reading.status, reading.resource) == ("pagerduty", "triggered", "orders-db-1")
+
+
+def test_kubectl_describe_names_the_described_object() -> None:
+    text = ("$ kubectl describe hpa web -n shop\nName:        web\nNamespace:   shop\n"
+            "Labels:      app.kubernetes.io/name=web\nEvents:\n  Type    Reason  Age  From  Message\n"
+            "  Normal  SuccessfulRescale  2m  horizontal-pod-autoscaler  New size: 24\n")
+    assert read(text).reading.resource == "shop/web"
+
+
+def test_a_ticket_naming_a_tool_in_passing_is_a_persons_report() -> None:
+    text = ("Subject: Can't log in since this morning\nTicket #4821 | Priority: Normal\n\nHi,\n\n"
+            "Nobody at our office can sign in to the portal through our Okta SSO; we get bounced back.\n")
+    reading = read(text).reading
+    assert reading.source == "ticket" and reading.people_text

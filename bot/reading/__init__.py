@@ -63,7 +63,7 @@ def read(text: str) -> Read:
         if not draft.alert_name and not draft.people_text:
             draft.alert_name = header_name(head)
         if not draft.status:
-            draft.status = status_of_head(head)
+            draft.status = status_of_head(f"{first}\n{head}")
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
         # a shape the adapters misjudged: the generic reading, never a failed triage
         draft = Draft()

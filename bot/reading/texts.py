@@ -294,12 +294,34 @@ def status_page(head: str, first: str, draft: Draft) -> bool:
     return True
 
 
+# An error tracker's issue as it is shown in chat, its link gone: "Events: 3,412 · Users: 1,987", "First seen: …"
+_ISSUE_COUNTS = re.compile(r"(?i)\bevents\W{0,4}[\d,]{1,12}\b[^\n]{0,80}?\busers\W{0,4}[\d,]{1,12}\b")
+_ISSUE_TYPE = re.compile(r"^\W{0,3}([A-Z][A-Za-z0-9_.]{1,80}(?:Error|Exception|Rejection|Panic))\W{0,3}:")
+
+
+def error_tracker(head: str, first: str, draft: Draft) -> bool:
+    lowered = head[:3000].lower()
+    if _ISSUE_COUNTS.search(head[:3000]) is None or not ("first seen" in lowered or "release" in lowered):
+        return False
+    draft.source = "sentry"
+    _fields(head, draft)
+    kind = _ISSUE_TYPE.match(first)
+    draft.alert_name = kind.group(1) if kind else clip(first.strip(" *"), 120)
+    release = re.search(r"\brelease\W{0,3}([a-z][\w.-]{1,80})@", head[:3000])
+    draft.resource = release.group(1) if release else ""
+    _environment(draft)
+    return True
+
+
 # "[P1] Triggered on {host:web-1}: Disk usage high" / "[P2] Recovered: title"
 _DD_HEAD2 = re.compile(r"^\s*\[(P[1-5])\]\s*(Triggered|Recovered|Warn|Re-Triggered|No Data|Renotify)"
                       r"(?: on \{([^}]{1,200})\})?"
                       r"\s*:\s*(.{1,200})$", re.IGNORECASE)
 _PD_MAIL = re.compile(r"assigned (?:to )?incident #(\d{1,12}):?\s*[\"“]([^\"”\n]{1,200})[\"”]"
                       r"(?:\s+on service\s+([\w. -]{1,100}?)(?=[\s(.,]|$))?")
+# PagerDuty's Slack message: ":rotating_light: *Triggered* #91144 — *[prod] orders-db: connections exhausted*"
+_PD_SLACK = re.compile(r"^\s*(?::[\w+-]{1,30}:\s*)?\*?(Triggered|Acknowledged|Resolved|Escalated)\*?\s*#(\d{1,12})\s*"
+                       r"[—–-]\s*\*?(.{2,200}?)\*?\s*$")
 _PD_HEAD = re.compile(r"^\s*\[#(\d{1,12})\]\s*(Triggered|Acknowledged|Resolved|Reassigned|Escalated)\s*:\s*(.{1,200})$",
                       re.IGNORECASE)
 _OG_HEAD = re.compile(r"^\s*Opsgenie Alert\s*(?:\[(P[1-5])\])?\s*(?:#\d{1,12})?\s*:\s*(.{1,200})$", re.IGNORECASE)
@@ -357,6 +379,14 @@ def host_checks(head: str, first: str, draft: Draft) -> bool:
 def paging(head: str, first: str, draft: Draft) -> bool:
     """PagerDuty and Opsgenie notifications: '[#123] Triggered: title', 'Opsgenie Alert [P1] #9: title'."""
     pd = _PD_HEAD.match(first)
+    slack = _PD_SLACK.match(first) if pd is None else None
+    if slack is not None:
+        draft.source, draft.status, draft.alert_name = "pagerduty", slack.group(1).lower(), slack.group(3).strip()
+        _fields(head, draft)
+        draft.resource = title_place(re.sub(r"^\[[\w -]{1,20}\]\s*", "", draft.alert_name).split(":", 1)[0]) or (
+            draft.labels.get("service", ""))
+        _environment(draft)
+        return True
     og = _OG_HEAD.match(first) if pd is None else None
     mail = _PD_MAIL.search(head[:2000]) if pd is None and og is None else None
     if mail is not None:
@@ -416,9 +446,16 @@ def datadog(head: str, first: str, draft: Draft) -> bool:
     return True
 
 
+_PERSON_OPENING = re.compile(r"(?im)^(?:hi|hello|hey|dear|good (?:morning|afternoon))\b[ \w,!]{0,40}$|^ticket #?\d"
+                             r"|\bticket #\d{1,9}\b")
+
+
 def _tool_by_word(word: str, source: str) -> Callable[[str, str, Draft], bool]:
     def adapter(head: str, first: str, draft: Draft) -> bool:
         if word not in head[:3000].lower():
+            return False
+        if _PERSON_OPENING.search(head[:2000]) and word not in first.lower():
+            # a person's message that names the tool in passing ("we sign in through Okta") is not its alert
             return False
         draft.source = source
         _fields(head, draft)
@@ -443,6 +480,10 @@ def _tool_by_word(word: str, source: str) -> Callable[[str, str, Draft], bool]:
         target = re.search(r"\bfired for\s+([\w.-]{2,120})", head[:2000])
         if target is not None and not draft.resource:
             draft.resource = target.group(1)
+        release = re.search(r"\brelease\W{0,3}([a-z][\w.-]{1,80})@", head[:3000]) if source == "sentry" else None
+        if release is not None and not draft.resource:
+            # an error tracker's release names the project that shipped it: checkout-web@2025.04.17
+            draft.resource = release.group(1)
         if not draft.alert_name:
             # "Okta: Suspicious sign-in detected for user x" — the first line, less the tool's name
             line = re.sub(r"^\W{0,4}[\w ]{2,30}?:\s+", "", first.strip()) if ":" in first[:40] else first.strip()
@@ -625,7 +666,11 @@ def _kubernetes(head: str, first: str, draft: Draft) -> bool:
     if not draft.resource:
         obj = _KUBE_OBJECT.search(head)
         described = re.search(r"^Name:[ \t]{1,40}([a-z0-9][\w.-]{0,200})$", head, re.MULTILINE)
-        draft.resource = obj.group(2) if obj else described.group(1) if described else ""
+        command = re.search(r"\bkubectl\b[^\n]{0,80}?\b(?:describe|get)\s+[a-z]{2,40}[ /]([a-z0-9][\w.-]{0,200})\b",
+                            head)
+        # the object described, or named on kubectl's command line, before any name mentioned in its fields
+        draft.resource = (described.group(1) if described else command.group(1) if command
+                          else obj.group(2) if obj else "")
     namespace = _NAMESPACE.search(head)
     if namespace is not None:
         draft.label("namespace", namespace.group(1))
@@ -1128,8 +1173,8 @@ def header_name(head: str) -> str:
 
 
 # a notification whose head says it is over: "*Resolved:* Incident on …", a status page's "Resolved - …"
-_OVER_HEAD = re.compile(r"^\s*(?::[\w+-]{1,30}:\s*)*[*_\[]{0,3}(resolved|recovered)\b[*_\]]{0,3}\s*[:\-–—]",
-                        re.IGNORECASE)
+_OVER_HEAD = re.compile(r"^\s*(?::[\w+-]{1,30}:\s*)*[*_\[]{0,3}(?:\[[\w ]{1,20}\][*_]{0,2}\s*)?(?:alert\s+)?"
+                        r"(resolved|recovered|closed)\b[*_\]]{0,3}\s*[:\-–—]", re.IGNORECASE)
 
 
 def status_of_head(head: str) -> str:
@@ -1148,6 +1193,7 @@ ADAPTERS: tuple[Callable[[str, str, Draft], bool], ...] = (
     trivy,
     opensearch_monitor,
     status_page,
+    error_tracker,
     paging,
     host_checks,
     datadog,

@@ -170,6 +170,7 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
     elif fields.target and fields.target != "the affected component":
         reading = reading.model_copy(update={"resource": fields.target})
     playbook_id, failure, steps = _steps(rs, category, all_ids, fields.target, reading)
+    steps = _with_subject(steps, subject, category)
     confidence = _confidence(category, scores, severity_confidence)
     if playbook_id.endswith("_default") or playbook_id == "none":
         # nothing told us which failure this is: the steps are generic, and the card says so by its confidence
@@ -260,7 +261,7 @@ _SHORT_OF_ALL = re.compile(
 # "0/4 available": every instance or request of a whole failing, counted by the tool that watches it
 _BAD_WORDS = (r"(?:unhealthy(?:hostcount|host count|targets?|hosts?)?|down|failed|failing|unreachable|offline"
               r"|not ready|errored|rejected|timed out|timing out)")
-_GOOD_WORDS = r"(?:healthy|available|ready|up|running|in service|serving|reachable)"
+_GOOD_WORDS = r"(?:healthy|available|ready|up|running|in service|serving|reachable|succeeded|successful|passed)"
 _ALL_BAD = re.compile(
     r"\b(\d{1,5}) ?(?:of|out of|/) ?(\d{1,5})\b[^\n.;]{0,40}?\b" + _BAD_WORDS + r"\b"
     r"|\b" + _BAD_WORDS + r"\b[^\n.;]{0,80}?\b(\d{1,5}) ?(?:of|out of|/) ?(\d{1,5})\b",
@@ -268,10 +269,13 @@ _ALL_BAD = re.compile(
 )
 _NONE_GOOD = re.compile(
     r"\b0 ?(?:of|out of|/) ?(\d{1,5}) (?:[a-z]+ ){0,2}(?:are |is )?" + _GOOD_WORDS + r"\b"
-    r"|\b(?:healthy|available|ready)(?: hosts?| targets?| replicas?| pods?| backends?)?[ :=]{1,3}0 ?(?:of|/) ?"
-    r"(\d{1,5})\b",
+    r"|\b(?:healthy|available|ready)\w{0,12}(?: hosts?| targets?| replicas?| pods?| backends?)?(?: is| are)?[ :=]{1,3}"
+    r"0 ?(?:of|/|out of) ?(\d{1,5})\b",
     re.IGNORECASE,
 )
+# kubectl's pod table: every row of a workload at 0 ready ("payments-api-7d9f-2xkqp   0/1   CrashLoopBackOff")
+_POD_ROW = re.compile(r"^(?:pod/)?[a-z0-9][a-z0-9.-]{0,200}\s+(\d{1,3})/(\d{1,3})\s+[A-Z][A-Za-z:]{2,40}\s",
+                      re.MULTILINE)
 
 
 _CUSTOMER_PATH = re.compile(
@@ -296,6 +300,9 @@ def all_failing(text: str) -> str:
     row = _NONE_READY_ROW.search(head)
     if row is not None and int(row.group(1)) >= 2:
         return f"0 of {row.group(1)} ready"
+    pods = _POD_ROW.findall(head) if "READY" in head else []
+    if len(pods) >= 2 and all(ready == "0" for ready, _ in pods):
+        return f"0 of {len(pods)} pods ready"
     for hit in _ALL_BAD.finditer(head):
         bad, whole = (hit.group(1), hit.group(2)) if hit.group(1) else (hit.group(3), hit.group(4))
         if int(whole) >= 2 and int(bad) == int(whole):
@@ -349,6 +356,12 @@ def _from_reading(
     if failing is not None and failing >= p0_share:
         found = Signal("P0", 0.65, "nearly every request failing", f"{failing:g} %", "error_rate_p0")
         return "P0", "reading", 0.65, found
+    if reading.source == "sentry":
+        counted = " ".join(f"{key}: {value}" for key, value in reading.labels.items())
+        users = _FEW_USERS.search(counted)
+        if users is not None and int(users.group(1).replace(",", "")) >= _MANY and _rank(severity) > 1:
+            found = Signal("P1", 0.6, "an error hitting many users", users.group(0)[:40], "many_users")
+            return "P1", "inferred", 0.6, found
     if "cost" in reading.source and reading.metrics and reading.metrics[0].value is not None:
         spend = reading.metrics[0].value
         level = "P2" if spend >= rs.thresholds.get("cost_p2_usd", 1000.0) else "P3"
@@ -380,7 +393,8 @@ def _probe_locations(reading: Reading) -> int:
 _SCOPE_PARTS = frozenset({"staging", "stg", "dev", "sandbox", "sbx", "qa", "uat", "nonprod", "preview", "previews",
                           "test", "tests", "testdata", "fixtures", "fixture", "mocks", "lab", "demo"})
 # an alert its tool marks as a test ("[TEST] cluster red", "Test alert from the integration")
-_TEST_ALERT = re.compile(r"^\W{0,3}(?:\[test\]|test:|test alert|test notification|this is a test)", re.IGNORECASE)
+_TEST_ALERT = re.compile(r"^\W{0,3}(?:\[test\]|test\s{0,2}[-:–—]|test alert|test notification|this is a test)",
+                         re.IGNORECASE)
 _NOT_PRODUCTION = frozenset({"staging", "stage", "stg", "dev", "development", "test", "testing", "qa", "sandbox",
                              "preview", "nonprod", "non-prod", "uat", "ci"})
 # a resource named for its environment by a last name part (func-invoice-dev, orders-staging): not production
@@ -399,12 +413,15 @@ def _scope(reading: Reading, signal: Signal | None) -> Signal | None:
     if environment in _NOT_PRODUCTION or reading.environment.lower() in _NOT_PRODUCTION:
         return Signal("P3", 0.6, "not production", f"environment {reading.environment}", "environment")
     if reading.source in _BUILD_TOOLS:
+        branch = _WORK_BRANCH.search(" ".join([reading.alert_name, reading.resource, *reading.labels.values()]))
+        if branch is not None:
+            return Signal("P3", 0.6, "a build of a work branch", branch.group(0), "work_branch")
         return Signal("P2", 0.6, "a build system, no customer path", reading.source, "build_system")
     name = reading.resource.lower().strip()
     if name and "/" not in name and re.split(r"[-_]", name)[-1] in _SCOPE_SUFFIX:
         return Signal("P3", 0.6, "not production", f"resource {reading.resource}", "environment")
     if _TEST_ALERT.match(reading.alert_name):
-        return Signal("P3", 0.6, "a test alert", reading.alert_name[:60], "environment")
+        return Signal("P3", 0.6, "a test alert", " ".join(reading.alert_name.split()[:3]), "environment")
     scoped = [reading.resource, *(value for key, value in reading.labels.items()
                                   if key.lower() in ("cluster", "namespace", "env", "environment", "scope", "tags",
                                                      "host_tags", "criticality", "site"))]
@@ -416,13 +433,29 @@ def _scope(reading: Reading, signal: Signal | None) -> Signal | None:
             return Signal("P3", 0.6, "not production", value[:60], "environment")
     if signal is not None and signal.rule == "cert_expiry" and signal.severity in ("P2", "P3"):
         return signal
+    counted = " ".join(f"{key}: {value}" for key, value in reading.labels.items())
+    users = _FEW_USERS.search(counted) if reading.source == "sentry" else None
+    if users is not None and int(users.group(1).replace(",", "")) <= _FEW:
+        return Signal("P3", 0.6, "a handful of users", users.group(0), "few_users")
     return _posture(reading)
+
+
+# an error tracker's own count of the users who hit an issue: "Users: 2"
+_FEW_USERS = re.compile(r"(?i)\busers(?: affected)?\W{0,4}(\d{1,3}(?:,\d{3})*|\d{1,9})\b")
+_MANY = 500
+_FEW = 5
+
+
+# a branch someone works on, or a pull request: its failed build is its author's to fix
+_WORK_BRANCH = re.compile(r"\b(?:feature|feat|fix|bugfix|chore|dependabot|renovate|topic|wip)/[\w./-]{1,120}"
+                          r"|\bPR-\d{1,7}\b|\bpull/\d{1,7}\b", re.IGNORECASE)
 
 
 def _posture(reading: Reading) -> Signal | None:
     """A failed compliance control or a known vulnerability in a package: serious work, not an active incident."""
     labels = {key.lower(): value.lower() for key, value in reading.labels.items()}
-    posture = labels.get("compliance") in ("failed", "warning") or labels.get("product", "") in _POSTURE_PRODUCTS
+    posture = (labels.get("compliance") in ("failed", "warning") or labels.get("product", "") in _POSTURE_PRODUCTS
+               or reading.source in _POSTURE_PRODUCTS)
     cve = re.match(r"cve-\d{4}-\d+", reading.alert_name.lower())
     if posture or cve:
         said = cve.group(0).upper() if cve else f"compliance {labels.get('compliance') or labels.get('product')}"
@@ -627,6 +660,18 @@ def reading_steps(reading: Reading | None, target: str) -> tuple[str, str, str]:
         second = f"Check {place or 'that service'}'s dashboards and logs around the alert time"
     third = f"Escalate to the team that owns {place or 'the service'} if users are affected"
     return (_fill_step(first, target), _fill_step(second, target), _fill_step(third, target))
+
+
+# what a generic step calls the thing when the rules know no better name for it
+_GENERIC_SUBJECT = {"data": "the data store", "app": "the service"}
+
+
+def _with_subject(steps: tuple[str, str, str], subject: str, category: str) -> tuple[str, str, str]:
+    """Generic steps name the technology the rules recognised ('PostgreSQL'), else the category's word for it."""
+    known = subject and subject.lower() not in ("", category, "unclassified alert") and len(subject) <= 40
+    name = subject if known else _GENERIC_SUBJECT.get(category, "the component")
+    filled = tuple(step.replace("{subject}", name)[:STEP_MAX] for step in steps)
+    return filled[0], filled[1], filled[2]
 
 
 def _fill_step(step: str, target: str) -> str:

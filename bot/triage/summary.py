@@ -29,7 +29,7 @@ def _what(analysis: Analysis) -> str:
     ):
         # a tool outside the categories (a cost anomaly): say what it reported, not that nothing was found
         name = alert_title(reading.alert_name) or reading.source
-        place = alert_title(reading.resource)
+        place = alert_title(reading.resource, _PLACE_WORDS)
         reason = analysis.signal.reason if analysis.signal is not None else "raised an alert"
         return f"{name} — {place}: {reason}" if place else f"{name}: {reason}"
     if analysis.category == "unknown":
@@ -39,7 +39,7 @@ def _what(analysis: Analysis) -> str:
     token = analysis.fields.error
     if token and token.lower() not in failure.lower():
         failure = f"{failure} ({token})"
-    place = analysis.fields.target
+    place = alert_title(analysis.fields.target, _PLACE_WORDS)
     known = bool(place) and place != _NO_PLACE
     name = alert_title(analysis.reading.alert_name)
     if failure.lower().startswith(analysis.subject.lower()):
@@ -53,14 +53,21 @@ def _what(analysis: Analysis) -> str:
 
 
 _TITLE_WORDS = 5
+_QUOTE_WORDS = 5
 
 
-def alert_title(name: str) -> str:
-    """The alert's name for a card's first line; a long title is cut so the card never repeats the alert."""
+def _quote(evidence: str) -> str:
+    """What the text showed, cut so a card never repeats the alert's own sentence."""
+    return alert_title(evidence, _QUOTE_WORDS)
+_PLACE_WORDS = 4
+
+
+def alert_title(name: str, most: int = _TITLE_WORDS) -> str:
+    """The alert's name (or place) for a card's first line; a long one is cut so the card never repeats the alert."""
     words = name.split()
-    if len(words) <= _TITLE_WORDS:
+    if len(words) <= most:
         return " ".join(words)
-    return " ".join(words[:_TITLE_WORDS]) + "…"
+    return " ".join(words[:most]) + "…"
 
 
 def _where(analysis: Analysis) -> str:
@@ -95,12 +102,13 @@ def _basis(analysis: Analysis) -> str:
         return "the alert is resolved"
     if analysis.basis == "conflict" and analysis.conflict is not None and label is not None:
         conflict = analysis.conflict
-        return f"the text states {conflict.reason} ('{conflict.evidence}') although it is labelled {label.word}; review"
+        quoted = _quote(conflict.evidence)
+        return f"the text states {conflict.reason} ('{quoted}') although it is labelled {label.word}; review"
     if analysis.basis == "label" and label is not None:
         text = f"it is labelled {label.word}"
         if signal is not None and signal.severity != "P3":
-            text = f"{text} and the text shows {signal.reason} ('{signal.evidence}')"
+            text = f"{text} and the text shows {signal.reason} ('{_quote(signal.evidence)}')"
         return text
     if analysis.basis in ("inferred", "reading", "capped") and signal is not None:
-        return f"the text shows {signal.reason} ('{signal.evidence}')"
+        return f"the text shows {signal.reason} ('{_quote(signal.evidence)}')"
     return "no severity label and no impact are stated"
