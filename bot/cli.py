@@ -230,6 +230,7 @@ def serve(settings: Settings, host: str, port: int, insecure: bool) -> int:
     gateway = build_gateway(settings)
     app = build_app(gateway)
     # uvicorn's own start-up lines are plain text: they stay below warning, the app logs "listening" as JSON.
+    # Its default loop and parser are uvloop and httptools (both dependencies) when they can be imported.
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
                             log_config=None, timeout_graceful_shutdown=SHUTDOWN_GRACE)
     Server(config).run()

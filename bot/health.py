@@ -149,7 +149,8 @@ class DatabaseGate:
         try:
             # The store's own timeouts (pool wait, busy timeout) normally answer first; this bounds the rest.
             deadline = None if getattr(fn, "__name__", "") in UNBOUNDED else self.timeout + 2.0
-            result = await asyncio.wait_for(self.store.run(guarded), deadline)
+            async with asyncio.timeout(deadline):  # no task of its own per call, unlike wait_for
+                result = await self.store.run(guarded)
         except DatabaseUnavailable:
             raise
         except BaseException as exc:

@@ -7,6 +7,7 @@ by another connection (root ignores file permissions, so a lock is what makes it
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -262,3 +263,26 @@ async def test_the_gate_fails_fast_while_down_and_probes_its_way_back(tmp_path: 
     assert is_outage(sqlite3.OperationalError("database is locked"))
     assert not is_outage(sqlite3.OperationalError("no such table: x"))
     assert not is_outage(ValueError("bug"))
+
+
+async def test_templates_taken_for_a_refused_record_are_saved_with_a_later_one(gateways: GatewayFactory) -> None:
+    gateway = gateways.build(database_timeout=0.3)
+    service = gateway.service
+    identifier = await service.identity.ready()
+    holder = sqlite3.connect(gateway.settings.db_path, isolation_level=None, check_same_thread=False)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        await service.triage(ALERT)  # answered, but neither the record nor the new template written
+        # The template learned from it was due to be saved with the record: still waiting to be saved.
+        assert identifier.has_dirty
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    learned = identifier.identify(ALERT).incident_key
+    stored: set[str] = set()
+    deadline = time.monotonic() + 10
+    while learned not in stored and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        await service.triage("disk full on node-7")  # a later write, once the database answers again
+        stored = {row[0] for row in gateway.store.inner.load_templates(1000)}  # type: ignore[attr-defined]
+    assert learned in stored

@@ -17,7 +17,7 @@ from bot.settings import Settings
 from bot.store import Store
 from bot.store.leases import new_replica_id, stale_before
 from bot.triage.errors import InputError
-from bot.triage.front import redacted_text
+from bot.triage.front import Redacted, redacted_text
 from bot.triage.service import TriageService
 
 log = structlog.get_logger("bot.alerts.intake")
@@ -27,12 +27,13 @@ DATABASE_RETRY_SECONDS = 2.0
 
 def _prepare(
     text: str, max_chars: int, identity: Identity | None, identifier: Identifier | None
-) -> tuple[str, Identity]:
-    """Redacted, cleaned text and its identity; redaction comes before the text is cut to size."""
-    clean = redacted_text(text, max_chars).text
+) -> tuple[Redacted, Identity]:
+    """Cleaned, redacted text and its identity; redaction comes before the text is cut to size. The triage of
+    the alert's incident starts from these, not from the text again."""
+    clean = redacted_text(text, max_chars)
     if identity is None:
         assert identifier is not None
-        identity = identifier.identify(clean)
+        identity = identifier.identify(clean.text)
     return clean, identity
 
 
@@ -80,13 +81,13 @@ class AlertIntake:
         # Cleaning, redaction and identity are CPU work: off the event loop, so acks and health checks
         # are answered while a big payload is split into alerts.
         try:
-            clean, known = await asyncio.to_thread(
+            redacted, known = await asyncio.to_thread(
                 _prepare, text, self.settings.max_input_chars, identity, identifier
             )
         except InputError as exc:
             log.info("alert_ignored", source=source, channel=channel, reason=str(exc))
             return None
-        identity = known
+        clean, identity = redacted.text, known
         where = identity.places or places(clean)
         # Recorded and coalesced in one transaction: one trip to the store per alert, even in a storm.
         taken = await self.store.run(
@@ -100,7 +101,7 @@ class AlertIntake:
         alert_id, incident, owner = taken
         if owner:
             self.service.identity.pin(identity.incident_key)
-        self._settle(alert_id, incident, owner, source, clean)
+        self._settle(alert_id, incident, owner, source, clean, redacted)
         return alert_id
 
     async def recover(self) -> int:
@@ -126,22 +127,34 @@ class AlertIntake:
             log.info("alerts_recovered", count=len(pending))
         return len(pending)
 
-    def _settle(self, alert_id: int, incident: Incident | None, owner: bool, source: str, text: str) -> None:
+    def _settle(
+        self, alert_id: int, incident: Incident | None, owner: bool, source: str, text: str,
+        redacted: Redacted | None = None,
+    ) -> None:
         """The opening alert of an incident gets triaged; repeats only move the card's counter."""
         outcome = "opened" if owner else "repeat" if incident is not None else "resolved_unknown"
         self.service.metrics.alerts.labels(outcome).inc()
         if incident is not None and owner:
-            self._spawn(self.open_incident(alert_id, incident, source, text))
+            self._spawn(self.open_incident(alert_id, incident, source, text, redacted))
         elif self._on_queued is not None:
             self._on_queued()
 
-    async def open_incident(self, alert_id: int, incident: Incident, source: str, text: str) -> None:
+    async def open_incident(
+        self, alert_id: int, incident: Incident, source: str, text: str, redacted: Redacted | None = None
+    ) -> None:
+        """Triage the incident's opening alert: from its cleaned, redacted form when this process made it (no
+        stage runs twice), else (an alert taken over from the store) from its recorded text."""
         while True:
             try:
                 # The card's fingerprint is the one the incident coalesces by, whatever the text would give.
-                result = await self.service.triage(
-                    text, source=source, fingerprint=incident.fingerprint, must_record=True
-                )
+                if redacted is not None:
+                    result = await self.service.triage_redacted(
+                        redacted, fingerprint=incident.fingerprint, source=source, must_record=True
+                    )
+                else:
+                    result = await self.service.triage(
+                        text, source=source, fingerprint=incident.fingerprint, must_record=True
+                    )
                 await self.store.run(self.store.set_incident_card, incident.id, result.meta.triage_id, alert_id)
                 break
             except DatabaseUnavailable as exc:

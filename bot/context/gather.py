@@ -23,6 +23,9 @@ log = structlog.get_logger("bot.context")
 MAX_CHANGES = 5
 EXCERPT_CHARS = 2000
 
+# Changes read ahead with other look-ups of the same triage: (since, rows of store.recent_changes(since)).
+ChangeRows = tuple[float, Sequence[Mapping[str, Any]]]
+
 
 @dataclass(frozen=True)
 class Context:
@@ -90,16 +93,24 @@ class ContextStage:
         self.change_window = change_window
         self._clock = clock
 
-    async def gather(self, text: str, facts: Facts | None = None) -> Context:
-        return (await self.gather_many([facts or facts_from_text(text)]))[0]
+    def changes_since(self) -> float | None:
+        """Where the change look-up starts now; None when changes are not looked up."""
+        return self._clock() - self.change_window if self.change_window > 0 else None
 
-    async def gather_many(self, group: Sequence[Facts]) -> list[Context]:
-        """Context for a group of alerts, in order; the recent changes are read once for the whole group."""
-        rows: list[dict[str, Any]] = []
+    async def gather(self, text: str, facts: Facts | None = None, *, changes: ChangeRows | None = None) -> Context:
+        """The context of one alert; `changes` are the recent changes when they were read already."""
+        return (await self.gather_many([facts or facts_from_text(text)], changes=changes))[0]
+
+    async def gather_many(self, group: Sequence[Facts], *, changes: ChangeRows | None = None) -> list[Context]:
+        """Context for a group of alerts, in order. The recent changes are read once for the whole group, unless
+        `changes` were read already (with other look-ups of the same triages)."""
+        rows: Sequence[Mapping[str, Any]] = ()
         since = 0.0
         problems: tuple[str, ...] = ()
-        if self.change_window > 0 and group:
-            since = self._clock() - self.change_window
+        if changes is not None:
+            since, rows = changes
+        elif group and (start := self.changes_since()) is not None:
+            since = start
             try:
                 rows = await self.store.run(self.store.recent_changes, since)
             except Exception:
@@ -108,7 +119,7 @@ class ContextStage:
         return [await self._one(facts, rows, since, problems) for facts in group]
 
     async def _one(
-        self, facts: Facts, rows: list[dict[str, Any]], since: float, problems: tuple[str, ...]
+        self, facts: Facts, rows: Sequence[Mapping[str, Any]], since: float, problems: tuple[str, ...]
     ) -> Context:
         subject = facts.subject
         runbook: RunbookRef | None = None
@@ -124,24 +135,18 @@ class ContextStage:
             runbook = runbook_ref(found, self.library.base_url)
             excerpt = excerpt_of(found)
             steps = found.runbook.steps
-        changes: list[ChangeRef] = []
+        related: list[ChangeRef] = []
         if rows:
             try:
-                changes = changes_among(subject, rows, since)
+                related = changes_among(subject, rows, since)
             except Exception:
                 log.exception("change_lookup_failed")
                 problems = (*problems, "changes")
-        if changes:
+        if related:
             excerpt += ("\n\n" if excerpt else "") + "Recent changes to the service:\n" + "\n".join(
-                change_words(change, self._clock()) for change in changes
+                change_words(change, self._clock()) for change in related
             )
-        return Context(facts.links, runbook, tuple(changes), excerpt, steps, problems)
-
-    async def changes_for(self, subject: Subject) -> list[ChangeRef]:
-        if self.change_window <= 0:
-            return []
-        since = self._clock() - self.change_window
-        return changes_among(subject, await self.store.run(self.store.recent_changes, since), since)
+        return Context(facts.links, runbook, tuple(related), excerpt, steps, problems)
 
 
 def changes_among(subject: Subject, rows: Sequence[Mapping[str, Any]], since: float) -> list[ChangeRef]:

@@ -143,8 +143,7 @@ class Identifier:
             self.publish(rows)
         except Exception:  # kept for the next save
             log.warning("identity_publish_failed", exc_info=True)
-            with self._lock:
-                self.learner.dirty.update(row[0] for row in rows)
+            self.put_back(rows)
 
     def pin(self, template_id_: str) -> bool:
         """Keep the template of a live or judged incident through any flood of new messages."""
@@ -159,6 +158,11 @@ class Identifier:
         """Templates learned or generalised since the last call, as rows for the store (with their group)."""
         with self._lock:
             return [(t.id, t.pattern, t.count, t.last_seen, group_name(t.tokens)) for t in self.learner.take_dirty()]
+
+    def put_back(self, rows: Iterable[tuple[str, str, int, float, str]]) -> None:
+        """Rows `take_dirty` gave that did not reach the store: unsaved again (unless evicted meanwhile)."""
+        with self._lock:
+            self.learner.dirty.update(row[0] for row in rows)
 
     @property
     def has_dirty(self) -> bool:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import structlog
 
@@ -61,13 +62,29 @@ class IdentityKeeper:
     async def save(self, *, force: bool = False) -> None:
         """Write what is left unsaved and keep the store's templates bounded: every few seconds, or at once
         when `force` (shutdown). New templates were shared the moment they were learned."""
+        rows = self.due(force=force)
+        if rows is not None:
+            try:
+                await self.store.run(self.store.save_templates, rows, self.keep)
+            except BaseException:
+                self.put_back(rows)
+                raise
+
+    def due(self, *, force: bool = False) -> list[tuple[str, str, int, float, str]] | None:
+        """The templates to write now (for `store.save_templates(rows, self.keep)`), or None when no save is
+        due; taken rows count as saved. Lets a caller write them in a transaction of its own."""
         learner = self.identifier.learner
         now = self._monotonic()
         if not force and len(learner.dirty) < SAVE_BATCH and now - self._saved_at < SAVE_INTERVAL:
-            return
+            return None
         self._saved_at = now
-        rows = self.identifier.take_dirty()
-        await self.store.run(self.store.save_templates, rows, self.keep)
+        return self.identifier.take_dirty()
+
+    def put_back(self, rows: Sequence[tuple[str, str, int, float, str]] | None) -> None:
+        """Templates taken by `due` that did not reach the store: unsaved again, and due at the next write."""
+        if rows:
+            self.identifier.put_back(rows)
+            self._saved_at = -math.inf
 
     def save_now(self) -> None:
         """Synchronous final save, for code that closes the store outside an event loop."""

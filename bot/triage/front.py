@@ -72,7 +72,11 @@ def cache_key(text: str, prompt_version: str, model: str, memory_tag: str = "") 
 
 def prepare(raw: str | bytes, max_chars: int, identify: Callable[[str], str] = text_fingerprint) -> Prepared:
     """The pure front of the pipeline: normalise, redact, identify, pre-screen."""
-    clean = redacted_text(raw, max_chars)
+    return prepare_redacted(redacted_text(raw, max_chars), identify)
+
+
+def prepare_redacted(clean: Redacted, identify: Callable[[str], str] = text_fingerprint) -> Prepared:
+    """The front stage after `redacted_text`: identify, read and pre-screen the cleaned text."""
     text = clean.text
     # reading never fails a triage: an unknown shape is the generic reading
     try:

@@ -35,26 +35,24 @@ class FrontCache:
 
     def unidentified(self, raw: str | bytes, max_chars: int) -> Prepared:
         """`prepare_unidentified(raw, max_chars)`, from the cache when `raw` was seen (do not change it)."""
-        if len(raw) > self.max_chars or self.size <= 0:
-            return prepare_unidentified(raw, max_chars)
-        key = (raw, max_chars)
-        hit = self._entries.get(key)
+        hit = self.peek(raw, max_chars)
         if hit is None:
             hit = prepare_unidentified(raw, max_chars)  # raises InputError for unusable input: nothing kept
             self.keep(raw, max_chars, hit)
-        else:
-            self._entries.move_to_end(key)
         return hit
 
     def peek(self, raw: str | bytes, max_chars: int) -> Prepared | None:
-        """`unidentified(raw, max_chars)` when `raw` was seen, else None (nothing worked out)."""
+        """The front stage of `raw` when it was seen (do not change it), else None (nothing worked out). Its
+        fingerprint, if any, is not this input's: identities are learned from every input."""
+        if len(raw) > self.max_chars or self.size <= 0:
+            return None
         hit = self._entries.get((raw, max_chars))
         if hit is not None:
             self._entries.move_to_end((raw, max_chars))
         return hit
 
     def keep(self, raw: str | bytes, max_chars: int, prepared: Prepared) -> None:
-        """Remember `prepare_unidentified(raw, max_chars)` worked out elsewhere."""
+        """Remember the front stage of `raw` worked out elsewhere (not when `raw` is too long to keep)."""
         if len(raw) > self.max_chars or self.size <= 0:
             return
         self._entries[(raw, max_chars)] = prepared

@@ -323,34 +323,51 @@ class ModelClient:
         remaining = deadline - self._clock()
         if remaining < MIN_ATTEMPT_SECONDS:
             raise TimeoutError("deadline reached before the model call")
-        kwargs: dict[str, Any] = dict(extra or {})
+        body: dict[str, Any] = {
+            "model": model, "messages": messages, "temperature": 0, "max_tokens": MAX_OUTPUT_TOKENS, **(extra or {}),
+        }
         response_format = _response_format(mode)
         if response_format is not None:
-            kwargs["response_format"] = response_format
+            body["response_format"] = response_format
         try:
-            response = await self._client.chat.completions.create(
-                model=model,
-                messages=messages,  # type: ignore[arg-type]
-                temperature=0,
-                max_tokens=MAX_OUTPUT_TOKENS,
-                timeout=min(self._timeout, remaining),
-                **kwargs,
+            # The client's own request path (auth, timeouts, status errors) with the body as built here: the
+            # typed `create` would walk every message and the whole schema again, and build a typed response
+            # only for the three fields read below.
+            data = await self._client.post(
+                "/chat/completions", cast_to=object, body=body, options={"timeout": min(self._timeout, remaining)}
             )
         except (ValueError, openai.APIResponseValidationError) as exc:
             raise BadResponse(f"unreadable response body: {exc}") from exc
-        if not getattr(response, "choices", None):
-            raise BadResponse("response has no choices")
-        message = response.choices[0].message
-        usage = response.usage
-        calls = [
-            {"id": call.id, "type": "function",
-             "function": {"name": call.function.name, "arguments": call.function.arguments}}
-            for call in (getattr(message, "tool_calls", None) or [])
-            if getattr(call, "function", None) is not None
-        ]
-        return _Completion(
-            content=message.content or "",
-            tokens_in=usage.prompt_tokens if usage else 0,
-            tokens_out=usage.completion_tokens if usage else 0,
-            tool_calls=calls or None,
-        )
+        return completion_of(data)
+
+
+def completion_of(data: object) -> _Completion:
+    """The parts of a Chat Completions response body the gateway uses; BadResponse when it has none."""
+    if not isinstance(data, dict):
+        raise BadResponse("unreadable response body: not a JSON object")
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not choices:
+        raise BadResponse("response has no choices")
+    first = choices[0]
+    message = first.get("message") if isinstance(first, dict) else None
+    if not isinstance(message, dict):
+        raise BadResponse("response has no message")
+    content = message.get("content")
+    usage = data.get("usage")
+    usage = usage if isinstance(usage, dict) else {}
+    calls = [
+        {"id": str(call.get("id") or ""), "type": "function",
+         "function": {"name": function.get("name"), "arguments": function.get("arguments")}}
+        for call in (message.get("tool_calls") or [] if isinstance(message.get("tool_calls"), list) else [])
+        if isinstance(call, dict) and isinstance(function := call.get("function"), dict)
+    ]
+    return _Completion(
+        content=content if isinstance(content, str) else "",
+        tokens_in=_count(usage.get("prompt_tokens")),
+        tokens_out=_count(usage.get("completion_tokens")),
+        tool_calls=calls or None,
+    )
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0

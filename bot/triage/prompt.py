@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -80,9 +81,9 @@ class Prompt:
     name: str
     system: str
 
-    @property
+    @cached_property
     def version(self) -> str:
-        """Name plus a content hash: any edit to the prompt text gives a new version."""
+        """Name plus a content hash: any edit to the prompt text gives a new version (hashed once per prompt)."""
         templates = (
             self.system + _USER_TEMPLATE + _EXAMPLES_TEMPLATE + _EXAMPLE_TEMPLATE + _READING_TEMPLATE
             + _CONTEXT_TEMPLATE + _TOOLS_NOTE

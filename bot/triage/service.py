@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
 from bot.card import TriageCard, TriageMeta, TriageResult
-from bot.context.gather import Context, ContextStage, with_runbook_steps
+from bot.context.gather import ChangeRows, Context, ContextStage, with_runbook_steps
 from bot.context.library import RunbookLibrary
 from bot.context.links import merge_links
 from bot.context.model import ToolUse
 from bot.context.tools import ToolBox, ToolSession
-from bot.health import DatabaseUnavailable
+from bot.health import DatabaseUnavailable, is_outage
+from bot.identity.identifier import IdentityKey, identity_key
 from bot.identity.keeper import IdentityKeeper
 from bot.memory.precedent import Memory, against_label, memory_from, with_precedent
 from bot.observability import Metrics
@@ -29,7 +31,7 @@ from bot.triage.cost import estimate_cost
 from bot.triage.errors import InputError, ModelError
 from bot.triage.evidence import check_answer
 from bot.triage.flight import FlightWaitExpired, SharedFlight
-from bot.triage.front import Prepared, cache_key, facts_of, prepare
+from bot.triage.front import Prepared, Redacted, cache_key, facts_of, prepare, prepare_redacted, redacted_text
 from bot.triage.front_cache import FrontCache
 from bot.triage.memo import Memo
 from bot.triage.model import MAX_OUTPUT_TOKENS, ModelAnswer, ModelClient
@@ -156,25 +158,75 @@ class TriageService:
     ) -> TriageResult:
         """Triage one input. Raises InputError for unusable input; every other failure degrades.
 
-        `fingerprint` is given by callers that identified the input already (the alert intake).
+        `fingerprint` is given by callers that identified the input already.
         `must_record`: raise DatabaseUnavailable, as soon as the database is known to be down, rather than
         answer with a card that was never recorded (the HTTP API, whose clients can retry).
         """
         started = self._monotonic()
-        if fingerprint is not None:
-            known: str = fingerprint
-            identify: Callable[[str], str] = lambda _: known  # noqa: E731
-        else:
-            identifier = await self.identity.ready()
-            identify = lambda text: identifier.identify(text).fingerprint  # noqa: E731
+        identifier = None if fingerprint is not None else await self.identity.ready()
+
+        def identify(text: str, key: IdentityKey | None = None) -> str:
+            if identifier is None:
+                assert fingerprint is not None
+                return fingerprint
+            return identifier.identify(text, key).fingerprint
+
+        limit = self.settings.max_input_chars
         if len(raw) > INLINE_PREPARE_CHARS:
             # Cleaning and redacting a long input is CPU work: off the event loop, so acks and health
             # checks are answered meanwhile. (Too long for the front cache, which only the loop touches.)
-            prepared = await asyncio.to_thread(prepare, raw, self.settings.max_input_chars, identify)
+            prepared = await asyncio.to_thread(prepare, raw, limit, identify)
+            [memory], changes = await self._look_up([(prepared.fingerprint, prepared.text)], must_record)
+        elif (seen := self._front.peek(raw, limit)) is not None:
+            prepared = replace(seen, fingerprint=identify(seen.text, seen.identity))
+            [memory], changes = await self._look_up([(prepared.fingerprint, prepared.text)], must_record)
         else:
-            prepared = self._front.prepare(raw, self.settings.max_input_chars, identify)
-        memory = await self._recall(prepared, must_record)
-        outcome, memory = await self._engine(prepared, engine or "auto", started, memory, must_record)
+            clean = redacted_text(raw, limit)  # raises InputError for unusable input
+            key = None if identifier is None else identity_key(clean.text)
+            prepared, memory, changes = await self._front_and_look_up(clean, identify(clean.text, key), must_record)
+            prepared.identity = key  # a later triage of the same text (alone or in a group) identifies from it
+            self._front.keep(raw, limit, prepared)
+        return await self._pipeline(prepared, memory, changes, source, engine, must_record, started)
+
+    async def triage_redacted(
+        self, clean: Redacted, *, fingerprint: str, source: str = "api", engine: str | None = None,
+        must_record: bool = False,
+    ) -> TriageResult:
+        """Triage an input its caller cleaned, redacted and identified already (the alert intake does, once per
+        alert): only the rest of the front stage (reading, pre-screen) runs here, then the pipeline."""
+        started = self._monotonic()
+        if len(clean.text) > INLINE_PREPARE_CHARS:
+            prepared = await asyncio.to_thread(prepare_redacted, clean, lambda _: fingerprint)
+            [memory], changes = await self._look_up([(fingerprint, prepared.text)], must_record)
+        else:
+            prepared, memory, changes = await self._front_and_look_up(clean, fingerprint, must_record)
+        return await self._pipeline(prepared, memory, changes, source, engine, must_record, started)
+
+    async def _front_and_look_up(
+        self, clean: Redacted, fingerprint: str, must_record: bool
+    ) -> tuple[Prepared, Memory, ChangeRows | None]:
+        """The rest of the front stage (reading, pre-screen) here while the store looks up the memory and the
+        changes, which need only the redacted text and its fingerprint: the two overlap."""
+        look = asyncio.ensure_future(self._look_up([(fingerprint, clean.text)], must_record))
+        await asyncio.sleep(0)  # the look-up reaches the store's worker before the CPU work starts here
+        try:
+            prepared = prepare_redacted(clean, lambda _: fingerprint)
+            prepared.facts = facts_of(prepared)  # what the context stage looks up, worked out meanwhile too
+        except BaseException:
+            look.cancel()
+            with contextlib.suppress(BaseException):
+                await look
+            raise
+        [memory], changes = await look
+        return prepared, memory, changes
+
+    async def _pipeline(
+        self, prepared: Prepared, memory: Memory, changes: ChangeRows | None, source: str, engine: str | None,
+        must_record: bool, started: float,
+    ) -> TriageResult:
+        """From the look-ups to the recorded result: the context, the engine, the result, the record."""
+        [context] = await self._gather_many([prepared], changes)
+        outcome, memory = await self._engine(prepared, engine or "auto", started, memory, context, must_record)
         result = self._result(prepared, outcome, source, started, memory)
         failure = await self._finish(result, prepared, outcome)
         if must_record and failure is not None:
@@ -190,8 +242,9 @@ class TriageService:
         """Triage a group of inputs in their order, each stage once per input; an unusable one gives its InputError.
 
         Identities are learned in input order, memory and recent changes are read for the whole group in one
-        trip to the store each, and the group's records are written in one transaction before any result is
-        handed back. Model calls, when the engine asks for them, are made one at a time, as for single triages.
+        trip to the store, and the group's records are written in one transaction (any identity templates due in
+        the same trip) before any result is handed back. Model calls, when the engine asks for them, are made one
+        at a time, as for single triages.
         """
         slots: list[Prepared | InputError] = []
         for raw in raws:
@@ -219,11 +272,11 @@ class TriageService:
             replace(p, fingerprint=identifier.identify(p.text, p.identity).fingerprint)
             for p in slots if isinstance(p, Prepared)
         ]
-        memories = await self._recall_many(batch)
-        contexts = await self._gather_many(batch)
+        memories, changes = await self._look_up([(p.fingerprint, p.text) for p in batch])
+        contexts = await self._gather_many(batch, changes)
         done: list[tuple[TriageResult, Prepared, Outcome, Memory]] = []
         for prepared, memory, context in zip(batch, memories, contexts, strict=True):
-            outcome, memory = await self._engine(prepared, engine or "auto", started, memory, context=context)
+            outcome, memory = await self._engine(prepared, engine or "auto", started, memory, context)
             done.append((self._result(prepared, outcome, source, started, memory), prepared, outcome, memory))
         failure = await self._finish_many([(result, prepared, outcome) for result, prepared, outcome, _ in done])
         if self.shadow is not None and failure is None:
@@ -233,13 +286,11 @@ class TriageService:
         return [slot if isinstance(slot, InputError) else next(results) for slot in slots]
 
     async def _engine(
-        self, prepared: Prepared, engine: str, started: float, memory: Memory, must_record: bool = False,
-        context: Context | None = None,
+        self, prepared: Prepared, engine: str, started: float, memory: Memory, context: Context,
+        must_record: bool = False,
     ) -> tuple[Outcome, Memory]:
         """The engine's answer, held to the text's evidence and the incident's precedent, and the memory as the
-        card shows it; never raises but DatabaseUnavailable (with `must_record`). `context`: gathered already."""
-        if context is None:
-            context = await self._gather(prepared)
+        card shows it; never raises but DatabaseUnavailable (with `must_record`)."""
         try:
             outcome = await self._decide(prepared, engine, started, memory, context)
         except DatabaseUnavailable:
@@ -266,45 +317,47 @@ class TriageService:
 
     # --- decisions -----------------------------------------------------------------------------
 
-    async def _recall(self, prepared: Prepared, must_record: bool = False) -> Memory:
-        """Incident memory: the precedent and similar earlier incidents; a failing lookup only loses them."""
+    async def _look_up(
+        self, items: Sequence[tuple[str, str]], must_record: bool = False
+    ) -> tuple[list[Memory], ChangeRows | None]:
+        """Incident memory (the precedent, similar earlier incidents) for each (fingerprint, text) of a group,
+        and the recent changes, read in one trip to the store. A failing memory look-up only loses the memory;
+        changes that could not be read here are None, and the context stage asks for them itself (and says so
+        when that fails too)."""
+        if not items:
+            return [], None
+        store = self.store
+        since = self.context.changes_since()
+
+        def read() -> tuple[list[dict[str, Any]], ChangeRows | None]:
+            recalled = store.recall_many(items)
+            if since is None:
+                return recalled, None
+            try:
+                return recalled, (since, store.recent_changes(since))
+            except Exception as exc:
+                if is_outage(exc):
+                    raise
+                return recalled, None
+
         try:
-            recalled = await self.store.run(self.store.recall, prepared.fingerprint, prepared.text)
+            recalled, changes = await store.run(read)
         except DatabaseUnavailable:
             if must_record:
                 raise
             self.metrics.errors.labels("memory").inc()
-            return Memory()
-        except Exception:  # memory is advice: a store problem must not cost the card
-            log.exception("memory_recall_failed", fingerprint=prepared.fingerprint)
-            self.metrics.errors.labels("memory").inc()
-            return Memory()
-        return memory_from(recalled)
-
-    async def _recall_many(self, batch: Sequence[Prepared]) -> list[Memory]:
-        """Memory for a group of inputs in one trip to the store; a failing lookup only loses it."""
-        if not batch:
-            return []
-        store = self.store
-        try:
-            recalled = await store.run(store.recall_many, [(p.fingerprint, p.text) for p in batch])
-        except DatabaseUnavailable:
-            self.metrics.errors.labels("memory").inc()
-            return [Memory()] * len(batch)
+            return [Memory()] * len(items), None
         except Exception:  # memory is advice: a store problem must not cost the cards
-            log.exception("memory_recall_failed", count=len(batch))
+            log.exception("memory_recall_failed", fingerprint=items[0][0], count=len(items))
             self.metrics.errors.labels("memory").inc()
-            return [Memory()] * len(batch)
-        return [memory_from(r) for r in recalled]
+            return [Memory()] * len(items), None
+        return [memory_from(r) for r in recalled], changes
 
-    async def _gather(self, prepared: Prepared) -> Context:
-        """Context for the card; a failing look-up only loses that piece of context."""
-        return (await self._gather_many([prepared]))[0]
-
-    async def _gather_many(self, batch: Sequence[Prepared]) -> list[Context]:
-        """Context for each card of a group; a failing look-up only loses that piece of context."""
+    async def _gather_many(self, batch: Sequence[Prepared], changes: ChangeRows | None = None) -> list[Context]:
+        """Context for each card of a group (`changes`: the recent changes, when read with the memory); a failing
+        look-up only loses that piece of context."""
         try:
-            return await self.context.gather_many([facts_of(p) for p in batch])
+            return await self.context.gather_many([facts_of(p) for p in batch], changes=changes)
         except Exception:  # context is advice: it must not cost the cards
             log.exception("context_failed", fingerprint=batch[0].fingerprint if batch else None)
             self.metrics.errors.labels("context").inc()
@@ -560,28 +613,46 @@ class TriageService:
     async def _finish_many(
         self, done: Sequence[tuple[TriageResult, Prepared, Outcome]]
     ) -> DatabaseUnavailable | None:
-        """Metrics and log lines, then the records of a group in one transaction (group commit)."""
+        """The records of a group in one transaction (group commit), with the metrics and log lines made while
+        the store writes them."""
         if not done:
             return None
         entries = []
         for result, prepared, outcome in done:
-            label = self._observe(result)
-            for use in result.meta.tools:
-                self.metrics.tool_calls.labels(use.server, use.tool, use.outcome).inc()
             cache = None
             if outcome.cache_entry is not None:
                 cache = (*outcome.cache_entry, self.settings.cache_ttl)
-            entries.append(TriageRecord(result, prepared.text, label, outcome.error, cache))
+            entries.append(TriageRecord(result, prepared.text, outcome_label(result), outcome.error, cache))
         first = done[0][0].meta.triage_id
-        try:
+        store = self.store
+        # Templates due to be saved go in the same trip to the store as the records, after them.
+        templates = self.identity.due()
+        keep = self.identity.keep
+
+        def write() -> Exception | None:
             if len(entries) == 1:
                 entry = entries[0]
-                await self.store.run(
-                    self.store.record_triage, entry.result, entry.text, outcome=entry.outcome, error=entry.error,
-                    cache=entry.cache,
-                )
+                store.record_triage(entry.result, entry.text, outcome=entry.outcome, error=entry.error,
+                                    cache=entry.cache)
             else:
-                await self.store.run(self.store.record_triages, entries)
+                store.record_triages(entries)
+            if templates is not None:
+                try:
+                    store.save_templates(templates, keep)
+                except Exception as exc:  # the triages are recorded: a template problem is not theirs
+                    return exc
+            return None
+
+        writing = asyncio.ensure_future(store.run(write))
+        await asyncio.sleep(0)  # the write reaches the store's worker before the metrics and log lines
+        for result, _, _ in done:
+            self._observe(result)
+            for use in result.meta.tools:
+                self.metrics.tool_calls.labels(use.server, use.tool, use.outcome).inc()
+        saved = templates is None
+        try:
+            unsaved = await writing
+            saved = unsaved is None
         except DatabaseUnavailable as exc:
             self.metrics.errors.labels("store").inc()
             log.warning("triage_not_recorded", triage_id=first, count=len(entries), reason=exc.reason)
@@ -589,6 +660,13 @@ class TriageService:
         except Exception:  # a full disk must not turn a good card into an error for the caller
             self.metrics.errors.labels("store").inc()
             log.exception("triage_not_recorded", triage_id=first, count=len(entries))
+            unsaved = None
+        finally:
+            if not saved:  # taken as saved, but not in the store: they go with the next write
+                self.identity.put_back(templates)
+        if unsaved is not None:
+            self.metrics.errors.labels("store").inc()
+            log.error("identity_templates_not_saved", exc_info=unsaved)
         for result, _, _ in done:
             for use in result.meta.tools:
                 try:  # the audit trail of what the model looked up for this card
@@ -598,17 +676,12 @@ class TriageService:
                 except Exception:
                     self.metrics.errors.labels("store").inc()
                     log.exception("tool_call_not_recorded", triage_id=result.meta.triage_id)
-        try:
-            await self.identity.save()
-        except Exception:  # templates are relearned from the stream; losing a batch only costs warm-up
-            self.metrics.errors.labels("store").inc()
-            log.exception("identity_templates_not_saved")
         return None
 
     def _observe(self, result: TriageResult) -> str:
         """Count and log one triage; its outcome label (ok, cached, degraded)."""
         meta = result.meta
-        label = "cached" if meta.cached else "degraded" if meta.degraded else "ok"
+        label = outcome_label(result)
         self.metrics.requests.labels(meta.engine, label).inc()
         self.metrics.latency.labels(meta.engine).observe(meta.latency_ms / 1000)
         log.info(
@@ -633,3 +706,9 @@ class TriageService:
             redactions=meta.redactions,
         )
         return label
+
+
+def outcome_label(result: TriageResult) -> str:
+    """How a triage ended, for its record and its metrics: cached, degraded or ok."""
+    meta = result.meta
+    return "cached" if meta.cached else "degraded" if meta.degraded else "ok"
