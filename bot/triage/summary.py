@@ -53,6 +53,12 @@ def _what(analysis: Analysis) -> str:
 
 
 _TITLE_WORDS = 5
+_QUOTE_WORDS = 5
+
+
+def _quote(evidence: str) -> str:
+    """What the text showed, cut so a card never repeats the alert's own sentence."""
+    return alert_title(evidence, _QUOTE_WORDS)
 _PLACE_WORDS = 4
 
 
@@ -96,12 +102,13 @@ def _basis(analysis: Analysis) -> str:
         return "the alert is resolved"
     if analysis.basis == "conflict" and analysis.conflict is not None and label is not None:
         conflict = analysis.conflict
-        return f"the text states {conflict.reason} ('{conflict.evidence}') although it is labelled {label.word}; review"
+        quoted = _quote(conflict.evidence)
+        return f"the text states {conflict.reason} ('{quoted}') although it is labelled {label.word}; review"
     if analysis.basis == "label" and label is not None:
         text = f"it is labelled {label.word}"
         if signal is not None and signal.severity != "P3":
-            text = f"{text} and the text shows {signal.reason} ('{signal.evidence}')"
+            text = f"{text} and the text shows {signal.reason} ('{_quote(signal.evidence)}')"
         return text
     if analysis.basis in ("inferred", "reading", "capped") and signal is not None:
-        return f"the text shows {signal.reason} ('{signal.evidence}')"
+        return f"the text shows {signal.reason} ('{_quote(signal.evidence)}')"
     return "no severity label and no impact are stated"
