@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.reading import read
-from bot.reading.texts import server_resource
+from bot.reading.text.servers import server_resource
 from bot.triage.heuristics import analyse, heuristic_card
 from bot.triage.rules import default_rules
 from bot.triage.severity import reading_label

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.reading import read
-from bot.reading.texts import status_of_head
+from bot.reading.text.head import status_of_head
 from bot.triage.heuristics import all_failing, heuristic_card
 
 

@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 
 from bot.reading.draft import Draft
 from bot.reading.model import Event, Link, Metric, Reading
-from bot.reading.payloads import parse_json, read_payload
-from bot.reading.texts import ADAPTERS, HEAD_CHARS, header_name, status_of_head
+from bot.reading.payload import parse_json, read_payload
+from bot.reading.text import ADAPTERS
+from bot.reading.text.fields import HEAD_CHARS
+from bot.reading.text.head import header_name, status_of_head
 
 _EXCEPTION = re.compile(r"\b[A-Z][A-Za-z]{2,60}(?:Exception|Error)\b")
 

@@ -1,0 +1,56 @@
+"""People's prose: a ticket or a chat message, and the product feature it names."""
+
+from __future__ import annotations
+
+import re
+
+from bot.reading.draft import Draft
+from bot.reading.text.fields import FIELD_LINE, read_fields
+
+_PEOPLE = re.compile(r"(?i)\b(?:i|we|our|us|my|me|you|your|customers?|users?|clients?|anyone|everyone|somebody|"
+                     r"please|hi|hello|hey|thanks|thank you|can't|cannot|isn't|doesn't|won't|seems?|since|today|"
+                     r"this morning)\b")
+_TICKET = re.compile(r"(?i)\b(?:ticket|zendesk|freshdesk|jira|servicenow|support request|requester|customer "
+                     r"report|reported by|subject:)")
+_MACHINE = re.compile(r"[=\[\]{}<>|]|\b\d{1,2}:\d\d:\d\d\b|^\s+at\s", re.MULTILINE)
+
+
+def people(head: str, first: str, draft: Draft) -> bool:
+    sample = head[:3000]
+    words = sample.split()
+    if len(words) < 5:
+        return False
+    human = len(_PEOPLE.findall(sample))
+    machine = len(_MACHINE.findall(sample))
+    if not _TICKET.search(sample):
+        machine += len(FIELD_LINE.findall(sample))
+    if human < 2 or machine > max(2, human):
+        return False
+    draft.source = "ticket" if _TICKET.search(sample) else "chat"
+    draft.people_text = True
+    read_fields(head, draft)
+    draft.set(alert_name=draft.labels.get("subject") or draft.labels.get("title"))
+    found = [" ".join(hit.group(1).lower().split()).replace("log into", "login").replace("loginto", "login")
+             for hit in _FEATURE.finditer(sample)]
+    if found:
+        # the most specific feature named, wherever it appears (a requester's e-mail header is not the problem)
+        draft.resource = min(found, key=_feature_rank)
+    return True
+
+
+def _feature_rank(name: str) -> int:
+    key = name.replace(" ", "").replace("-", "")
+    return next((i for i, words in enumerate(_FEATURE_ORDER) if key.startswith(words)), len(_FEATURE_ORDER))
+
+
+_FEATURE_ORDER = ("checkout", "shoppingcart", "cart", "payment", "myorders", "order", "login", "signin", "signup",
+                  "passwordreset", "search", "admindashboard", "dashboard", "report", "export", "invoice", "billing",
+                  "upload", "mobileapp", "website", "web", "api", "notification", "email", "email")
+
+
+# What people name when they report a problem: the feature of the product they use.
+_FEATURE = re.compile(
+    r"(?i)\b(check ?out|shopping cart|cart|log ?into|log ?in|sign[ -]?in|sign[ -]?up|payments?|my orders|orders? page"
+    r"|orders?|admin dashboard|dashboard|reports?|exports?|search|invoices?|billing|uploads?|notifications?|e-?mails?"
+    r"|password reset|mobile app|web ?site|api)\b"
+)
