@@ -40,6 +40,7 @@ _NOT_SECRETS = frozenset(_NOT_SECRET_WORDS.split())
 _NUMBER = re.compile(r"\d{1,5}")
 _PATH = re.compile(r"/[\w./-]{0,255}")
 _PATH_SEGMENT = 32
+_PATH_NAME = 16
 _PLACEHOLDER = re.compile(r"\$\{[^}]{1,64}\}|\$[A-Z_][A-Z0-9_]{0,63}|\*{3,}|x{3,}|<[^>]{1,64}>|\{\{[^}]{1,64}\}\}"
     r"|%\(\w{1,64}\)[sdr]|%[sdr]")
 
@@ -50,10 +51,13 @@ def _looks_secret(value: str) -> bool:
         return False
     # a path has a few segments or a short name, and names of a readable size; one long run between slashes
     # is base64 that happens to hold "/"
+    segments = value.split("/")
     path = (
         _PATH.fullmatch(value) is not None
         and (value.count("/") > 1 or len(value) <= 24)
-        and max(map(len, value.split("/"))) <= _PATH_SEGMENT
+        and max(map(len, segments)) <= _PATH_SEGMENT
+        # a long segment is a file or directory name only when it reads like one (a dot, dash or underscore)
+        and (max(map(len, segments)) <= _PATH_NAME or any(c in segment for segment in segments for c in "._-"))
     )
     return not (_NUMBER.fullmatch(value) or _PLACEHOLDER.fullmatch(value) or path)
 
