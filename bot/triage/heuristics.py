@@ -356,12 +356,10 @@ def _from_reading(
     if failing is not None and failing >= p0_share:
         found = Signal("P0", 0.65, "nearly every request failing", f"{failing:g} %", "error_rate_p0")
         return "P0", "reading", 0.65, found
-    if reading.source == "sentry":
-        counted = " ".join(f"{key}: {value}" for key, value in reading.labels.items())
-        users = _FEW_USERS.search(counted)
-        if users is not None and int(users.group(1).replace(",", "")) >= _MANY and _rank(severity) > 1:
-            found = Signal("P1", 0.6, "an error hitting many users", users.group(0)[:40], "many_users")
-            return "P1", "inferred", 0.6, found
+    users = tracker_users(reading)
+    if users is not None and users >= _MANY and _rank(severity) > 1:
+        found = Signal("P1", 0.6, "an error hitting many users", f"{users:,} users", "many_users")
+        return "P1", "inferred", 0.6, found
     if "cost" in reading.source and reading.metrics and reading.metrics[0].value is not None:
         spend = reading.metrics[0].value
         level = "P2" if spend >= rs.thresholds.get("cost_p2_usd", 1000.0) else "P3"
@@ -433,17 +431,24 @@ def _scope(reading: Reading, signal: Signal | None) -> Signal | None:
             return Signal("P3", 0.6, "not production", value[:60], "environment")
     if signal is not None and signal.rule == "cert_expiry" and signal.severity in ("P2", "P3"):
         return signal
-    counted = " ".join(f"{key}: {value}" for key, value in reading.labels.items())
-    users = _FEW_USERS.search(counted) if reading.source == "sentry" else None
-    if users is not None and int(users.group(1).replace(",", "")) <= _FEW:
-        return Signal("P3", 0.6, "a handful of users", users.group(0), "few_users")
+    users = tracker_users(reading)
+    if users is not None and users <= _FEW:
+        return Signal("P3", 0.6, "a handful of users", f"{users} users", "few_users")
     return _posture(reading)
 
 
-# an error tracker's own count of the users who hit an issue: "Users: 2"
-_FEW_USERS = re.compile(r"(?i)\busers(?: affected)?\W{0,4}(\d{1,3}(?:,\d{3})*|\d{1,9})\b")
+# an error tracker's own count of the users who hit an issue: "Users: 2", "*Users:* 1,987"
+_USERS = re.compile(r"(?i)\busers(?: affected)?\W{0,4}(\d{1,3}(?:,\d{3})*|\d{1,9})\b")
 _MANY = 500
 _FEW = 5
+
+
+def tracker_users(reading: Reading) -> int | None:
+    """How many users an error tracker says hit the issue, from its own fields; None when it says nothing."""
+    if reading.source != "sentry":
+        return None
+    users = _USERS.search(" ".join(f"{key}: {value}" for key, value in reading.labels.items()))
+    return int(users.group(1).replace(",", "")) if users else None
 
 
 # a branch someone works on, or a pull request: its failed build is its author's to fix
