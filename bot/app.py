@@ -222,7 +222,10 @@ def create_app(
         engine = None if body.engine in (None, "auto") else body.engine
         # A card that could not be recorded is not given out: its id would lead nowhere, and the client retries.
         text = decode_markup(body.text)
-        result = await service.triage(text, source=body.source or "api", engine=engine, must_record=True)
+        # Its metrics and log line are made once this response is written: the record is durable before.
+        result = await service.triage(
+            text, source=body.source or "api", engine=engine, must_record=True, count_after=True
+        )
         # Serialised once by pydantic; FastAPI's generic encoder would walk the model again.
         return Response(result.model_dump_json(), media_type="application/json")
 

@@ -37,6 +37,8 @@ def error_kind(exc: BaseException) -> str:
     """A short stable label for metrics, logs and the degraded reason."""
     import openai
 
+    if isinstance(exc, openai.APITimeoutError) and _never_connected(exc):
+        return "connection_error"
     if isinstance(exc, (openai.APITimeoutError, TimeoutError)):
         return "timeout"
     if isinstance(exc, openai.APIConnectionError):
@@ -52,6 +54,21 @@ def error_kind(exc: BaseException) -> str:
             return "server_error"
         return f"http_{exc.status_code}"
     return type(exc).__name__
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """A timeout the HTTP transport reported for a connection that was refused or dropped, not one that took
+    too long (the aiohttp transport reports every failed connection as a connect timeout)."""
+    import aiohttp
+
+    cause = exc.__cause__
+    while cause is not None:
+        if isinstance(cause, TimeoutError):
+            return False
+        if isinstance(cause, aiohttp.ClientConnectionError):
+            return True
+        cause = cause.__cause__
+    return False
 
 
 def retry_after(exc: BaseException, now: float | None = None) -> float | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -155,12 +154,16 @@ class TriageService:
         engine: str | None = None,
         fingerprint: str | None = None,
         must_record: bool = False,
+        count_after: bool = False,
     ) -> TriageResult:
         """Triage one input. Raises InputError for unusable input; every other failure degrades.
 
         `fingerprint` is given by callers that identified the input already.
         `must_record`: raise DatabaseUnavailable, as soon as the database is known to be down, rather than
         answer with a card that was never recorded (the HTTP API, whose clients can retry).
+        `count_after`: the triage's metrics and log line are made once the caller has handed its answer on (at the
+        event loop's next turn: for the HTTP API, once the response is written), not before it returns. The record
+        is written before it returns either way.
         """
         started = self._monotonic()
         identifier = None if fingerprint is not None else await self.identity.ready()
@@ -186,7 +189,7 @@ class TriageService:
             prepared, memory, changes = await self._front_and_look_up(clean, identify(clean.text, key), must_record)
             prepared.identity = key  # a later triage of the same text (alone or in a group) identifies from it
             self._front.keep(raw, limit, prepared)
-        return await self._pipeline(prepared, memory, changes, source, engine, must_record, started)
+        return await self._pipeline(prepared, memory, changes, source, engine, must_record, started, count_after)
 
     async def triage_redacted(
         self, clean: Redacted, *, fingerprint: str, source: str = "api", engine: str | None = None,
@@ -205,30 +208,23 @@ class TriageService:
     async def _front_and_look_up(
         self, clean: Redacted, fingerprint: str, must_record: bool
     ) -> tuple[Prepared, Memory, ChangeRows | None]:
-        """The rest of the front stage (reading, pre-screen) here while the store looks up the memory and the
-        changes, which need only the redacted text and its fingerprint: the two overlap."""
-        look = asyncio.ensure_future(self._look_up([(fingerprint, clean.text)], must_record))
-        await asyncio.sleep(0)  # the look-up reaches the store's worker before the CPU work starts here
-        try:
-            prepared = prepare_redacted(clean, lambda _: fingerprint)
-            prepared.facts = facts_of(prepared)  # what the context stage looks up, worked out meanwhile too
-        except BaseException:
-            look.cancel()
-            with contextlib.suppress(BaseException):
-                await look
-            raise
-        [memory], changes = await look
+        """The rest of the front stage (reading, pre-screen), then the memory and the changes in one trip to the
+        store. One after the other: the store's worker needs the interpreter the front stage holds, so started
+        together they would only wait on each other."""
+        prepared = prepare_redacted(clean, lambda _: fingerprint)
+        prepared.facts = facts_of(prepared)  # what the context stage looks up
+        [memory], changes = await self._look_up([(fingerprint, clean.text)], must_record)
         return prepared, memory, changes
 
     async def _pipeline(
         self, prepared: Prepared, memory: Memory, changes: ChangeRows | None, source: str, engine: str | None,
-        must_record: bool, started: float,
+        must_record: bool, started: float, count_after: bool = False,
     ) -> TriageResult:
         """From the look-ups to the recorded result: the context, the engine, the result, the record."""
         [context] = await self._gather_many([prepared], changes)
         outcome, memory = await self._engine(prepared, engine or "auto", started, memory, context, must_record)
         result = self._result(prepared, outcome, source, started, memory)
-        failure = await self._finish(result, prepared, outcome)
+        failure = await self._finish_many([(result, prepared, outcome)], count_after)
         if must_record and failure is not None:
             raise failure
         if self.shadow is not None and failure is None:
@@ -606,15 +602,11 @@ class TriageService:
         )
         return TriageResult(**card.model_dump(), meta=meta)
 
-    async def _finish(self, result: TriageResult, prepared: Prepared, outcome: Outcome) -> DatabaseUnavailable | None:
-        """Metrics, the log line and the record; the outage that kept the triage from being recorded, if any."""
-        return await self._finish_many([(result, prepared, outcome)])
-
     async def _finish_many(
-        self, done: Sequence[tuple[TriageResult, Prepared, Outcome]]
+        self, done: Sequence[tuple[TriageResult, Prepared, Outcome]], count_after: bool = False
     ) -> DatabaseUnavailable | None:
-        """The records of a group in one transaction (group commit), with the metrics and log lines made while
-        the store writes them."""
+        """The records of a group in one transaction (group commit), then their metrics and log lines (at the
+        loop's next turn with `count_after`); the outage that kept them from being recorded, if any."""
         if not done:
             return None
         entries = []
@@ -643,15 +635,11 @@ class TriageService:
                     return exc
             return None
 
-        writing = asyncio.ensure_future(store.run(write))
-        await asyncio.sleep(0)  # the write reaches the store's worker before the metrics and log lines
-        for result, _, _ in done:
-            self._observe(result)
-            for use in result.meta.tools:
-                self.metrics.tool_calls.labels(use.server, use.tool, use.outcome).inc()
         saved = templates is None
         try:
-            unsaved = await writing
+            # The metrics and log lines come after the write, not beside it: both hold the interpreter, and
+            # the write would wait for them.
+            unsaved = await store.run(write)
             saved = unsaved is None
         except DatabaseUnavailable as exc:
             self.metrics.errors.labels("store").inc()
@@ -664,6 +652,11 @@ class TriageService:
         finally:
             if not saved:  # taken as saved, but not in the store: they go with the next write
                 self.identity.put_back(templates)
+            results = [result for result, _, _ in done]
+            if count_after:
+                asyncio.get_running_loop().call_soon(self._count, results)
+            else:
+                self._count(results)
         if unsaved is not None:
             self.metrics.errors.labels("store").inc()
             log.error("identity_templates_not_saved", exc_info=unsaved)
@@ -677,6 +670,13 @@ class TriageService:
                     self.metrics.errors.labels("store").inc()
                     log.exception("tool_call_not_recorded", triage_id=result.meta.triage_id)
         return None
+
+    def _count(self, results: Sequence[TriageResult]) -> None:
+        """The metrics and log lines of triages that are over."""
+        for result in results:
+            self._observe(result)
+            for use in result.meta.tools:
+                self.metrics.tool_calls.labels(use.server, use.tool, use.outcome).inc()
 
     def _observe(self, result: TriageResult) -> str:
         """Count and log one triage; its outcome label (ok, cached, degraded)."""
