@@ -125,8 +125,9 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
     # a label from the tool's own label field, on the tool's own scale; else one in label position in the text
     label = reading_label(rs, reading) or find_label(rs, text, prepared.lowered)
     signals = term_signals(rs, severity_found, severity_text, labelled=label is not None)
-    if reading.people_text:
-        # a person writing "critical" grades their own message, often quoting something else: impact decides
+    if reading.people_text or (reading.events and only_log_levels(text)):
+        # a person writing "critical" grades their own message, often quoting something else, and a log line's
+        # CRITICAL is the level its author chose for it: impact decides
         signals = [s for s in signals if s.rule != "critical_word"]
     measured = measured_percent(text) if severity_ids & {"http_5xx", "http_4xx", "error_rate"} else None
     signals.extend(numeric_signals(rs, severity_ids, severity_text.lowered, measured))
@@ -297,6 +298,17 @@ _DATA_SPEND = re.compile(
 )
 
 
+_CRITICAL_WORD = re.compile(r"(?i)critical")
+_LOG_LEVEL_CRITICAL = re.compile(r"(?:^|[\[\s:|,])CRITICAL(?=[\]/:\s|,])")
+
+
+def only_log_levels(text: str) -> bool:
+    """Whether every 'critical' in a log is a line's level ('[...: CRITICAL/Worker]', 'CRITICAL:root:')."""
+    head = text[:20_000]
+    words = len(_CRITICAL_WORD.findall(head))
+    return words > 0 and words == len(_LOG_LEVEL_CRITICAL.findall(head))
+
+
 def all_failing(text: str) -> str:
     """The count that shows every member of a whole failing ('8 of 8 unhealthy', '0 of 4 available'), or ''."""
     head = text[:20_000]
@@ -322,6 +334,27 @@ def error_share(text: str) -> float | None:
     """The largest share of failing requests the text states next to an error word, or None."""
     values = [float(hit.group(1) or hit.group(2)) for hit in _ERROR_SHARE.finditer(text[:20_000])]
     shares = [value for value in values if value <= 100]
+    return max(shares) if shares else None
+
+
+# a measured share of failures ("Error percentage (APM)", "5xx rate") or of success ("Availability", a health
+# check's status in percent); counts ("Http5xx", "HealthyHostCount") are not shares
+_FAILURE_SHARE_METRIC = re.compile(r"(?i)(?:error|fail|5xx)\w*[\s_-]*(?:percent|percentage|rate|ratio|%)"
+                                   r"|percent(?:age)? (?:of )?(?:error|fail)")
+_SUCCESS_SHARE_METRIC = re.compile(r"(?i)availability|success[\s_-]*rate|health[\s_-]*check[\s_-]*status|uptime")
+
+
+def metric_failure_share(reading: Reading) -> float | None:
+    """The share of failing work a metric of the alert measured (its value past its threshold), or None."""
+    shares: list[float] = []
+    for metric in reading.metrics:
+        value = metric.value
+        if value is None or not 0 <= value <= 100 or "count" in metric.name.lower():
+            continue
+        if _FAILURE_SHARE_METRIC.search(metric.name) and (metric.threshold is None or value > metric.threshold):
+            shares.append(value)
+        elif _SUCCESS_SHARE_METRIC.search(metric.name) and (metric.threshold is None or value < metric.threshold):
+            shares.append(100.0 - value)
     return max(shares) if shares else None
 
 
@@ -353,9 +386,11 @@ def _from_reading(
     if whole:
         found = Signal("P0", 0.65, "every instance of the whole failing", whole[:60], "all_failing")
         return "P0", "reading", 0.65, found
-    failing = error_share(text) if ids & {"http_5xx", "error_rate"} else None
+    stated = error_share(text) if ids & {"http_5xx", "error_rate"} else None
+    failing = max((share for share in (stated, metric_failure_share(reading)) if share is not None), default=None)
     # a third of the requests of what customers use failing is customers failing now; elsewhere nearly all
-    p0_share = rs.thresholds.get("error_rate_p0_percent", 90.0) if _CUSTOMER_PATH.search(text[:20_000]) else 90.0
+    customer_path = _CUSTOMER_PATH.search(f"{reading.resource} {reading.alert_name}\n{text[:20_000]}")
+    p0_share = rs.thresholds.get("error_rate_p0_percent", 90.0) if customer_path else 90.0
     if failing is not None and failing >= p0_share:
         found = Signal("P0", 0.65, "nearly every request failing", f"{failing:g} %", "error_rate_p0")
         return "P0", "reading", 0.65, found

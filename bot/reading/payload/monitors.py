@@ -43,6 +43,12 @@ def newrelic(data: dict[str, Any], draft: Draft) -> None:
     target = dig(data, "targets", 0, "name")
     draft.set(resource=(entities[0] if isinstance(entities, list) and entities else "") or target)
     draft.description = prose(data.get("details") or data.get("title"))
+    details = data.get("details") if isinstance(data.get("details"), dict) else {}
+    value = next((v for v in (details.get("currentValue"), data.get("current_value"), data.get("currentValue"))
+                  if v is not None), None)
+    if value is not None:
+        draft.metric(draft.alert_name or "value", value,
+                     details.get("threshold") if details.get("threshold") is not None else data.get("threshold"))
     draft.link("source", data.get("issueUrl") or data.get("incident_url") or data.get("violation_chart_url"))
     draft.link("runbook", data.get("runbook_url"))
     draft.body = f"{draft.alert_name}\n{draft.description}"
