@@ -398,6 +398,9 @@ def _from_reading(
     if users is not None and users >= _MANY and _rank(severity) > 1:
         found = Signal("P1", 0.6, "an error hitting many users", f"{users:,} users", "many_users")
         return "P1", "inferred", 0.6, found
+    if users is not None and users > _FEW and _rank(severity) > 2:
+        found = Signal("P2", 0.55, "an error hitting users", f"{users:,} users", "some_users")
+        return "P2", "inferred", 0.55, found
     if "cost" in reading.source and reading.metrics and reading.metrics[0].value is not None:
         spend = reading.metrics[0].value
         level = "P2" if spend >= rs.thresholds.get("cost_p2_usd", 1000.0) else "P3"

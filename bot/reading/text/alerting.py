@@ -144,12 +144,30 @@ def error_tracker(head: str, first: str, draft: Draft) -> bool:
         return False
     draft.source = "sentry"
     read_fields(head, draft)
+    for pair in _BOLD_PAIR.finditer(head[:3000]):
+        # chat puts several fields on one line: "*Events:* 212 in the last hour  *Users:* 64"
+        draft.label(pair.group(1).strip().lower().replace(" ", "_"), pair.group(2).strip())
     kind = _ISSUE_TYPE.match(first)
     draft.alert_name = kind.group(1) if kind else clip(first.strip(" *"), 120)
     release = re.search(r"\brelease\W{0,3}([a-z][\w.-]{1,80})@", head[:3000])
     draft.resource = release.group(1) if release else ""
+    headline = _ISSUE_HEADLINE.match(first)
+    if headline is not None:
+        # "New issue in cart-web (production)": the project is the resource, the issue's title the alert's name
+        draft.resource = draft.resource or headline.group(1)
+        draft.set(environment=headline.group(2))
+        title = _ISSUE_TITLE.search(head[len(first):len(first) + 600])
+        if title is not None:
+            draft.alert_name = clip(f"{title.group(1)}: {title.group(2).strip()}", 120)
     read_environment(draft)
     return True
+
+
+_BOLD_PAIR = re.compile(r"\*([A-Z][\w ]{1,30}):\*[ \t]*([^*\n]{1,80}?)(?=[ \t]{2,}|[ \t]*\*|[ \t]*$)", re.MULTILINE)
+_ISSUE_HEADLINE = re.compile(r"^\W{0,3}(?:new issue|regression|issue alert|new alert)\s+(?:in|for)\s+\*?([\w.-]{1,80})"
+                             r"\*?(?:\s*\((\w{2,30})\))?", re.IGNORECASE)
+# the issue's title as chat shows it, often a link's text: "*TypeError*: Cannot read properties of undefined"
+_ISSUE_TITLE = re.compile(r"\*?([A-Z][A-Za-z0-9_.]{1,80}(?:Error|Exception|Rejection|Panic))\*?:\s*([^>|\n]{1,100})")
 
 
 # "[P1] Triggered on {host:web-1}: Disk usage high" / "[P2] Recovered: title"
