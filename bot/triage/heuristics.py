@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from bot.card import STEP_MAX, TriageCard
 from bot.reading import Read, Reading, read
+from bot.reading.payload.cloud import BUDGET_METRIC
 from bot.triage.alert_fields import AlertFields, code_service, extract_fields
 from bot.triage.evidence import Evidence
 from bot.triage.instructions import strip_requests
@@ -105,7 +106,7 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
         # spend is the platform's to explain: the storage and database services' spend is the data platform's,
         # the rest (compute, network) the infrastructure's
         category = "data" if _DATA_SPEND.search(text[:20_000]) else "infra"
-        subject = "Cost anomaly" if "cost" in reading.source else subject
+        subject = "Cost anomaly" if "cost" in reading.source else "Budget" if "budget" in reading.source else subject
         scores = {**scores, category: max(scores.get(category, 0.0), rs.unknown_below)}
     binary = undecodable_share(text)
     if binary >= _BINARY_SHARE:
@@ -401,8 +402,14 @@ def _from_reading(
     if users is not None and users > _FEW and _rank(severity) > 2:
         found = Signal("P2", 0.55, "an error hitting users", f"{users:,} users", "some_users")
         return "P2", "inferred", 0.55, found
-    if "cost" in reading.source and reading.metrics and reading.metrics[0].value is not None:
-        spend = reading.metrics[0].value
+    spend_tool = rs.source_votes.get(reading.source, ("",))[0] == "unknown"
+    if spend_tool and reading.metrics and reading.metrics[0].value is not None:
+        spend, budget = reading.metrics[0].value, reading.metrics[0].threshold
+        if reading.metrics[0].name == BUDGET_METRIC and budget:
+            # a budget's notification: spend on its way to the budget is the plan, spend past it needs a decision
+            level = "P2" if spend >= budget else "P3"
+            said = f"{spend / budget:.0%} of the budget"
+            return level, "inferred", 0.6, Signal(level, 0.6, "spend against its budget", said, "cost")
         level = "P2" if spend >= rs.thresholds.get("cost_p2_usd", 1000.0) else "P3"
         return level, "inferred", 0.6, Signal(level, 0.6, "unexpected spend", f"${spend:,.0f}", "cost")
     if reading.status.lower() == "down" and _probe_locations(reading) >= 3:

@@ -164,3 +164,20 @@ def cost_anomaly(data: dict[str, Any], draft: Draft) -> None:
     draft.link("source", data.get("anomalyDetailsLink"))
     draft.body = (f"Cost anomaly detected: {draft.resource} spend impact ${impact.get('totalImpact', '')}"
                   f" (expected {impact.get('totalExpectedSpend', '')})")
+
+
+def billing_budget(data: dict[str, Any], draft: Draft) -> None:
+    """Google Cloud's budget notification: the spend so far against the budget, and the threshold crossed."""
+    draft.source = "gcp-billing-budget"
+    draft.alert_name = text_of(data.get("budgetDisplayName") or "Budget alert")
+    draft.resource = draft.alert_name
+    share = data.get("alertThresholdExceeded")
+    draft.label("threshold_exceeded", share)
+    draft.metric(BUDGET_METRIC, data.get("costAmount"), data.get("budgetAmount"), text_of(data.get("currencyCode")))
+    draft.body = (f"Budget {draft.alert_name}: spend {data.get('costAmount', '')} of budget "
+                  f"{data.get('budgetAmount', '')}, threshold {share} exceeded")
+
+
+# a metric's name that says its value is spend held against a budget (the threshold is the budget)
+BUDGET_METRIC = "cost against budget"
+
