@@ -43,7 +43,8 @@ def newrelic(data: dict[str, Any], draft: Draft) -> None:
     target = dig(data, "targets", 0, "name")
     draft.set(resource=(entities[0] if isinstance(entities, list) and entities else "") or target)
     draft.description = prose(data.get("details") or data.get("title"))
-    details = data.get("details") if isinstance(data.get("details"), dict) else {}
+    raw = data.get("details")
+    details: dict[str, Any] = raw if isinstance(raw, dict) else {}
     value = next((v for v in (details.get("currentValue"), data.get("current_value"), data.get("currentValue"))
                   if v is not None), None)
     if value is not None:
