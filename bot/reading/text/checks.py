@@ -28,7 +28,8 @@ def status_page(head: str, first: str, draft: Draft) -> bool:
 
 _NAGIOS = re.compile(r"^\W{0,4}(PROBLEM|RECOVERY|ACKNOWLEDGEMENT|FLAPPINGSTART|FLAPPINGSTOP)\s+(Service|Host) Alert:\s*"
                      r"([\w.-]{1,120})(?:/([^*\n]{1,120}?))?\s+is\s+(\w{2,12})", re.IGNORECASE)
-_ZABBIX = re.compile(r"^\W{0,4}(Problem|PROBLEM|Resolved|RESOLVED|OK)(?: started at [^:]{1,40})?:\s*(.{3,200})$")
+_ZABBIX = re.compile(r"^\W{0,4}(Problem|PROBLEM|Resolved|RESOLVED|OK)(?:(?: started| has been resolved)? at "
+                     r"[\d:.]{4,12}(?: on [\d./-]{6,12})?)?(?::\s*(.{3,200})|\s*$)")
 
 
 def host_checks(head: str, first: str, draft: Draft) -> bool:
@@ -59,8 +60,10 @@ def host_checks(head: str, first: str, draft: Draft) -> bool:
     draft.source = "zabbix"
     draft.status = "resolved" if zabbix.group(1).lower() in ("resolved", "ok") else "problem"
     read_fields(head, draft)
-    draft.alert_name = draft.labels.get("trigger") or zabbix.group(2).split(" (", 1)[0].strip()
-    draft.resource = draft.labels.get("host") or title_place(zabbix.group(2))
+    # the default message opens "Problem started at 03:27:41 on 2025.01.09" and names the trigger below
+    title = zabbix.group(2) or draft.labels.get("problem_name") or draft.labels.get("problem") or ""
+    draft.alert_name = draft.labels.get("trigger") or title.split(" (", 1)[0].strip()
+    draft.resource = draft.labels.get("host") or title_place(title)
     return True
 
 
