@@ -150,7 +150,7 @@ def test_resolved_alerts_are_informational() -> None:
         ("TLS certificate for shop.example.com expires in 2 days", "P1"),
         ("TLS certificate for shop.example.com expires in 14 days", "P2"),
         ("TLS certificate for shop.example.com expires in 60 days", "P3"),
-        ("x509: certificate has expired", "P1"),
+        ("x509: certificate has expired", "P0"),
         ("Detect Sudo Privilege Escalation Exploit (CVE-2021-3156)", "P1"),
         ("ssh-related file read by non-ssh program", "P2"),
         ("Ruby allocated objects spike", "P2"),

@@ -125,6 +125,9 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
     # a label from the tool's own label field, on the tool's own scale; else one in label position in the text
     label = reading_label(rs, reading) or find_label(rs, text, prepared.lowered)
     signals = term_signals(rs, severity_found, severity_text, labelled=label is not None)
+    if reading.people_text:
+        # a person writing "critical" grades their own message, often quoting something else: impact decides
+        signals = [s for s in signals if s.rule != "critical_word"]
     measured = measured_percent(text) if severity_ids & {"http_5xx", "http_4xx", "error_rate"} else None
     signals.extend(numeric_signals(rs, severity_ids, severity_text.lowered, measured))
     signal = strongest_signal(signals)
@@ -391,7 +394,7 @@ def _probe_locations(reading: Reading) -> int:
 _SCOPE_PARTS = frozenset({"staging", "stg", "dev", "sandbox", "sbx", "qa", "uat", "nonprod", "preview", "previews",
                           "test", "tests", "testdata", "fixtures", "fixture", "mocks", "lab", "demo"})
 # an alert its tool marks as a test ("[TEST] cluster red", "Test alert from the integration")
-_TEST_ALERT = re.compile(r"^\W{0,3}(?:\[test\]|test\s{0,2}[-:–—]|test alert|test notification|this is a test)",
+_TEST_ALERT = re.compile(r"^\W{0,3}(?:\[test\]|test\s{0,2}[-:–—]|test\s?alert\b|test\s?notification|this is a test)",
                          re.IGNORECASE)
 _NOT_PRODUCTION = frozenset({"staging", "stage", "stg", "dev", "development", "test", "testing", "qa", "sandbox",
                              "preview", "nonprod", "non-prod", "uat", "ci"})
@@ -402,7 +405,7 @@ _BUILD_TOOLS = frozenset({"jenkins", "github-actions", "gitlab-ci", "circleci", 
                           "azure-pipelines", "drone", "bitbucket-pipelines"})
 # findings of posture checks and image scanners: a setting or a package to fix, not an attack under way
 _POSTURE_PRODUCTS = frozenset({"inspector", "security hub", "config", "trusted advisor", "defender for cloud",
-                               "ecr", "trivy", "grype", "snyk", "dependabot"})
+                               "ecr", "inspector2", "trivy", "grype", "snyk", "dependabot"})
 
 
 def _scope(reading: Reading, signal: Signal | None) -> Signal | None:
