@@ -117,6 +117,25 @@ def kibana_rule(head: str, first: str, draft: Draft) -> bool:
     return True
 
 
+# Splunk's alert action as chat or e-mail shows it: "*Splunk Alert: VPN - Brute force followed by successful login*"
+_SPLUNK = re.compile(r"^\W{0,3}(?:Splunk Alert|\[Splunk\]|Splunk)\s*[:—–-]\s*(.{2,200}?)\W{0,3}$", re.IGNORECASE)
+
+
+def splunk_alert(head: str, first: str, draft: Draft) -> bool:
+    hit = _SPLUNK.match(first)
+    if hit is None:
+        return False
+    draft.source = "splunk"
+    draft.alert_name = hit.group(1).strip(" *")
+    draft.status = "firing"
+    read_fields(head, draft)
+    user = re.search(r"(?i)\buser(?:name)?\s*[:=]\s*([\w.@-]{2,80})|\buser\s+([\w.@-]{2,80})\s+(?:accessed|logged|ran"
+                     r"|authenticated|signed|connected|downloaded|created|deleted)\b", head[:3000])
+    host = re.search(r"(?i)\b(?:host|dest|src_host)\s*[:=]\s*([\w.-]{2,120})", head[:3000])
+    draft.resource = (host.group(1) if host else "") or (user.group(1) or user.group(2) if user else "")
+    return True
+
+
 # OpenSearch Alerting's default message: "Monitor search-prod-health just entered alert status."
 _OPENSEARCH = re.compile(r"(?m)^\s*Monitor ([\w.-]{1,200}) just entered (alert|completed|error) status")
 
