@@ -524,7 +524,8 @@ def tracker_users(reading: Reading) -> int | None:
 
 # a branch someone works on, or a pull request: its failed build is its author's to fix
 _WORK_BRANCH = re.compile(r"\b(?:feature|feat|fix|bugfix|chore|dependabot|renovate|topic|wip)/[\w./-]{1,120}"
-                          r"|\bPR-\d{1,7}\b|\bpull/\d{1,7}\b|\bpull_request\b", re.IGNORECASE)
+                          r"|\bPR-\d{1,7}\b|\bpull/\d{1,7}\b|\bpull_request\b|[\w/]-wip\b|\bwip[-/]|\bdraft:",
+                          re.IGNORECASE)
 
 
 def _posture(reading: Reading) -> Signal | None:
