@@ -126,7 +126,7 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
     # a label from the tool's own label field, on the tool's own scale; else one in label position in the text
     label = reading_label(rs, reading) or find_label(rs, text, prepared.lowered)
     signals = term_signals(rs, severity_found, severity_text, labelled=label is not None)
-    if reading.people_text or (reading.events and only_log_levels(text)):
+    if reading.people_text or only_log_levels(text):
         # a person writing "critical" grades their own message, often quoting something else, and a log line's
         # CRITICAL is the level its author chose for it: impact decides
         signals = [s for s in signals if s.rule != "critical_word"]

@@ -152,7 +152,7 @@ def numeric_signals(rs: RuleSet, ids: frozenset[str], lowered: str, measured: fl
             else:
                 severity = "P3"
             signals.append(Signal(severity, 0.7, "certificate expiry horizon", f"{days:g} days", "cert_expiry"))
-    if "%" in lowered and any(word in lowered for word in _CAPACITY_WORDS):
+    if ("%" in lowered or "used" in lowered) and any(word in lowered for word in _CAPACITY_WORDS):
         shares = [float(hit.group(1)) for hit in _LEFT_SHARE.finditer(lowered[:20_000])]
         left = min(shares) if shares else None
         used = [float(hit.group(1)) for hit in _USED_SHARE.finditer(lowered[:20_000])]

@@ -199,6 +199,9 @@ _DD_SUBJECT = re.compile(r"(?im)^subject:\s*\[(Warn|Triggered|Recovered|Alert|No
                          r"(?:\[(?:Triggered|Recovered|Warn) on \{([^}]{1,200})\}\]\s*)?(.{1,200})$")
 
 
+_DD_SCOPE = re.compile(r"\[(?:Triggered|Recovered|Warn|Re-Triggered) on \{([^}]{1,200})\}\]\s*(.{1,200})$")
+
+
 def datadog(head: str, first: str, draft: Draft) -> bool:
     hit = _DD_HEAD.match(first)
     other = _DD_HEAD2.match(first) if hit is None else None
@@ -226,6 +229,10 @@ def datadog(head: str, first: str, draft: Draft) -> bool:
         if hit.group(3):
             draft.label("priority", hit.group(3))
         scope = hit.group(2) or ""
+        nested = _DD_SCOPE.match(draft.alert_name)
+        if nested is not None:
+            # an e-mail subject: "[Warn] [Triggered on {host:web-3}] Memory usage above 80%"
+            scope, draft.alert_name = nested.group(1), nested.group(2).strip()
         for part in scope.strip("{}").split(","):
             key, _, value = part.strip().partition(":")
             if value:

@@ -54,7 +54,7 @@ def host_checks(head: str, first: str, draft: Draft) -> bool:
         draft.status = "resolved" if state.upper() in ("OK", "UP") else "problem"
         draft.label("state", state)
         return True
-    zabbix = _ZABBIX.match(first) if "zabbix" in lowered or "trigger" in lowered else None
+    zabbix = _ZABBIX.match(first) if "zabbix" in lowered or "trigger" in lowered or "problem name:" in lowered else None
     if zabbix is None:
         return False
     draft.source = "zabbix"

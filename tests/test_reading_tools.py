@@ -1,0 +1,174 @@
+"""Formats read as their tools print them, and the severity each reading supports."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.reading import read
+from bot.triage.heuristics import analyse, heuristic_card
+
+
+def test_an_error_trackers_chat_message_names_project_environment_title_and_counts() -> None:
+    text = (
+        "*New issue in basket-ui* (production)\n"
+        "<https://acme.sentry.io/issues/1/|*RangeError*: Invalid array length>\n"
+        "*Events:* 340 in the last hour  *Users:* 91  *Release:* basket-ui@5.2.0\n"
+    )
+    reading = read(text).reading
+    assert (reading.source, reading.resource, reading.environment) == ("sentry", "basket-ui", "production")
+    assert reading.alert_name == "RangeError: Invalid array length"
+    assert reading.labels["users"] == "91"
+    # an error that dozens of users hit is today's work, not a note
+    assert analyse(text).severity == "P2"
+
+
+def test_a_github_check_run_on_a_pull_request_is_its_authors_to_fix() -> None:
+    text = (
+        "Build / lint (pull_request) — feature/dark-mode #77 — acme/web\n"
+        "Run npm run lint\nError: Process completed with exit code 1.\n"
+    )
+    reading = read(text).reading
+    assert (reading.source, reading.alert_name) == ("github-actions", "Build / lint")
+    assert reading.labels["branch"] == "feature/dark-mode"
+    assert analyse(text).severity == "P3"
+
+
+def test_splunks_alert_action_in_chat_names_the_search_and_the_user() -> None:
+    text = ("*Splunk Alert: Impossible travel for admin accounts*\nResults: 1\n"
+            "user r.hale logged in from two countries within 5 minutes\n")
+    reading = read(text).reading
+    assert (reading.source, reading.alert_name, reading.resource) == (
+        "splunk", "Impossible travel for admin accounts", "r.hale")
+
+
+def test_zabbix_default_message_names_the_problem_not_the_clock() -> None:
+    text = ("Problem started at 11:02:13 on 2025.02.01\nProblem name: Load average is too high\n"
+            "Host: app-07\nSeverity: Average\n")
+    reading = read(text).reading
+    assert (reading.source, reading.alert_name, reading.resource) == ("zabbix", "Load average is too high", "app-07")
+
+
+def test_a_scanner_table_after_log_lines_is_read_with_the_image_tag_as_scope() -> None:
+    text = (
+        "2025-01-01T00:00:00Z\tINFO\tDetected OS\tfamily=\"alpine\"\n\n"
+        "registry.example.com/team/report-builder:qa-1842 (alpine 3.19)\n"
+        "=================================================\n"
+        "Total: 1 (UNKNOWN: 0, LOW: 0, MEDIUM: 0, HIGH: 0, CRITICAL: 1)\n"
+        "│ openssl │ CVE-2024-0001 │ CRITICAL │ fixed │\n"
+    )
+    reading = read(text).reading
+    assert (reading.source, reading.resource, reading.labels["tags"]) == ("trivy", "report-builder", "qa-1842")
+    assert analyse(text).severity == "P3"
+
+
+def test_kubectls_namespace_flag_scopes_the_events() -> None:
+    text = (
+        "$ kubectl get events -n payments-dev\n"
+        "LAST SEEN   TYPE      REASON      OBJECT            MESSAGE\n"
+        "2m          Warning   BackOff     pod/api-7f9c-xk   Back-off restarting failed container\n"
+    )
+    reading = read(text).reading
+    assert reading.labels["namespace"] == "payments-dev"
+    assert analyse(text).severity == "P3"
+
+
+def test_a_clickhouse_server_log_is_a_data_store_refusing_inserts() -> None:
+    text = ("2025.03.01 10:00:00.000001 [ 77 ] {q-1} <Error> executeQuery: Code: 252. DB::Exception: "
+            "Too many parts (3100). Merges are processing significantly slower than inserts in table 'web.hits'.\n")
+    reading = read(text).reading
+    assert (reading.source, reading.resource) == ("clickhouse", "web.hits")
+    card = heuristic_card(text)
+    assert (card.category, card.severity) == ("data", "P1")
+
+
+@pytest.mark.parametrize(("spent", "severity"), [(400.0, "P3"), (1250.0, "P2")])
+def test_a_budget_notification_is_spend_against_its_budget(spent: float, severity: str) -> None:
+    text = json.dumps({"budgetDisplayName": "analytics-monthly", "alertThresholdExceeded": spent / 1000,
+                       "costAmount": spent, "budgetAmount": 1000.0, "currencyCode": "EUR"})
+    reading = read(text).reading
+    assert reading.source == "gcp-billing-budget"
+    card = heuristic_card(text)
+    assert (card.category, card.severity) == ("infra", severity)
+
+
+def test_datadogs_warn_e_mail_is_read_by_its_subject_as_a_warning() -> None:
+    text = ("From: Datadog Alerting <alert@dtdg.co>\n"
+            "Subject: [Warn] [Triggered on {host:web-3}] Memory usage above 80%\n\nMemory on web-3 is at 84%.\n")
+    reading = read(text).reading
+    assert (reading.source, reading.status, reading.alert_name) == ("datadog", "warn", "Memory usage above 80%")
+    assert reading.labels["severity"] == "warning"
+
+
+def test_an_uptime_incident_resolved_is_over() -> None:
+    text = (":white_check_mark: *Incident resolved* — `status.example.org` is back up\nWas down for *3 minutes*.\n"
+            "Better Stack · Escalation: none\n")
+    reading = read(text).reading
+    assert (reading.status, reading.resource) == ("resolved", "status.example.org")
+    assert analyse(text).severity == "P3"
+
+
+def test_new_relics_measured_error_share_decides_over_its_priority() -> None:
+    text = json.dumps({"issueUrl": "https://one.newrelic.com/x", "priority": "LOW", "state": "ACTIVATED",
+                       "alertConditionNames": ["Error percentage"], "impactedEntities": ["signin-api (prod)"],
+                       "details": {"currentValue": 47.0, "threshold": 5}})
+    reading = read(text).reading
+    assert reading.metrics[0].value == 47.0
+    assert analyse(text).severity == "P0"
+
+
+@pytest.mark.parametrize(
+    ("text", "severity"),
+    [
+        ("Falco Notice Outbound connection (proc.name=xmrig proc.cmdline=xmrig -o stratum+tcp://203.0.113.9:3333)",
+         "P0"),
+        ("priority: low\nPostgresPrimaryDown: db-1 unreachable, no replica has been promoted", "P0"),
+        ("severity: warning\nRabbitMQ queue billing.jobs: 0 consumers, 12,400 messages ready", "P1"),
+        ("severity: info\n55% of write requests are throttled on the orders table", "P0"),
+        ("Disk /data: Space used: 97.5 GB of 100 GB", "P1"),
+        ("Ticket #1 Priority: Low\nHi, I can see someone else's orders in my dashboard", "P1"),
+        ("Subject: Feature request: export to CSV\nHi, would it be possible to add a CSV export?", "P3"),
+        ("[2025-01-01 10:00:00,000: CRITICAL/ForkPoolWorker-1] task failed for one account; will retry in 60s", "P2"),
+        ("Nov 1 06:25:03 bastion systemd[1]: man-db.service: Failed with result 'exit-code'.", "P3"),
+        ("1:M 01 Jan 2025 10:00:00.000 # WARNING overcommit_memory is set to 0\n"
+         "1:M 01 Jan 2025 10:00:00.100 * Ready to accept connections tcp", "P3"),
+        ("[ERROR] Error handling request /download/9\nBrokenPipeError: [Errno 32] Broken pipe", "P3"),
+    ],
+)
+def test_severity_from_what_the_tool_measured_and_said(text: str, severity: str) -> None:
+    assert analyse(text).severity == severity
+
+
+def test_a_chat_message_quoting_a_label_is_not_an_alert() -> None:
+    text = ("haha she asked me why the slide says \"severity: critical\" — told her it's a made-up example from "
+            "the Opsgenie training, anyway lunch at 12?")
+    reading = read(text).reading
+    assert reading.people_text and reading.source == "chat"
+    assert analyse(text).severity == "P3"
+
+
+@given(st.text(max_size=3000))
+@settings(max_examples=150, deadline=None)
+def test_the_readers_never_fail(text: str) -> None:
+    read(text)
+    analyse(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["*Events:* 1 " * 80_000, "Subject: [Warn] " + "[Triggered on {" * 60_000, "CI / " + "a / " * 200_000,
+     "50% of " * 150_000, "used: 1 GB of " * 80_000, "Splunk Alert: " + "x " * 400_000, "kubectl " + "-n " * 300_000,
+     "Total: 1 (HIGH: 1)\n" + "a/" * 400_000, "New issue in " + "a" * 900_000, "CRITICAL " * 100_000,
+     "restart counter is at " * 40_000, " " * 1_000_000],
+    ids=["bold-pairs", "dd-subject", "check-head", "refused", "used-of", "splunk", "ns-flag", "trivy", "issue",
+         "log-level", "restarts", "blanks"],
+)
+def test_the_readers_are_bounded_on_a_megabyte(text: str) -> None:
+    started = time.monotonic()
+    read(text)
+    analyse(text)
+    assert time.monotonic() - started < 8.0
