@@ -79,16 +79,34 @@ def eventbridge(data: dict[str, Any], draft: Draft) -> bool:
         # any other AWS service's event: the service names the tool, the detail type the alert, the detail's own
         # resource (an ARN's last part) the thing affected
         draft.source = source.removeprefix("aws.")
-        draft.alert_name = data["detail-type"]
+        kind = text_of(detail.get("type"))
+        # a finding's own type ("SensitiveData:S3Object/Financial") names it better than the event's generic kind
+        draft.alert_name = kind if ":" in kind or "/" in kind else data["detail-type"]
         draft.set(status=detail.get("status") or detail.get("state"))
         resource = detail.get("resource") or detail.get("resourceArn") or detail.get("resourceId")
-        draft.resource = _arn_name(text_of(resource)) if resource else ""
+        draft.resource = _arn_name(text_of(resource)) if resource else _nested_name(
+            detail.get("resourcesAffected") or dig(detail, "resources", 0, "details"))
         flat = {k: v for k, v in detail.items() if not isinstance(v, dict | list)}
         draft.labels_from(flat)
         draft.body = f"{draft.source} {draft.alert_name}\n" + "\n".join(
             f"{k}: {clip(text_of(v), 300)}" for k, v in list(detail.items())[:30])
         return True
     return False
+
+
+_NAME_KEYS = ("name", "repositoryName", "bucketName", "functionName", "clusterName", "dbInstanceIdentifier",
+              "instanceId", "userName", "roleName")
+
+
+def _nested_name(value: Any, depth: int = 0) -> str:
+    """The first name a finding's affected-resource block gives (a bucket's, a repository's), 3 levels deep."""
+    if depth > 3 or not isinstance(value, dict):
+        return ""
+    for key in _NAME_KEYS:
+        name = value.get(key)
+        if isinstance(name, str) and 0 < len(name) <= 200:
+            return name
+    return next((found for child in value.values() if (found := _nested_name(child, depth + 1))), "")
 
 
 def _arn_name(value: str) -> str:
