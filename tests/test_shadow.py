@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from bot.report import read_report
+from bot.report.figures import read_report
 from bot.server import build_app
 from bot.settings import ConfigError
 from bot.shadow.runner import ShadowRunner, load_prompt_file

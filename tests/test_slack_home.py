@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.report import Group, Verdict
+from bot.report.agreement import Group, Verdict
 from bot.slack import home
 from bot.slack.blocks import ACTION_CONFIRM, ACTION_SEVERITY, escape
 from tests.fakes import slack_requests as sr
