@@ -134,7 +134,10 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
     signals.extend(numeric_signals(rs, severity_ids, severity_text.lowered, measured))
     signal = strongest_signal(signals)
     severity, basis, severity_confidence = decide_severity(label, signal)
-    loss = strongest_signal([s for s in signals if s.rule in rs.by_id and rs.rules[rs.by_id[s.rule]].outranks_label])
+    # a stated loss of service outranks a lower label, and so does a certificate's expiry within days: a deadline
+    # the tool measured, whatever priority it printed
+    loss = strongest_signal([s for s in signals if (s.rule in rs.by_id and rs.rules[rs.by_id[s.rule]].outranks_label)
+                             or (s.rule == "cert_expiry" and s.severity == "P1")])
     conflict = None
     if label is not None and loss is not None and _rank(loss.severity) < _rank(label.level.most):
         # a stated loss of service outranks a lower label; a person should settle the disagreement
@@ -145,6 +148,9 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
     if severity == "P0" and basis == "reading" and label is not None and _rank(label.level.most) > 0:
         conflict = signal
     cap = _strictest(_cap(rs, severity_found, severity_text), _one_short(text, reading), _scope(reading, signal))
+    if cap is not None and category == "security" and cap.rule in _NO_CUSTOMER_PATH_CAPS:
+        # an intruder on a build machine or a batch host is no smaller for serving no customer request
+        cap = None
     stated_p0 = (loss is not None and loss.severity == "P0") or basis == "reading"
     # an environment that is not production bounds even a stated outage: no customer is behind it
     strict = cap is not None and (cap.rule == "environment" or (
@@ -338,6 +344,20 @@ def error_share(text: str) -> float | None:
     return max(shares) if shares else None
 
 
+# "61% of write requests are throttled", "40 % of calls rejected": a share of requests refused, not served
+_REFUSED_SHARE = re.compile(
+    r"(\d{1,3}(?:\.\d{1,3})?)\s?%\s(?:of\s)?(?:(?:all|the|write|read|api|incoming)\s){0,2}(?:requests|writes|reads|calls"
+    r"|transactions|inserts|queries)\s(?:are\s|were\s)?(?:being\s)?(?:throttled|rejected|refused|dropped|failing|failed)"
+)
+
+
+def refused_share(text: str) -> float | None:
+    """The largest share of requests the text says were refused or failed, or None."""
+    shares = [float(hit.group(1)) for hit in _REFUSED_SHARE.finditer(text[:20_000].lower())]
+    shares = [share for share in shares if share <= 100]
+    return max(shares) if shares else None
+
+
 # a measured share of failures ("Error percentage (APM)", "5xx rate") or of success ("Availability", a health
 # check's status in percent); counts ("Http5xx", "HealthyHostCount") are not shares
 _FAILURE_SHARE_METRIC = re.compile(r"(?i)(?:error|fail|5xx)\w*[\s_-]*(?:percent|percentage|rate|ratio|%)"
@@ -388,6 +408,8 @@ def _from_reading(
         found = Signal("P0", 0.65, "every instance of the whole failing", whole[:60], "all_failing")
         return "P0", "reading", 0.65, found
     stated = error_share(text) if ids & {"http_5xx", "error_rate"} else None
+    refused = refused_share(text)
+    stated = max(stated, refused) if stated is not None and refused is not None else stated or refused
     failing = max((share for share in (stated, metric_failure_share(reading)) if share is not None), default=None)
     # a third of the requests of what customers use failing is customers failing now; elsewhere nearly all
     customer_path = _CUSTOMER_PATH.search(f"{reading.resource} {reading.alert_name}\n{text[:20_000]}")
@@ -435,6 +457,9 @@ def _probe_locations(reading: Reading) -> int:
     return len([part for part in places.split(",") if part.strip()])
 
 
+# label keys that name where something runs: a cluster, namespace, environment, project or tag list
+_SCOPE_KEY = re.compile(r"(?i)^(?:cluster|namespace|env|environment|scope|tags|host_tags|criticality|site|stage)$"
+                        r"|cluster_name|project_id|project_name|namespace_name|resource_group")
 # a name part that marks a resource, cluster or namespace as outside production (dev-eks-01, staging-previews)
 _SCOPE_PARTS = frozenset({"staging", "stg", "dev", "sandbox", "sbx", "qa", "uat", "nonprod", "preview", "previews",
                           "test", "tests", "testdata", "fixtures", "fixture", "mocks", "lab", "demo"})
@@ -468,13 +493,11 @@ def _scope(reading: Reading, signal: Signal | None) -> Signal | None:
         return Signal("P3", 0.6, "not production", f"resource {reading.resource}", "environment")
     if _TEST_ALERT.match(reading.alert_name):
         return Signal("P3", 0.6, "a test alert", " ".join(reading.alert_name.split()[:3]), "environment")
-    scoped = [reading.resource, *(value for key, value in reading.labels.items()
-                                  if key.lower() in ("cluster", "namespace", "env", "environment", "scope", "tags",
-                                                     "host_tags", "criticality", "site"))]
+    scoped = [reading.resource, *(value for key, value in reading.labels.items() if _SCOPE_KEY.search(key))]
     for value in scoped:
         # a domain's last part is its top-level domain (docs.example.dev is a public site)
         core = value.lower().rsplit(".", 1)[0] if re.search(r"\.[a-z]{2,12}$", value.lower()) else value.lower()
-        parts = set(re.split(r"[-_.:/, ]", core))
+        parts = set(re.split(r"[-_.:/, ()\[\]]", core))
         if parts & _SCOPE_PARTS and not parts & {"prod", "production", "prd"}:
             return Signal("P3", 0.6, "not production", value[:60], "environment")
     if signal is not None and signal.rule == "cert_expiry" and signal.severity in ("P2", "P3"):
@@ -501,7 +524,7 @@ def tracker_users(reading: Reading) -> int | None:
 
 # a branch someone works on, or a pull request: its failed build is its author's to fix
 _WORK_BRANCH = re.compile(r"\b(?:feature|feat|fix|bugfix|chore|dependabot|renovate|topic|wip)/[\w./-]{1,120}"
-                          r"|\bPR-\d{1,7}\b|\bpull/\d{1,7}\b", re.IGNORECASE)
+                          r"|\bPR-\d{1,7}\b|\bpull/\d{1,7}\b|\bpull_request\b", re.IGNORECASE)
 
 
 def _posture(reading: Reading) -> Signal | None:
@@ -538,6 +561,7 @@ def _cap(rs: RuleSet, found: dict[int, str], prepared: object) -> Signal | None:
     return Signal(rule.caps or "P3", 0.6, rule.reason, found[rs.by_id[rule.id]], rule.id)
 
 
+_NO_CUSTOMER_PATH_CAPS = frozenset({"build_host", "batch_scope"})
 _SECURITY_TOOLS = frozenset({"falco", "guardduty", "securityhub", "wazuh", "auditd", "github-secret-scanning",
                              "gitleaks", "trufflehog", "secret-scanning"})
 # A stated loss of service or an active compromise raises a weaker answer this far; the rest is the engine's call.

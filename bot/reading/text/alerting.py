@@ -117,6 +117,25 @@ def kibana_rule(head: str, first: str, draft: Draft) -> bool:
     return True
 
 
+# Splunk's alert action as chat or e-mail shows it: "*Splunk Alert: VPN - Brute force followed by successful login*"
+_SPLUNK = re.compile(r"^\W{0,3}(?:Splunk Alert|\[Splunk\]|Splunk)\s*[:—–-]\s*(.{2,200}?)\W{0,3}$", re.IGNORECASE)
+
+
+def splunk_alert(head: str, first: str, draft: Draft) -> bool:
+    hit = _SPLUNK.match(first)
+    if hit is None:
+        return False
+    draft.source = "splunk"
+    draft.alert_name = hit.group(1).strip(" *")
+    draft.status = "firing"
+    read_fields(head, draft)
+    user = re.search(r"(?i)\buser(?:name)?\s*[:=]\s*([\w.@-]{2,80})|\buser\s+([\w.@-]{2,80})\s+(?:accessed|logged|ran"
+                     r"|authenticated|signed|connected|downloaded|created|deleted)\b", head[:3000])
+    host = re.search(r"(?i)\b(?:host|dest|src_host)\s*[:=]\s*([\w.-]{2,120})", head[:3000])
+    draft.resource = (host.group(1) if host else "") or (user.group(1) or user.group(2) if user else "")
+    return True
+
+
 # OpenSearch Alerting's default message: "Monitor search-prod-health just entered alert status."
 _OPENSEARCH = re.compile(r"(?m)^\s*Monitor ([\w.-]{1,200}) just entered (alert|completed|error) status")
 
@@ -176,6 +195,10 @@ _DD_HEAD2 = re.compile(r"^\s*\[(P[1-5])\]\s*(Triggered|Recovered|Warn|Re-Trigger
                       r"\s*:\s*(.{1,200})$", re.IGNORECASE)
 
 
+_DD_SUBJECT = re.compile(r"(?im)^subject:\s*\[(Warn|Triggered|Recovered|Alert|No Data|Re-Triggered|Renotify)\]\s*"
+                         r"(?:\[(?:Triggered|Recovered|Warn) on \{([^}]{1,200})\}\]\s*)?(.{1,200})$")
+
+
 def datadog(head: str, first: str, draft: Draft) -> bool:
     hit = _DD_HEAD.match(first)
     other = _DD_HEAD2.match(first) if hit is None else None
@@ -186,6 +209,14 @@ def datadog(head: str, first: str, draft: Draft) -> bool:
         draft.label("priority", other.group(1))
         draft.status, draft.alert_name = other.group(2).lower(), other.group(4).strip()
         for part in (other.group(3) or "").split(","):
+            key, _, value = part.strip().partition(":")
+            if value:
+                draft.label(key.strip(), value.strip())
+    mail = _DD_SUBJECT.search(head[:3000]) if hit is None and other is None else None
+    if mail is not None:
+        # the e-mail's subject: "[Warn] [Triggered on {host:ci-runner-07}] Docker volume usage above 85%"
+        draft.status, draft.alert_name = mail.group(1).lower(), mail.group(3).strip()
+        for part in (mail.group(2) or "").split(","):
             key, _, value = part.strip().partition(":")
             if value:
                 draft.label(key.strip(), value.strip())
@@ -207,4 +238,7 @@ def datadog(head: str, first: str, draft: Draft) -> bool:
               or draft.labels.get("dbinstanceidentifier") or draft.labels.get("queuename")
               or draft.labels.get("functionname"))
     read_environment(draft)
+    if draft.status == "warn" and "priority" not in draft.labels:
+        # Datadog's Warn is the monitor's warning threshold, below its alert threshold
+        draft.label("severity", "warning")
     return True

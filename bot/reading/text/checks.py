@@ -43,14 +43,14 @@ def host_checks(head: str, first: str, draft: Draft) -> bool:
         draft.label("state", nagios.group(5))
         read_fields(head, draft, labels=False)
         return True
-    if ("checkmk" in lowered or "check_mk" in lowered) and re.search(r"(?im)^state:\s", head):
+    if ("checkmk" in lowered or "check_mk" in lowered) and re.search(r"(?im)^(?:state|event):\s", head):
         # Checkmk's notification: Host, Service, "State: OK -> CRIT", Output, Host tags
         draft.source = "checkmk"
         read_fields(head, draft)
         host = draft.labels.get("host", "")
         draft.resource = host.split(" (", 1)[0].strip()
         draft.alert_name = draft.labels.get("service") or "host down"
-        state = draft.labels.get("state", "").split("->")[-1].strip()
+        state = (draft.labels.get("state") or draft.labels.get("event", "")).split("->")[-1].strip()
         draft.status = "resolved" if state.upper() in ("OK", "UP") else "problem"
         draft.label("state", state)
         return True
@@ -74,6 +74,9 @@ _UPTIME_NAME = re.compile(r"(?i)(?:monitor is (?:down|up)|(?:down|up) alert|chec
 _HOST_URL = re.compile(r"https?://([A-Za-z0-9.-]{1,200})(/[^\s)]{0,200})?")
 
 
+_UPTIME_RECOVERED = re.compile(r"(?i)\b(?:incident resolved|is back up|back online|has recovered|is up again)\b")
+
+
 def uptime(head: str, first: str, draft: Draft) -> bool:
     lowered = head[:3000].lower()
     tool = next((name for name in ("uptimerobot", "pingdom", "better stack", "betteruptime", "statuscake", "checkly",
@@ -87,8 +90,14 @@ def uptime(head: str, first: str, draft: Draft) -> bool:
         return False
     draft.source = tool.replace(" ", "").replace("betteruptime", "betterstack") if tool else "uptime-check"
     draft.status = next((g.lower() for g in (hit.groups() if hit else ()) if g and not g.isdigit()), "")
+    if _UPTIME_RECOVERED.search(first):
+        # "Incident resolved — docs.example.dev is back up": the notification of the end, whatever it says happened
+        draft.status = "resolved"
     read_fields(head, draft)
     name = _UPTIME_NAME.search(head[:3000])
+    ticked = re.search(r"`([a-z0-9][\w.-]{1,200}\.[a-z]{2,12})`", first)
+    if ticked is not None:
+        draft.resource = ticked.group(1)
     named = re.search(r"(?im)^(?:new incident on|monitor is (?:down|up):|(?:down|up) alert:?)\s*([^\n(]{1,120}?)\s*$|"
                       r"^([\w.-]{1,120}) \(([\w.-]{1,200})\) is (?:down|up)\b", head[:3000])
     if named is not None:
@@ -104,6 +113,7 @@ def uptime(head: str, first: str, draft: Draft) -> bool:
     url = _HOST_URL.search(head)
     draft.set(resource=draft.labels.get("monitor") or draft.labels.get("check") or (url.group(1) if url else "")
               or draft.alert_name)
+    draft.set(alert_name=draft.labels.get("monitor"))
     if url is not None:
         draft.link("source", url.group(0)) if draft.labels.get("url") else None
     return True
