@@ -86,7 +86,7 @@ def cases_command(settings: Settings, args: argparse.Namespace) -> int:
 def report_command(settings: Settings, args: argparse.Namespace) -> int:
     from bot.evals.cases import EvalError
     from bot.evals.command import read_run
-    from bot.report import run_report
+    from bot.report.command import run_report
 
     eval_run = None
     if args.eval:
