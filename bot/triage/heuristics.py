@@ -182,6 +182,11 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
         reading = reading.model_copy(update={"resource": fields.target})
     playbook_id, failure, steps = _steps(rs, category, all_ids, fields.target, reading)
     steps = _with_subject(steps, subject, category)
+    unreadable = _UNREADABLE_STEPS.get(
+        "binary" if binary >= _BINARY_SHARE else "cut" if category == "unknown" and cut_payload(text, reading) else ""
+    )
+    if unreadable is not None:
+        steps = unreadable
     confidence = _confidence(category, scores, severity_confidence)
     if playbook_id.endswith("_default") or playbook_id == "none":
         # nothing told us which failure this is: the steps are generic, and the card says so by its confidence
@@ -214,6 +219,23 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
 
 def _rank(severity: str) -> int:
     return SEVERITY_ORDER.index(severity)
+
+
+# What to do with an input nobody can read: the fault is in the integration that sent it.
+_UNREADABLE_STEPS: dict[str, tuple[str, str, str]] = {
+    "binary": ("Find the sender of this payload: the integration, webhook or log shipper behind this channel or key",
+               "Check how it encodes the payload: a compressed (gzip) or binary body, a wrong content type or charset",
+               "Fix the integration's encoding and resend; read the original alert at its source meanwhile"),
+    "cut": ("Find the sender of this payload: the integration, webhook or log shipper behind this channel or key",
+            "The JSON is truncated or malformed: check the sender's payload size limit, batching and content type",
+            "Fix the integration and resend; read the original alert at its source meanwhile"),
+}
+
+
+def cut_payload(text: str, reading: Reading) -> bool:
+    """JSON that did not parse: it opens like an object or a list but no reader could take it."""
+    head = text.lstrip()[:1]
+    return head in ("{", "[") and reading.source in ("", "unknown")
 
 
 # The tool that sent an alert is not its subject: a Zabbix CPU alert is about CPU, not the monitoring stack.
