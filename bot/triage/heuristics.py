@@ -227,7 +227,7 @@ _UNREADABLE_STEPS: dict[str, tuple[str, str, str]] = {
                "Check how it encodes the payload: a compressed (gzip) or binary body, a wrong content type or charset",
                "Fix the integration's encoding and resend; read the original alert at its source meanwhile"),
     "cut": ("Find the sender of this payload: the integration, webhook or log shipper behind this channel or key",
-            "The JSON is truncated or malformed: check the sender's payload size limit, batching and content type",
+            "Check why the JSON is truncated or malformed: the sender's payload size limit, batching, content type",
             "Fix the integration and resend; read the original alert at its source meanwhile"),
 }
 
