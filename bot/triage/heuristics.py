@@ -183,7 +183,9 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
     playbook_id, failure, steps = _steps(rs, category, all_ids, fields.target, reading)
     steps = _with_subject(steps, subject, category)
     unreadable = _UNREADABLE_STEPS.get(
-        "binary" if binary >= _BINARY_SHARE else "cut" if category == "unknown" and cut_payload(text, reading) else ""
+        "binary" if binary >= _BINARY_SHARE else "cut" if category == "unknown" and cut_payload(text, reading)
+        else "noise" if category == "unknown" and signal is None and label is None and reading.source in ("", "unknown")
+        else ""
     )
     if unreadable is not None:
         steps = unreadable
@@ -229,6 +231,9 @@ _UNREADABLE_STEPS: dict[str, tuple[str, str, str]] = {
     "cut": ("Find the sender of this payload: the integration, webhook or log shipper behind this channel or key",
             "Check why the JSON is truncated or malformed: the sender's payload size limit, batching, content type",
             "Fix the integration and resend; read the original alert at its source meanwhile"),
+    "noise": ("Treat it as noise: nothing in this message names a component, a failure or an impact",
+              "Ask whoever posted it whether it was a test message or meant for another channel",
+              "Open an incident only if they report a real problem, with the service and what fails"),
 }
 
 
