@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.reading.draft import Draft, dig, prose, text_of
+from bot.reading.draft import Draft, clip, dig, prose, text_of
 from bot.reading.payload.fields import environment_of, resource_from, tags_of
 
 
@@ -87,3 +87,28 @@ def sentry(data: dict[str, Any], draft: Draft) -> None:
         for frame in trace[-5:] if isinstance(frame, dict)
     )
     draft.body = f"{title}\n{prose(exception.get('value'))}\n{culprit}\n{frames}"
+
+
+# Checkly's alert types, as its webhook template variable ALERT_TYPE spells them
+_CHECKLY_STATUS = {"ALERT_FAILURE": "down", "ALERT_RECOVERY": "resolved", "ALERT_DEGRADED": "degraded",
+                   "ALERT_DEGRADED_RECOVERY": "resolved", "ALERT_SSL": "certificate"}
+
+
+def checkly(data: dict[str, Any], draft: Draft) -> None:
+    """Checkly's webhook, with its template's names (CHECK_NAME, ALERT_TYPE) or camelCase ones (checkName)."""
+    def field(name: str) -> Any:
+        camel = re.sub(r"_([a-z])", lambda hit: hit.group(1).upper(), name.lower())
+        return data.get(name) if data.get(name) is not None else data.get(camel)
+
+    draft.source = "checkly"
+    name = text_of(field("CHECK_NAME"))
+    draft.alert_name = text_of(field("ALERT_TITLE")) or name
+    # "Booking API – create reservation": the service before the dash, the check's step after it
+    draft.resource = re.split(r"\s[–—-]\s", name, maxsplit=1)[0].strip() or name
+    kind = text_of(field("ALERT_TYPE")).upper()
+    draft.status = _CHECKLY_STATUS.get(kind, kind.lower())
+    for key in ("CHECK_TYPE", "RUN_LOCATION", "RESPONSE_TIME", "GROUP_NAME", "TAGS"):
+        draft.label(key.lower(), field(key))
+    draft.link("source", field("RESULT_LINK") or field("CHECK_RESULT_LINK"))
+    draft.body = "\n".join(f"{key}: {clip(text_of(value), 300)}" for key, value in list(data.items())[:30])
+
