@@ -55,6 +55,9 @@ def newrelic(data: dict[str, Any], draft: Draft) -> None:
     draft.body = f"{draft.alert_name}\n{draft.description}"
 
 
+_CATCH_ALL_RULE = re.compile(r"(?i)^\s*(?:any|all|every)\b|^\s*new issues?\b")
+
+
 def sentry(data: dict[str, Any], draft: Draft) -> None:
     draft.source = "sentry"
     event = dig(data, "data", "event") or data.get("event") or {}
@@ -67,7 +70,13 @@ def sentry(data: dict[str, Any], draft: Draft) -> None:
     title = title or text_of(data.get("message") or data.get("title"))
     rules = data.get("triggering_rules") or data.get("triggered_rule") or dig(data, "data", "triggered_rule")
     rule = rules[0] if isinstance(rules, list) and rules else rules
-    draft.alert_name = text_of(rule) or title or text_of(exception.get("type"))
+    # a rule of its own ("Refund failures spike") names the alert; a catch-all rule ("Any new issue", "All fatal
+    # events") says nothing, and the issue's title ("TypeError: Cannot read properties of undefined") names it
+    named = text_of(rule)
+    if not named or _CATCH_ALL_RULE.match(named):
+        named = title or text_of(exception.get("type")) or named
+    draft.alert_name = named
+    draft.label("alert_rule", rule)
     tags = event.get("tags")
     if isinstance(tags, list):
         draft.labels_from({str(t[0]): t[1] for t in tags[:40] if isinstance(t, list) and len(t) == 2})

@@ -29,7 +29,7 @@ def status_page(head: str, first: str, draft: Draft) -> bool:
 _NAGIOS = re.compile(r"^\W{0,4}(PROBLEM|RECOVERY|ACKNOWLEDGEMENT|FLAPPINGSTART|FLAPPINGSTOP)\s+(Service|Host) Alert:\s*"
                      r"([\w.-]{1,120})(?:/([^*\n]{1,120}?))?\s+is\s+(\w{2,12})", re.IGNORECASE)
 _ZABBIX = re.compile(r"^\W{0,4}(Problem|PROBLEM|Resolved|RESOLVED|OK)(?:(?: started| has been resolved)? at "
-                     r"[\d:.]{4,12}(?: on [\d./-]{6,12})?)?(?::\s*(.{3,200})|\s*$)")
+                     r"[\d:.]{4,12}(?: on [\d./-]{6,12})?)?(?::\s*(.{3,200})|[\s*_]*$)")
 
 
 def host_checks(head: str, first: str, draft: Draft) -> bool:
@@ -63,7 +63,7 @@ def host_checks(head: str, first: str, draft: Draft) -> bool:
     # the default message opens "Problem started at 03:27:41 on 2025.01.09" and names the trigger below
     title = zabbix.group(2) or draft.labels.get("problem_name") or draft.labels.get("problem") or ""
     draft.alert_name = draft.labels.get("trigger") or title.split(" (", 1)[0].strip()
-    draft.resource = draft.labels.get("host") or title_place(title)
+    draft.resource = draft.labels.get("host", "").split(" (", 1)[0].strip() or title_place(title)
     return True
 
 
