@@ -184,3 +184,62 @@ def test_an_order_to_the_triage_in_any_field_of_a_payload_is_flagged() -> None:
     analysis = analyse(text)
     assert analysis.requests_removed
     assert analysis.severity != "P3"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"CHECK_NAME": "Search API – suggest", "ALERT_TITLE": "Search API – suggest has failed",
+      "ALERT_TYPE": "ALERT_FAILURE", "RUN_LOCATION": "eu-central-1"},
+     {"checkName": "Search API - suggest", "alertTitle": "Search API - suggest has failed",
+      "alertType": "ALERT_FAILURE", "runLocation": "eu-central-1"}],
+    ids=["template-names", "camel-case"],
+)
+def test_checklys_webhook_names_the_check_its_service_and_state(payload: dict[str, str]) -> None:
+    reading = read(json.dumps(payload)).reading
+    assert (reading.source, reading.resource, reading.status) == ("checkly", "Search API", "down")
+    assert reading.alert_name.startswith("Search API")
+
+
+@pytest.mark.parametrize(
+    ("head", "name"),
+    [("[Opsgenie] Alert created: [P2] Heartbeat billing-export expired", "Heartbeat billing-export expired"),
+     ("[Opsgenie] *P3* Queue depth high: *orders*", "Queue depth high: orders")],
+)
+def test_opsgenies_chat_heads_name_the_alert_without_their_decoration(head: str, name: str) -> None:
+    reading = read(f"{head}\nEntity: x\n").reading
+    assert (reading.source, reading.alert_name) == ("opsgenie", name)
+
+
+def test_a_paging_title_that_opens_with_a_rule_name_gives_the_rule_and_the_resource() -> None:
+    text = json.dumps({"event": {"event_type": "incident.triggered", "data": {
+        "title": "RedisDown: cache-eu-3 unreachable for 5m", "status": "triggered",
+        "service": {"summary": "Cache (Prometheus)"}}}})
+    reading = read(text).reading
+    assert (reading.source, reading.alert_name, reading.resource) == ("pagerduty", "RedisDown", "cache-eu-3")
+
+
+@pytest.mark.parametrize(("rule", "name"), [("Any new issue", "KeyError: 'sku'"), ("Checkout errors > 50/min",
+                                                                                   "Checkout errors > 50/min")])
+def test_a_sentry_issue_is_named_by_its_rule_unless_the_rule_is_a_catch_all(rule: str, name: str) -> None:
+    text = json.dumps({"action": "triggered", "data": {"event": {"title": "KeyError: 'sku'", "level": "error"},
+                                                       "triggered_rule": rule}, "project_slug": "shop"})
+    assert read(text).reading.alert_name == name
+
+
+def test_a_region_is_never_the_resource() -> None:
+    text = ("*AWS Security Hub* — new finding\n*Title:* CVE-2024-1111 - libfoo\n"
+            "*Resource:* `AwsEcrContainerImage` "
+            "arn:aws:ecr:eu-west-1:123456789012:repository/team/report-api/sha256:ab12\n"
+            "*Region:* eu-west-1\n")
+    analysis = analyse(text)
+    assert analysis.reading.resource != "eu-west-1"
+    assert "eu-west-1" not in analysis.fields.target
+
+
+def test_an_aws_finding_is_named_by_its_type_and_its_affected_bucket() -> None:
+    text = json.dumps({"version": "0", "source": "aws.macie", "detail-type": "Macie Finding", "region": "us-east-1",
+                       "detail": {"type": "SensitiveData:S3Object/Personal", "region": "us-east-1",
+                                  "resourcesAffected": {"s3Bucket": {"name": "crm-exports"}}}})
+    reading = read(text).reading
+    assert (reading.source, reading.alert_name, reading.resource) == (
+        "macie", "SensitiveData:S3Object/Personal", "crm-exports")
