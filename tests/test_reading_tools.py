@@ -243,3 +243,31 @@ def test_an_aws_finding_is_named_by_its_type_and_its_affected_bucket() -> None:
     reading = read(text).reading
     assert (reading.source, reading.alert_name, reading.resource) == (
         "macie", "SensitiveData:S3Object/Personal", "crm-exports")
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(
+    st.sampled_from([
+        {"CHECK_NAME": None, "ALERT_TYPE": None}, {"checkName": None, "alertType": None},
+        {"budgetDisplayName": None, "costAmount": None, "budgetAmount": None},
+        {"version": "0", "source": "aws.macie", "detail-type": "Macie Finding", "detail": None},
+        {"issueUrl": "x", "details": None, "priority": None},
+        {"event": {"event_type": "incident.triggered", "data": None}},
+        {"action": "triggered", "data": {"event": None, "triggered_rule": None}},
+    ]),
+    st.lists(_JSON, min_size=1, max_size=4),
+)
+@settings(max_examples=200, deadline=None)
+def test_the_payload_readers_take_any_value_in_their_fields(shape: dict[str, object], values: list[object]) -> None:
+    payload = {key: values[i % len(values)] if value is None else value for i, (key, value) in enumerate(shape.items())}
+    if "detail" in payload and not isinstance(payload["detail"], dict):
+        payload["detail"] = {"type": values[0], "resourcesAffected": values[-1]}
+    text = json.dumps(payload, default=str)
+    read(text)
+    analyse(text)
