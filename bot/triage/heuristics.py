@@ -143,8 +143,11 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
     severity, basis, severity_confidence = decide_severity(label, signal)
     # a stated loss of service outranks a lower label, and so does a certificate's expiry within days: a deadline
     # the tool measured, whatever priority it printed
+    measured_loss = measured is not None and measured >= rs.thresholds.get("error_rate_p1_percent", 25.0)
     loss = strongest_signal([s for s in signals if (s.rule in rs.by_id and rs.rules[rs.by_id[s.rule]].outranks_label)
-                             or (s.rule == "cert_expiry" and s.severity == "P1")])
+                             or (s.rule == "cert_expiry" and s.severity == "P1")
+                             # a quarter or more of requests measured failing is lost service, whatever the label
+                             or (measured_loss and s.rule in ("error_rate", "http_5xx") and s.severity == "P1")])
     conflict = None
     if label is not None and loss is not None and severity_rank(loss.severity) < severity_rank(label.level.most):
         # a stated loss of service outranks a lower label; a person should settle the disagreement

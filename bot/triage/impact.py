@@ -121,9 +121,19 @@ _FAILURE_SHARE_METRIC = re.compile(r"(?i)(?:error|fail|5xx)\w*[\s_-]*(?:percent|
 _SUCCESS_SHARE_METRIC = re.compile(r"(?i)availability|success[\s_-]*rate|health[\s_-]*check[\s_-]*status|uptime")
 
 
+# a count of failed requests ("Http5xx", "Errors") beside the count of all of them ("Requests", "Total")
+_FAILED_COUNT_METRIC = re.compile(r"(?i)5xx|errors?\b|fail")
+_TOTAL_COUNT_METRIC = re.compile(r"(?i)^(?:requests|total(?:[\s_-]*requests)?|request[\s_-]*count|calls|invocations)$")
+
+
 def metric_failure_share(reading: Reading) -> float | None:
     """The share of failing work a metric of the alert measured (its value past its threshold), or None."""
     shares: list[float] = []
+    failed = next((m.value for m in reading.metrics if m.value is not None and _FAILED_COUNT_METRIC.search(m.name)
+                   and not _FAILURE_SHARE_METRIC.search(m.name)), None)
+    total = next((m.value for m in reading.metrics if m.value and _TOTAL_COUNT_METRIC.match(m.name.strip())), None)
+    if failed is not None and total and 0 <= failed <= total:
+        shares.append(100.0 * failed / total)
     for metric in reading.metrics:
         value = metric.value
         if value is None or not 0 <= value <= 100 or "count" in metric.name.lower():
