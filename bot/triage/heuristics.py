@@ -96,11 +96,11 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
     # a JSON payload is matched on its fields rendered as text, not on its keys and punctuation
     text = _COUNT_FIELD.sub(r"affected \1 count \2", mask_sender(taken.body or text, reading.source))
     # "mark this P3" or "ignore previous instructions" is never evidence: drop it before any rule runs
-    text, requests_removed = strip_requests(text)
+    text, requests_removed = strip_requests(text, person=reading.people_text)
     if not requests_removed and taken.body:
         # a payload's text is a rendering of the fields that matter; an order to the triage can sit in any other
         # field (a tag, a resource's description) and still has to be flagged
-        requests_removed = strip_requests(raw)[1]
+        requests_removed = strip_requests(raw, person=reading.people_text)[1]
     prepared = rs.prepare(text)
     found = rs.match(prepared)
     matched_ids = frozenset(rs.rules[index].id for index in found)

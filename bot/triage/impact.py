@@ -34,7 +34,8 @@ _SHORT_OF_ALL = re.compile(
 # "0/4 available": every instance or request of a whole failing, counted by the tool that watches it
 _BAD_WORDS = (r"(?:unhealthy(?:hostcount|host count|targets?|hosts?)?|down|failed|failing|unreachable|offline"
               r"|not ready|errored|rejected|timed out|timing out)")
-_GOOD_WORDS = r"(?:healthy|available|ready|up|running|in service|serving|reachable|succeeded|successful|passed)"
+_GOOD_WORDS = (r"(?:healthy|available|ready|up|running|in service|serving|reachable|succeeded|successful|passed"
+               r"|approved|accepted|delivered|processed|completed)")
 _ALL_BAD = re.compile(
     r"\b(\d{1,5}) ?(?:of|out of|/) ?(\d{1,5})\b[^\n.;]{0,40}?\b" + _BAD_WORDS + r"\b"
     r"|\b" + _BAD_WORDS + r"\b[^\n.;]{0,80}?\b(\d{1,5}) ?(?:of|out of|/) ?(\d{1,5})\b",
