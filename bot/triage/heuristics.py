@@ -158,7 +158,7 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
     if severity == "P0" and basis == "reading" and label is not None and severity_rank(label.level.most) > 0:
         conflict = signal
     cap = strictest(text_cap(rs, severity_found, severity_text), one_short(text, reading), scope_cap(reading, signal))
-    if cap is not None and category == "security" and cap.rule in _NO_CUSTOMER_PATH_CAPS:
+    if cap is not None and category == "security" and loss is not None and cap.rule in _NO_CUSTOMER_PATH_CAPS:
         # an intruder on a build machine or a batch host is no smaller for serving no customer request
         cap = None
     stated_p0 = (loss is not None and loss.severity == "P0") or basis == "reading"
