@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.heuristics import pin_to_one_core  # noqa: E402
 from benchmarks.redact_baseline import redact as previous  # noqa: E402
-from bot.triage.redact import redact  # noqa: E402
+from bot.redaction import redact  # noqa: E402
 from tests.secret_forms import SECRET_FORMS, pieces  # noqa: E402
 
 Redactor = Callable[[str], tuple[str, list[str]]]

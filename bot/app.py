@@ -289,7 +289,7 @@ def create_app(
     async def report(since: float | None = None) -> Response:
         """The agreement dashboard, the page `triage-bot report --html` writes; ?since=DAYS narrows it."""
         from bot.dashboard import dashboard_page
-        from bot.report import read_report
+        from bot.report.figures import read_report
 
         if since is not None and not since > 0:
             return _error(422, "since: a positive number of days")

@@ -7,19 +7,9 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from bot.evals.report_html import (
-    _BAD,
-    _GOOD,
-    _NEUTRAL,
-    _WARN,
-    _cards,
-    _page,
-    _pct,
-    _table,
-    _when,
-    bar_chart,
-    holdout_table,
-)
+from bot.evals.pages.charts import BAD, GOOD, NEUTRAL, WARN, bar_chart
+from bot.evals.pages.parts import figure_cards, page, pct, table, when
+from bot.evals.pages.run import holdout_table
 
 _PALETTE = ("#4a72c4", "#c8412d", "#2e9e5b", "#d79b00", "#7b4fb3", "#1f9bb4", "#b3477a", "#5b6578")
 
@@ -94,9 +84,9 @@ def _versions_table(items: Sequence[Mapping[str, Any]]) -> str:
             f"<code>{escape(v['model'])}</code>",
             f"<code>{escape(v['prompt_version'])}</code>",
             _figure(v["judged"], f"versions.{index}.judged", str(v["judged"])),
-            _figure(v["agreement_severity"], f"versions.{index}.agreement_severity", _pct(v["agreement_severity"])),
-            _figure(v["agreement_category"], f"versions.{index}.agreement_category", _pct(v["agreement_category"])),
-            _figure(v["agreement"], f"versions.{index}.agreement", _pct(v["agreement"])),
+            _figure(v["agreement_severity"], f"versions.{index}.agreement_severity", pct(v["agreement_severity"])),
+            _figure(v["agreement_category"], f"versions.{index}.agreement_category", pct(v["agreement_category"])),
+            _figure(v["agreement"], f"versions.{index}.agreement", pct(v["agreement"])),
             escape(f"+{drift['more_severe']} / −{drift['less_severe']}")
             + (f' <span class="small">({moved} moved from live)</span>' if moved is not None else ""),
             _figure(v["cost_usd_per_card"], f"versions.{index}.cost_usd_per_card", _money(v["cost_usd_per_card"])),
@@ -105,7 +95,7 @@ def _versions_table(items: Sequence[Mapping[str, Any]]) -> str:
         ])
     headers = ["role", "model", "prompt", "judged", "severity", "category", "both", "drift (more / less severe)",
                "cost per card", "latency p50"]
-    return _table(headers, rows, numeric=[3, 4, 5, 6, 8, 9])
+    return table(headers, rows, numeric=[3, 4, 5, 6, 8, 9])
 
 
 def _matrix(matrix: Mapping[str, Mapping[str, int]]) -> str:
@@ -123,7 +113,7 @@ def _matrix(matrix: Mapping[str, Mapping[str, int]]) -> str:
             cells.append(f'<span class="fig" data-key="{key}" data-value="{count}">{cell}</span>')
         cells.append(str(total))
         rows.append(cells)
-    return _table(["card \\ people", *columns, "total"], rows, numeric=range(1, len(columns) + 2))
+    return table(["card \\ people", *columns, "total"], rows, numeric=range(1, len(columns) + 2))
 
 
 def _identities(items: Sequence[Mapping[str, Any]]) -> str:
@@ -139,7 +129,7 @@ def _identities(items: Sequence[Mapping[str, Any]]) -> str:
         ]
         for index, item in enumerate(items)
     ]
-    return _table(["identity", "overridden", "last card → people", "example"], rows, numeric=[1])
+    return table(["identity", "overridden", "last card → people", "example"], rows, numeric=[1])
 
 
 def _cost_chart(days: Sequence[Mapping[str, Any]]) -> str:
@@ -149,10 +139,10 @@ def _cost_chart(days: Sequence[Mapping[str, Any]]) -> str:
     colours: list[str] = []
     for day in days:
         bars.append((f"{day['day']} · live", float(day["live_usd"])))
-        colours.append(_NEUTRAL)
+        colours.append(NEUTRAL)
         if day["shadow_usd"]:
             bars.append((f"{day['day']} · shadow", float(day["shadow_usd"])))
-            colours.append(_WARN)
+            colours.append(WARN)
     return bar_chart(bars, unit=" USD", colours=colours).replace("<svg ", '<svg class="chart" data-chart="cost" ', 1)
 
 
@@ -168,19 +158,19 @@ def dashboard_page(report: Mapping[str, Any], *, eval_run: Mapping[str, Any] | N
     headline = [
         ("cards", str(report.get("cards", 0))),
         ("confirmed / overridden", f"{report.get('confirmed', 0)} / {report.get('overridden', 0)}"),
-        ("agreement (all cards)", _pct(report.get("agreement"))),
+        ("agreement (all cards)", pct(report.get("agreement"))),
         ("judged cards compared", str(judged)),
         ("shadow runs", str(report.get("shadow_runs", {}).get("recorded", 0))),
     ]
     agreement_bars = [(_series_name(v), float(v["agreement"] or 0.0)) for v in items]
-    colours = [_GOOD if (v["agreement"] or 0) >= 0.9 else _WARN if (v["agreement"] or 0) >= 0.75 else _BAD
+    colours = [GOOD if (v["agreement"] or 0) >= 0.9 else WARN if (v["agreement"] or 0) >= 0.75 else BAD
                for v in items]
     since = report.get("since")
     body = [
         "<h1>Triage agreement</h1>",
-        f'<p class="meta">{"since " + escape(_when(since)) if since else "all time"} · a version agrees with a '
+        f'<p class="meta">{"since " + escape(when(since)) if since else "all time"} · a version agrees with a '
         "judged card when the people's final severity (and category) equals its answer</p>",
-        f"<div class=cards>{_cards(headline)}</div>",
+        f"<div class=cards>{figure_cards(headline)}</div>",
         "<h2>Versions on the same judged cards</h2>",
         _versions_table(items) if items else '<p class="small">no judged cards yet</p>',
         bar_chart(agreement_bars, maximum=1.0, unit="%", colours=colours, label_width=330).replace(
@@ -199,4 +189,4 @@ def dashboard_page(report: Mapping[str, Any], *, eval_run: Mapping[str, Any] | N
             "'s dev figures beside those on the held-out sets</p>"
         ),
     ]
-    return _page("Triage agreement", "".join(body))
+    return page("Triage agreement", "".join(body))

@@ -11,7 +11,8 @@ import pytest
 
 from bot.alerts.incidents import Incident
 from bot.server import build_app
-from bot.slack.blocks import ACTION_CONFIRM, card_state
+from bot.slack.actions import ACTION_CONFIRM
+from bot.slack.card_state import card_state
 from tests.conftest import GatewayFactory
 from tests.fakes import slack_requests as sr
 from tests.fakes.slack import FakeSlack

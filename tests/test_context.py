@@ -13,7 +13,7 @@ import pytest
 from bot.app import create_app
 from bot.card import TriageResult
 from bot.server import build_app
-from bot.slack.blocks import card_message
+from bot.slack.card import card_message
 from tests.conftest import GatewayFactory
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack import FakeSlack

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 from bot.cli import main
 from bot.dashboard import dashboard_page
 from bot.evals.command import run_eval_command
-from bot.report import full_report
+from bot.report.figures import full_report
 from bot.server import build_app
 from bot.settings import Settings
 from bot.store import SQLStore

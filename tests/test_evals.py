@@ -30,7 +30,8 @@ from bot.evals.cases import (
 )
 from bot.evals.command import evaluate, read_run, run_document, run_eval_command
 from bot.evals.drift import severity_drift
-from bot.evals.report_html import drift_report, run_report
+from bot.evals.pages.drift import drift_report
+from bot.evals.pages.run import run_report
 from bot.settings import Settings
 from bot.triage.heuristics import heuristic_card
 from bot.wiring import build_gateway

@@ -134,7 +134,7 @@ def test_resolved_alerts_are_informational() -> None:
     ("text", "severity"),
     [
         ("ZookeeperDown: Zookeeper down on instance zk-1", "P1"),
-        ("Etcd cluster has no leader", "P1"),
+        ("Etcd cluster has no leader", "P0"),
         ("Minio erasure set quorum lost", "P1"),
         ("checkout API unreachable from eu-west-1", "P1"),
         ("API errors in all regions, customers cannot check out", "P0"),
@@ -150,7 +150,7 @@ def test_resolved_alerts_are_informational() -> None:
         ("TLS certificate for shop.example.com expires in 2 days", "P1"),
         ("TLS certificate for shop.example.com expires in 14 days", "P2"),
         ("TLS certificate for shop.example.com expires in 60 days", "P3"),
-        ("x509: certificate has expired", "P1"),
+        ("x509: certificate has expired", "P0"),
         ("Detect Sudo Privilege Escalation Exploit (CVE-2021-3156)", "P1"),
         ("ssh-related file read by non-ssh program", "P2"),
         ("Ruby allocated objects spike", "P2"),
@@ -221,7 +221,7 @@ def test_summary_says_what_where_and_how_bad() -> None:
     # what (component and failure) and where, in the card's own words
     assert lines[0] == "PatroniHasNoLeader — pg-9:8008: PostgreSQL: lost its leader or quorum"
     assert "pg-9:8008" in lines[1]
-    assert lines[2].startswith("Severity P1 (data) because it is labelled critical")
+    assert lines[2].startswith("Severity P0 (data) because it is labelled critical")
     assert not any(line in text for line in lines)
 
 

@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 
 from bot.identity import fingerprint
 from bot.identity.mask import canonical
+from bot.redaction import redact
 from bot.triage.errors import InputError
 from bot.triage.front import prepare
 from bot.triage.heuristics import analyse
 from bot.triage.normalize import MAX_COMBINING_RUN, normalize, strip_escapes
-from bot.triage.redact import redact
 
 MB = 1_000_000
 CAP = 16_000

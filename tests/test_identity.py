@@ -21,7 +21,7 @@ from bot.identity.keeper import IdentityKeeper
 from bot.identity.mask import canonical, mask_tokens
 from bot.identity.places import places
 from bot.server import build_app
-from bot.slack.blocks import seen_line
+from bot.slack.card_lines import seen_line
 from bot.store import open_store
 from tests.conftest import Clock, Opener
 from tests.fakes.openai_server import FakeOpenAI

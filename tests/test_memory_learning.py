@@ -16,7 +16,7 @@ import pytest
 
 from bot.card import CATEGORIES, SEVERITIES
 from bot.server import build_app
-from bot.slack.blocks import ACTION_CATEGORY, ACTION_CONFIRM, ACTION_SEVERITY
+from bot.slack.actions import ACTION_CATEGORY, ACTION_CONFIRM, ACTION_SEVERITY
 from tests.fakes import slack_requests as sr
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.slack import FakeSlack

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from bot.server import build_app
-from bot.slack.blocks import ACTION_CONFIRM, ACTION_SEVERITY
+from bot.slack.actions import ACTION_CONFIRM, ACTION_SEVERITY
 from tests.fakes import slack_requests as sr
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.fakes.slack import FakeSlack

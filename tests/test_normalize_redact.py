@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.redaction import redact
 from bot.triage.errors import InputError, InputTooLarge
 from bot.triage.normalize import HARD_LIMIT_CHARS, normalize
-from bot.triage.redact import redact
 
 
 @pytest.mark.parametrize("raw", ["", "   ", "\n\t\n", b"", "\x00\x01"])

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from bot.card import TriageCard
 from bot.evals.cases import load_cases
+from bot.redaction import redact
 from bot.triage.alert_fields import (
     code_service,
     extract_fields,
@@ -22,7 +23,6 @@ from bot.triage.alert_fields import (
     workload_name,
 )
 from bot.triage.heuristics import heuristic_card
-from bot.triage.redact import redact
 from tests.conftest import GatewayFactory
 from tests.test_cli import run
 

@@ -19,7 +19,8 @@ from bot.card import TriageMeta, TriageResult
 from bot.cli import main, parser
 from bot.observability import version
 from bot.settings import ConfigError, Settings, without_blanks
-from bot.slack.blocks import CardState, FeedbackNote, card_message
+from bot.slack.card import card_message
+from bot.slack.card_state import CardState, FeedbackNote
 from bot.wiring import build_openai_client
 from tests.fakes import slack_requests as sr
 from tests.fakes.slack import FakeSlack

@@ -232,7 +232,7 @@ async def test_a_model_card_keeps_its_own_words_and_carries_the_reading(
 def test_the_slack_header_names_the_alert_and_its_resource() -> None:
     from bot.card import TriageMeta, TriageResult
     from bot.reading import Reading
-    from bot.slack.blocks import card_message
+    from bot.slack.card import card_message
 
     reading = Reading(source="alertmanager", alert_name="KubeDeploymentReplicasMismatch <!channel>",
                       resource="shop/checkout-api")

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from bot.app import create_app
 from bot.observability import configure_logging
-from bot.triage.redact import redact
+from bot.redaction import redact
 from tests.conftest import GatewayFactory
 from tests.fakes.openai_server import FakeOpenAI
 from tests.secret_forms import SECRET_FORMS, pieces

@@ -11,8 +11,8 @@ from urllib.parse import quote, urlencode
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from bot.redaction import redact
 from bot.triage.front import redacted_text
-from bot.triage.redact import redact
 
 B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"

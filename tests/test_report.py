@@ -8,7 +8,8 @@ import time
 from typing import Any
 
 from bot.cli import main
-from bot.report import aggregate, report_json, run_report, verdict
+from bot.report.agreement import aggregate, report_json, verdict
+from bot.report.command import run_report
 from bot.settings import Settings
 from bot.store import SQLStore
 from tests.test_slack_blocks import make_result

@@ -14,12 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from bot.report import read_report
+from bot.report.figures import read_report
 from bot.server import build_app
 from bot.settings import ConfigError
 from bot.shadow.runner import ShadowRunner, load_prompt_file
 from bot.shadow.sampling import MAX_PENDING, sampled, shadow_budget, skip_reason
-from bot.slack.blocks import ACTION_CONFIRM, ACTION_SEVERITY
+from bot.slack.actions import ACTION_CONFIRM, ACTION_SEVERITY
 from bot.wiring import Gateway
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.fakes.slack import FakeSlack

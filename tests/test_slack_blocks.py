@@ -6,8 +6,12 @@ import json
 from typing import Any
 
 from bot.card import TriageMeta, TriageResult
-from bot.slack import blocks
-from bot.slack.blocks import CardState, FeedbackNote, card_message
+from bot.slack.actions import ACTION_CONFIRM
+from bot.slack.card import card_message
+from bot.slack.card_lines import context_line
+from bot.slack.card_state import CardState, FeedbackNote
+from bot.slack.labels import SEVERITY_EMOJI
+from bot.slack.replies import error_message, notice_message, stale_action_message, usage_message
 
 
 def make_result(**overrides: Any) -> TriageResult:
@@ -50,7 +54,7 @@ def test_header_puts_severity_emoji_and_category_first() -> None:
 
 
 def test_every_severity_has_its_own_emoji() -> None:
-    emojis = {blocks.SEVERITY_EMOJI[s] for s in ("P0", "P1", "P2", "P3")}
+    emojis = {SEVERITY_EMOJI[s] for s in ("P0", "P1", "P2", "P3")}
     assert len(emojis) == 4
     p0 = card_message(make_result(severity="P0"))
     assert p0["blocks"][0]["text"]["text"].startswith(":rotating_light: P0")
@@ -67,11 +71,11 @@ def test_summary_and_numbered_steps() -> None:
 
 
 def test_context_line_has_confidence_engine_model_prompt_cost_latency() -> None:
-    line = blocks.context_line(make_result())
+    line = context_line(make_result())
     for expected in ("82%", "engine: model", "gpt-4o-mini", "v3", "$0.0004", "1.2 s"):
         assert expected in line
     heuristic = make_result(meta={"engine": "heuristic", "model": None, "latency_ms": 3.4, "cost_usd": 0.0})
-    line = blocks.context_line(heuristic)
+    line = context_line(heuristic)
     assert "engine: heuristic" in line and "model:" not in line and "3 ms" in line
 
 
@@ -93,7 +97,7 @@ def test_actions_carry_the_triage_id_and_current_values() -> None:
     (actions,) = by_type(message, "actions")
     assert actions["block_id"] == "triage_actions:t-123"
     button, severity, category = actions["elements"]
-    assert button["action_id"] == blocks.ACTION_CONFIRM and button["value"] == "t-123"
+    assert button["action_id"] == ACTION_CONFIRM and button["value"] == "t-123"
     assert [o["value"] for o in severity["options"]] == ["t-123|P0", "t-123|P1", "t-123|P2", "t-123|P3"]
     assert severity["initial_option"]["value"] == "t-123|P1"
     assert {o["value"] for o in category["options"]} == {
@@ -175,19 +179,19 @@ def test_block_kit_limits_hold() -> None:
 
 def test_replies_have_text_and_blocks() -> None:
     for message in (
-        blocks.usage_message(),
-        blocks.stale_action_message(),
-        blocks.error_message("empty input"),
-        blocks.notice_message("hello <there>"),
+        usage_message(),
+        stale_action_message(),
+        error_message("empty input"),
+        notice_message("hello <there>"),
     ):
         assert message["text"].strip()
         assert message["blocks"] and message["blocks"][0]["type"] == "section"
-    assert "/triage" in blocks.usage_message()["text"]
-    assert blocks.notice_message("a <b>")["blocks"][0]["text"]["text"] == "a &lt;b&gt;"
+    assert "/triage" in usage_message()["text"]
+    assert notice_message("a <b>")["blocks"][0]["text"]["text"] == "a &lt;b&gt;"
 
 
 def test_long_escaped_text_is_cut_without_splitting_an_entity() -> None:
-    from bot.slack.blocks import fit
+    from bot.slack.mrkdwn import fit
 
     text = "a" * 2996 + "&amp;&amp;"
     cut = fit(text, 3000)

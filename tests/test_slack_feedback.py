@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.slack.blocks import CardState, FeedbackNote
+from bot.slack.card_state import CardState, FeedbackNote
 from bot.slack.feedback import FeedbackChange, feedback_change, notes_from_rows, verdict_refusal
 from bot.slack.payloads import CardAction
 from tests.test_slack_blocks import make_result

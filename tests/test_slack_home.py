@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from bot.report import Group, Verdict
+from bot.report.agreement import Group, Verdict
 from bot.slack import home
-from bot.slack.blocks import ACTION_CONFIRM, ACTION_SEVERITY, escape
+from bot.slack.actions import ACTION_CONFIRM, ACTION_SEVERITY
+from bot.slack.mrkdwn import escape
 from tests.fakes import slack_requests as sr
 from tests.fakes.slack import Call, FakeSlack
 from tests.gateway import GatewayFactory

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from bot.slack.blocks import CardState, card_message
+from bot.slack.card import card_message
+from bot.slack.card_state import CardState
 from bot.slack.payloads import (
     BotIdentity,
     CardAction,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.slack import modal
-from bot.slack.blocks import ACTION_CONFIRM, ACTION_SEVERITY
+from bot.slack.actions import ACTION_CONFIRM, ACTION_SEVERITY
 from bot.slack.membership import Membership, TTLCache
 from tests.fakes import slack_requests as sr
 from tests.fakes.slack import FakeSlack

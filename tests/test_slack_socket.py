@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from bot.slack.blocks import ACTION_CONFIRM
+from bot.slack.actions import ACTION_CONFIRM
 from bot.slack.listeners import build_slack_client
 from bot.slack.socket import SocketModeUnavailable, run_socket_mode
 from bot.wiring import Gateway

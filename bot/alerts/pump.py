@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from bot.alerts.incidents import Incident
 from bot.observability import Metrics
 from bot.settings import Settings
-from bot.slack.blocks import CardState, FeedbackNote, card_state
+from bot.slack.card_state import CardState, FeedbackNote, card_state
 from bot.slack.poster import CardPoster, slack_error
 from bot.store import Store
 from bot.store.leases import POST_LEASE, new_replica_id, stale_before

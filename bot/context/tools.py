@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import structlog
 
 from bot.context.model import ToolUse
-from bot.triage.redact import redact
+from bot.redaction import redact
 
 log = structlog.get_logger("bot.context.tools")
 

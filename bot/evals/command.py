@@ -228,7 +228,8 @@ def run_eval_command(
 
     Returns the exit code: 0; 1 when the gate refuses the candidate or cases fell back to the heuristic
     engine (unless args.allow_degraded); 2 for bad input."""
-    from bot.evals.report_html import drift_report, run_report
+    from bot.evals.pages.drift import drift_report
+    from bot.evals.pages.run import run_report
 
     out, err = stdout or sys.stdout, stderr or sys.stderr
     target = Path(args.out) if getattr(args, "out", None) else None

@@ -147,10 +147,15 @@ class Draft:
                 setattr(self, key, text)
 
     def reading(self) -> Reading:
+        resource = self.resource.strip()
+        if not resource or REGION.fullmatch(resource):
+            # a region is where the thing runs, never the thing affected: fall back to an ARN the labels carry
+            arns = (ARN_RESOURCE.search(value) for value in self.labels.values())
+            resource = next((hit.group(1) for hit in arns if hit is not None), "")
         return Reading(
             source=self.source,
             alert_name=clip(self.alert_name),
-            resource=clip(self.resource),
+            resource=clip(resource),
             environment=clip(self.environment),
             status=clip(self.status, 40).lower(),
             labels=dict(list(self.labels.items())[:MAX_LABELS]),
@@ -158,6 +163,17 @@ class Draft:
             events=self.events[:MAX_EVENTS],
             people_text=self.people_text,
         )
+
+
+# a cloud region or zone: AWS (eu-central-1), Google Cloud (us-central1, europe-west4-b), Azure (westeurope)
+REGION = re.compile(
+    r"(?i)(?:us|eu|ap|sa|ca|me|af|il|mx|cn|us-gov)-(?:north|south|east|west|central|northeast|southeast|northwest"
+    r"|southwest)-\d[a-z]?|(?:us|europe|asia|australia|northamerica|southamerica|me|africa)-[a-z]{4,12}\d{1,2}(?:-[a-z])?"
+    r"|(?:east|west|north|south|central|northcentral|southcentral|westcentral)(?:us|europe|asia)\d?"
+)
+# the resource part of an ARN: a repository path, a bucket, a function, a role (digests and ids dropped)
+ARN_RESOURCE = re.compile(r"\barn:aws[\w-]{0,20}:[\w-]{1,40}:[\w-]{0,30}:\d{0,12}:(?:[\w-]{1,40}[/:])?"
+                          r"([\w.-]{1,200}(?:/[\w.-]{1,200}){0,4}?)(?:/sha256:|[:/][0-9a-f]{12,}|\s|$)")
 
 
 def worst_level(levels: list[str]) -> str:

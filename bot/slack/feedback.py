@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.card import TriageResult
-from bot.slack.blocks import CardState, FeedbackNote, effective_labels
+from bot.slack.card_state import CardState, FeedbackNote, effective_labels
 from bot.slack.payloads import CardAction
 
 

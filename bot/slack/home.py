@@ -13,10 +13,11 @@ import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.report import Group, Verdict, aggregate, verdict
+from bot.report.agreement import Group, Verdict, aggregate, verdict
 from bot.settings import Settings
-from bot.slack.blocks import CATEGORY_LABEL, SEVERITY_EMOJI, escape, fit
+from bot.slack.labels import CATEGORY_LABEL, SEVERITY_EMOJI
 from bot.slack.membership import Membership, is_conversation_id
+from bot.slack.mrkdwn import escape, fit
 from bot.slack.poster import slack_error
 from bot.store import Store
 

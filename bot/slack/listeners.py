@@ -30,18 +30,23 @@ from bot.alerts.intake import AlertIntake
 from bot.card import TriageResult
 from bot.health import DATABASE_DOWN_NOTICE, DatabaseUnavailable
 from bot.settings import Settings, reveal
-from bot.slack import blocks, home, modal, payloads, shortcut
+from bot.slack import home, modal, payloads, shortcut
+from bot.slack.actions import ACTION_CATEGORY, ACTION_CONFIRM, ACTION_SEVERITY
 from bot.slack.background import Background
+from bot.slack.card import card_message
+from bot.slack.card_state import CardState
 from bot.slack.feedback import feedback_change, verdict_refusal
 from bot.slack.membership import Membership
+from bot.slack.mrkdwn import Message
 from bot.slack.poster import CANNOT_POST, CardPoster, slack_error
+from bot.slack.replies import error_message, notice_message, stale_action_message, usage_message
 from bot.store import Store
 from bot.triage.errors import InputError
 from bot.triage.service import TriageService
 
 COMMAND = "/triage"
 ACTION_PATTERN = re.compile(
-    f"^({blocks.ACTION_CONFIRM}|{blocks.ACTION_SEVERITY}|{blocks.ACTION_CATEGORY})$"
+    f"^({ACTION_CONFIRM}|{ACTION_SEVERITY}|{ACTION_CATEGORY})$"
 )
 _LOCK_STRIPES = 64
 
@@ -139,10 +144,10 @@ class SlackBot:
             # Bare /triage opens the modal: long, multi-line logs survive there, not in a command line.
             await ack()
             if not await self.modal.open(str(command["trigger_id"]), command.get("channel_id")):
-                await respond(response_type="ephemeral", **blocks.usage_message())
+                await respond(response_type="ephemeral", **usage_message())
             return
         if parsed.kind != "triage":
-            await ack(response_type="ephemeral", **blocks.usage_message())
+            await ack(response_type="ephemeral", **usage_message())
             return
         await ack()
         self.background.spawn(self.command_card(command, parsed.text, respond), "slack-command")
@@ -234,13 +239,13 @@ class SlackBot:
         try:
             result = await self.service.triage(text, source="slack:command", must_record=True)
         except InputError as exc:
-            await respond(response_type="ephemeral", **blocks.error_message(str(exc)))
+            await respond(response_type="ephemeral", **error_message(str(exc)))
             return
         except DatabaseUnavailable:
-            await respond(response_type="ephemeral", **blocks.error_message(DATABASE_DOWN_NOTICE))
+            await respond(response_type="ephemeral", **error_message(DATABASE_DOWN_NOTICE))
             return
         user = command.get("user_id")
-        state = blocks.CardState(requested_by=str(user) if user else None)
+        state = CardState(requested_by=str(user) if user else None)
         try:
             await self.poster.post(str(command["channel_id"]), result, state=state)
         except SlackApiError as exc:
@@ -248,18 +253,18 @@ class SlackBot:
                 raise
             # Private channel or DM the bot is not in: the response_url can still answer there.
             log.info("slack_card_via_response_url", error=slack_error(exc), triage_id=result.meta.triage_id)
-            await respond(response_type="in_channel", **blocks.card_message(result, state))
+            await respond(response_type="in_channel", **card_message(result, state))
 
     async def apply_click(self, body: Mapping[str, Any], action: Mapping[str, Any], respond: Respond) -> None:
         click = payloads.parse_card_action(body, action)
         result = await self.store.run(self.store.get_triage, click.triage_id) if click else None
         if click is None or result is None:
-            await respond(response_type="ephemeral", replace_original=False, **blocks.stale_action_message())
+            await respond(response_type="ephemeral", replace_original=False, **stale_action_message())
             return
         refused = await self.refusal(click, result)
         if refused is not None:
             log.info("slack_feedback_refused", triage_id=click.triage_id, user=click.user_id, action=click.action)
-            await self.tell(click, blocks.notice_message(refused), respond)
+            await self.tell(click, notice_message(refused), respond)
             return
         origin = payloads.requested_by(body.get("message"))
         async with self._lock_for(click.triage_id):
@@ -282,20 +287,20 @@ class SlackBot:
                      old=change.old_value, new=change.new_value)
             await self.redraw(click, result, await self.card_state(result, origin), respond)
 
-    async def card_state(self, result: TriageResult, requested_by: str | None = None) -> blocks.CardState:
+    async def card_state(self, result: TriageResult, requested_by: str | None = None) -> CardState:
         """Everything a redraw shows besides the result itself: feedback so far, who asked, and for an
-        incident's card its counter and resolution (one builder for every redraw, see blocks.card_state)."""
+        incident's card its counter and resolution (one builder for every redraw, see bot.slack.card_state)."""
         return await self.poster.state_of(result, requested_by)
 
     async def redraw(
-        self, click: payloads.CardAction, result: TriageResult, state: blocks.CardState, respond: Respond
+        self, click: payloads.CardAction, result: TriageResult, state: CardState, respond: Respond
     ) -> None:
         where = (click.channel_id, click.message_ts) if click.channel_id and click.message_ts else None
         where = where or await self.poster.where(click.triage_id)
         if where and await self.poster.redraw(where[0], where[1], click.triage_id, state.requested_by):
             return
         # Cards answered through a response_url (bot not in channel) can only be replaced through one.
-        await respond(replace_original=True, **blocks.card_message(result, state))
+        await respond(replace_original=True, **card_message(result, state))
 
     async def refusal(self, click: payloads.CardAction, result: TriageResult) -> str | None:
         """Why this click may not teach (see feedback.verdict_refusal), asking Slack who the reviewers are."""
@@ -310,7 +315,7 @@ class SlackBot:
         channel_members = await self.membership.members_of(channel) if channel else None
         return verdict_refusal(click.user_id, reviewer_group=None, reviewers=None, channel_members=channel_members)
 
-    async def tell(self, click: payloads.CardAction, message: blocks.Message, respond: Respond) -> None:
+    async def tell(self, click: payloads.CardAction, message: Message, respond: Respond) -> None:
         """An answer only the clicking person sees: chat.postEphemeral, else the click's response_url."""
         if click.channel_id:
             try:

@@ -13,9 +13,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.health import DATABASE_DOWN_NOTICE, DatabaseUnavailable
-from bot.slack import blocks
+from bot.slack.card import card_message
+from bot.slack.card_state import CardState
 from bot.slack.membership import Membership, is_conversation_id
+from bot.slack.mrkdwn import escape
 from bot.slack.poster import CANNOT_POST, CardPoster, slack_error
+from bot.slack.replies import error_message
 from bot.triage.errors import InputError
 from bot.triage.markup import decode_markup
 from bot.triage.service import TriageService
@@ -151,18 +154,18 @@ def channel_refusal(user: str | None, members: frozenset[str] | None) -> str | N
 
 def _channel_ref(channel: str) -> str:
     """A channel link built only from a well-formed id; anything else as escaped text."""
-    return f"<#{channel}>" if is_conversation_id(channel) else blocks.escape(channel)
+    return f"<#{channel}>" if is_conversation_id(channel) else escape(channel)
 
 
 def refused_message(channel: str, reason: str) -> Message:
-    text = f"The card was not posted in {_channel_ref(channel)}: {blocks.escape(reason)}"
+    text = f"The card was not posted in {_channel_ref(channel)}: {escape(reason)}"
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
 
 
 def undelivered_message(channel: str, error: str, card: Message) -> Message:
     """Sent to the person directly when the card could not go into the channel they picked."""
     text = (
-        f"I could not post the card in {_channel_ref(channel)} ({blocks.escape(error)}): invite me with "
+        f"I could not post the card in {_channel_ref(channel)} ({escape(error)}): invite me with "
         "`/invite @triage-bot` or pick another channel. Here is the card."
     )
     notice = {"type": "section", "text": {"type": "mrkdwn", "text": text}}
@@ -213,12 +216,12 @@ class TriageModal:
         try:
             result = await self.service.triage(submission.text, source=SOURCE, must_record=True)
         except InputError as exc:
-            await self.tell(submission, blocks.error_message(str(exc)))
+            await self.tell(submission, error_message(str(exc)))
             return
         except DatabaseUnavailable:
-            await self.tell(submission, blocks.error_message(DATABASE_DOWN_NOTICE))
+            await self.tell(submission, error_message(DATABASE_DOWN_NOTICE))
             return
-        state = blocks.CardState(requested_by=submission.user)
+        state = CardState(requested_by=submission.user)
         try:
             await self.poster.post(submission.channel, result, state=state)
         except SlackApiError as exc:
@@ -226,7 +229,7 @@ class TriageModal:
             report = log.info if error in CANNOT_POST else log.warning
             report("slack_modal_cannot_post", error=error, channel=submission.channel,
                    triage_id=result.meta.triage_id)
-            card = blocks.card_message(result, state)
+            card = card_message(result, state)
             await self.tell(submission, undelivered_message(submission.channel, error, card))
 
     async def tell(self, submission: Submission, message: Message) -> None:

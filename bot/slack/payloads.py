@@ -7,13 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bot.card import CATEGORIES, SEVERITIES
-from bot.slack.blocks import (
-    ACTION_CATEGORY,
-    ACTION_CONFIRM,
-    ACTION_SEVERITY,
-    ORIGIN_BLOCK_PREFIX,
-    VALUE_SEPARATOR,
-)
+from bot.slack.actions import ACTION_CATEGORY, ACTION_CONFIRM, ACTION_SEVERITY, ORIGIN_BLOCK_PREFIX, VALUE_SEPARATOR
 from bot.triage.markup import decode_markup
 
 # Subtypes that are a new message with content; everything else (edits, joins, topics) is not an alert.

@@ -14,7 +14,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.alerts.incidents import retry_delay, should_retry
 from bot.card import TriageResult
 from bot.memory.links import precedent_link
-from bot.slack.blocks import CardState, card_message, card_state
+from bot.slack.card import card_message
+from bot.slack.card_state import CardState, card_state
 from bot.slack.feedback import notes_from_rows
 from bot.slack.membership import Membership
 from bot.store import Store

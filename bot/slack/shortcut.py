@@ -13,8 +13,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.health import DATABASE_DOWN_NOTICE, DatabaseUnavailable
-from bot.slack import blocks, payloads
+from bot.slack import payloads
+from bot.slack.card import card_message
+from bot.slack.card_state import CardState
+from bot.slack.mrkdwn import Message, escape
 from bot.slack.poster import CANNOT_POST, CardPoster, slack_error
+from bot.slack.replies import error_message, notice_message
 from bot.store import Store
 from bot.triage.errors import InputError
 from bot.triage.service import TriageService
@@ -64,28 +68,28 @@ def parse_message_action(body: Mapping[str, Any], identity: payloads.BotIdentity
 # -- what the person is told (only they see it) -------------------------------------------------
 
 
-def empty_message() -> blocks.Message:
-    return blocks.notice_message(
+def empty_message() -> Message:
+    return notice_message(
         "That message has no text to triage (files and images are not read). "
         "Paste the text with /triage instead."
     )
 
 
-def own_card_message() -> blocks.Message:
-    return blocks.notice_message("That message is a triage card already: use its buttons to confirm or correct it.")
+def own_card_message() -> Message:
+    return notice_message("That message is a triage card already: use its buttons to confirm or correct it.")
 
 
-def in_progress_message() -> blocks.Message:
-    return blocks.notice_message("Triaging that message already: the card will appear in its thread.")
+def in_progress_message() -> Message:
+    return notice_message("Triaging that message already: the card will appear in its thread.")
 
 
-def already_triaged_message(permalink: str | None) -> blocks.Message:
+def already_triaged_message(permalink: str | None) -> Message:
     where = f"<{permalink}|this card>" if permalink else "the card in this message's thread"
     text = f"This message was triaged already: see {where}."
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
 
 
-def cannot_post_message(error: str, card: blocks.Message) -> blocks.Message:
+def cannot_post_message(error: str, card: Message) -> Message:
     """The card itself, shown only to the person, with why it could not go into the thread."""
     if error in ("not_in_channel", "channel_not_found"):
         why = "I am not a member of this conversation. Invite me with `/invite @triage-bot` and try again."
@@ -94,7 +98,7 @@ def cannot_post_message(error: str, card: blocks.Message) -> blocks.Message:
     else:
         why = f"Slack refused the post ({error})."
     text = f"I could not post the card in this thread: {why} Here it is, visible only to you."
-    notice = {"type": "section", "text": {"type": "mrkdwn", "text": blocks.escape(text)}}
+    notice = {"type": "section", "text": {"type": "mrkdwn", "text": escape(text)}}
     return {"text": text, "blocks": [notice, *card["blocks"]][:50]}
 
 
@@ -136,7 +140,7 @@ class MessageShortcut:
         try:
             await self._triage_once(target, respond)
         except DatabaseUnavailable:
-            await self.tell(target, blocks.error_message(DATABASE_DOWN_NOTICE), respond)
+            await self.tell(target, error_message(DATABASE_DOWN_NOTICE), respond)
         finally:
             self._in_flight.discard(key)
 
@@ -150,9 +154,9 @@ class MessageShortcut:
         try:
             result = await self.service.triage(target.text, source=SOURCE, must_record=True)
         except InputError as exc:
-            await self.tell(target, blocks.error_message(str(exc)), respond)
+            await self.tell(target, error_message(str(exc)), respond)
             return
-        state = blocks.CardState(requested_by=target.user)
+        state = CardState(requested_by=target.user)
         try:
             await self.poster.post(target.channel, result, thread_ts=target.thread_ts, state=state)
         except SlackApiError as exc:
@@ -160,13 +164,13 @@ class MessageShortcut:
             # Not being in the channel is expected; anything else is worth a warning.
             report = log.info if error in CANNOT_POST else log.warning
             report("slack_shortcut_cannot_post", error=error, channel=target.channel, triage_id=result.meta.triage_id)
-            await self.tell(target, cannot_post_message(error, blocks.card_message(result, state)), respond)
+            await self.tell(target, cannot_post_message(error, card_message(result, state)), respond)
             return
         await self.store.run(
             self.store.save_message_card, target.channel, target.message_ts, result.meta.triage_id, self._clock()
         )
 
-    async def tell(self, target: MessageTarget, message: blocks.Message, respond: Respond | None) -> None:
+    async def tell(self, target: MessageTarget, message: Message, respond: Respond | None) -> None:
         """An answer only the person sees: through the payload's response_url, else chat.postEphemeral."""
         try:
             if respond is not None and target.response_url:

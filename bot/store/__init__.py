@@ -1,5 +1,5 @@
 """Storage behind one interface, one implementation: SQLite is the embedded default, PostgreSQL serves
-several replicas (bot/store/sql.py over the tables of bot/store/schema.py)."""
+several replicas (bot/store/sql/ over the tables of bot/store/schema.py)."""
 
 from __future__ import annotations
 

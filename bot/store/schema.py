@@ -5,7 +5,7 @@ brought here by the migrations in bot/store/migrations/versions. A change to a t
 here, and in a new revision that changes existing databases the same way.
 
 The full-text index of incidents is not here: it is a SQLite FTS5 virtual table or a PostgreSQL table with a
-tsvector column, created by bot/store/dialects.py; `incident_text` below only names its two columns so that
+tsvector column, created by bot/store/dialects/; `incident_text` below only names its two columns so that
 queries can be built against it.
 """
 
@@ -286,7 +286,7 @@ webhook_spool = Table(
 )
 
 # Context (bot/context): the team's runbooks (their full-text index is created per dialect, see
-# bot/store/dialects.py), deploys and config changes, and the audit of the tools the model called.
+# bot/store/dialects/), deploys and config changes, and the audit of the tools the model called.
 runbooks = Table(
     "runbooks",
     metadata,
@@ -338,7 +338,7 @@ incident_text = Table(
     Column("text", Text),
 )
 
-# SQLite's full-text index of runbooks (an FTS5 table, see bot/store/dialects.py); PostgreSQL indexes the
+# SQLite's full-text index of runbooks (an FTS5 table, see bot/store/dialects/sqlite.py); PostgreSQL indexes the
 # `runbooks` table itself.
 runbook_text = Table(
     "runbook_text",

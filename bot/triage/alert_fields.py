@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.reading.draft import REGION
+
 _FIRING = re.compile(r"^\s*(?::\w+:\s*)?\[(FIRING|RESOLVED)(?::(\d+))?\]\s*", re.IGNORECASE)
 _SLACK_TITLE = re.compile(r"^\*Alert:\*\s*(.+)$", re.MULTILINE)
 _SLACK_DESCRIPTION = re.compile(r"^\*Description:\*\s*(.+)$", re.MULTILINE)
@@ -340,6 +342,8 @@ def extract_fields(text: str) -> AlertFields:
         code = code_service(text)
         if code:
             where["service"] = code
+    # a region or zone is where something runs, never the thing affected
+    where = {key: value for key, value in where.items() if not REGION.fullmatch(value.strip())}
     target = next(
         (
             where[key]

@@ -13,10 +13,10 @@ from bot.context.subject import Facts, facts_from_reading
 from bot.identity import fingerprint as text_fingerprint
 from bot.identity.identifier import IdentityKey, identity_key
 from bot.reading import Link, Read, Reading, read
+from bot.redaction import redact
 from bot.triage.evidence import Evidence
 from bot.triage.heuristics import analyse, card_of
 from bot.triage.normalize import normalize, truncate
-from bot.triage.redact import redact
 
 # Redaction reads this many times the kept size before the text is cut to size: a secret whose start falls
 # in the part truncation drops (a PEM block's BEGIN line) is still recognised and masked in what is kept.

@@ -109,10 +109,17 @@ def undecodable_share(text: str) -> float:
     markers = _MARKER_COUNT.findall(text)
     bad = text.count("\ufffd") + sum(int(n) for n in markers)
     readable = len(text) - text.count("\ufffd") - sum(len(f"[{n} undecodable bytes]") for n in markers)
+    latin = len(_LATIN_SUPPLEMENT.findall(text[:200_000]))
+    if latin > _MOJIBAKE_SHARE * max(len(text[:200_000]) - text[:200_000].count(" "), 1):
+        # bytes shown as Latin-1 ("PK ! ß¤ÒlZ … ´ËnÂ0E÷ú·"): a binary file pasted as text, not a language's accents
+        bad, readable = bad + latin, readable - latin
     return bad / max(bad + readable, 1)
 
 
 _MARKER_COUNT = re.compile(r"\[(\d{1,9}) undecodable bytes\]")
+_LATIN_SUPPLEMENT = re.compile(r"[\x80-\xff]")
+# accented letters are a few percent of a European language's text; a fifth or more is binary decoded as Latin-1
+_MOJIBAKE_SHARE = 0.2
 
 
 def cap_combining_marks(text: str) -> str:

@@ -34,6 +34,10 @@ _LEFT_SHARE = re.compile(
 _USED_SHARE = re.compile(
     r"(\d{1,3}(?:\.\d{1,3})?)\s?%\s(?:of\s(?:[a-z]+\s){0,2}?)?(?:used|full|in use|utili[sz]ed|consumed)\b"
 )
+# "Space used: 48.9 GB of 50 GB", "used 1.9 TiB of 2 TiB": an amount used of a capacity, in one unit
+_USED_OF = re.compile(
+    r"used\W{0,3}(\d{1,7}(?:\.\d{1,3})?)\s?([kmgtp]i?b|bytes)\s(?:of|/)\s(\d{1,7}(?:\.\d{1,3})?)\s?([kmgtp]i?b|bytes)\b"
+)
 _CAPACITY_WORDS = ("disk", "filesystem", "file system", "inode", "space", "storage", "volume", "capacity", "quota",
                    "memory")
 
@@ -148,10 +152,12 @@ def numeric_signals(rs: RuleSet, ids: frozenset[str], lowered: str, measured: fl
             else:
                 severity = "P3"
             signals.append(Signal(severity, 0.7, "certificate expiry horizon", f"{days:g} days", "cert_expiry"))
-    if "%" in lowered and any(word in lowered for word in _CAPACITY_WORDS):
+    if ("%" in lowered or "used" in lowered) and any(word in lowered for word in _CAPACITY_WORDS):
         shares = [float(hit.group(1)) for hit in _LEFT_SHARE.finditer(lowered[:20_000])]
         left = min(shares) if shares else None
         used = [float(hit.group(1)) for hit in _USED_SHARE.finditer(lowered[:20_000])]
+        used += [100.0 * float(hit.group(1)) / float(hit.group(3)) for hit in _USED_OF.finditer(lowered[:20_000])
+                 if hit.group(2) == hit.group(4) and float(hit.group(3)) > 0]
         if used and max(used) <= 100:
             left = min(left if left is not None else 100.0, 100.0 - max(used))
         if left is not None and left <= limits.get("capacity_left_p2_percent", 15.0):

@@ -37,6 +37,9 @@ _ADAPTERS: tuple[Adapter, ...] = (
                                                          in d["incident"] or "scoping_project_id" in d["incident"]),
      cloud.gcp),
     (lambda d: "anomalyId" in d or ("rootCauses" in d and "impact" in d), cloud.cost_anomaly),
+    (lambda d: "budgetDisplayName" in d and "costAmount" in d, cloud.billing_budget),
+    (lambda d: ("CHECK_NAME" in d and ("ALERT_TYPE" in d or "ALERT_TITLE" in d))
+     or ("checkName" in d and "alertType" in d), monitors.checkly),
     (lambda d: isinstance(d.get("workflow_run") or d.get("workflow_job") or d.get("check_run"), dict)
      or (isinstance(d.get("alert"), dict) and isinstance(d.get("repository"), dict)), cicd.github),
     (lambda d: d.get("object_kind") in ("pipeline", "build"), cicd.gitlab),

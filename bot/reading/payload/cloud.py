@@ -79,16 +79,34 @@ def eventbridge(data: dict[str, Any], draft: Draft) -> bool:
         # any other AWS service's event: the service names the tool, the detail type the alert, the detail's own
         # resource (an ARN's last part) the thing affected
         draft.source = source.removeprefix("aws.")
-        draft.alert_name = data["detail-type"]
+        kind = text_of(detail.get("type"))
+        # a finding's own type ("SensitiveData:S3Object/Financial") names it better than the event's generic kind
+        draft.alert_name = kind if ":" in kind or "/" in kind else data["detail-type"]
         draft.set(status=detail.get("status") or detail.get("state"))
         resource = detail.get("resource") or detail.get("resourceArn") or detail.get("resourceId")
-        draft.resource = _arn_name(text_of(resource)) if resource else ""
+        draft.resource = _arn_name(text_of(resource)) if resource else _nested_name(
+            detail.get("resourcesAffected") or dig(detail, "resources", 0, "details"))
         flat = {k: v for k, v in detail.items() if not isinstance(v, dict | list)}
         draft.labels_from(flat)
         draft.body = f"{draft.source} {draft.alert_name}\n" + "\n".join(
             f"{k}: {clip(text_of(v), 300)}" for k, v in list(detail.items())[:30])
         return True
     return False
+
+
+_NAME_KEYS = ("name", "repositoryName", "bucketName", "functionName", "clusterName", "dbInstanceIdentifier",
+              "instanceId", "userName", "roleName")
+
+
+def _nested_name(value: Any, depth: int = 0) -> str:
+    """The first name a finding's affected-resource block gives (a bucket's, a repository's), 3 levels deep."""
+    if depth > 3 or not isinstance(value, dict):
+        return ""
+    for key in _NAME_KEYS:
+        name = value.get(key)
+        if isinstance(name, str) and 0 < len(name) <= 200:
+            return name
+    return next((found for child in value.values() if (found := _nested_name(child, depth + 1))), "")
 
 
 def _arn_name(value: str) -> str:
@@ -120,6 +138,14 @@ def azure(data: dict[str, Any], draft: Draft) -> None:
             draft.metric(condition.get("metricName") or condition.get("searchQuery") or "condition",
                          condition.get("metricValue"), condition.get("threshold"))
     draft.link("source", dig(data, "data", "alertContext", "linkToSearchResultsUI"))
+    # a service health event carries its own stage: "Mitigated: …", "stage": "Resolved" is the provider's all clear
+    health = dig(data, "data", "alertContext", "properties") or {}
+    if isinstance(health, dict):
+        stage = text_of(health.get("stage") or health.get("incidentStatus")).lower()
+        title = text_of(health.get("title") or health.get("incidentTitle"))
+        if stage in ("resolved", "mitigated", "rca", "complete") or re.match(r"(?i)(?:mitigated|resolved)\b", title):
+            draft.status = "resolved"
+        draft.set(resource=health.get("service") or health.get("impactedServices"))
     # the provider segment of the target id says what kind of resource it is (a SQL database, a web app)
     kind = re.search(r"/providers/(microsoft\.[a-z]+/[a-z]+)", text_of(targets[0]) if isinstance(targets, list)
                      and targets else "", re.IGNORECASE)
@@ -164,3 +190,20 @@ def cost_anomaly(data: dict[str, Any], draft: Draft) -> None:
     draft.link("source", data.get("anomalyDetailsLink"))
     draft.body = (f"Cost anomaly detected: {draft.resource} spend impact ${impact.get('totalImpact', '')}"
                   f" (expected {impact.get('totalExpectedSpend', '')})")
+
+
+def billing_budget(data: dict[str, Any], draft: Draft) -> None:
+    """Google Cloud's budget notification: the spend so far against the budget, and the threshold crossed."""
+    draft.source = "gcp-billing-budget"
+    draft.alert_name = text_of(data.get("budgetDisplayName") or "Budget alert")
+    draft.resource = draft.alert_name
+    share = data.get("alertThresholdExceeded")
+    draft.label("threshold_exceeded", share)
+    draft.metric(BUDGET_METRIC, data.get("costAmount"), data.get("budgetAmount"), text_of(data.get("currencyCode")))
+    draft.body = (f"Budget {draft.alert_name}: spend {data.get('costAmount', '')} of budget "
+                  f"{data.get('budgetAmount', '')}, threshold {share} exceeded")
+
+
+# a metric's name that says its value is spend held against a budget (the threshold is the budget)
+BUDGET_METRIC = "cost against budget"
+

@@ -6,10 +6,15 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from bot.reading.draft import Draft, dig, prose, text_of
 from bot.reading.payload.fields import environment_of, tags_of
+
+# a title that opens with an alerting rule's CamelCase name and the resource it fired on
+_NAMED_TITLE = re.compile(r"^\s*\[?([A-Z][a-z0-9]+(?:[A-Z][A-Za-z0-9]+)+)\]?\s*[:—–-]\s*"
+                          r"([a-z0-9][\w.-]{2,120}[a-z0-9])\b")
 
 
 def pagerduty(data: dict[str, Any], draft: Draft) -> None:
@@ -20,6 +25,10 @@ def pagerduty(data: dict[str, Any], draft: Draft) -> None:
         incident = {}
     title = text_of(incident.get("title") or incident.get("summary") or payload.get("summary"))
     draft.alert_name = title
+    named = _NAMED_TITLE.match(title)
+    if named is not None:
+        # "PostgresPrimaryDown: pg-billing-01 unreachable …": the rule's name, then the thing it fired on
+        draft.alert_name, draft.resource = named.group(1), named.group(2)
     draft.label("urgency", incident.get("urgency"))
     draft.label("priority", dig(incident, "priority", "summary") or dig(incident, "priority", "name"))
     draft.label("severity", payload.get("severity"))

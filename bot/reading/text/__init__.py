@@ -30,6 +30,7 @@ ADAPTERS: tuple[Callable[[str, str, Draft], bool], ...] = (
     alerting.datadog_slack,
     cloud.gcp_mail,
     alerting.kibana_rule,
+    alerting.splunk_alert,
     security.trivy,
     alerting.opensearch_monitor,
     checks.status_page,

@@ -117,6 +117,25 @@ def kibana_rule(head: str, first: str, draft: Draft) -> bool:
     return True
 
 
+# Splunk's alert action as chat or e-mail shows it: "*Splunk Alert: VPN - Brute force followed by successful login*"
+_SPLUNK = re.compile(r"^\W{0,3}(?:Splunk Alert|\[Splunk\]|Splunk)\s*[:—–-]\s*(.{2,200}?)\W{0,3}$", re.IGNORECASE)
+
+
+def splunk_alert(head: str, first: str, draft: Draft) -> bool:
+    hit = _SPLUNK.match(first)
+    if hit is None:
+        return False
+    draft.source = "splunk"
+    draft.alert_name = hit.group(1).strip(" *")
+    draft.status = "firing"
+    read_fields(head, draft)
+    user = re.search(r"(?i)\buser(?:name)?\s*[:=]\s*([\w.@-]{2,80})|\buser\s+([\w.@-]{2,80})\s+(?:accessed|logged|ran"
+                     r"|authenticated|signed|connected|downloaded|created|deleted)\b", head[:3000])
+    host = re.search(r"(?i)\b(?:host|dest|src_host)\s*[:=]\s*([\w.-]{2,120})", head[:3000])
+    draft.resource = (host.group(1) if host else "") or (user.group(1) or user.group(2) if user else "")
+    return True
+
+
 # OpenSearch Alerting's default message: "Monitor search-prod-health just entered alert status."
 _OPENSEARCH = re.compile(r"(?m)^\s*Monitor ([\w.-]{1,200}) just entered (alert|completed|error) status")
 
@@ -144,18 +163,43 @@ def error_tracker(head: str, first: str, draft: Draft) -> bool:
         return False
     draft.source = "sentry"
     read_fields(head, draft)
+    for pair in _BOLD_PAIR.finditer(head[:3000]):
+        # chat puts several fields on one line: "*Events:* 212 in the last hour  *Users:* 64"
+        draft.label(pair.group(1).strip().lower().replace(" ", "_"), pair.group(2).strip())
     kind = _ISSUE_TYPE.match(first)
     draft.alert_name = kind.group(1) if kind else clip(first.strip(" *"), 120)
     release = re.search(r"\brelease\W{0,3}([a-z][\w.-]{1,80})@", head[:3000])
     draft.resource = release.group(1) if release else ""
+    headline = _ISSUE_HEADLINE.match(first)
+    if headline is not None:
+        # "New issue in cart-web (production)": the project is the resource, the issue's title the alert's name
+        draft.resource = draft.resource or headline.group(1)
+        draft.set(environment=headline.group(2))
+        title = _ISSUE_TITLE.search(head[len(first):len(first) + 600])
+        if title is not None:
+            draft.alert_name = clip(f"{title.group(1)}: {title.group(2).strip()}", 120)
     read_environment(draft)
     return True
+
+
+_BOLD_PAIR = re.compile(r"\*([A-Z][\w ]{1,30}):\*[ \t]*([^*\n]{1,80}?)(?=[ \t]{2,}|[ \t]*\*|[ \t]*$)", re.MULTILINE)
+_ISSUE_HEADLINE = re.compile(r"^\W{0,3}(?:new issue|regression|issue alert|new alert)\s+(?:in|for)\s+\*?([\w.-]{1,80})"
+                             r"\*?(?:\s*\((\w{2,30})\))?", re.IGNORECASE)
+# the issue's title as chat shows it, often a link's text: "*TypeError*: Cannot read properties of undefined"
+_ISSUE_TITLE = re.compile(r"\*?([A-Z][A-Za-z0-9_.]{1,80}(?:Error|Exception|Rejection|Panic))\*?:\s*([^>|\n]{1,100})")
 
 
 # "[P1] Triggered on {host:web-1}: Disk usage high" / "[P2] Recovered: title"
 _DD_HEAD2 = re.compile(r"^\s*\[(P[1-5])\]\s*(Triggered|Recovered|Warn|Re-Triggered|No Data|Renotify)"
                       r"(?: on \{([^}]{1,200})\})?"
                       r"\s*:\s*(.{1,200})$", re.IGNORECASE)
+
+
+_DD_SUBJECT = re.compile(r"(?im)^subject:\s*\[(Warn|Triggered|Recovered|Alert|No Data|Re-Triggered|Renotify)\]\s*"
+                         r"(?:\[(?:Triggered|Recovered|Warn) on \{([^}]{1,200})\}\]\s*)?(.{1,200})$")
+
+
+_DD_SCOPE = re.compile(r"\[(?:Triggered|Recovered|Warn|Re-Triggered) on \{([^}]{1,200})\}\]\s*(.{1,200})$")
 
 
 def datadog(head: str, first: str, draft: Draft) -> bool:
@@ -171,12 +215,24 @@ def datadog(head: str, first: str, draft: Draft) -> bool:
             key, _, value = part.strip().partition(":")
             if value:
                 draft.label(key.strip(), value.strip())
+    mail = _DD_SUBJECT.search(head[:3000]) if hit is None and other is None else None
+    if mail is not None:
+        # the e-mail's subject: "[Warn] [Triggered on {host:ci-runner-07}] Docker volume usage above 85%"
+        draft.status, draft.alert_name = mail.group(1).lower(), mail.group(3).strip()
+        for part in (mail.group(2) or "").split(","):
+            key, _, value = part.strip().partition(":")
+            if value:
+                draft.label(key.strip(), value.strip())
     if hit is not None:
         draft.status = hit.group(1).lower()
         draft.alert_name = hit.group(4).strip()
         if hit.group(3):
             draft.label("priority", hit.group(3))
         scope = hit.group(2) or ""
+        nested = _DD_SCOPE.match(draft.alert_name)
+        if nested is not None:
+            # an e-mail subject: "[Warn] [Triggered on {host:web-3}] Memory usage above 80%"
+            scope, draft.alert_name = nested.group(1), nested.group(2).strip()
         for part in scope.strip("{}").split(","):
             key, _, value = part.strip().partition(":")
             if value:
@@ -189,4 +245,7 @@ def datadog(head: str, first: str, draft: Draft) -> bool:
               or draft.labels.get("dbinstanceidentifier") or draft.labels.get("queuename")
               or draft.labels.get("functionname"))
     read_environment(draft)
+    if draft.status == "warn" and "priority" not in draft.labels:
+        # Datadog's Warn is the monitor's warning threshold, below its alert threshold
+        draft.label("severity", "warning")
     return True

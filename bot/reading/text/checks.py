@@ -28,7 +28,8 @@ def status_page(head: str, first: str, draft: Draft) -> bool:
 
 _NAGIOS = re.compile(r"^\W{0,4}(PROBLEM|RECOVERY|ACKNOWLEDGEMENT|FLAPPINGSTART|FLAPPINGSTOP)\s+(Service|Host) Alert:\s*"
                      r"([\w.-]{1,120})(?:/([^*\n]{1,120}?))?\s+is\s+(\w{2,12})", re.IGNORECASE)
-_ZABBIX = re.compile(r"^\W{0,4}(Problem|PROBLEM|Resolved|RESOLVED|OK)(?: started at [^:]{1,40})?:\s*(.{3,200})$")
+_ZABBIX = re.compile(r"^\W{0,4}(Problem|PROBLEM|Resolved|RESOLVED|OK)(?:(?: started| has been resolved)? at "
+                     r"[\d:.]{4,12}(?: on [\d./-]{6,12})?)?(?::\s*(.{3,200})|[\s*_]*$)")
 
 
 def host_checks(head: str, first: str, draft: Draft) -> bool:
@@ -42,25 +43,27 @@ def host_checks(head: str, first: str, draft: Draft) -> bool:
         draft.label("state", nagios.group(5))
         read_fields(head, draft, labels=False)
         return True
-    if ("checkmk" in lowered or "check_mk" in lowered) and re.search(r"(?im)^state:\s", head):
+    if ("checkmk" in lowered or "check_mk" in lowered) and re.search(r"(?im)^(?:state|event):\s", head):
         # Checkmk's notification: Host, Service, "State: OK -> CRIT", Output, Host tags
         draft.source = "checkmk"
         read_fields(head, draft)
         host = draft.labels.get("host", "")
         draft.resource = host.split(" (", 1)[0].strip()
         draft.alert_name = draft.labels.get("service") or "host down"
-        state = draft.labels.get("state", "").split("->")[-1].strip()
+        state = (draft.labels.get("state") or draft.labels.get("event", "")).split("->")[-1].strip()
         draft.status = "resolved" if state.upper() in ("OK", "UP") else "problem"
         draft.label("state", state)
         return True
-    zabbix = _ZABBIX.match(first) if "zabbix" in lowered or "trigger" in lowered else None
+    zabbix = _ZABBIX.match(first) if "zabbix" in lowered or "trigger" in lowered or "problem name:" in lowered else None
     if zabbix is None:
         return False
     draft.source = "zabbix"
     draft.status = "resolved" if zabbix.group(1).lower() in ("resolved", "ok") else "problem"
     read_fields(head, draft)
-    draft.alert_name = draft.labels.get("trigger") or zabbix.group(2).split(" (", 1)[0].strip()
-    draft.resource = draft.labels.get("host") or title_place(zabbix.group(2))
+    # the default message opens "Problem started at 03:27:41 on 2025.01.09" and names the trigger below
+    title = zabbix.group(2) or draft.labels.get("problem_name") or draft.labels.get("problem") or ""
+    draft.alert_name = draft.labels.get("trigger") or title.split(" (", 1)[0].strip()
+    draft.resource = draft.labels.get("host", "").split(" (", 1)[0].strip() or title_place(title)
     return True
 
 
@@ -69,6 +72,12 @@ _UPTIME = re.compile(r"(?i)\b(?:monitor is (DOWN|UP)|(DOWN|UP) alert|is (DOWN|UP
 _UPTIME_NAME = re.compile(r"(?i)(?:monitor is (?:down|up)|(?:down|up) alert|check)\W{1,3}([\w .:/()-]{1,120}?)"
                           r"(?:\s+\(|\s+is\b|\s+-\s|$)", re.MULTILINE)
 _HOST_URL = re.compile(r"https?://([A-Za-z0-9.-]{1,200})(/[^\s)]{0,200})?")
+
+
+_LOG_OR_TRACE = re.compile(r"(?m)^\s+at [\w.$/]+\(|Traceback \(most recent call last\)"
+                           r"|^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[.,]\d{1,9}\s+"
+                           r"(?:ERROR|WARN|WARNING|INFO|DEBUG|FATAL)\b")
+_UPTIME_RECOVERED = re.compile(r"(?i)\b(?:incident resolved|is back up|back online|has recovered|is up again)\b")
 
 
 def uptime(head: str, first: str, draft: Draft) -> bool:
@@ -80,12 +89,19 @@ def uptime(head: str, first: str, draft: Draft) -> bool:
         return False
     if not tool and "monitor" not in lowered and "check" not in lowered and "location" not in lowered:
         return False
-    if not tool and any(pattern.search(head) for _, pattern in SERVERS):
+    if not tool and (any(pattern.search(head) for _, pattern in SERVERS) or _LOG_OR_TRACE.search(head[:4000])):
+        # "validity check failed" in a stack trace or an application log is not an uptime check
         return False
     draft.source = tool.replace(" ", "").replace("betteruptime", "betterstack") if tool else "uptime-check"
     draft.status = next((g.lower() for g in (hit.groups() if hit else ()) if g and not g.isdigit()), "")
+    if _UPTIME_RECOVERED.search(first):
+        # "Incident resolved — docs.example.dev is back up": the notification of the end, whatever it says happened
+        draft.status = "resolved"
     read_fields(head, draft)
     name = _UPTIME_NAME.search(head[:3000])
+    ticked = re.search(r"`([a-z0-9][\w.-]{1,200}\.[a-z]{2,12})`", first)
+    if ticked is not None:
+        draft.resource = ticked.group(1)
     named = re.search(r"(?im)^(?:new incident on|monitor is (?:down|up):|(?:down|up) alert:?)\s*([^\n(]{1,120}?)\s*$|"
                       r"^([\w.-]{1,120}) \(([\w.-]{1,200})\) is (?:down|up)\b", head[:3000])
     if named is not None:
@@ -101,6 +117,7 @@ def uptime(head: str, first: str, draft: Draft) -> bool:
     url = _HOST_URL.search(head)
     draft.set(resource=draft.labels.get("monitor") or draft.labels.get("check") or (url.group(1) if url else "")
               or draft.alert_name)
+    draft.set(alert_name=draft.labels.get("monitor"))
     if url is not None:
         draft.link("source", url.group(0)) if draft.labels.get("url") else None
     return True

@@ -7,11 +7,16 @@ import re
 from bot.reading.draft import Draft
 from bot.reading.text.fields import URL, read_fields, read_pairs
 
+_CHECK_HEAD = re.compile(r"^\W{0,3}([\w .-]{1,80} / [\w .:-]{1,80}?) \((pull_request(?:_target)?|push|schedule|"
+                         r"workflow_dispatch|merge_group|release)\)(?:\s*[—–-]\s*([\w./-]{1,120}?)(?: #\d{1,9})?)?"
+                         r"(?:\s*[—–-]\s*([\w.-]{1,60}/[\w.-]{1,100}))?\s*$")
+
 
 def ci(head: str, first: str, draft: Draft) -> bool:
     lowered = head[:4000].lower()
+    check = _CHECK_HEAD.match(first)
     if ("github actions" in lowered or "##[error]" in head or "workflow run" in lowered or ".github/workflows" in head
-            or "/actions/runs/" in head
+            or "/actions/runs/" in head or check is not None or "error: process completed with exit code" in lowered
             or re.search(r"(?i)\bworkflow [\"'“][^\"'”\n]{1,80}[\"'”] (?:failed|has failed)", head)):
         draft.source = "github-actions"
     elif ("gitlab" in lowered and ("pipeline" in lowered or "job" in lowered)) or (re.search(
@@ -27,6 +32,12 @@ def ci(head: str, first: str, draft: Draft) -> bool:
         return False
     read_fields(head, draft)
     read_pairs(head, draft)
+    if check is not None:
+        # a check run as GitHub shows it: "CI / unit-tests (pull_request) — feature/x #4821 — owner/repo"
+        draft.label("event", check.group(2))
+        draft.label("branch", check.group(3))
+        draft.label("repository", check.group(4))
+        draft.set(alert_name=check.group(1).strip())
     app = re.search(r"(?i)\bapplication\s+['\"`]?([a-z0-9][\w.-]{0,100})", head)
     build = re.search(r"\bBuild #(\d{1,9}) (?:of|for) ([\w./-]{1,120})", head)
     if build is not None:

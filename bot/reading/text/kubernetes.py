@@ -12,6 +12,7 @@ _KUBE_POD_ROW = re.compile(r"^([a-z0-9][a-z0-9.-]{0,200})\s+(\d+/\d+)\s+([A-Z][A
 _KUBE_OBJECT = re.compile(r"\b(pod|deployment|replicaset|statefulset|daemonset|job|cronjob|node|service|ingress"
                           r"|persistentvolumeclaim|pvc|hpa|certificate)/([a-z0-9][\w.-]{0,200})")
 # the value is lower case: a table header ("NAMESPACE   LAST SEEN") names no namespace
+_NAMESPACE_FLAG = re.compile(r"\bkubectl\b[^\n]{0,120}?\s(?:-n|--namespace)[ =]([a-z0-9][a-z0-9-]{0,62})(?![\w.])")
 _NAMESPACE = re.compile(r"\b(?:[Nn]amespace|NAMESPACE)[ \t:=\"]{1,12}([a-z0-9][a-z0-9-]{0,62})(?![\w.])")
 
 
@@ -102,7 +103,8 @@ def _kubernetes(head: str, first: str, draft: Draft) -> bool:
         # the object described, or named on kubectl's command line, before any name mentioned in its fields
         draft.resource = (described.group(1) if described else command.group(1) if command
                           else obj.group(2) if obj else "")
-    namespace = _NAMESPACE.search(head)
+    # the namespace kubectl was asked about ("kubectl get events -n ml-staging") before one printed in a field
+    namespace = _NAMESPACE_FLAG.search(head[:2000]) or _NAMESPACE.search(head)
     if namespace is not None:
         draft.label("namespace", namespace.group(1))
         if draft.resource and "/" not in draft.resource:

@@ -27,6 +27,9 @@ _NODE_EXC = re.compile(r"^(?:Uncaught )?([A-Z]\w{0,60}(?:Error|Exception|Rejecti
 _DOTNET_EXC = re.compile(r"((?:System|Microsoft|[A-Z]\w{0,40})(?:\.[A-Z]\w{0,60}){1,8}Exception)\b")
 
 
+# "thumbnailer.service: Scheduled restart job, restart counter is at 3": the unit keeps failing
+_RESTART_COUNTER = re.compile(r"restart counter is at (\d{1,6})")
+
 def _exception(head: str) -> tuple[str, str]:
     """(runtime, root exception) of a stack trace, or ('', '')."""
     if "Traceback (most recent call last)" in head:
@@ -130,9 +133,10 @@ def logs(head: str, first: str, draft: Draft) -> bool:
         draft.event(_line_level(hit.group(4)), f"{program}: {hit.group(4)}")
         draft.label("program", program)
     systemd = [hit.group(4) for hit in syslog if hit.group(2).startswith("systemd")]
-    if systemd and systemd[-1].lstrip().startswith("Started ") and any(
+    restarts = max((int(hit.group(1)) for line in systemd for hit in _RESTART_COUNTER.finditer(line)), default=0)
+    if systemd and systemd[-1].lstrip().startswith("Started ") and restarts < 2 and any(
             "Failed with result" in line or "Main process exited" in line for line in systemd):
-        # systemd restarted the unit and says it started: the failure is over
+        # systemd restarted the unit and says it started: the failure is over (unless it keeps failing)
         draft.status = "recovered"
     # a PostgreSQL log names its database in the user@db prefix, read below; the full directory only without it
     named = server_resource(server, head) if server and server != "postgresql" else ""

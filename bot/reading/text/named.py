@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from bot.reading.draft import Draft, clip
 from bot.reading.text.fields import labels_resource, read_environment, read_fields, read_pairs
+from bot.reading.text.people import reads_as_prose
 
 _PERSON_OPENING = re.compile(r"(?im)^(?:hi|hello|hey|dear|good (?:morning|afternoon))\b[ \w,!]{0,40}$|^ticket #?\d"
                              r"|\bticket #\d{1,9}\b")
@@ -16,7 +17,9 @@ def tool_by_word(word: str, source: str) -> Callable[[str, str, Draft], bool]:
     def adapter(head: str, first: str, draft: Draft) -> bool:
         if word not in head[:3000].lower():
             return False
-        if _PERSON_OPENING.search(head[:2000]) and word not in first.lower():
+        if (_PERSON_OPENING.search(head[:2000]) and word not in first.lower()) or (
+            word not in head[:40].lower() and reads_as_prose(head[:3000])
+        ):
             # a person's message that names the tool in passing ("we sign in through Okta") is not its alert
             return False
         draft.source = source

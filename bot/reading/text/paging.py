@@ -14,7 +14,10 @@ _PD_SLACK = re.compile(r"^\s*(?::[\w+-]{1,30}:\s*)?\*?(Triggered|Acknowledged|Re
                        r"[—–-]\s*\*?(.{2,200}?)\*?\s*$")
 _PD_HEAD = re.compile(r"^\s*\[#(\d{1,12})\]\s*(Triggered|Acknowledged|Resolved|Reassigned|Escalated)\s*:\s*(.{1,200})$",
                       re.IGNORECASE)
-_OG_HEAD = re.compile(r"^\s*Opsgenie Alert\s*(?:\[(P[1-5])\])?\s*(?:#\d{1,12})?\s*:\s*(.{1,200})$", re.IGNORECASE)
+# "Opsgenie Alert [P2] #123: title", "[Opsgenie] Alert created: [P1] title", "[Opsgenie] *P1* title"
+_OG_HEAD = re.compile(r"^\s*(?::[\w+-]{1,30}:\s*)?(?:\[Opsgenie\]|Opsgenie(?: Alert)?)\s*(?:Alert\s+)?"
+                      r"(?:created|closed|acknowledged|escalated)?\s*:?\s*(?:[\[*](P[1-5])[\]*])?\s*(?:#\d{1,12})?\s*:?\s*"
+                      r"(.{1,200})$", re.IGNORECASE)
 
 
 def paging(head: str, first: str, draft: Draft) -> bool:
@@ -43,7 +46,7 @@ def paging(head: str, first: str, draft: Draft) -> bool:
     if pd is not None:
         draft.status, draft.alert_name = pd.group(2).lower(), pd.group(3).strip()
     elif og is not None:
-        draft.alert_name = og.group(2).strip()
+        draft.alert_name = og.group(2).replace("*", "").strip()
         if og.group(1):
             draft.label("priority", og.group(1))
     read_fields(head, draft)

@@ -9,22 +9,27 @@ from bot.reading.text.fields import FIELD_LINE, read_fields
 
 _PEOPLE = re.compile(r"(?i)\b(?:i|we|our|us|my|me|you|your|customers?|users?|clients?|anyone|everyone|somebody|"
                      r"please|hi|hello|hey|thanks|thank you|can't|cannot|isn't|doesn't|won't|seems?|since|today|"
-                     r"this morning)\b")
+                     r"this morning|he|she|her|him|they|them|lol|btw|anyway|asked|told|folks|guys|who's|let's|"
+                     r"i'm|we're)\b")
 _TICKET = re.compile(r"(?i)\b(?:ticket|zendesk|freshdesk|jira|servicenow|support request|requester|customer "
                      r"report|reported by|subject:)")
 _MACHINE = re.compile(r"[=\[\]{}<>|]|\b\d{1,2}:\d\d:\d\d\b|^\s+at\s", re.MULTILINE)
 
 
-def people(head: str, first: str, draft: Draft) -> bool:
-    sample = head[:3000]
-    words = sample.split()
-    if len(words) < 5:
+def reads_as_prose(sample: str) -> bool:
+    """Whether a person wrote this: people's words outnumber the marks machines print (fields, brackets, times)."""
+    if len(sample.split()) < 5:
         return False
     human = len(_PEOPLE.findall(sample))
     machine = len(_MACHINE.findall(sample))
     if not _TICKET.search(sample):
         machine += len(FIELD_LINE.findall(sample))
-    if human < 2 or machine > max(2, human):
+    return human >= 2 and machine <= max(2, human)
+
+
+def people(head: str, first: str, draft: Draft) -> bool:
+    sample = head[:3000]
+    if not reads_as_prose(sample):
         return False
     draft.source = "ticket" if _TICKET.search(sample) else "chat"
     draft.people_text = True

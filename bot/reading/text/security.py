@@ -8,18 +8,24 @@ from bot.reading.draft import Draft, level_of, worst_level
 from bot.reading.text.fields import KV, read_fields, read_pairs
 
 # Trivy's table report: "registry/ci/docs-builder:2024.06 (debian 12.5)", "Total: 3 (… CRITICAL: 1)"
-_TRIVY_HEAD = re.compile(r"^\s*([\w.-]{1,200}(?:/[\w.-]{1,200}){0,6}(?::[\w.-]{1,120})?)"
+_TRIVY_HEAD = re.compile(r"(?m)^\s*([\w.-]{1,200}(?:/[\w.-]{1,200}){0,6}(?::[\w.-]{1,120})?)"
                          r" \([a-z]{2,20}[ \w.-]{0,40}\)\s*$")
 _TRIVY_TOTAL = re.compile(r"(?m)^Total: \d{1,7} \(([A-Z]+: \d{1,7}(?:, [A-Z]+: \d{1,7}){0,6})\)")
 
 
 def trivy(head: str, first: str, draft: Draft) -> bool:
-    image, total = _TRIVY_HEAD.match(first), _TRIVY_TOTAL.search(head[:4000])
-    if image is None or total is None:
+    total = _TRIVY_TOTAL.search(head[:4000])
+    if total is None:
+        return False
+    # the scanned image heads its table, after any log lines the scanner printed first
+    image = _TRIVY_HEAD.match(first) or _TRIVY_HEAD.search(head[: total.start()][-1000:])
+    if image is None:
         return False
     draft.source = "trivy"
     name = image.group(1).rsplit("/", 1)[-1]
-    draft.resource = name.split(":", 1)[0]
+    draft.resource, _, tag = name.partition(":")
+    if tag:
+        draft.label("tags", tag)
     counts = dict(part.split(": ") for part in total.group(1).split(", "))
     worst = next((level for level in ("CRITICAL", "HIGH", "MEDIUM", "LOW") if counts.get(level, "0") != "0"), "")
     draft.label("severity", worst.lower())

@@ -25,6 +25,8 @@ SERVERS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("haproxy", re.compile(r"haproxy(?:\[\d+\])?:|\bServer [\w.-]{1,100}/[\w.-]{1,100} is (?:DOWN|UP)|has no server "
                            r"available")),
     ("envoy", re.compile(r"\benvoy\b|upstream_reset_before_response|\bUH\b.{0,40}no_healthy_upstream")),
+    ("clickhouse", re.compile(r"\{[0-9a-f-]{0,36}\} <(?:Fatal|Critical|Error|Warning|Information|Debug|Trace)> "
+                              r"|\bDB::Exception\b|(?i:clickhouse)")),
     ("memcached", re.compile(r"\bmemcached\b")),
     ("zookeeper", re.compile(r"(?i)\bzookeeper\b")),
     ("etcd", re.compile(r"\betcd(?:server|main)?\b")),
@@ -38,11 +40,12 @@ _PG_FULL = re.compile(r"could not (?:write to|extend|create) file \"([\w.-]{1,80
                       r"No space left on device")
 _NGINX_GROUP = re.compile(r"no live upstreams while [^\n]{0,300}?upstream: \"https?://([A-Za-z_][\w-]{0,100})/")
 _HAPROXY_SERVER = re.compile(r"\bServer ([\w.-]{1,100}/[\w.-]{1,100}) is DOWN\b")
+_CLICKHOUSE_TABLE = re.compile(r"\bin table '?([A-Za-z_][\w]{0,100}\.[A-Za-z_][\w]{0,100})")
 
 
 def server_resource(server: str, head: str) -> str:
     """The object a database, broker or proxy log names as failing: a topic, a WAL directory, an upstream, a server."""
     pattern = {"kafka": _KAFKA_PARTITION, "postgresql": _PG_FULL, "nginx": _NGINX_GROUP,
-               "haproxy": _HAPROXY_SERVER}.get(server)
+               "haproxy": _HAPROXY_SERVER, "clickhouse": _CLICKHOUSE_TABLE}.get(server)
     hit = pattern.search(head) if pattern is not None else None
     return hit.group(1) if hit is not None else ""

@@ -1,0 +1,1 @@
+"""Self-contained HTML pages for eval runs and drift: tables and inline SVG charts, no external assets."""
