@@ -139,9 +139,14 @@ _FILE_EXT = frozenset(
 )
 
 
+# A protocol named with its version digit (`SOCKS5`, `IPv6`, `TLSv1`): what the message says, not a value
+# (a device's number is: `CPU0`, `IRQ9`, `eth1`).
+PROTOCOL = re.compile(r"^(?i:socks|ipv|https?|tlsv?|sslv?|ssh|smbv?|snmpv?|nfsv?)\d$")
+
+
 def _is_param(core: str) -> bool:
     if _DIGIT.search(core):
-        return not (len(core) <= 40 and _CAMEL_NAME.match(core))
+        return not (len(core) <= 40 and (_CAMEL_NAME.match(core) or PROTOCOL.match(core)))
     if "-" in core and any(_RANDOM_SEGMENT.match(seg) for seg in core.split("-")[1:]):
         return True
     if "." in core and core.rsplit(".", 1)[1].lower() in _FILE_EXT:
@@ -204,6 +209,7 @@ def _may_count(token: str) -> bool:
     return (last.isdigit() or last == "%") and ("=" in token or ":" in token)
 
 
+_LIST_ITEM = PARAM + ","
 _QUOTED_KEY = re.compile(r"^[(\[{]?([A-Za-z_][\w.-]{0,60})=([\"'])")
 _QUOTED_WORDS = 8
 
@@ -222,6 +228,43 @@ def _quoted_value(words: list[str], index: int) -> tuple[str, int] | None:
     return None
 
 
+_QUOTES = "'\""
+_SPAN_WORDS = 8
+
+
+def _quoted_span(words: list[str], index: int) -> tuple[str, int] | None:
+    """A quoted value of several words (`'Browsers via proxy'`, `"select * from t"`): (`<*>` with the
+    punctuation around it, tokens it took after the first), or None when no closing quote follows soon."""
+    token = words[index]
+    quote = token[0]
+    if len(token) < 2 or quote not in _QUOTES or quote in token[1:] or _DIGIT.search(token) or "/" in token:
+        return None
+    for ahead in range(index + 1, min(len(words), index + 1 + _SPAN_WORDS)):
+        word = words[ahead]
+        if _DIGIT.search(word) or "/" in word:
+            return None  # a quoted request or sentence with its own values (`"GET /v2/x HTTP/1.1"`): word by word
+        at = word.find(quote)
+        if at >= 0:
+            tail = word[at + 1 :]
+            if tail.strip(_TRIM_TAIL):
+                return None  # the quote closes inside a word (`it's`): not a quoted value
+            return PARAM + tail, ahead - index
+    return None
+
+
+def _fold_repeats(out: list[str]) -> list[str]:
+    """A list written as repeated groups (`node-1 0x1f <ok> node-2 0x3e <ok>`) is one value: keep one group."""
+    for size in (2, 3):
+        index = size
+        while index + size <= len(out):
+            group = out[index : index + size]
+            if group == out[index - size : index] and any(PARAM in token for token in group):
+                del out[index : index + size]
+            else:
+                index += 1
+    return out
+
+
 def mask_body(body: str, impact: set[str] | None = None) -> list[str]:
     """A message body (no header) as tokens, parameters masked, runs of parameters folded.
 
@@ -236,7 +279,12 @@ def mask_body(body: str, impact: set[str] | None = None) -> list[str]:
             skip -= 1
             continue
         masked = memo.get(token)
-        if ('="' in token or "='" in token) and (quoted := _quoted_value(words, index)) is not None:
+        quoted = None
+        if '="' in token or "='" in token:
+            quoted = _quoted_value(words, index)
+        elif token[0] in _QUOTES:
+            quoted = _quoted_span(words, index)
+        if quoted is not None:
             masked, skip = quoted
         elif masked is None:
             if token.isdigit() or token in _CALENDAR:
@@ -260,8 +308,12 @@ def mask_body(body: str, impact: set[str] | None = None) -> list[str]:
             if unit.lower() in _UNITS:
                 out[-1] += masked[len(unit) :]
                 continue
+        elif out and out[-1].endswith(_LIST_ITEM) and masked.startswith(PARAM) and not masked[3:].strip(_TRIM_TAIL):
+            # values listed with `, ` between them (`[10.0.0.1:50010, 10.0.0.2:50010]`): one list, any length
+            out[-1] = out[-1][:-4] + masked
+            continue
         out.append(masked)
-    return out
+    return _fold_repeats(out) if len(out) > 3 and len(set(out)) < len(out) else out
 
 
 def title_token(text: str) -> str | None:
