@@ -170,7 +170,7 @@ def similarity(template: Sequence[str], tokens: Sequence[str], slots: Sequence[b
     for index, (mine, theirs, slot) in enumerate(zip(template, tokens, skip, strict=True)):
         before, previous = previous, mine
         if slot:
-            if _bracketed(mine) and _wordlike(theirs.rstrip(_WORD_END)):
+            if mine[:1] in "([{" and _bracketed(mine) and _wordlike(theirs.rstrip(_WORD_END)):
                 return 0.0  # `bytes (<*>) sent` / `bytes sent, …`: a value where the other says a word
             continue
         literals += 1

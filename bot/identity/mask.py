@@ -146,7 +146,9 @@ PROTOCOL = re.compile(r"^(?i:socks|ipv|https?|tlsv?|sslv?|ssh|smbv?|snmpv?|nfsv?
 
 def _is_param(core: str) -> bool:
     if _DIGIT.search(core):
-        return not (len(core) <= 40 and (_CAMEL_NAME.match(core) or PROTOCOL.match(core)))
+        if len(core) <= 6 and core[0].isalpha() and PROTOCOL.match(core):
+            return False
+        return not (len(core) <= 40 and _CAMEL_NAME.match(core))
     if "-" in core and any(_RANDOM_SEGMENT.match(seg) for seg in core.split("-")[1:]):
         return True
     if "." in core and core.rsplit(".", 1)[1].lower() in _FILE_EXT:
@@ -232,6 +234,14 @@ _QUOTES = "'\""
 _SPAN_WORDS = 8
 
 
+def _quoted(words: list[str], index: int) -> tuple[str, int] | None:
+    """A quoted value spelled over several tokens, from its first token on (see the two readers)."""
+    token = words[index]
+    if '="' in token or "='" in token:
+        return _quoted_value(words, index)
+    return _quoted_span(words, index) if token[0] in _QUOTES else None
+
+
 def _quoted_span(words: list[str], index: int) -> tuple[str, int] | None:
     """A quoted value of several words (`'Browsers via proxy'`, `"select * from t"`): (`<*>` with the
     punctuation around it, tokens it took after the first), or None when no closing quote follows soon."""
@@ -252,19 +262,6 @@ def _quoted_span(words: list[str], index: int) -> tuple[str, int] | None:
     return None
 
 
-def _fold_repeats(out: list[str]) -> list[str]:
-    """A list written as repeated groups (`node-1 0x1f <ok> node-2 0x3e <ok>`) is one value: keep one group."""
-    for size in (2, 3):
-        index = size
-        while index + size <= len(out):
-            group = out[index : index + size]
-            if group == out[index - size : index] and any(PARAM in token for token in group):
-                del out[index : index + size]
-            else:
-                index += 1
-    return out
-
-
 def mask_body(body: str, impact: set[str] | None = None) -> list[str]:
     """A message body (no header) as tokens, parameters masked, runs of parameters folded.
 
@@ -279,12 +276,7 @@ def mask_body(body: str, impact: set[str] | None = None) -> list[str]:
             skip -= 1
             continue
         masked = memo.get(token)
-        quoted = None
-        if '="' in token or "='" in token:
-            quoted = _quoted_value(words, index)
-        elif token[0] in _QUOTES:
-            quoted = _quoted_span(words, index)
-        if quoted is not None:
+        if ("'" in token or '"' in token) and (quoted := _quoted(words, index)) is not None:
             masked, skip = quoted
         elif masked is None:
             if token.isdigit() or token in _CALENDAR:
@@ -300,20 +292,27 @@ def mask_body(body: str, impact: set[str] | None = None) -> list[str]:
                 if len(memo) >= _MEMO_SIZE:
                     memo.clear()
                 memo[token] = masked
-        if out and out[-1].endswith(PARAM):
-            # A parameter spelled with several words ("12 ms", "<1 sec", "5 KB", "(1.16 KB)") is still one.
-            if masked == PARAM and out[-1] == PARAM:
-                continue
-            unit = masked.rstrip(_TRIM_TAIL)
-            if unit.lower() in _UNITS:
-                out[-1] += masked[len(unit) :]
-                continue
-        elif out and out[-1].endswith(_LIST_ITEM) and masked.startswith(PARAM) and not masked[3:].strip(_TRIM_TAIL):
-            # values listed with `, ` between them (`[10.0.0.1:50010, 10.0.0.2:50010]`): one list, any length
-            out[-1] = out[-1][:-4] + masked
-            continue
+        if out:
+            last = out[-1]
+            if PARAM in last:
+                if last.endswith(PARAM):
+                    # A parameter spelled with several words ("12 ms", "<1 sec", "5 KB", "(1.16 KB)") is still one.
+                    if masked == PARAM and last == PARAM:
+                        continue
+                    unit = masked.rstrip(_TRIM_TAIL)
+                    if unit.lower() in _UNITS:
+                        out[-1] += masked[len(unit) :]
+                        continue
+                elif last.endswith(_LIST_ITEM) and masked.startswith(PARAM) and not masked[3:].strip(_TRIM_TAIL):
+                    # values listed with `, ` between them (`[10.0.0.1:50010, 10.0.0.2:50010]`): one list
+                    out[-1] = last[:-4] + masked
+                    continue
+                if len(out) > 2 and masked == out[-2] and last == out[-3]:
+                    # a list written as repeated pairs (`node-1 0x1f <ok> node-2 0x3e <ok>`) is one value
+                    del out[-1]
+                    continue
         out.append(masked)
-    return _fold_repeats(out) if len(out) > 3 and len(set(out)) < len(out) else out
+    return out
 
 
 def title_token(text: str) -> str | None:
