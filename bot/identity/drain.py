@@ -189,7 +189,7 @@ def similarity(template: Sequence[str], tokens: Sequence[str], slots: Sequence[b
             return 0.0
         elif distinct_words(mine, theirs):
             return 0.0  # two alert names, two events, or opposites: two problems, however alike the rest
-        elif PARAM in mine and (theirs == PARAM or (PARAM in theirs and _names_a_value(before))):
+        elif PARAM in mine and PARAM in theirs and _names_a_value(before):
             same += 1  # `on orion:<*>` / `on <*>`: part of it was a value already, all of it is one
     return same / literals if literals else 0.0
 

@@ -231,7 +231,7 @@ def _quoted_value(words: list[str], index: int) -> tuple[str, int] | None:
 
 
 _QUOTES = "'\""
-_SPAN_WORDS = 8
+_SPAN_WORDS = 6
 
 
 def _quoted(words: list[str], index: int) -> tuple[str, int] | None:
@@ -239,7 +239,9 @@ def _quoted(words: list[str], index: int) -> tuple[str, int] | None:
     token = words[index]
     if '="' in token or "='" in token:
         return _quoted_value(words, index)
-    return _quoted_span(words, index) if token[0] in _QUOTES else None
+    if token[0] not in _QUOTES or not index or not words[index - 1].isalpha():
+        return None  # a value of several words follows a word (`by rule 'Office Apps'`), not a key or nothing
+    return _quoted_span(words, index)
 
 
 def _quoted_span(words: list[str], index: int) -> tuple[str, int] | None:
@@ -303,11 +305,15 @@ def mask_body(body: str, impact: set[str] | None = None) -> list[str]:
                     if unit.lower() in _UNITS:
                         out[-1] += masked[len(unit) :]
                         continue
-                elif last.endswith(_LIST_ITEM) and masked.startswith(PARAM) and not masked[3:].strip(_TRIM_TAIL):
+                elif (
+                    last.endswith(_LIST_ITEM) and masked.startswith(PARAM) and not masked[3:].strip(_TRIM_TAIL)
+                    and not (masked[-1] == ":" and len(out) > 1 and out[-2][-1:] in ":=")
+                ):
                     # values listed with `, ` between them (`[10.0.0.1:50010, 10.0.0.2:50010]`): one list
+                    # (not a mapping's next key: `"a": 1, "b": 2`)
                     out[-1] = last[:-4] + masked
                     continue
-                if len(out) > 2 and masked == out[-2] and last == out[-3]:
+                if len(out) > 2 and masked == out[-2] and last == out[-3] and last[-1] not in ":=":
                     # a list written as repeated pairs (`node-1 0x1f <ok> node-2 0x3e <ok>`) is one value
                     del out[-1]
                     continue
