@@ -191,7 +191,7 @@ class StyleParams(Params):
 
     def stack(self) -> str:
         """A list of return addresses of any length: `@0x7fe… @0xff83…`."""
-        return " ".join("@0x" + self.hex(self.rng.randint(7, 11)) for _ in range(self.rng.randint(2, 6)))
+        return " ".join("@0x" + self.hex(self.rng.randint(7, 11)) for _ in range(self.rng.randint(1, 6)))
 
     def hive(self) -> str:
         return self.rng.choice(["SOFTWARE", "SYSTEM", "COMPONENTS", "SECURITY", "DEFAULT"])

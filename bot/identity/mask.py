@@ -299,7 +299,8 @@ def mask_body(body: str, impact: set[str] | None = None) -> list[str]:
             if PARAM in last:
                 if last.endswith(PARAM):
                     # A parameter spelled with several words ("12 ms", "<1 sec", "5 KB", "(1.16 KB)") is still one.
-                    if masked == PARAM and last == PARAM:
+                    if last == PARAM and masked.startswith(PARAM) and not masked[3:].strip(_TRIM_TAIL):
+                        out[-1] = masked  # the last of a run closes a bracket or a clause: `(stack <*> <*>)`
                         continue
                     unit = masked.rstrip(_TRIM_TAIL)
                     if unit.lower() in _UNITS:
