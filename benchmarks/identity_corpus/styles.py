@@ -405,7 +405,8 @@ STYLES: dict[str, list[str]] = {
 # Fields whose value is part of the template, as the public log benchmarks label them: their labels keep every
 # value spelled in plain words (a flag, a state, a protocol, a signal, a module, an error name, a reason)
 # and make parameters of numbers, ids, addresses, paths, quoted values and what follows a word that names a
-# value (`user alice`, `on host`). A transition to FAILED is not one to SUCCEEDED for an incident either.
+# value (`user alice`, `on host`). A transition to FAILED is not one to SUCCEEDED for an incident either, and
+# a constant's name (an event type, an error name) says which event it is.
 _LITERAL = frozenset(["flag", "state", "nodestate", "proto", "signal", "module", "hres", "reason", "evtype"])
 
 
