@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from bot.reading import read
 from bot.reading.text.head import status_of_head
-from bot.triage.heuristics import all_failing, heuristic_card
+from bot.triage.heuristics import heuristic_card
+from bot.triage.impact import all_failing
 
 
 def test_an_aws_eventbridge_event_names_its_service_type_and_resource() -> None:

@@ -243,3 +243,66 @@ def test_an_aws_finding_is_named_by_its_type_and_its_affected_bucket() -> None:
     reading = read(text).reading
     assert (reading.source, reading.alert_name, reading.resource) == (
         "macie", "SensitiveData:S3Object/Personal", "crm-exports")
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(
+    st.sampled_from([
+        {"CHECK_NAME": None, "ALERT_TYPE": None}, {"checkName": None, "alertType": None},
+        {"budgetDisplayName": None, "costAmount": None, "budgetAmount": None},
+        {"version": "0", "source": "aws.macie", "detail-type": "Macie Finding", "detail": None},
+        {"issueUrl": "x", "details": None, "priority": None},
+        {"event": {"event_type": "incident.triggered", "data": None}},
+        {"action": "triggered", "data": {"event": None, "triggered_rule": None}},
+    ]),
+    st.lists(_JSON, min_size=1, max_size=4),
+)
+@settings(max_examples=200, deadline=None)
+def test_the_payload_readers_take_any_value_in_their_fields(shape: dict[str, object], values: list[object]) -> None:
+    payload = {key: values[i % len(values)] if value is None else value for i, (key, value) in enumerate(shape.items())}
+    if "detail" in payload and not isinstance(payload["detail"], dict):
+        payload["detail"] = {"type": values[0], "resourcesAffected": values[-1]}
+    text = json.dumps(payload, default=str)
+    read(text)
+    analyse(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "severity"),
+    [
+        ("hey team, not urgent but the nightly backup of crm-db hasn't landed in the bucket since Friday, "
+         "can someone look today?", "P2"),
+        ("[10:00:00: ERROR/Worker-1] Task a.b[5b0c41e2-7a9d-4f3e-9b21-0c6d2e8a71f4] retry: Retry in 60s\n"
+         "[10:01:05: INFO/Worker-2] Task a.b[5b0c41e2-7a9d-4f3e-9b21-0c6d2e8a71f4] succeeded in 3.2s: None", "P3"),
+        ("gitleaks: Finding: aws_secret_access_key in repo: acme/deploy-tools (private), branch main", "P2"),
+        ("[TEST] *CRITICAL* Heartbeat routing check: synthetic alert to verify routing", "P3"),
+        ("From: New Relic <noreply@newrelic.com>\nSubject: Issue closed: Host not reporting - etl-7\n\nIssue closed\n"
+         "Priority: CRITICAL", "P3"),
+    ],
+    ids=["person-grading", "retried-task", "private-repo", "routing-test", "issue-closed"],
+)
+def test_what_bounds_or_keeps_a_report(text: str, severity: str) -> None:
+    assert analyse(text).severity == severity
+
+
+def test_failed_requests_beside_all_requests_are_a_share_and_a_mitigated_health_event_is_over() -> None:
+    alert = {"schemaId": "azureMonitorCommonAlertSchema", "data": {
+        "essentials": {"alertRule": "orders-5xx", "severity": "Sev4", "monitorCondition": "Fired",
+                       "configurationItems": ["orders-api"]},
+        "alertContext": {"condition": {"allOf": [{"metricName": "Http5xx", "metricValue": 900, "threshold": 50},
+                                                 {"metricName": "Requests", "metricValue": 1000, "threshold": 0}]}}}}
+    assert analyse(json.dumps(alert)).severity == "P0"
+    health = {"schemaId": "azureMonitorCommonAlertSchema", "data": {
+        "essentials": {"alertRule": "svc-health", "severity": "Sev1", "monitorCondition": "Fired",
+                       "monitoringService": "ServiceHealth"},
+        "alertContext": {"properties": {"title": "Mitigated: Timeouts for Azure SQL - West Europe",
+                                        "stage": "Resolved", "service": "SQL Database"}}}}
+    reading = read(json.dumps(health)).reading
+    assert (reading.status, reading.resource) == ("resolved", "SQL Database")
+    assert analyse(json.dumps(health)).severity == "P3"

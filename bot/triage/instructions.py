@@ -19,16 +19,25 @@ _REQUEST = re.compile(
     r"|\b(?:assistant|system|ai|bot)\s*:\s"
     r"|\bnote to (?:the )?(?:triage |on-call )?(?:bot|ai|assistant|model|llm|system|triager)\b"
     r"|\b(?:respond|reply|answer|output)\b[^.!?\n]{0,20}?\b(?:with|that|only)\b"
-    r"|\bno action (?:is )?(?:needed|required)\b|\bnot urgent\b|\bdo not (?:escalate|page|alert)\b"
     r"|\b(?:new|updated|real) instructions?\b|\bsystem prompt\b"
 )
+# Gradings a machine's text has no reason to carry, but a person's message does ("not urgent-urgent but the
+# backups haven't landed"): requests in an alert, the writer's own words in a ticket or a chat.
+_GRADING = re.compile(r"(?i)\bno action (?:is )?(?:needed|required)\b|\bnot urgent\b"
+                      r"|\bdo not (?:escalate|page|alert)\b")
 # Sentences end at . ! ? followed by a blank, or at a line end; bounded so any input stays linear.
 _SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?](?!\s|$)){0,2000}(?:[.!?]+(?=\s|$)|\n|$)")
 
 
-def strip_requests(text: str) -> tuple[str, int]:
-    """The text without sentences that address the triager, and how many were removed."""
-    if not _REQUEST.search(text):
+def _addresses_triager(sentence: str, person: bool) -> bool:
+    return _REQUEST.search(sentence) is not None or (not person and _GRADING.search(sentence) is not None)
+
+
+def strip_requests(text: str, *, person: bool = False) -> tuple[str, int]:
+    """The text without sentences that address the triager, and how many were removed.
+
+    `person`: the text is a person's ticket or message, whose own grading ("not urgent") is kept."""
+    if not _addresses_triager(text, person):
         return text, 0
     kept: list[str] = []
     removed = 0
@@ -36,7 +45,7 @@ def strip_requests(text: str) -> tuple[str, int]:
         sentence = match.group(0)
         if not sentence:
             continue
-        if _REQUEST.search(sentence):
+        if _addresses_triager(sentence, person):
             removed += 1
             if sentence.endswith("\n"):
                 kept.append("\n")

@@ -12,6 +12,11 @@ from pathlib import Path
 from typing import Any
 
 SEVERITY_ORDER: tuple[str, ...] = ("P0", "P1", "P2", "P3")
+
+
+def severity_rank(severity: str) -> int:
+    """0 for P0 (the gravest) to 3 for P3."""
+    return SEVERITY_ORDER.index(severity)
 CATEGORY_NAMES: frozenset[str] = frozenset({"infra", "app", "data", "security", "unknown"})
 
 _PLAIN_WORD = re.compile(r"[a-z0-9]+")

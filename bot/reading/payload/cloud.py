@@ -138,6 +138,14 @@ def azure(data: dict[str, Any], draft: Draft) -> None:
             draft.metric(condition.get("metricName") or condition.get("searchQuery") or "condition",
                          condition.get("metricValue"), condition.get("threshold"))
     draft.link("source", dig(data, "data", "alertContext", "linkToSearchResultsUI"))
+    # a service health event carries its own stage: "Mitigated: …", "stage": "Resolved" is the provider's all clear
+    health = dig(data, "data", "alertContext", "properties") or {}
+    if isinstance(health, dict):
+        stage = text_of(health.get("stage") or health.get("incidentStatus")).lower()
+        title = text_of(health.get("title") or health.get("incidentTitle"))
+        if stage in ("resolved", "mitigated", "rca", "complete") or re.match(r"(?i)(?:mitigated|resolved)\b", title):
+            draft.status = "resolved"
+        draft.set(resource=health.get("service") or health.get("impactedServices"))
     # the provider segment of the target id says what kind of resource it is (a SQL database, a web app)
     kind = re.search(r"/providers/(microsoft\.[a-z]+/[a-z]+)", text_of(targets[0]) if isinstance(targets, list)
                      and targets else "", re.IGNORECASE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.reading.draft import Draft
-from bot.reading.text.fields import read_fields, title_place
+from bot.reading.text.fields import LOG_OR_TRACE, read_fields, title_place
 from bot.reading.text.servers import SERVERS
 
 # A status page's incident: "Webhook Delivery — Major Outage", then "Resolved - …", "Investigating - …" updates
@@ -86,7 +86,8 @@ def uptime(head: str, first: str, draft: Draft) -> bool:
         return False
     if not tool and "monitor" not in lowered and "check" not in lowered and "location" not in lowered:
         return False
-    if not tool and any(pattern.search(head) for _, pattern in SERVERS):
+    if not tool and (any(pattern.search(head) for _, pattern in SERVERS) or LOG_OR_TRACE.search(head[:4000])):
+        # "validity check failed" in a stack trace or an application log is not an uptime check
         return False
     draft.source = tool.replace(" ", "").replace("betteruptime", "betterstack") if tool else "uptime-check"
     draft.status = next((g.lower() for g in (hit.groups() if hit else ()) if g and not g.isdigit()), "")

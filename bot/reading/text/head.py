@@ -23,7 +23,8 @@ def header_name(head: str) -> str:
 
 # a notification whose head says it is over: "*Resolved:* Incident on …", a status page's "Resolved - …"
 _OVER_HEAD = re.compile(r"^\s*(?::[\w+-]{1,30}:\s*)*[*_\[]{0,3}(?:\[[\w ]{1,20}\][*_]{0,2}\s*)?"
-                        r"(?:(?:alert|incident)\s+)?(resolved|recovered|closed)\b[*_\]]{0,3}\s*[:\-–—]", re.IGNORECASE)
+                        r"(?:(?:alert|incident|issue)\s+)?(resolved|recovered|closed)\b[*_\]]{0,3}\s*[:\-–—]",
+                        re.IGNORECASE)
 
 
 def status_of_head(head: str) -> str:
