@@ -178,6 +178,38 @@ def test_flags_states_enums_and_fields_are_what_a_message_says() -> None:
                      "TI: last shutdown at 2/12/2016 2:34:00 AM, uptime 18642 seconds")
 
 
+def test_lists_quoted_names_protocols_and_constants() -> None:
+    # values listed with commas or as repeated groups are one list, however long
+    assert _together(
+        "Error Recovery for block bp-1:blk_1_2 in pipeline 10.0.0.1:50010: bad datanode 10.0.0.9:50010",
+        "Error Recovery for block bp-2:blk_3_4 in pipeline 10.0.0.1:50010, 10.0.0.2:50010, 10.0.0.3:50010: bad "
+        "datanode 10.0.0.9:50010",
+    )
+    assert canonical("targets: [10.0.0.1:50010, 10.0.0.2:50010, 10.0.0.3:50010]") == "targets: [<*>]"
+    assert _together("inconsistent nodesets node-3 0x1f <ok>",
+                     "inconsistent nodesets node-4 0x2e <ok> node-9 0x3a <ok> node-12 0x11 <ok>")
+    # a quoted value of plain words is one value; a quoted request is read word by word (its method stays)
+    assert _together("x.example.com:443 blocked by rule 'Office Apps'", "y.example.com:80 blocked by rule 'Default'",
+                     "z.example.com:80 blocked by rule 'Browsers via proxy'")
+    assert canonical("Can't find child 3 in slot, it's 'ok' now") == "Can't find child <*> in slot, it's <*> now"
+    assert _apart('10.0.0.1 "GET /v2/a HTTP/1.1" status: 200 len: 10 time: 0.1',
+                  '10.0.0.1 "POST /v2/b HTTP/1.1" status: 200 len: 12 time: 0.2')
+    # a protocol's version is what the message says; a device's number is a value
+    assert _apart("a.example.com:443 open through proxy p.example.com:5070 HTTPS",
+                  "a.example.com:443 open through proxy p.example.com:5070 SOCKS5",
+                  "a.example.com:443 open through proxy p.example.com:5070 SOCKS4")
+    assert _together("Processor [CPU0] (supports C1)", "Processor [CPU3] (supports C1)")
+    assert _together("IRQ0 used by override.", "IRQ9 used by override.")
+    # a size in brackets where the other says a word, two constants' names: two messages
+    assert _apart("h.example.com:443 close, 1,024 bytes sent, 2,048 bytes (2.0 KB) received, lifetime 00:02",
+                  "h.example.com:443 close, 1,024 bytes (1.0 KB) sent, 2,048 bytes received, lifetime 00:02")
+    assert _apart("Processing the event EventType: CONTAINER_REMOTE_LAUNCH for container c_1 taskAttempt a_1",
+                  "Processing the event EventType: CONTAINER_REMOTE_CLEANUP for container c_2 taskAttempt a_2")
+    # host:port after a word naming a value, whether the host is a bare name or not
+    assert _together("Launching attempt_1_m_2 on orion:22", "Launching attempt_1_m_3 on vega:8080",
+                     "Launching attempt_2_m_1 on node-7.example.com:22")
+
+
 def test_a_call_keeps_its_name() -> None:
     assert canonical("IOHibernatePollerOpen(0)") == "IOHibernatePollerOpen(<*>)"
     assert canonical("kern_open_file_for_direct_io(0) failed") == "kern_open_file_for_direct_io(<*>) failed"
@@ -193,6 +225,25 @@ def test_quoted_values_calls_and_flags_never_fail(parts: list[str]) -> None:
     tokens = mask_tokens(text)
     assert all(tokens) and len(tokens) <= len(text.split())
     Identifier().identify(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["'", '"', "'a", "b'", "c", "1,", "2", "[3,", "4]", "<ok>", "0x5", ", ", " ", "'6",
+                                 "/p", "'it's", "x'y"]), max_size=40))
+def test_lists_and_quoted_spans_never_fail(parts: list[str]) -> None:
+    text = "".join(parts)
+    tokens = mask_tokens(text)
+    assert all(tokens) and len(tokens) <= len(text.split())
+    assert mask_tokens(text) == tokens
+    Identifier().identify(text)
+
+
+def test_a_megabyte_of_list_items_and_open_quotes_is_cheap() -> None:
+    started = time.perf_counter()
+    assert mask_tokens("[" + "10.0.0.1:80, " * 80_000 + "10.0.0.2:80]") == ["[<*>]"]
+    assert mask_tokens("x" + " node-1 0x1f <ok>" * 60_000) == ["x", "<*>", "<ok>"]
+    assert len(mask_tokens("'a " * 300_000)) == 300_000  # no closing quote near: each word is its own token
+    assert time.perf_counter() - started < 5
 
 
 def test_a_megabyte_of_an_unclosed_quote_is_cheap() -> None:

@@ -41,6 +41,8 @@ _RULES = ["Default", "Localhost", "Intranet", "Office Apps", "Browsers via proxy
 _MODULES = ["mod_proxy", "mod_ssl", "mod_rewrite", "mod_cache", "mod_deflate"]
 _SIGNALS = ["Segmentation fault (11)", "Aborted (6)", "Bus error (7)", "Killed (9)"]
 _FS_DOMAINS = ["home", "scratch", "projects", "tmpfs0", "archive"]
+_EVENT_TYPES = ["CONTAINER_REMOTE_LAUNCH", "CONTAINER_REMOTE_CLEANUP", "TA_DIAGNOSTICS_UPDATE", "JOB_COMMIT",
+                "TA_CONTAINER_COMPLETED"]
 _QUOTED = ["index.php", "wp-login.php", "select * from users", "../../etc/passwd", "<script>"]
 
 
@@ -182,6 +184,43 @@ class StyleParams(Params):
     def epoch_ms(self) -> str:
         return self.n(1500000000000, 1519999999999)
 
+    def csi(self) -> str:
+        """A servicing trace's sequence number with its clock: `0000001a@2016/9/27:20:30:31.455`."""
+        return (f"{self.hex(8)}@2016/{self.n(1, 12)}/{self.n(1, 28)}:{self.n(0, 23)}:{self.n(10, 59)}:"
+                f"{self.n(10, 59)}.{self.n(100, 999)}")
+
+    def stack(self) -> str:
+        """A list of return addresses of any length: `@0x7fe… @0xff83…`."""
+        return " ".join("@0x" + self.hex(self.rng.randint(7, 11)) for _ in range(self.rng.randint(1, 6)))
+
+    def hive(self) -> str:
+        return self.rng.choice(["SOFTWARE", "SYSTEM", "COMPONENTS", "SECURITY", "DEFAULT"])
+
+    def sqm(self) -> str:
+        return "C:\\Windows\\servicing\\sqm\\*_" + self.rng.choice(["std", "all", "ext"]) + ".sqm"
+
+    def evtype(self) -> str:
+        return self.rng.choice(_EVENT_TYPES)
+
+    def addrs(self) -> str:
+        """Addresses listed with `, ` between them, as many as the pipeline has."""
+        return ", ".join(f"{self.ip()}:{self.port()}" for _ in range(self.rng.randint(1, 4)))
+
+    def nodesets(self) -> str:
+        """Node, mask and status triples, as many as the cluster reported."""
+        return " ".join(f"node-{self.n(0, 63)} 0x{self.hex(self.rng.randint(7, 9))} <ok>"
+                        for _ in range(self.rng.randint(1, 5)))
+
+    def speeds(self) -> str:
+        return " ".join(self.n(2800, 4800) for _ in range(self.rng.randint(3, 8)))
+
+    def noderange(self) -> str:
+        return f"node-[{self.n(0, 40)}-{self.n(41, 255)}]"
+
+    def bytesize(self) -> str:
+        """A byte count then its size in brackets, as the proxy client writes large transfers."""
+        return f"{self.bytes()} bytes ({self.size()})"
+
     def datetime(self) -> str:
         clock = f"{self.n(1, 12)}:{self.n(0, 59).zfill(2)}:{self.n(0, 59).zfill(2)}"
         return f"{self.n(1, 12)}/{self.n(1, 28)}/2016 {clock} {self.rng.choice(['AM', 'PM'])}"
@@ -206,6 +245,15 @@ STYLES: dict[str, list[str]] = {
         "Scavenge: store scan started",
         "Scavenge: {n} components removed, {size} reclaimed in {n} ms",
         "Warning: Unrecognized attribute in manifest of package {pkg}.",
+        "CSI    {csi} Engine initialised (wcp.dll version {ver}) called (stack {stack})",
+        "CSI    {csi} Transaction @0x{hex} torn down",
+        "Mounting offline hive: {hive}, under key '{guid}C:/Windows/System32/config/{hive}' from '\\\\?\\C:\\Windows'.",
+        "SQM: Queued {n} file(s) for upload matching {sqm}, flags: 0x{n}",
+        "Session: {n}_{n} closed. Restart needed: no [HRESULT = 0x00000000 - S_OK]",
+        "Applicability cached for package: {pkg}, ApplicableState: {n}, CurrentState:{n}",
+        "Starting the installer service loop.",
+        "Ending the installer service loop.",
+        "Installer service is stopping because: SHUTDOWN_REASON_AUTOSTOP",
     ],
     "proxyclient": [
         "{fqdn}:{port} open through proxy {fqdn}:{port} {proto}",
@@ -218,6 +266,11 @@ STYLES: dict[str, list[str]] = {
         "DNS name {fqdn} resolved through proxy to {ip}",
         "{proc} - {fqdn}:{port} blocked by rule '{rule}'",
         "Proxy {fqdn}:{port} is not responding, {n} connection(s) queued",
+        "{fqdn}:{port} close, {bytes} bytes sent, {bytesize} received, lifetime {lifetime}",
+        "{ip}:{port} close, {bytesize} sent, {bytes} bytes received, lifetime {lifetime}",
+        "{fqdn}:{port} error : Could not reach {fqdn}:{port} through proxy {fqdn}:{port} - target refused, status {n}",
+        "{ip}:{port} error : The connection request was cancelled before it completed.",
+        "{fqdn}:{port} error : Connecting to proxy {ip}:{port} failed with error {n}",
     ],
     "spark": [
         "Running task {taskno} in stage {stage} (TID {n})",
@@ -236,6 +289,14 @@ STYLES: dict[str, list[str]] = {
         "Executor killed task {taskno} in stage {stage} (TID {n}), reason: stage cancelled",
         "Successfully registered with driver",
         "Shutdown hook called",
+        "Getting {n} non-empty blocks out of {n} blocks",
+        "Started {n} remote fetches in {n} ms",
+        "Successfully started service '{word}Actor' on port {n}.",
+        "Remoting started; listening on addresses :[akka.tcp://executorSystem@{host}:{port}]",
+        "Created local directory at /tmp/nm/usercache/{user}/appcache/application_{app_id}/blockmgr-{uuid}",
+        "Saved output of task '{attempt}' to hdfs://{ip}:{port}{path}/_temporary/0/task_{app_id}",
+        "{attempt}: Committed",
+        "Starting executor ID {n} on host {host}",
     ],
     "mapreduce": [
         "Progress of TaskAttempt {attempt} is : {f}",
@@ -253,6 +314,13 @@ STYLES: dict[str, list[str]] = {
         "Shuffle port for {attempt} : {port}",
         "Scheduling: PendingReds:{n} ScheduledMaps:{n} ScheduledReds:{n} AssignedMaps:{n} AssignedReds:{n}",
         "Event Writer setup for JobId: {job}, File: hdfs://{host}:{port}{path}/{job}_1.jhist",
+        "Processing the event EventType: {evtype} for container {container} taskAttempt {attempt}",
+        "Before Scheduling: PendingReds:{n} ScheduledMaps:{n} ScheduledReds:{n} AssignedMaps:{n} AssignedReds:{n}",
+        "Address change detected. Old: {host}/{ip}:{port} New: {host}:{port}",
+        "Error Recovery for block {word}-{n}:blk_{n}_{n} in pipeline {addrs}: bad datanode {ip}:{port}",
+        "Slow ReadProcessor read fields took {n}ms (threshold={n}ms); ack: seqno: {n} targets: [{addrs}]",
+        "Recalculating schedule, headroom=<memory:{n}, vCores:{n}>",
+        "Num completed Tasks: {n}",
     ],
     "sshd": [
         "Connection from {ip} port {port} on {ip} port 22",
@@ -283,6 +351,12 @@ STYLES: dict[str, list[str]] = {
         "{module}: worker {n} entered error state after {n} failures",
         "[client {ip}] script '{path}' not found or unable to stat",
         "scoreboard slot {n} reused by child {n}",
+        "jk2_init() Found child {n} in scoreboard slot {n}",
+        "jk2_init() Can't find child {n} in scoreboard",
+        "workerEnv.init() ok {path}/workers2.properties",
+        "mod_jk child workerEnv in error state {n}",
+        "mod_jk child init {n} -{n}",
+        "[client {ip}] Directory index forbidden by rule: {path}/",
     ],
     "hpc": [
         "{nodename} changed state from {nodestate} to {nodestate}",
@@ -297,6 +371,11 @@ STYLES: dict[str, list[str]] = {
         "{nodename}: {n} ECC errors corrected on DIMM {n}",
         "Job {n} started on {n} nodes: {nodename},{nodename},{nodename}",
         "Job {n} exited with code {n} after {duration}",
+        "inconsistent nodesets {nodesets}",
+        "Fan speeds ( {speeds} )",
+        "Targeting domains:{nodename} and nodes:{noderange} child of command {n}",
+        "Temperature ({n}C) exceeds warning threshold",
+        "{nodename} not responding",
     ],
     "stepcounter": [
         "onStepSensorChanged {n}",
@@ -312,6 +391,13 @@ STYLES: dict[str, list[str]] = {
         "isGoalReached goal={n} steps={n} reached={flag}",
         "syncTime={epoch_ms} lastSync={epoch_ms}",
         "flush sensor buffer",
+        "onExtend:{epoch_ms} {n} {n} {n}",
+        "setTodayTotalDetailSteps={epoch_ms}##{steps}",
+        "getTodayTotalDetailSteps = {epoch_ms}##{steps}",
+        "processHandleBroadcastAction action:{action}",
+        "upLoadOneMinuteDataToEngine time:{epoch_ms},step:{n},type:{n}",
+        "checkCurrentDay a new day comes , reset basicStepData",
+        "calculateAltitudeWithCache totalAltitude={n}",
     ],
 }
 
@@ -319,8 +405,9 @@ STYLES: dict[str, list[str]] = {
 # Fields whose value is part of the template, as the public log benchmarks label them: their labels keep every
 # value spelled in plain words (a flag, a state, a protocol, a signal, a module, an error name, a reason)
 # and make parameters of numbers, ids, addresses, paths, quoted values and what follows a word that names a
-# value (`user alice`, `on host`). A transition to FAILED is not one to SUCCEEDED for an incident either.
-_LITERAL = frozenset(["flag", "state", "nodestate", "proto", "signal", "module", "hres", "reason"])
+# value (`user alice`, `on host`). A transition to FAILED is not one to SUCCEEDED for an incident either, and
+# a constant's name (an event type, an error name) says which event it is.
+_LITERAL = frozenset(["flag", "state", "nodestate", "proto", "signal", "module", "hres", "reason", "evtype"])
 
 
 def _fill(template: str, params: StyleParams) -> tuple[str, str]:

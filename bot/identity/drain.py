@@ -9,12 +9,13 @@ occurrence of one kind of message keeps one identity.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from bot.identity.facets import facet_shape, facets_agree, is_facet_token
-from bot.identity.mask import PARAM, distinct_words
+from bot.identity.mask import PARAM, PROTOCOL, distinct_words
 
 MAX_TEMPLATES = 20_000
 SIMILARITY = 0.5
@@ -111,10 +112,24 @@ def _other_enum(mine: str, theirs: str) -> bool:
 
 
 def _wordlike(token: str) -> bool:
-    """Letters, or words of letters joined by `-` or `_` (`file-read-data`, `mach-lookup`)."""
+    """Letters, or words of letters joined by `-` or `_` (`file-read-data`, `mach-lookup`), or a protocol
+    named in capitals with its digit (`SOCKS5`)."""
     return token.isalpha() or (
         token[:1].isalpha() and token[-1:].isalpha() and token.replace("-", "").replace("_", "").isalpha()
-    )
+    ) or bool(PROTOCOL.match(token))
+
+
+# A constant's name (`CONTAINER_REMOTE_LAUNCH`, `CBS_E_INVALID_PACKAGE`): an event or an error, never a value.
+_CONSTANT = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
+
+
+def _constants(mine: str, theirs: str) -> bool:
+    return bool(_CONSTANT.match(mine.strip(_WORD_END))) and bool(_CONSTANT.match(theirs.strip(_WORD_END)))
+
+
+def _bracketed(token: str) -> bool:
+    """A parameter in brackets (`(<*>)`, `[<*>]`): a value the message adds, never a word of it."""
+    return PARAM in token and token[:1] in "([{" and token != PARAM
 
 
 _WORD_END = ":,;.)]}\"'"
@@ -155,10 +170,14 @@ def similarity(template: Sequence[str], tokens: Sequence[str], slots: Sequence[b
     for index, (mine, theirs, slot) in enumerate(zip(template, tokens, skip, strict=True)):
         before, previous = previous, mine
         if slot:
+            if mine[:1] in "([{" and _bracketed(mine) and _wordlike(theirs.rstrip(_WORD_END)):
+                return 0.0  # `bytes (<*>) sent` / `bytes sent, …`: a value where the other says a word
             continue
         literals += 1
         if mine == theirs:
             same += 1
+        elif (_bracketed(theirs) and _wordlike(mine.rstrip(_WORD_END))) or _constants(mine, theirs):
+            return 0.0
         elif is_facet_token(mine) or is_facet_token(theirs):
             if not (is_facet_token(mine) and facets_agree(mine, theirs)):
                 return 0.0  # another severity, environment, status or size of impact: another alert
@@ -170,6 +189,8 @@ def similarity(template: Sequence[str], tokens: Sequence[str], slots: Sequence[b
             return 0.0
         elif distinct_words(mine, theirs):
             return 0.0  # two alert names, two events, or opposites: two problems, however alike the rest
+        elif PARAM in mine and PARAM in theirs and _names_a_value(before):
+            same += 1  # `on orion:<*>` / `on <*>`: part of it was a value already, all of it is one
     return same / literals if literals else 0.0
 
 

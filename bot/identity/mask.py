@@ -139,8 +139,15 @@ _FILE_EXT = frozenset(
 )
 
 
+# A protocol named with its version digit (`SOCKS5`, `IPv6`, `TLSv1`): what the message says, not a value
+# (a device's number is: `CPU0`, `IRQ9`, `eth1`).
+PROTOCOL = re.compile(r"^(?i:socks|ipv|https?|tlsv?|sslv?|ssh|smbv?|snmpv?|nfsv?)\d$")
+
+
 def _is_param(core: str) -> bool:
     if _DIGIT.search(core):
+        if len(core) <= 6 and core[0].isalpha() and PROTOCOL.match(core):
+            return False
         return not (len(core) <= 40 and _CAMEL_NAME.match(core))
     if "-" in core and any(_RANDOM_SEGMENT.match(seg) for seg in core.split("-")[1:]):
         return True
@@ -204,6 +211,7 @@ def _may_count(token: str) -> bool:
     return (last.isdigit() or last == "%") and ("=" in token or ":" in token)
 
 
+_LIST_ITEM = PARAM + ","
 _QUOTED_KEY = re.compile(r"^[(\[{]?([A-Za-z_][\w.-]{0,60})=([\"'])")
 _QUOTED_WORDS = 8
 
@@ -222,6 +230,40 @@ def _quoted_value(words: list[str], index: int) -> tuple[str, int] | None:
     return None
 
 
+_QUOTES = "'\""
+_SPAN_WORDS = 6
+
+
+def _quoted(words: list[str], index: int) -> tuple[str, int] | None:
+    """A quoted value spelled over several tokens, from its first token on (see the two readers)."""
+    token = words[index]
+    if '="' in token or "='" in token:
+        return _quoted_value(words, index)
+    if token[0] not in _QUOTES or not index or not words[index - 1].isalpha():
+        return None  # a value of several words follows a word (`by rule 'Office Apps'`), not a key or nothing
+    return _quoted_span(words, index)
+
+
+def _quoted_span(words: list[str], index: int) -> tuple[str, int] | None:
+    """A quoted value of several words (`'Browsers via proxy'`, `"select * from t"`): (`<*>` with the
+    punctuation around it, tokens it took after the first), or None when no closing quote follows soon."""
+    token = words[index]
+    quote = token[0]
+    if len(token) < 2 or quote not in _QUOTES or quote in token[1:] or _DIGIT.search(token) or "/" in token:
+        return None
+    for ahead in range(index + 1, min(len(words), index + 1 + _SPAN_WORDS)):
+        word = words[ahead]
+        if _DIGIT.search(word) or "/" in word:
+            return None  # a quoted request or sentence with its own values (`"GET /v2/x HTTP/1.1"`): word by word
+        at = word.find(quote)
+        if at >= 0:
+            tail = word[at + 1 :]
+            if tail.strip(_TRIM_TAIL):
+                return None  # the quote closes inside a word (`it's`): not a quoted value
+            return PARAM + tail, ahead - index
+    return None
+
+
 def mask_body(body: str, impact: set[str] | None = None) -> list[str]:
     """A message body (no header) as tokens, parameters masked, runs of parameters folded.
 
@@ -236,7 +278,7 @@ def mask_body(body: str, impact: set[str] | None = None) -> list[str]:
             skip -= 1
             continue
         masked = memo.get(token)
-        if ('="' in token or "='" in token) and (quoted := _quoted_value(words, index)) is not None:
+        if ("'" in token or '"' in token) and (quoted := _quoted(words, index)) is not None:
             masked, skip = quoted
         elif masked is None:
             if token.isdigit() or token in _CALENDAR:
@@ -252,14 +294,30 @@ def mask_body(body: str, impact: set[str] | None = None) -> list[str]:
                 if len(memo) >= _MEMO_SIZE:
                     memo.clear()
                 memo[token] = masked
-        if out and out[-1].endswith(PARAM):
-            # A parameter spelled with several words ("12 ms", "<1 sec", "5 KB", "(1.16 KB)") is still one.
-            if masked == PARAM and out[-1] == PARAM:
-                continue
-            unit = masked.rstrip(_TRIM_TAIL)
-            if unit.lower() in _UNITS:
-                out[-1] += masked[len(unit) :]
-                continue
+        if out:
+            last = out[-1]
+            if PARAM in last:
+                if last.endswith(PARAM):
+                    # A parameter spelled with several words ("12 ms", "<1 sec", "5 KB", "(1.16 KB)") is still one.
+                    if last == PARAM and masked.startswith(PARAM) and not masked[3:].strip(_TRIM_TAIL):
+                        out[-1] = masked  # the last of a run closes a bracket or a clause: `(stack <*> <*>)`
+                        continue
+                    unit = masked.rstrip(_TRIM_TAIL)
+                    if unit.lower() in _UNITS:
+                        out[-1] += masked[len(unit) :]
+                        continue
+                elif (
+                    last.endswith(_LIST_ITEM) and masked.startswith(PARAM) and not masked[3:].strip(_TRIM_TAIL)
+                    and not (masked[-1] == ":" and len(out) > 1 and out[-2][-1:] in ":=")
+                ):
+                    # values listed with `, ` between them (`[10.0.0.1:50010, 10.0.0.2:50010]`): one list
+                    # (not a mapping's next key: `"a": 1, "b": 2`)
+                    out[-1] = last[:-4] + masked
+                    continue
+                if len(out) > 2 and masked == out[-2] and last == out[-3] and last[-1] not in ":=":
+                    # a list written as repeated pairs (`node-1 0x1f <ok> node-2 0x3e <ok>`) is one value
+                    del out[-1]
+                    continue
         out.append(masked)
     return out
 

@@ -163,12 +163,17 @@ def analyse(text: str, rules: RuleSet | None = None, *, taken: Read | None = Non
         cap = None
     stated_p0 = (loss is not None and loss.severity == "P0") or basis == "reading"
     # an environment that is not production bounds even a stated outage: no customer is behind it
-    strict = cap is not None and (cap.rule == "environment" or (
+    strict = cap is not None and (cap.rule in ("environment", "test_alert", "test_message") or (
         cap.rule == "not_production" and not names_production(severity_text.words)
     ))
     if cap is not None and severity_rank(severity) < severity_rank(cap.severity) and (strict or not stated_p0):
         # what the text says about scope (one of six hosts, not production) bounds the label and the signals
         severity, basis, severity_confidence, signal = cap.severity, "capped", 0.6, cap
+    if cap is not None and not stated_p0 and (cap.rule in _NOT_AN_INCIDENT or (
+            cap.rule == "planned_maintenance" and reading.people_text)):
+        # a test of the routing, an announced maintenance or a request for a feature: nothing has failed
+        category, subject = "unknown", cap.reason[:1].upper() + cap.reason[1:]
+        scores = {**scores, "unknown": max(scores.values(), default=0.0)}
     resolved = reading.status in _RESOLVED_STATES or (
         "resolved" in prepared.lowered and _RESOLVED.search(text) is not None and not reading.status
     )
@@ -267,6 +272,8 @@ _DATA_SPEND = re.compile(
 
 
 _NO_CUSTOMER_PATH_CAPS = frozenset({"build_host", "batch_scope"})
+# a tool's maintenance notice stays with the platform it names; a person's announcement of one is not an incident
+_NOT_AN_INCIDENT = frozenset({"test_alert", "test_message", "feature_request"})
 _SECURITY_TOOLS = frozenset({"falco", "guardduty", "securityhub", "wazuh", "auditd", "github-secret-scanning",
                              "gitleaks", "trufflehog", "secret-scanning"})
 # A stated loss of service or an active compromise raises a weaker answer this far; the rest is the engine's call.

@@ -44,7 +44,7 @@ def scope_cap(reading: Reading, signal: Signal | None) -> Signal | None:
     if name and "/" not in name and re.split(r"[-_]", name)[-1] in _SCOPE_SUFFIX:
         return Signal("P3", 0.6, "not production", f"resource {reading.resource}", "environment")
     if _TEST_ALERT.match(reading.alert_name):
-        return Signal("P3", 0.6, "a test alert", " ".join(reading.alert_name.split()[:3]), "environment")
+        return Signal("P3", 0.6, "a test alert", " ".join(reading.alert_name.split()[:3]), "test_alert")
     scoped = [reading.resource, *(value for key, value in reading.labels.items() if _SCOPE_KEY.search(key))]
     for value in scoped:
         # a domain's last part is its top-level domain (docs.example.dev is a public site)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.reading.draft import Draft
-from bot.reading.text.fields import read_fields
+from bot.reading.text.fields import LOG_OR_TRACE, read_fields
 from bot.reading.text.servers import SERVERS
 
 _CERT_NAME = re.compile(r"(?i)certificate\s+(?:for\s+)?['\"`]?([a-z0-9*][\w.*-]{1,200}\.[a-z]{2,12}|[a-z0-9][\w-]"
@@ -23,9 +23,13 @@ def certificate(head: str, first: str, draft: Draft) -> bool:
         return False
     if any(pattern.search(head) for name, pattern in SERVERS if name in ("envoy", "nginx", "haproxy")):
         return False
+    if LOG_OR_TRACE.search(head[:4000]):
+        # an application's TLS failure in its own log or trace is the application's, read as its log
+        return False
     manager = "cert-manager" in lowered or "issuer" in lowered or "certificaterequest" in lowered or (
         "acme" in lowered and "order" in lowered) or re.search(r"certificate [a-z0-9-]{1,63}/[a-z0-9]", lowered)
-    draft.source = "cert-manager" if manager else "certificate"
+    draft.source = ("openssl" if "s_client" in lowered or lowered.startswith("$ openssl") else
+                    "cert-manager" if manager else "certificate")
     read_fields(head, draft)
     name = _CN.search(head) or _CERT_NAME.search(head)
     draft.set(resource=draft.labels.get("domain") or draft.labels.get("host") or draft.labels.get("certificate")

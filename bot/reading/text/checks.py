@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.reading.draft import Draft
-from bot.reading.text.fields import read_fields, title_place
+from bot.reading.text.fields import LOG_OR_TRACE, read_fields, title_place
 from bot.reading.text.servers import SERVERS
 
 # A status page's incident: "Webhook Delivery — Major Outage", then "Resolved - …", "Investigating - …" updates
@@ -74,9 +74,6 @@ _UPTIME_NAME = re.compile(r"(?i)(?:monitor is (?:down|up)|(?:down|up) alert|chec
 _HOST_URL = re.compile(r"https?://([A-Za-z0-9.-]{1,200})(/[^\s)]{0,200})?")
 
 
-_LOG_OR_TRACE = re.compile(r"(?m)^\s+at [\w.$/]+\(|Traceback \(most recent call last\)"
-                           r"|^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[.,]\d{1,9}\s+"
-                           r"(?:ERROR|WARN|WARNING|INFO|DEBUG|FATAL)\b")
 _UPTIME_RECOVERED = re.compile(r"(?i)\b(?:incident resolved|is back up|back online|has recovered|is up again)\b")
 
 
@@ -89,7 +86,7 @@ def uptime(head: str, first: str, draft: Draft) -> bool:
         return False
     if not tool and "monitor" not in lowered and "check" not in lowered and "location" not in lowered:
         return False
-    if not tool and (any(pattern.search(head) for _, pattern in SERVERS) or _LOG_OR_TRACE.search(head[:4000])):
+    if not tool and (any(pattern.search(head) for _, pattern in SERVERS) or LOG_OR_TRACE.search(head[:4000])):
         # "validity check failed" in a stack trace or an application log is not an uptime check
         return False
     draft.source = tool.replace(" ", "").replace("betteruptime", "betterstack") if tool else "uptime-check"

@@ -123,3 +123,9 @@ def title_place(title: str) -> str:
         return ends.group(1)
     slug = _TITLE_SLUG.search(title)
     return slug.group(1) if slug else ""
+
+
+# a stack trace's frames or an application log's timestamped levels: what a tool's notification does not look like
+LOG_OR_TRACE = re.compile(r"(?m)^\s+at [\w.$/]+\(|Traceback \(most recent call last\)"
+                          r"|^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[.,]\d{1,9}\s+"
+                          r"(?:ERROR|WARN|WARNING|INFO|DEBUG|FATAL)\b")

@@ -30,6 +30,9 @@ _DOTNET_EXC = re.compile(r"((?:System|Microsoft|[A-Z]\w{0,40})(?:\.[A-Z]\w{0,60}
 # "thumbnailer.service: Scheduled restart job, restart counter is at 3": the unit keeps failing
 _RESTART_COUNTER = re.compile(r"restart counter is at (\d{1,6})")
 
+_TRACE_BRACKET = re.compile(r"\b(?:ERROR|WARN|INFO|DEBUG|TRACE|FATAL)\s{1,3}\[([a-z][\w.-]{1,60}),[0-9a-f]{0,32},"
+                            r"[0-9a-f]{0,32}(?:,\w{0,10})?\]")
+
 def _exception(head: str) -> tuple[str, str]:
     """(runtime, root exception) of a stack trace, or ('', '')."""
     if "Traceback (most recent call last)" in head:
@@ -182,6 +185,8 @@ def logs(head: str, first: str, draft: Draft) -> bool:
     logger = _LOGGER.search(head)
     # Spring Boot 3 writes the application name in brackets before the thread: "--- [order-api] [nio-8080-exec-1]"
     application = re.search(r" --- \[([a-z][\w.-]{1,60})\]\s{1,3}\[", head[:20_000]) if " --- [" in head else None
+    # Spring Cloud Sleuth writes it first in the trace bracket: "ERROR [card-auth,6f1e9a2b,6f1e9a2b] 7 --- [pool-4]"
+    application = application or _TRACE_BRACKET.search(head[:20_000])
     draft.set(resource=draft.labels.get("service") or draft.labels.get("app") or draft.labels.get("host")
               or (application.group(1) if application else "") or (logger.group(1) if logger else ""))
     if not draft.alert_name:

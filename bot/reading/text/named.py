@@ -13,6 +13,10 @@ _PERSON_OPENING = re.compile(r"(?im)^(?:hi|hello|hey|dear|good (?:morning|aftern
                              r"|\bticket #\d{1,9}\b")
 
 
+_INSTANCE_KEYS = ("node_name", "instance_name", "instance_id", "database_id", "subscription_id", "pod_name",
+                  "container_name", "service_name", "function_name", "bucket_name", "cluster_name")
+
+
 def tool_by_word(word: str, source: str) -> Callable[[str, str, Draft], bool]:
     def adapter(head: str, first: str, draft: Draft) -> bool:
         if word not in head[:3000].lower():
@@ -28,10 +32,14 @@ def tool_by_word(word: str, source: str) -> Callable[[str, str, Draft], bool]:
         user = re.search(r"(?i)\bfor user\s+([\w.@+-]{2,120})|\buser(?:name)?\s*[:=]\s*([\w.@+-]{2,120})", head)
         if user is not None:
             draft.label("user", user.group(1) or user.group(2))
-        draft.set(alert_name=draft.labels.get("alert") or draft.labels.get("condition") or draft.labels.get("title")
+        draft.set(alert_name=draft.labels.get("alert") or draft.labels.get("alerting_policy")
+                  or draft.labels.get("condition") or draft.labels.get("title")
                   or draft.labels.get("monitor") or draft.labels.get("trigger") or draft.labels.get("problem")
                   or draft.labels.get("check"),
-                  resource=draft.labels.get("service") or draft.labels.get("entity") or draft.labels.get("host")
+                  # the instance a resource block names (node_name: gke-pool-1-x) before the block's type ("Kubernetes
+                  # Node")
+                  resource=next((draft.labels[key] for key in _INSTANCE_KEYS if draft.labels.get(key)), "")
+                  or draft.labels.get("service") or draft.labels.get("entity") or draft.labels.get("host")
                   or draft.labels.get("component") or draft.labels.get("resource") or labels_resource(draft)
                   or draft.labels.get("user"),
                   status=draft.labels.get("status") or draft.labels.get("state"))

@@ -40,7 +40,33 @@ def people(head: str, first: str, draft: Draft) -> bool:
     if found:
         # the most specific feature named, wherever it appears (a requester's e-mail header is not the problem)
         draft.resource = min(found, key=_feature_rank)
+    named = named_system(sample)
+    if named:
+        # an engineer names the system itself (`dw-backup`, analytics-wh): that is the place, not a feature word
+        draft.resource = named
     return True
+
+
+# a system's own name as people write it: in backticks, or a hyphenated name with a digit or a system's suffix
+_TICKED = re.compile(r"`([A-Za-z0-9][\w.:/-]{2,80})`")
+_SYSTEM_NAME = re.compile(r"(?<![\w@/.:-])([a-z][a-z0-9]{0,30}(?:-[a-z0-9]{1,30}){1,5})(?![\w@-]|\.[a-z]|/)")
+_SYSTEM_SUFFIX = frozenset({"db", "pg", "sql", "api", "svc", "service", "worker", "workers", "wh", "prod", "stg",
+                            "staging", "cluster", "queue", "bucket", "backup", "backups", "web", "app", "cache",
+                            "redis", "kafka", "es", "search", "gateway", "gw", "proxy", "lb", "job", "cron", "etl",
+                            "runner", "node", "pool", "sink", "stream", "export", "exporter", "bot"})
+
+
+def named_system(sample: str) -> str:
+    """The first system a person names by its own name, or ''."""
+    ticked = next((hit.group(1) for hit in _TICKED.finditer(sample) if not hit.group(1).startswith(("http", "/"))
+                   and not re.fullmatch(r"[\d.:]+", hit.group(1))), "")
+    if ticked:
+        return ticked
+    for hit in _SYSTEM_NAME.finditer(sample):
+        parts = hit.group(1).split("-")
+        if any(part.isdigit() or part in _SYSTEM_SUFFIX for part in parts[1:]) or any(c.isdigit() for c in parts[0]):
+            return hit.group(1)
+    return ""
 
 
 def _feature_rank(name: str) -> int:
