@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.card import TriageCard
-from bot.triage.rules import SEVERITY_ORDER
+from bot.triage.rules import severity_rank
 
 
 @dataclass(frozen=True)
@@ -35,10 +35,6 @@ class Evidence:
     review: tuple[str, ...] = ()
 
 
-def _rank(severity: str) -> int:
-    return SEVERITY_ORDER.index(severity)
-
-
 def check_answer(card: TriageCard, evidence: Evidence) -> tuple[TriageCard, tuple[str, ...]]:
     """Raise an answer to the evidence's floor; the reasons a person should review it, changes included."""
     changes: dict[str, str] = {}
@@ -49,7 +45,7 @@ def check_answer(card: TriageCard, evidence: Evidence) -> tuple[TriageCard, tupl
             reasons.append(f"category {card.category} overruled: {evidence.category_reason}")
         else:
             reasons.append(f"category {card.category}, but {evidence.category_reason}")
-    if _rank(card.severity) > _rank(evidence.least):
+    if severity_rank(card.severity) > severity_rank(evidence.least):
         changes["severity"] = evidence.least
         reasons.append(f"severity {card.severity} raised to {evidence.least}: {evidence.severity_reason}")
     review = evidence.review + tuple(reasons)

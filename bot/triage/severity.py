@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from bot.reading import Reading
-from bot.triage.rules import SEVERITY_ORDER, LabelLevel, RuleSet, Text
+from bot.triage.rules import SEVERITY_ORDER, LabelLevel, RuleSet, Text, severity_rank
 
 _DEFAULT_SEVERITY = "P3"
 _DEFAULT_SEVERITY_CONFIDENCE = 0.35
@@ -63,12 +63,8 @@ class LabelHit:
     confidence: float
 
 
-def _rank(severity: str) -> int:
-    return SEVERITY_ORDER.index(severity)
-
-
 def _less_severe(severity: str) -> str:
-    return SEVERITY_ORDER[min(_rank(severity) + 1, len(SEVERITY_ORDER) - 1)]
+    return SEVERITY_ORDER[min(severity_rank(severity) + 1, len(SEVERITY_ORDER) - 1)]
 
 
 def _term_context(rs: RuleSet, words: list[str], term: str) -> str:
@@ -175,7 +171,7 @@ def numeric_signals(rs: RuleSet, ids: frozenset[str], lowered: str, measured: fl
 def strongest_signal(signals: list[Signal]) -> Signal | None:
     if not signals:
         return None
-    return min(signals, key=lambda signal: (_rank(signal.severity), -signal.confidence))
+    return min(signals, key=lambda signal: (severity_rank(signal.severity), -signal.confidence))
 
 
 def _label_word(hit: re.Match[str]) -> str:
@@ -214,7 +210,7 @@ def find_label(rs: RuleSet, text: str, lowered: str) -> LabelHit | None:
             candidate = LabelHit(source.id, word, level, source.confidence)
             if source.pick == "first":
                 return candidate
-            if best is None or _rank(level.default) < _rank(best.level.default):
+            if best is None or severity_rank(level.default) < severity_rank(best.level.default):
                 best = candidate
         if best is not None:
             return best
@@ -248,7 +244,7 @@ def decide_severity(label: LabelHit | None, signal: Signal | None) -> tuple[str,
         level = label.level
         if signal is None:
             return level.default, "label", label.confidence
-        rank = min(max(_rank(signal.severity), _rank(level.most)), _rank(level.least))
+        rank = min(max(severity_rank(signal.severity), severity_rank(level.most)), severity_rank(level.least))
         return SEVERITY_ORDER[rank], "label", label.confidence
     if signal is not None:
         return signal.severity, "inferred", signal.confidence
